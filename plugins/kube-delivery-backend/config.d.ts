@@ -1,0 +1,86 @@
+export interface Config {
+  /** Kube Delivery: where and how catalog services are delivered. */
+  kubeDelivery?: {
+    /**
+     * The environments services are delivered to. An environment is a cluster,
+     * a namespace and credentials scoped to that namespace. Several
+     * environments may share one cluster.
+     */
+    environments?: Array<{
+      /** Unique name, an RFC 1123 label, e.g. `dev`. */
+      name: string;
+      /** The namespace the environment's workloads live in. */
+      namespace: string;
+      /** The cluster the namespace is in. */
+      cluster: {
+        /** API server URL, e.g. `https://10.0.0.1:6443`. Not needed with `kubeconfigContext`. */
+        url?: string;
+        /** Base64-encoded PEM CA bundle of the API server. */
+        caData?: string;
+        /**
+         * A namespace-scoped ServiceAccount token (from the TokenRequest API or
+         * a bound token). Never a cluster-admin credential.
+         * @visibility secret
+         */
+        serviceAccountToken?: string;
+        /**
+         * Path of a file holding the ServiceAccount token, re-read on every use
+         * so that rotated tokens are picked up.
+         */
+        serviceAccountTokenFile?: string;
+        /** For local work: a context of the kubeconfig in `KUBECONFIG` (or `kubeconfigPath`). */
+        kubeconfigContext?: string;
+        /** Kubeconfig file to read `kubeconfigContext` from. */
+        kubeconfigPath?: string;
+        /** Skip TLS verification. Local clusters only. */
+        skipTLSVerify?: boolean;
+      };
+      /** Replica floor for every service in this environment, e.g. 2 in production. */
+      minReplicas?: number;
+      /** Protected environments need an explicit permission policy decision to deploy. */
+      protected?: boolean;
+      /** Whether feature-branch releases may be deployed here. */
+      featureBranches?: boolean;
+      /** Variables available to manifests as `#{Name}` placeholders. */
+      variables?: { [name: string]: string };
+      /** The ingress gateway of the environment. */
+      gateway?: {
+        namespace: string;
+        name: string;
+        hosts?: string[];
+        /** Credentials for the gateway namespace (a separate, narrow ServiceAccount). */
+        cluster?: {
+          url?: string;
+          caData?: string;
+          /** @visibility secret */
+          serviceAccountToken?: string;
+          serviceAccountTokenFile?: string;
+          kubeconfigContext?: string;
+          kubeconfigPath?: string;
+          skipTLSVerify?: boolean;
+        };
+      };
+    }>;
+    /** Environment names in promotion order, e.g. `[dev, test, production]`. */
+    lifecycle?: string[];
+    /** Channels: rules on the SemVer pre-release that decide where a release may go. */
+    channels?: Array<{
+      name: string;
+      /** Anchored regular expression matched against the pre-release ('' for mainline). */
+      prerelease: string;
+      /** Environments this channel may deploy to; all when absent. */
+      environments?: string[];
+    }>;
+    /** Deployment runner settings. */
+    deployments?: {
+      /** Seconds a claimed deployment's lease lasts before another replica may take it over. Default 30. */
+      leaseSeconds?: number;
+      /** Seconds before the previous blue-green Deployment is removed after a switch. Default 300. */
+      blueGreenCleanupDelaySeconds?: number;
+      /** Default progress deadline for rollouts, in seconds. Default 120. */
+      progressDeadlineSeconds?: number;
+      /** How often the runner looks for queued or abandoned deployments, in milliseconds. Default 1000. */
+      pollIntervalMs?: number;
+    };
+  };
+}

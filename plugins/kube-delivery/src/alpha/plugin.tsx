@@ -1,0 +1,22 @@
+import { createFrontendPlugin } from '@backstage/frontend-plugin-api';
+import { EntityContentBlueprint } from '@backstage/plugin-catalog-react/alpha';
+import { ANNOTATION_IMAGE } from '@internal/plugin-kube-delivery-common';
+
+const environmentsContent = EntityContentBlueprint.make({
+  name: 'environments',
+  params: {
+    path: '/kube-delivery/environments',
+    title: 'Environments',
+    filter: { [`metadata.annotations.${ANNOTATION_IMAGE}`]: { $exists: true } },
+    loader: () =>
+      import('../components/EnvironmentsContent').then(m => (
+        <m.EnvironmentsContent />
+      )),
+  },
+});
+
+/** The Kube Delivery plugin for the new frontend system. @alpha */
+export default createFrontendPlugin({
+  pluginId: 'kube-delivery',
+  extensions: [environmentsContent],
+});

@@ -1,0 +1,11 @@
+/**
+ * Kube Delivery frontend plugin: service-page tabs for Environments, Feature
+ * branches and Release history.
+ *
+ * @packageDocumentation
+ */
+export {
+  kubeDeliveryPlugin,
+  EntityKubeDeliveryEnvironmentsContent,
+  isKubeDeliveryAvailable,
+} from './plugin';

@@ -1,0 +1,29 @@
+import type { Entity } from '@backstage/catalog-model';
+import {
+  createPlugin,
+  createRoutableExtension,
+} from '@backstage/core-plugin-api';
+import { ANNOTATION_IMAGE } from '@internal/plugin-kube-delivery-common';
+import { rootRouteRef } from './routes';
+
+/** Whether an entity is delivered by Kube Delivery. @public */
+export const isKubeDeliveryAvailable = (entity: Entity) =>
+  Boolean(entity.metadata.annotations?.[ANNOTATION_IMAGE]);
+
+/** The Kube Delivery plugin for the legacy frontend system. @public */
+export const kubeDeliveryPlugin = createPlugin({
+  id: 'kube-delivery',
+  routes: { root: rootRouteRef },
+});
+
+/** The Environments tab for the legacy frontend system. @public */
+export const EntityKubeDeliveryEnvironmentsContent = kubeDeliveryPlugin.provide(
+  createRoutableExtension({
+    name: 'EntityKubeDeliveryEnvironmentsContent',
+    component: () =>
+      import('./components/EnvironmentsContent').then(
+        m => m.EnvironmentsContent,
+      ),
+    mountPoint: rootRouteRef,
+  }),
+);

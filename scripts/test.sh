@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The project's test command: unit and integration tests on the real parts.
+# Starts the local Kubernetes control plane (packages/devcluster) and a
+# PostgreSQL server for the database tests, runs every Jest project once, and
+# stops what it started. Extra arguments go to Jest (e.g. a path filter).
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$KD_ROOT"
+
+yarn install --immutable >/dev/null
+
+started_cluster=0
+started_pg=0
+cleanup() {
+  [ "$started_pg" = 1 ] && scripts/postgres.sh stop || true
+  [ "$started_cluster" = 1 ] && yarn devcluster down >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+if [ -z "${KUBECONFIG:-}" ] || [ -n "${DEVCLUSTER_FORCE_LOCAL:-}" ]; then
+  yarn devcluster up
+  started_cluster=1
+fi
+
+# PostgreSQL: the store and migration tests run on SQLite and on PostgreSQL.
+# Without a server those PostgreSQL cases cannot run: say so loudly, and fail in CI.
+if [ -z "${KD_TEST_POSTGRES_URL:-}" ]; then
+  if KD_TEST_POSTGRES_URL=$(scripts/postgres.sh start); then
+    started_pg=1
+  elif [ "${CI:-}" = true ]; then
+    echo "PostgreSQL is required in CI" >&2
+    exit 1
+  else
+    echo "WARNING: no PostgreSQL server (apt-get install postgresql): the PostgreSQL cases will fail." >&2
+  fi
+fi
+export KD_TEST_POSTGRES_URL
+
+results=$(mktemp -t kd-jest-XXXXXX.json)
+status=0
+yarn backstage-cli repo test --ci --runInBand --json --outputFile="$results" "$@" || status=$?
+
+# The runner's summary as one plain line, read by CI.
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+' "$results" || status=1
+rm -f "$results"
+exit $status
