@@ -37,6 +37,6 @@ export PATH="$KD_CACHE/bin:$PATH"
 
 # Yarn reads the registry from the machine's npm settings rather than a file.
 if [ -z "${YARN_NPM_REGISTRY_SERVER:-}" ]; then
-  YARN_NPM_REGISTRY_SERVER="$(npm config get registry 2>/dev/null | sed 's#/*$##')"
+  YARN_NPM_REGISTRY_SERVER="$(cd / && npm config get registry 2>/dev/null | sed 's#/*$##')"
   export YARN_NPM_REGISTRY_SERVER
 fi

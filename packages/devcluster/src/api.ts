@@ -1,0 +1,70 @@
+import * as https from 'https';
+import type { DevCluster } from './cluster';
+
+export interface KubeApiRequest {
+  method?: string;
+  /** e.g. /apis/apps/v1/namespaces/dev/deployments */
+  path: string;
+  /** Bearer token, e.g. cluster.tokens.dev */
+  token: string;
+  body?: unknown;
+  contentType?: string;
+}
+
+export interface KubeApiResponse {
+  status: number;
+  body: any;
+}
+
+/** One request to the cluster's API server as the holder of `token`. */
+export function kubeApiRequest(
+  cluster: Pick<DevCluster, 'server' | 'caData'>,
+  request: KubeApiRequest,
+): Promise<KubeApiResponse> {
+  const url = new URL(request.path, cluster.server);
+  const payload =
+    request.body === undefined
+      ? undefined
+      : Buffer.from(JSON.stringify(request.body));
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      url,
+      {
+        method: request.method ?? 'GET',
+        // Own connection, not the global agent (which test setups may replace).
+        agent: false,
+        ca: cluster.caData ? Buffer.from(cluster.caData, 'base64') : undefined,
+        headers: {
+          Authorization: `Bearer ${request.token}`,
+          Accept: 'application/json',
+          ...(payload
+            ? {
+                'Content-Type': request.contentType ?? 'application/json',
+                'Content-Length': payload.length,
+              }
+            : {}),
+        },
+        timeout: 30000,
+      },
+      res => {
+        const chunks: Buffer[] = [];
+        res.on('data', c => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: any = text;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            // not JSON
+          }
+          resolve({ status: res.statusCode ?? 0, body });
+        });
+      },
+    );
+    req.on('timeout', () =>
+      req.destroy(new Error(`request to ${url} timed out`)),
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}

@@ -1,0 +1,336 @@
+/*
+ * These tests run against the cluster started by `yarn devcluster up` (or the cluster of
+ * KUBECONFIG with DEVCLUSTER_USE_KUBECONFIG=1). They fail, never skip, when it is not running.
+ */
+import {
+  DevCluster,
+  getDevCluster,
+  kubeApiRequest,
+  NEVER_READY_ANNOTATION,
+} from './index';
+
+jest.setTimeout(180_000);
+
+// kwok never pulls it; on a real cluster (DEVCLUSTER_USE_KUBECONFIG) it must be pullable.
+const TEST_IMAGE = process.env.DEVCLUSTER_TEST_IMAGE || 'nginx:1.27-alpine';
+
+let cluster: DevCluster;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+beforeAll(async () => {
+  cluster = await getDevCluster();
+});
+
+afterEach(async () => {
+  while (cleanups.length) {
+    await cleanups.pop()!();
+  }
+});
+
+const unique = (prefix: string) =>
+  `${prefix}-${Date.now().toString(36)}-${Math.random()
+    .toString(36)
+    .slice(2, 6)}`;
+
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
+
+async function kubectl(args: string[], input?: string): Promise<string> {
+  const result = await cluster.kubectl(args, { input });
+  if (result.code !== 0) {
+    throw new Error(`kubectl ${args.join(' ')}: ${result.stderr}`);
+  }
+  return result.stdout;
+}
+
+async function apply(objects: object[]): Promise<void> {
+  await kubectl(
+    ['apply', '-f', '-'],
+    JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
+  );
+}
+
+/** Deletes the objects after the test (and waits, so pods actually go away). */
+function deleteAfter(namespace: string, ...refs: string[]) {
+  cleanups.push(() =>
+    cluster.kubectl([
+      'delete',
+      '-n',
+      namespace,
+      '--ignore-not-found',
+      '--wait=true',
+      '--timeout=60s',
+      ...refs,
+    ]),
+  );
+}
+
+async function eventually<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 90_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await fn();
+      if (value !== undefined) return value;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(500);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
+}
+
+function deployment(
+  name: string,
+  namespace: string,
+  options: {
+    replicas?: number;
+    spread?: boolean;
+    neverReady?: boolean;
+    progressDeadlineSeconds?: number;
+  } = {},
+) {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace, labels: { app: name } },
+    spec: {
+      replicas: options.replicas ?? 1,
+      progressDeadlineSeconds: options.progressDeadlineSeconds,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: {
+          labels: { app: name },
+          annotations: options.neverReady
+            ? { [NEVER_READY_ANNOTATION]: 'true' }
+            : {},
+        },
+        spec: {
+          affinity: options.spread
+            ? {
+                podAntiAffinity: {
+                  preferredDuringSchedulingIgnoredDuringExecution: [
+                    {
+                      weight: 100,
+                      podAffinityTerm: {
+                        topologyKey: 'kubernetes.io/hostname',
+                        labelSelector: { matchLabels: { app: name } },
+                      },
+                    },
+                  ],
+                },
+              }
+            : undefined,
+          containers: [
+            {
+              name: 'app',
+              image: TEST_IMAGE,
+              ports: [{ containerPort: 8080, name: 'http' }],
+              // On a real cluster (DEVCLUSTER_USE_KUBECONFIG) this probe keeps the pod
+              // NotReady; under kwok the annotation does.
+              readinessProbe: options.neverReady
+                ? { tcpSocket: { port: 1 }, periodSeconds: 2 }
+                : undefined,
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+describe('devcluster', () => {
+  it('rolls out a 2-replica Deployment spread over 2 nodes, with a filled EndpointSlice', async () => {
+    const name = unique('spread');
+    deleteAfter('dev', `deployment/${name}`, `service/${name}`);
+    await apply([
+      deployment(name, 'dev', { replicas: 2, spread: true }),
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name, namespace: 'dev' },
+        spec: {
+          selector: { app: name },
+          ports: [{ name: 'http', port: 80, targetPort: 'http' }],
+        },
+      },
+    ]);
+    await kubectl([
+      'rollout',
+      'status',
+      '-n',
+      'dev',
+      `deployment/${name}`,
+      '--timeout=120s',
+    ]);
+
+    const pods = JSON.parse(
+      await kubectl([
+        'get',
+        'pods',
+        '-n',
+        'dev',
+        '-l',
+        `app=${name}`,
+        '-o',
+        'json',
+      ]),
+    ).items;
+    const running = pods.filter((p: any) => !p.metadata.deletionTimestamp);
+    expect(running).toHaveLength(2);
+    for (const pod of running) {
+      const ready = pod.status.conditions.find((c: any) => c.type === 'Ready');
+      expect(ready?.status).toBe('True');
+      expect(pod.status.podIP).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    }
+    expect(new Set(running.map((p: any) => p.spec.nodeName)).size).toBe(2);
+
+    const readyEndpoints = await eventually('2 ready endpoints', async () => {
+      const slices = JSON.parse(
+        await kubectl([
+          'get',
+          'endpointslices',
+          '-n',
+          'dev',
+          '-l',
+          `kubernetes.io/service-name=${name}`,
+          '-o',
+          'json',
+        ]),
+      ).items;
+      const ready = slices
+        .flatMap((s: any) => s.endpoints ?? [])
+        .filter((e: any) => e.conditions?.ready);
+      return ready.length === 2 ? ready : undefined;
+    });
+    expect(readyEndpoints.map((e: any) => e.addresses[0]).sort()).toEqual(
+      running.map((p: any) => p.status.podIP).sort(),
+    );
+  });
+
+  it('rejects a VirtualService that violates the Istio schema and accepts a valid one', async () => {
+    const name = unique('vs');
+    deleteAfter('dev', `virtualservices.networking.istio.io/${name}`);
+    const virtualService = (spec: object) => ({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'VirtualService',
+      metadata: { name, namespace: 'dev' },
+      spec,
+    });
+    const invalid = await cluster.kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify(
+        virtualService({
+          hosts: 'not-a-list',
+          http: [{ route: [{ destination: { host: 'x' }, weight: 'heavy' }] }],
+        }),
+      ),
+    });
+    expect(invalid.code).not.toBe(0);
+    expect(invalid.stderr).toMatch(/Invalid value|invalid|must be of type/i);
+
+    await apply([
+      virtualService({
+        hosts: [`${name}.boutique.example`],
+        gateways: ['istio-system/ingressgateway'],
+        http: [
+          {
+            route: [
+              {
+                destination: {
+                  host: `${name}.dev.svc.cluster.local`,
+                  port: { number: 80 },
+                },
+                weight: 100,
+              },
+            ],
+          },
+        ],
+      }),
+    ]);
+    const stored = JSON.parse(
+      await kubectl([
+        'get',
+        `virtualservices.networking.istio.io/${name}`,
+        '-n',
+        'dev',
+        '-o',
+        'json',
+      ]),
+    );
+    expect(stored.spec.hosts).toEqual([`${name}.boutique.example`]);
+  });
+
+  it('lets the dev token create a Deployment in dev and forbids it in test', async () => {
+    const name = unique('token');
+    deleteAfter('dev', `deployment/${name}`);
+    deleteAfter('test', `deployment/${name}`);
+    const inDev = await kubeApiRequest(cluster, {
+      method: 'POST',
+      path: '/apis/apps/v1/namespaces/dev/deployments',
+      token: cluster.tokens.dev,
+      body: deployment(name, 'dev'),
+    });
+    expect(inDev.status).toBe(201);
+    const inTest = await kubeApiRequest(cluster, {
+      method: 'POST',
+      path: '/apis/apps/v1/namespaces/test/deployments',
+      token: cluster.tokens.dev,
+      body: deployment(name, 'test'),
+    });
+    expect(inTest.status).toBe(403);
+    expect(inTest.body.reason).toBe('Forbidden');
+  });
+
+  it('reports ProgressDeadlineExceeded for a Deployment whose pods never become Ready', async () => {
+    const name = unique('stuck');
+    deleteAfter('dev', `deployment/${name}`);
+    await apply([
+      deployment(name, 'dev', {
+        neverReady: true,
+        progressDeadlineSeconds: 10,
+      }),
+    ]);
+    const condition = await eventually(
+      'Progressing=False',
+      async () => {
+        const d = JSON.parse(
+          await kubectl([
+            'get',
+            `deployment/${name}`,
+            '-n',
+            'dev',
+            '-o',
+            'json',
+          ]),
+        );
+        const c = (d.status.conditions ?? []).find(
+          (x: any) => x.type === 'Progressing',
+        );
+        return c?.status === 'False' ? c : undefined;
+      },
+      120_000,
+    );
+    expect(condition.reason).toBe('ProgressDeadlineExceeded');
+    const pods = JSON.parse(
+      await kubectl([
+        'get',
+        'pods',
+        '-n',
+        'dev',
+        '-l',
+        `app=${name}`,
+        '-o',
+        'json',
+      ]),
+    ).items;
+    expect(pods.length).toBeGreaterThan(0);
+    for (const pod of pods) {
+      expect(
+        pod.status.conditions?.find((c: any) => c.type === 'Ready')?.status,
+      ).not.toBe('True');
+    }
+  });
+});

@@ -1,0 +1,31 @@
+/**
+ * Kube Delivery's local Kubernetes cluster: etcd, kube-apiserver, kube-controller-manager,
+ * kube-scheduler built from their Go modules and kwok for simulated nodes, on loopback.
+ *
+ * @packageDocumentation
+ */
+export {
+  getDevCluster,
+  startDevCluster,
+  stopDevCluster,
+  devClusterStatus,
+  NOT_RUNNING_MESSAGE,
+} from './cluster';
+export type {
+  DevCluster,
+  DevClusterStatus,
+  ComponentStatus,
+  StartOptions,
+} from './cluster';
+export { kubeApiRequest } from './api';
+export type { KubeApiRequest, KubeApiResponse } from './api';
+export {
+  VERSIONS,
+  NAMESPACES,
+  NODES,
+  NEVER_READY_ANNOTATION,
+  SERVICE_ACCOUNT,
+  GATEWAY_SERVICE_ACCOUNT,
+} from './versions';
+export type { DeployNamespace, TokenNamespace } from './versions';
+export type { ExecResult } from './exec';

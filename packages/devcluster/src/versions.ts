@@ -1,0 +1,36 @@
+/**
+ * Versions of everything the devcluster builds or installs. Changing a version here makes
+ * the next `up` build (or download) the new one; binaries are cached per version.
+ */
+export const VERSIONS = {
+  /** k8s.io/kubernetes: newest 1.3x release whose go.mod says `go 1.26.0`. */
+  kubernetes: 'v1.37.2',
+  /** go.etcd.io/etcd/server/v3: newest 3.6 patch. */
+  etcd: 'v3.6.16',
+  /** sigs.k8s.io/kwok (cmd/kwok). */
+  kwok: 'v0.8.0',
+  /** istio.io/api: kubernetes/customresourcedefinitions.gen.yaml. */
+  istioApi: 'v1.32.0',
+  /** sigs.k8s.io/gateway-api: config/crd/standard (v1.7.0 needs go >= 1.27). */
+  gatewayApi: 'v1.6.3',
+  /** github.com/cert-manager/cert-manager: deploy/crds. */
+  certManager: 'v1.21.2',
+} as const;
+
+export const NAMESPACES = ['dev', 'test', 'production'] as const;
+export type DeployNamespace = (typeof NAMESPACES)[number];
+export type TokenNamespace = DeployNamespace | 'istio-system';
+
+export const NODES = [
+  { name: 'kd-node-1', zone: 'zone-a' },
+  { name: 'kd-node-2', zone: 'zone-b' },
+  { name: 'kd-node-3', zone: 'zone-c' },
+] as const;
+
+/** Pods with this annotation set to "true" run but never become Ready (kwok stage). */
+export const NEVER_READY_ANNOTATION = 'devcluster.kube-delivery.io/never-ready';
+
+export const CLUSTER_CIDR = '10.244.0.0/16';
+export const SERVICE_CIDR = '10.96.0.0/16';
+export const SERVICE_ACCOUNT = 'kube-delivery';
+export const GATEWAY_SERVICE_ACCOUNT = 'kube-delivery-gateway';

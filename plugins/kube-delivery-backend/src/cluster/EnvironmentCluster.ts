@@ -1,0 +1,679 @@
+import type { LoggerService } from '@backstage/backend-plugin-api';
+import { InputError, NotFoundError } from '@backstage/errors';
+import type {
+  KubernetesObject,
+  V1Deployment,
+  V1Job,
+  V1ManagedFieldsEntry,
+  V1Pod,
+  V1ReplicaSet,
+} from '@kubernetes/client-node';
+import {
+  apiVersionPath,
+  Batch,
+  ClusterTarget,
+  ConnectionOptions,
+  KubeConnection,
+} from './connection';
+import {
+  EnvironmentRef,
+  isTransientError,
+  isUnreachableError,
+  Operation,
+  toClusterError,
+} from './errors';
+import { backoffDelay, sleep } from './retry';
+import {
+  failedContainers,
+  jobOutcome,
+  labelSelectorString,
+  RolloutStatus,
+  rolloutStatusFrom,
+} from './rollout';
+
+/** The field manager of every write Kube Delivery makes. */
+export const FIELD_MANAGER = 'kube-delivery';
+
+/** One permission to check with a SelfSubjectAccessReview, e.g. `{ verb: 'patch', group: 'apps', resource: 'deployments' }`. */
+export interface AccessCheck {
+  verb: string;
+  /** API group, '' for the core group. */
+  group: string;
+  /** Plural resource, e.g. deployments. */
+  resource: string;
+  subresource?: string;
+}
+
+/** A check the environment's ServiceAccount failed. */
+export interface DeniedAccess extends AccessCheck {
+  /** The authorizer's reason, when it gives one. */
+  reason?: string;
+}
+
+export interface WaitForRolloutOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Called with every status that differs from the one before. */
+  onProgress?: (status: RolloutStatus) => void;
+}
+
+export interface RunJobOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export interface JobResult {
+  succeeded: boolean;
+  message: string;
+}
+
+/**
+ * One environment's cluster, confined to the environment's namespace.
+ *
+ * Errors: InputError when the API server rejects an object (400/422) or an
+ * object is outside the namespace; NotAllowedError when the ServiceAccount lacks
+ * a permission (the message names verb and resource); ConflictError on 409; a
+ * plain Error when the cluster cannot be reached. Transient failures (connection
+ * refused/reset, timeouts, 429, 5xx) are retried with backoff first.
+ */
+export interface EnvironmentCluster {
+  readonly name: string;
+  readonly namespace: string;
+  /**
+   * Server-side dry run (dryRun=All) of the server-side apply of every object, in
+   * order; throws on the first rejection, naming kind/name and the server's message.
+   */
+  dryRun(objects: KubernetesObject[]): Promise<void>;
+  /**
+   * Server-side apply, in order, with field manager `kube-delivery` and force.
+   * `spec.replicas` of a Deployment/StatefulSet is left out while another manager
+   * (an HPA, `kubectl scale`) owns it. A `metadata.resourceVersion` in an object
+   * is a precondition (ConflictError when it is stale). Returns the live objects.
+   */
+  apply(objects: KubernetesObject[]): Promise<KubernetesObject[]>;
+  /** The object, or undefined when it does not exist. */
+  read<T extends KubernetesObject = KubernetesObject>(
+    apiVersion: string,
+    kind: string,
+    name: string,
+  ): Promise<T | undefined>;
+  /** Deletes the object; true if it existed. Does not wait for it to be gone. */
+  delete(
+    apiVersion: string,
+    kind: string,
+    name: string,
+    options?: { propagationPolicy?: 'Foreground' | 'Background' },
+  ): Promise<boolean>;
+  /** All objects of a kind in the namespace, optionally by label selector. */
+  list<T extends KubernetesObject = KubernetesObject>(
+    apiVersion: string,
+    kind: string,
+    labelSelector?: string,
+  ): Promise<T[]>;
+  rolloutStatus(deploymentName: string): Promise<RolloutStatus>;
+  /**
+   * Polls until the rollout is complete or its progress deadline is exceeded, and
+   * resolves with that status. On timeout it resolves with the last status
+   * (complete: false, message saying it timed out); it rejects when aborted, on a
+   * non-transient error, or when no status could be read before the timeout.
+   */
+  waitForRollout(
+    deploymentName: string,
+    options: WaitForRolloutOptions,
+  ): Promise<RolloutStatus>;
+  /**
+   * Dry-runs and applies the Job, then waits for its Complete or Failed condition
+   * (succeeded: false with a message on failure or timeout). Re-running with the
+   * same Job name picks up the existing Job (Jobs are immutable: use unique names).
+   */
+  runJob(job: V1Job, options: RunJobOptions): Promise<JobResult>;
+  /** SelfSubjectAccessReviews in the namespace; returns the denied checks. */
+  whoCan(checks: AccessCheck[]): Promise<DeniedAccess[]>;
+}
+
+export interface EnvironmentClusterOptions extends ConnectionOptions {
+  /** Poll interval of waitForRollout/runJob. Default 1000 ms. */
+  pollIntervalMs?: number;
+}
+
+/** Kinds whose replicas an HPA or `kubectl scale` may own. Key: group/kind. */
+const SCALABLE_KINDS = new Set(['apps/Deployment', 'apps/StatefulSet']);
+
+const enc = encodeURIComponent;
+
+/** The manager other than kube-delivery that owns spec.replicas, if any. */
+export function foreignReplicasOwner(
+  managedFields: V1ManagedFieldsEntry[] | undefined,
+): string | undefined {
+  return managedFields?.find(
+    entry =>
+      entry.manager !== FIELD_MANAGER &&
+      (entry.fieldsV1 as any)?.['f:spec']?.['f:replicas'] !== undefined,
+  )?.manager;
+}
+
+/** A copy fit for a server-side apply: no server-set metadata or status, the environment's namespace. */
+function applyBody(object: KubernetesObject, namespace: string): any {
+  const body = structuredClone(object) as any;
+  const meta = body.metadata;
+  for (const key of [
+    'managedFields',
+    'uid',
+    'creationTimestamp',
+    'generation',
+    'selfLink',
+    'deletionTimestamp',
+    'deletionGracePeriodSeconds',
+  ]) {
+    delete meta[key];
+  }
+  meta.namespace = namespace;
+  delete body.status;
+  return body;
+}
+
+interface PollResult<T> {
+  value?: T;
+  timedOut: boolean;
+  lastError?: unknown;
+}
+
+class KubeEnvironmentCluster implements EnvironmentCluster {
+  readonly name: string;
+  readonly namespace: string;
+  private readonly connection: KubeConnection;
+  private readonly ref: EnvironmentRef;
+  private readonly pollIntervalMs: number;
+
+  constructor(
+    target: ClusterTarget,
+    private readonly logger: LoggerService,
+    options: EnvironmentClusterOptions,
+  ) {
+    if (!target.name || !target.namespace) {
+      throw new Error('An environment needs a name and a namespace');
+    }
+    this.name = target.name;
+    this.namespace = target.namespace;
+    this.connection = new KubeConnection(target, logger, options);
+    this.ref = {
+      name: target.name,
+      namespace: target.namespace,
+      server: this.connection.server,
+    };
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+  }
+
+  async dryRun(objects: KubernetesObject[]): Promise<void> {
+    await this.applyAll(objects, true);
+  }
+
+  apply(objects: KubernetesObject[]): Promise<KubernetesObject[]> {
+    return this.applyAll(objects, false);
+  }
+
+  read<T extends KubernetesObject = KubernetesObject>(
+    apiVersion: string,
+    kind: string,
+    name: string,
+  ): Promise<T | undefined> {
+    return this.run({ verb: 'get', kind, name }, async b => {
+      const path = await this.path(b, apiVersion, kind, name);
+      return b.requestOrUndefined<T>({ method: 'GET', path });
+    });
+  }
+
+  delete(
+    apiVersion: string,
+    kind: string,
+    name: string,
+    options: { propagationPolicy?: 'Foreground' | 'Background' } = {},
+  ): Promise<boolean> {
+    return this.run({ verb: 'delete', kind, name }, async b => {
+      const path = await this.pathIfServed(b, apiVersion, kind, name);
+      if (!path) return false;
+      const result = await b.requestOrUndefined({
+        method: 'DELETE',
+        path,
+        query: { propagationPolicy: options.propagationPolicy ?? 'Background' },
+      });
+      if (result !== undefined) {
+        this.logger.info(
+          `Deleted ${kind} "${name}" in namespace "${this.namespace}"`,
+        );
+      }
+      return result !== undefined;
+    });
+  }
+
+  list<T extends KubernetesObject = KubernetesObject>(
+    apiVersion: string,
+    kind: string,
+    labelSelector?: string,
+  ): Promise<T[]> {
+    return this.run({ verb: 'list', kind }, async b => {
+      const path = await this.path(b, apiVersion, kind);
+      const items: T[] = [];
+      let token: string | undefined;
+      do {
+        const page = await b.request<{
+          items?: T[];
+          metadata?: { continue?: string };
+        }>({
+          method: 'GET',
+          path,
+          query: {
+            labelSelector: labelSelector || undefined,
+            limit: '500',
+            continue: token,
+          },
+        });
+        for (const item of page.items ?? [])
+          items.push({ ...item, apiVersion, kind });
+        token = page.metadata?.continue || undefined;
+      } while (token);
+      return items;
+    });
+  }
+
+  rolloutStatus(deploymentName: string): Promise<RolloutStatus> {
+    return this.run(
+      { verb: 'get', kind: 'Deployment', name: deploymentName },
+      b => this.fetchRollout(b, deploymentName),
+    );
+  }
+
+  async waitForRollout(
+    deploymentName: string,
+    options: WaitForRolloutOptions,
+  ): Promise<RolloutStatus> {
+    let lastKey = '';
+    const op = { verb: 'get', kind: 'Deployment', name: deploymentName };
+    const result = await this.poll(
+      op,
+      options,
+      (b, signal) => this.fetchRollout(b, deploymentName, signal),
+      status => {
+        const key = JSON.stringify(status);
+        if (key !== lastKey) {
+          lastKey = key;
+          options.onProgress?.(status);
+        }
+        return status.complete || status.deadlineExceeded;
+      },
+    );
+    if (!result.timedOut) return result.value!;
+    if (!result.value)
+      throw this.noAnswer(op, options.timeoutMs, result.lastError);
+    return {
+      ...result.value,
+      complete: false,
+      message: `Timed out after ${seconds(
+        options.timeoutMs,
+      )} waiting for Deployment "${deploymentName}" to roll out: ${
+        result.value.message
+      }${this.lastErrorNote(op, result.lastError)}`,
+    };
+  }
+
+  async runJob(job: V1Job, options: RunJobOptions): Promise<JobResult> {
+    const name = job.metadata?.name;
+    if (job.apiVersion !== 'batch/v1' || job.kind !== 'Job' || !name) {
+      throw new InputError('runJob needs a batch/v1 Job with metadata.name');
+    }
+    await this.applyAll([job], true, options.signal);
+    await this.applyAll([job], false, options.signal);
+    const op = { verb: 'get', kind: 'Job', name };
+    const path = `/apis/batch/v1/namespaces/${enc(this.namespace)}/jobs/${enc(
+      name,
+    )}`;
+    const result = await this.poll(
+      op,
+      options,
+      async (b, signal) => {
+        const live = await b.requestOrUndefined<V1Job>({
+          method: 'GET',
+          path,
+          signal,
+        });
+        if (!live)
+          throw new NotFoundError(`Job "${name}" disappeared while it ran`);
+        const outcome = jobOutcome(live);
+        if (outcome.finished && !outcome.succeeded) {
+          const pods = await b.request<{ items: V1Pod[] }>({
+            method: 'GET',
+            path: `/api/v1/namespaces/${enc(this.namespace)}/pods`,
+            query: { labelSelector: labelSelectorString(live.spec?.selector) },
+            signal,
+          });
+          const details = failedContainers(pods.items);
+          if (details.length) outcome.message += `; ${details.join('; ')}`;
+        }
+        return outcome;
+      },
+      outcome => outcome.finished,
+    );
+    if (!result.timedOut) {
+      const { succeeded, message } = result.value!;
+      this.logger.info(message);
+      return { succeeded, message };
+    }
+    if (!result.value)
+      throw this.noAnswer(op, options.timeoutMs, result.lastError);
+    return {
+      succeeded: false,
+      message: `Job "${name}" did not finish within ${seconds(
+        options.timeoutMs,
+      )}: ${result.value.message}${this.lastErrorNote(op, result.lastError)}`,
+    };
+  }
+
+  whoCan(checks: AccessCheck[]): Promise<DeniedAccess[]> {
+    return this.run(
+      { verb: 'create', kind: 'SelfSubjectAccessReview' },
+      async b => {
+        const reviews = await Promise.all(
+          checks.map(check =>
+            b.request<{
+              status?: {
+                allowed?: boolean;
+                reason?: string;
+                evaluationError?: string;
+              };
+            }>({
+              method: 'POST',
+              path: '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+              body: {
+                apiVersion: 'authorization.k8s.io/v1',
+                kind: 'SelfSubjectAccessReview',
+                spec: {
+                  resourceAttributes: {
+                    namespace: this.namespace,
+                    verb: check.verb,
+                    group: check.group,
+                    resource: check.resource,
+                    subresource: check.subresource,
+                  },
+                },
+              },
+            }),
+          ),
+        );
+        const denied: DeniedAccess[] = [];
+        reviews.forEach((review, i) => {
+          if (!review.status?.allowed) {
+            const reason =
+              review.status?.reason || review.status?.evaluationError;
+            denied.push({ ...checks[i], ...(reason ? { reason } : {}) });
+          }
+        });
+        return denied;
+      },
+    );
+  }
+
+  // --- internals -------------------------------------------------------------
+
+  /** One request batch (one token-file read); errors become caller errors. */
+  private async run<T>(
+    op: Operation,
+    fn: (b: Batch) => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await fn(await this.connection.batch());
+    } catch (error) {
+      throw toClusterError(error, this.ref, op);
+    }
+  }
+
+  private async applyAll(
+    objects: KubernetesObject[],
+    dryRun: boolean,
+    signal?: AbortSignal,
+  ): Promise<KubernetesObject[]> {
+    const b = await this.connection.batch();
+    const applied: KubernetesObject[] = [];
+    for (const object of objects) {
+      const kind = object.kind;
+      const name = object.metadata?.name;
+      const op: Operation = { verb: 'patch', kind, name, dryRun };
+      try {
+        const path = await this.writablePath(b, object);
+        const body = applyBody(object, this.namespace);
+        if (
+          SCALABLE_KINDS.has(`${object.apiVersion?.split('/')[0]}/${kind}`) &&
+          body.spec?.replicas !== undefined
+        ) {
+          const live = await b.requestOrUndefined<KubernetesObject>({
+            method: 'GET',
+            path,
+            signal,
+          });
+          const owner = foreignReplicasOwner(live?.metadata?.managedFields);
+          if (owner) {
+            delete body.spec.replicas;
+            this.logger.info(
+              `${kind} "${name}": leaving spec.replicas to field manager "${owner}"`,
+            );
+          }
+        }
+        const result = await b.request<KubernetesObject>({
+          method: 'PATCH',
+          path,
+          query: {
+            fieldManager: FIELD_MANAGER,
+            force: 'true',
+            fieldValidation: 'Strict',
+            dryRun: dryRun ? 'All' : undefined,
+          },
+          body,
+          contentType: 'application/apply-patch+yaml',
+          signal,
+        });
+        applied.push(result);
+        if (!dryRun) {
+          this.logger.debug(
+            `Applied ${kind} "${name}" in namespace "${this.namespace}" (resourceVersion ${result.metadata?.resourceVersion})`,
+          );
+        }
+      } catch (error) {
+        throw toClusterError(error, this.ref, op);
+      }
+    }
+    return applied;
+  }
+
+  /** The path of an object we may write: namespaced, in our namespace, of a served kind. */
+  private async writablePath(
+    b: Batch,
+    object: KubernetesObject,
+  ): Promise<string> {
+    const { apiVersion, kind } = object;
+    const name = object.metadata?.name;
+    if (!apiVersion || !kind || !name) {
+      throw new InputError(
+        `Every object needs apiVersion, kind and metadata.name (got ${
+          apiVersion ?? '?'
+        } ${kind ?? '?'} "${name ?? ''}")`,
+      );
+    }
+    if (object.metadata?.generateName && !object.metadata.name) {
+      throw new InputError(
+        `${kind}: server-side apply needs metadata.name, not generateName`,
+      );
+    }
+    const namespace = object.metadata?.namespace;
+    if (namespace && namespace !== this.namespace) {
+      throw new InputError(
+        `${kind} "${name}" names namespace "${namespace}", but environment "${this.name}" is confined to namespace "${this.namespace}"`,
+      );
+    }
+    return this.path(b, apiVersion, kind, name);
+  }
+
+  /** The path of a namespaced object (or collection) in our namespace; throws for kinds not served or cluster-scoped. */
+  private async path(
+    b: Batch,
+    apiVersion: string,
+    kind: string,
+    name?: string,
+  ): Promise<string> {
+    const path = await this.pathIfServed(b, apiVersion, kind, name);
+    if (!path) {
+      throw new InputError(
+        `The Kubernetes API server of environment "${this.name}" does not serve ${kind} in ${apiVersion} (is its CRD installed?)`,
+      );
+    }
+    return path;
+  }
+
+  private async pathIfServed(
+    b: Batch,
+    apiVersion: string,
+    kind: string,
+    name?: string,
+  ): Promise<string | undefined> {
+    const info = await b.resourceFor(apiVersion, kind);
+    if (!info) return undefined;
+    if (!info.namespaced) {
+      throw new InputError(
+        `${kind} is cluster-scoped; environment "${this.name}" is confined to namespace "${this.namespace}"`,
+      );
+    }
+    return `${apiVersionPath(apiVersion)}/namespaces/${enc(this.namespace)}/${
+      info.resource
+    }${name === undefined ? '' : `/${enc(name)}`}`;
+  }
+
+  private async fetchRollout(
+    b: Batch,
+    name: string,
+    signal?: AbortSignal,
+  ): Promise<RolloutStatus> {
+    const ns = enc(this.namespace);
+    const deployment = await b.requestOrUndefined<V1Deployment>({
+      method: 'GET',
+      path: `/apis/apps/v1/namespaces/${ns}/deployments/${enc(name)}`,
+      signal,
+    });
+    if (!deployment) return rolloutStatusFrom(name, undefined);
+    const labelSelector = labelSelectorString(deployment.spec?.selector);
+    // Pods of this Deployment's ReplicaSets only: selectors of two Deployments may overlap.
+    const [replicaSets, pods] = await Promise.all([
+      b.request<{ items: V1ReplicaSet[] }>({
+        method: 'GET',
+        path: `/apis/apps/v1/namespaces/${ns}/replicasets`,
+        query: { labelSelector },
+        signal,
+      }),
+      b.request<{ items: V1Pod[] }>({
+        method: 'GET',
+        path: `/api/v1/namespaces/${ns}/pods`,
+        query: { labelSelector },
+        signal,
+      }),
+    ]);
+    const uid = deployment.metadata?.uid;
+    const owned = new Set(
+      replicaSets.items
+        .filter(rs => rs.metadata?.ownerReferences?.some(o => o.uid === uid))
+        .map(rs => rs.metadata?.uid),
+    );
+    return rolloutStatusFrom(
+      name,
+      deployment,
+      pods.items.filter(p =>
+        p.metadata?.ownerReferences?.some(o => owned.has(o.uid)),
+      ),
+    );
+  }
+
+  /**
+   * Polls `readValue` until `done`, the timeout or an abort. Transient errors
+   * (API server restarting, 429, 5xx) are retried with backoff until the timeout;
+   * other errors reject.
+   */
+  private async poll<T>(
+    op: Operation,
+    options: { timeoutMs: number; signal?: AbortSignal },
+    readValue: (b: Batch, signal: AbortSignal) => Promise<T>,
+    done: (value: T) => boolean,
+  ): Promise<PollResult<T>> {
+    const { timeoutMs, signal } = options;
+    const deadline = Date.now() + timeoutMs;
+    const overall = AbortSignal.timeout(timeoutMs);
+    const requestSignal = signal ? AbortSignal.any([signal, overall]) : overall;
+    let value: T | undefined;
+    let lastError: unknown;
+    let failures = 0;
+    for (;;) {
+      signal?.throwIfAborted();
+      try {
+        const next = await readValue(
+          await this.connection.batch(),
+          requestSignal,
+        );
+        value = next;
+        failures = 0;
+        lastError = undefined;
+        if (done(next)) return { value, timedOut: false };
+      } catch (error) {
+        signal?.throwIfAborted();
+        if (!overall.aborted) {
+          if (!isTransientError(error))
+            throw toClusterError(error, this.ref, op);
+          failures++;
+          lastError = error;
+          this.logger.warn(
+            `Environment "${this.name}": ${
+              toClusterError(error, this.ref, op).message
+            }; still waiting`,
+          );
+        }
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || overall.aborted)
+        return { value, timedOut: true, lastError };
+      const wait = failures
+        ? backoffDelay(failures, this.pollIntervalMs, 8 * this.pollIntervalMs)
+        : this.pollIntervalMs;
+      await sleep(Math.min(wait, left), signal);
+    }
+  }
+
+  private noAnswer(
+    op: Operation,
+    timeoutMs: number,
+    lastError: unknown,
+  ): Error {
+    if (lastError) return toClusterError(lastError, this.ref, op);
+    return new Error(
+      `Environment "${
+        this.name
+      }": no answer from the Kubernetes API server at ${
+        this.ref.server
+      } within ${seconds(timeoutMs)}`,
+    );
+  }
+
+  private lastErrorNote(op: Operation, lastError: unknown): string {
+    if (!lastError) return '';
+    const prefix = isUnreachableError(lastError)
+      ? 'cluster unreachable'
+      : 'last error';
+    return ` (${prefix}: ${toClusterError(lastError, this.ref, op).message})`;
+  }
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
+}
+
+/** Creates the client of one environment. Throws on an unusable target (config error). */
+export function createEnvironmentCluster(
+  target: ClusterTarget,
+  logger: LoggerService,
+  options: EnvironmentClusterOptions = {},
+): EnvironmentCluster {
+  return new KubeEnvironmentCluster(target, logger, options);
+}

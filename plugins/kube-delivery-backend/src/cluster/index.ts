@@ -1,0 +1,20 @@
+export {
+  createEnvironmentCluster,
+  FIELD_MANAGER,
+  foreignReplicasOwner,
+} from './EnvironmentCluster';
+export type {
+  AccessCheck,
+  DeniedAccess,
+  EnvironmentCluster,
+  EnvironmentClusterOptions,
+  JobResult,
+  RunJobOptions,
+  WaitForRolloutOptions,
+} from './EnvironmentCluster';
+export type { ClusterTarget, ConnectionOptions } from './connection';
+export { isTransientError, RequestTimeoutError } from './errors';
+export { backoffDelay, sleep, withRetry } from './retry';
+export type { RetryOptions } from './retry';
+export { rolloutStatusFrom, jobOutcome, labelSelectorString } from './rollout';
+export type { RolloutPod, RolloutStatus, JobOutcome } from './rollout';

@@ -1,0 +1,293 @@
+import type { V1Deployment, V1Job, V1Pod } from '@kubernetes/client-node';
+import { foreignReplicasOwner } from './EnvironmentCluster';
+import {
+  failedContainers,
+  jobOutcome,
+  labelSelectorString,
+  rolloutStatusFrom,
+} from './rollout';
+
+function dep(
+  status: NonNullable<V1Deployment['status']>,
+  { generation = 2, replicas = 3 } = {},
+): V1Deployment {
+  return {
+    metadata: { name: 'web', generation },
+    spec: { replicas, selector: {}, template: {} },
+    status: { observedGeneration: 2, ...status },
+  };
+}
+
+const progressing = (reason: string, status = 'True') => ({
+  conditions: [
+    { type: 'Progressing', status, reason, message: `msg ${reason}` },
+  ],
+});
+
+describe('rolloutStatusFrom', () => {
+  it('follows kubectl rollout status, step by step', () => {
+    expect(
+      rolloutStatusFrom('web', dep({ observedGeneration: 1 })).message,
+    ).toBe(
+      'Waiting for the Deployment controller to observe the new spec (generation 2)',
+    );
+    expect(
+      rolloutStatusFrom(
+        'web',
+        dep({
+          replicas: 4,
+          updatedReplicas: 2,
+          ...progressing('ReplicaSetUpdated'),
+        }),
+      ).message,
+    ).toBe('2 of 3 new replicas have been updated');
+    expect(
+      rolloutStatusFrom(
+        'web',
+        dep({ replicas: 4, updatedReplicas: 3, availableReplicas: 3 }),
+      ).message,
+    ).toBe('1 old replica is pending termination');
+    const waiting = rolloutStatusFrom(
+      'web',
+      dep({
+        replicas: 3,
+        updatedReplicas: 3,
+        readyReplicas: 2,
+        availableReplicas: 2,
+        unavailableReplicas: 1,
+      }),
+    );
+    expect(waiting).toMatchObject({
+      complete: false,
+      message: '2 of 3 updated replicas are available',
+      unavailable: 1,
+    });
+    const done = rolloutStatusFrom(
+      'web',
+      dep({
+        replicas: 3,
+        updatedReplicas: 3,
+        readyReplicas: 3,
+        availableReplicas: 3,
+        ...progressing('NewReplicaSetAvailable'),
+      }),
+    );
+    expect(done).toMatchObject({
+      complete: true,
+      progressing: 'True',
+      progressReason: 'NewReplicaSetAvailable',
+      message: 'Rollout complete: 3 of 3 updated replicas are available',
+    });
+  });
+
+  it('reports an exceeded progress deadline, never complete', () => {
+    const s = rolloutStatusFrom(
+      'web',
+      dep(
+        {
+          replicas: 1,
+          updatedReplicas: 1,
+          ...progressing('ProgressDeadlineExceeded', 'False'),
+        },
+        { replicas: 1 },
+      ),
+    );
+    expect(s).toMatchObject({
+      complete: false,
+      deadlineExceeded: true,
+      progressing: 'False',
+    });
+    expect(s.message).toBe(
+      'Deployment "web" exceeded its progress deadline: 0 of 1 replicas are available (msg ProgressDeadlineExceeded)',
+    );
+  });
+
+  it('is not complete while the new spec is unobserved, even if counts match', () => {
+    const s = rolloutStatusFrom(
+      'web',
+      dep({
+        observedGeneration: 1,
+        replicas: 3,
+        updatedReplicas: 3,
+        availableReplicas: 3,
+      }),
+    );
+    expect(s).toMatchObject({
+      complete: false,
+      observedGenerationCurrent: false,
+    });
+  });
+
+  it('summarises pods', () => {
+    const pods: V1Pod[] = [
+      {
+        metadata: { name: 'web-b' },
+        spec: { nodeName: 'n2', containers: [] },
+        status: {
+          phase: 'Running',
+          podIP: '10.0.0.2',
+          conditions: [{ type: 'Ready', status: 'True' }],
+        },
+      },
+      {
+        metadata: { name: 'web-a' },
+        spec: { containers: [] },
+        status: { phase: 'Pending' },
+      },
+      {
+        metadata: { name: 'web-c', deletionTimestamp: new Date() },
+        spec: { nodeName: 'n1', containers: [] },
+        status: { phase: 'Running' },
+      },
+    ];
+    expect(rolloutStatusFrom('web', dep({}), pods).pods).toEqual([
+      {
+        name: 'web-a',
+        node: undefined,
+        ready: false,
+        phase: 'Pending',
+        ip: undefined,
+      },
+      {
+        name: 'web-b',
+        node: 'n2',
+        ready: true,
+        phase: 'Running',
+        ip: '10.0.0.2',
+      },
+      {
+        name: 'web-c',
+        node: 'n1',
+        ready: false,
+        phase: 'Terminating',
+        ip: undefined,
+      },
+    ]);
+  });
+
+  it('says when the Deployment does not exist', () => {
+    expect(rolloutStatusFrom('web', undefined)).toMatchObject({
+      exists: false,
+      complete: false,
+      message: 'Deployment "web" does not exist',
+    });
+  });
+});
+
+describe('jobOutcome', () => {
+  const job = (conditions: any[], status = {}): V1Job => ({
+    metadata: { name: 'smoke' },
+    status: { conditions, ...status },
+  });
+  it('reads Complete and Failed', () => {
+    expect(jobOutcome(job([]))).toMatchObject({ finished: false });
+    expect(
+      jobOutcome(job([{ type: 'Complete', status: 'True' }], { succeeded: 1 })),
+    ).toEqual({
+      finished: true,
+      succeeded: true,
+      message: 'Job "smoke" succeeded (active 0, succeeded 1, failed 0)',
+    });
+    expect(
+      jobOutcome(
+        job(
+          [
+            {
+              type: 'Failed',
+              status: 'True',
+              reason: 'BackoffLimitExceeded',
+              message: 'Job has reached the specified backoff limit',
+            },
+          ],
+          { failed: 1 },
+        ),
+      ),
+    ).toEqual({
+      finished: true,
+      succeeded: false,
+      message:
+        'Job "smoke" failed (BackoffLimitExceeded: Job has reached the specified backoff limit) (active 0, succeeded 0, failed 1)',
+    });
+  });
+
+  it('lists failed containers', () => {
+    expect(
+      failedContainers([
+        {
+          metadata: { name: 'smoke-x' },
+          status: {
+            containerStatuses: [
+              {
+                name: 'smoke',
+                image: 'i',
+                imageID: '',
+                ready: false,
+                restartCount: 0,
+                state: {
+                  terminated: {
+                    exitCode: 1,
+                    reason: 'Error',
+                    message: 'checkout returned 500\n',
+                  },
+                },
+              },
+            ],
+          },
+        },
+      ]),
+    ).toEqual([
+      'pod smoke-x: container smoke exited with code 1 (Error): checkout returned 500',
+    ]);
+  });
+});
+
+describe('labelSelectorString', () => {
+  it('spells matchLabels and matchExpressions', () => {
+    expect(
+      labelSelectorString({
+        matchLabels: { app: 'web', track: 'main' },
+        matchExpressions: [
+          { key: 'tier', operator: 'In', values: ['a', 'b'] },
+          { key: 'branch', operator: 'DoesNotExist' },
+          { key: 'x', operator: 'Exists' },
+          { key: 'y', operator: 'NotIn', values: ['z'] },
+        ],
+      }),
+    ).toBe('app=web,track=main,tier in (a,b),!branch,x,y notin (z)');
+  });
+});
+
+describe('foreignReplicasOwner', () => {
+  it('finds another manager owning spec.replicas', () => {
+    expect(
+      foreignReplicasOwner([
+        {
+          manager: 'kube-delivery',
+          operation: 'Apply',
+          fieldsV1: { 'f:spec': { 'f:replicas': {}, 'f:template': {} } },
+        },
+        {
+          manager: 'kube-controller-manager',
+          operation: 'Update',
+          subresource: 'status',
+          fieldsV1: { 'f:status': {} },
+        },
+      ]),
+    ).toBeUndefined();
+    expect(
+      foreignReplicasOwner([
+        {
+          manager: 'kube-delivery',
+          operation: 'Apply',
+          fieldsV1: { 'f:spec': { 'f:template': {} } },
+        },
+        {
+          manager: 'kubectl',
+          operation: 'Update',
+          subresource: 'scale',
+          fieldsV1: { 'f:spec': { 'f:replicas': {} } },
+        },
+      ]),
+    ).toBe('kubectl');
+  });
+});

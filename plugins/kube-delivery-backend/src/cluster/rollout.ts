@@ -1,0 +1,235 @@
+import type {
+  V1Deployment,
+  V1Job,
+  V1LabelSelector,
+  V1Pod,
+} from '@kubernetes/client-node';
+
+/** A pod of a Deployment, as the Environments tab shows it. */
+export interface RolloutPod {
+  name: string;
+  /** The node the pod was scheduled to. */
+  node?: string;
+  ready: boolean;
+  /** The pod phase (`Pending`, `Running`, ...), or `Terminating` once it is being deleted. */
+  phase: string;
+  ip?: string;
+}
+
+/** Where a Deployment's rollout stands. */
+export interface RolloutStatus {
+  exists: boolean;
+  /** status.observedGeneration >= metadata.generation: the controller has seen the latest spec. */
+  observedGenerationCurrent: boolean;
+  /** spec.replicas */
+  desired: number;
+  /** status.updatedReplicas: pods of the latest template. */
+  updated: number;
+  ready: number;
+  available: number;
+  unavailable: number;
+  /** status of the Progressing condition. */
+  progressing: 'True' | 'False' | 'Unknown';
+  progressReason?: string;
+  /** `kubectl rollout status` says "successfully rolled out". */
+  complete: boolean;
+  /** The Progressing condition has reason ProgressDeadlineExceeded. */
+  deadlineExceeded: boolean;
+  /** In words, e.g. "2 of 3 updated replicas are available". */
+  message: string;
+  pods: RolloutPod[];
+}
+
+const plural = (n: number, one: string, many: string) =>
+  `${n} ${n === 1 ? one : many}`;
+
+/**
+ * The rollout status of a Deployment, following `kubectl rollout status`
+ * (k8s.io/kubectl/pkg/polymorphichelpers/rollout_status.go):
+ * the controller observed the latest generation, the progress deadline has not
+ * passed, all desired replicas are updated, no old replicas remain, and all
+ * updated replicas are available.
+ */
+export function rolloutStatusFrom(
+  name: string,
+  deployment: V1Deployment | undefined,
+  pods: V1Pod[] = [],
+): RolloutStatus {
+  if (!deployment) {
+    return {
+      exists: false,
+      observedGenerationCurrent: false,
+      desired: 0,
+      updated: 0,
+      ready: 0,
+      available: 0,
+      unavailable: 0,
+      progressing: 'Unknown',
+      complete: false,
+      deadlineExceeded: false,
+      message: `Deployment "${name}" does not exist`,
+      pods: [],
+    };
+  }
+  const status = deployment.status ?? {};
+  const generation = deployment.metadata?.generation ?? 0;
+  const observedGenerationCurrent =
+    (status.observedGeneration ?? -1) >= generation;
+  const desired = deployment.spec?.replicas ?? 1;
+  const total = status.replicas ?? 0;
+  const updated = status.updatedReplicas ?? 0;
+  const ready = status.readyReplicas ?? 0;
+  const available = status.availableReplicas ?? 0;
+  const unavailable = status.unavailableReplicas ?? 0;
+  const condition = status.conditions?.find(c => c.type === 'Progressing');
+  const progressing =
+    condition?.status === 'True' || condition?.status === 'False'
+      ? condition.status
+      : 'Unknown';
+  const deadlineExceeded = condition?.reason === 'ProgressDeadlineExceeded';
+
+  let complete = false;
+  let message: string;
+  if (!observedGenerationCurrent) {
+    message = `Waiting for the Deployment controller to observe the new spec (generation ${generation})`;
+  } else if (deadlineExceeded) {
+    message = `Deployment "${name}" exceeded its progress deadline: ${available} of ${desired} replicas are available${
+      condition?.message ? ` (${condition.message})` : ''
+    }`;
+  } else if (updated < desired) {
+    message = `${updated} of ${desired} new replicas have been updated`;
+  } else if (total > updated) {
+    message = `${plural(
+      total - updated,
+      'old replica is',
+      'old replicas are',
+    )} pending termination`;
+  } else if (available < updated) {
+    message = `${available} of ${updated} updated replicas are available`;
+  } else {
+    complete = true;
+    message = `Rollout complete: ${available} of ${desired} updated replicas are available`;
+  }
+
+  return {
+    exists: true,
+    observedGenerationCurrent,
+    desired,
+    updated,
+    ready,
+    available,
+    unavailable,
+    progressing,
+    progressReason: condition?.reason,
+    complete,
+    deadlineExceeded,
+    message,
+    pods: pods.map(podSummary).sort((a, b) => a.name.localeCompare(b.name)),
+  };
+}
+
+function podSummary(pod: V1Pod): RolloutPod {
+  const ready =
+    pod.status?.conditions?.some(
+      c => c.type === 'Ready' && c.status === 'True',
+    ) ?? false;
+  return {
+    name: pod.metadata?.name ?? '',
+    node: pod.spec?.nodeName || undefined,
+    ready,
+    phase: pod.metadata?.deletionTimestamp
+      ? 'Terminating'
+      : pod.status?.phase ?? 'Unknown',
+    ip: pod.status?.podIP || undefined,
+  };
+}
+
+/** What a Job's conditions say. */
+export interface JobOutcome {
+  finished: boolean;
+  succeeded: boolean;
+  message: string;
+}
+
+/** Reads the terminal Complete / Failed condition of a Job. */
+export function jobOutcome(job: V1Job): JobOutcome {
+  const name = job.metadata?.name ?? '';
+  const conditions = job.status?.conditions ?? [];
+  const isTrue = (type: string) =>
+    conditions.find(c => c.type === type && c.status === 'True');
+  const counts = `active ${job.status?.active ?? 0}, succeeded ${
+    job.status?.succeeded ?? 0
+  }, failed ${job.status?.failed ?? 0}`;
+  const complete = isTrue('Complete');
+  if (complete) {
+    return {
+      finished: true,
+      succeeded: true,
+      message: `Job "${name}" succeeded (${counts})`,
+    };
+  }
+  const failed = isTrue('Failed');
+  if (failed) {
+    const why = [failed.reason, failed.message].filter(Boolean).join(': ');
+    return {
+      finished: true,
+      succeeded: false,
+      message: `Job "${name}" failed${why ? ` (${why})` : ''} (${counts})`,
+    };
+  }
+  return {
+    finished: false,
+    succeeded: false,
+    message: `Job "${name}" is running (${counts})`,
+  };
+}
+
+/** Exit codes and reasons of a Job's failed containers, e.g. `pod x: container smoke exited with code 1 (Error)`. */
+export function failedContainers(pods: V1Pod[]): string[] {
+  const lines: string[] = [];
+  for (const pod of pods) {
+    for (const cs of pod.status?.containerStatuses ?? []) {
+      const t = cs.state?.terminated ?? cs.lastState?.terminated;
+      if (t && t.exitCode !== 0) {
+        lines.push(
+          `pod ${pod.metadata?.name}: container ${cs.name} exited with code ${
+            t.exitCode
+          }${t.reason ? ` (${t.reason})` : ''}${
+            t.message ? `: ${t.message.trim().slice(0, 500)}` : ''
+          }`,
+        );
+      }
+    }
+  }
+  return lines;
+}
+
+/** A label selector as the `labelSelector` query parameter spells it. */
+export function labelSelectorString(
+  selector: V1LabelSelector | undefined,
+): string {
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(selector?.matchLabels ?? {})) {
+    parts.push(`${key}=${value}`);
+  }
+  for (const e of selector?.matchExpressions ?? []) {
+    const values = (e.values ?? []).join(',');
+    switch (e.operator) {
+      case 'In':
+        parts.push(`${e.key} in (${values})`);
+        break;
+      case 'NotIn':
+        parts.push(`${e.key} notin (${values})`);
+        break;
+      case 'Exists':
+        parts.push(e.key);
+        break;
+      case 'DoesNotExist':
+        parts.push(`!${e.key}`);
+        break;
+      default:
+        throw new Error(`Unknown label selector operator ${e.operator}`);
+    }
+  }
+  return parts.join(',');
+}

@@ -1,0 +1,463 @@
+import {
+  resolvePackagePath,
+  type DatabaseService,
+} from '@backstage/backend-plugin-api';
+import { ConflictError, NotFoundError } from '@backstage/errors';
+import type {
+  Deployment,
+  DeploymentKind,
+  DeploymentStatus,
+  DeploymentStep,
+  DeploymentStrategy,
+  Release,
+} from '@internal/plugin-kube-delivery-common';
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+
+const migrationsDir = resolvePackagePath(
+  '@internal/plugin-kube-delivery-backend',
+  'migrations',
+);
+
+/** What a release froze at creation: the service spec and its manifest text. */
+export interface ReleaseSnapshot {
+  /** The validated service spec (see catalog/), as JSON. */
+  spec: Record<string, unknown>;
+  /** The service's manifest YAML as read from its location, if it has one. */
+  manifest?: string;
+}
+
+export interface ReleaseRecord extends Release {
+  snapshot: ReleaseSnapshot;
+}
+
+export interface DeploymentRecord extends Deployment {
+  /** `mainline` or the feature-branch slug: one active deployment per track. */
+  track: string;
+  /** The runner's checkpoint, so a resumed job continues where it stopped. */
+  phase: string;
+  previousReleaseId?: string;
+  leaseOwner?: string;
+  leaseExpiresAt?: number;
+  attempts: number;
+  cleanupAfter?: number;
+}
+
+export interface NewDeployment {
+  entityRef: string;
+  environment: string;
+  track: string;
+  releaseId: string;
+  version: string;
+  kind: DeploymentKind;
+  strategy: DeploymentStrategy;
+  createdBy: string;
+  previousReleaseId?: string;
+}
+
+/** Fields a runner may change while it holds the lease. */
+export interface DeploymentUpdate {
+  status?: DeploymentStatus;
+  phase?: string;
+  steps?: DeploymentStep[];
+  message?: string;
+  startedAt?: number;
+  finishedAt?: number;
+  cleanupAfter?: number | null;
+  previousReleaseId?: string;
+}
+
+export interface DeploymentPage {
+  items: DeploymentRecord[];
+  /** Pass as `before` to get the next (older) page. */
+  nextCursor?: string;
+}
+
+/** Persistence of releases and deployment jobs. */
+export interface DeliveryStore {
+  createRelease(
+    release: Omit<ReleaseRecord, 'id' | 'createdAt'>,
+  ): Promise<ReleaseRecord>;
+  getRelease(id: string): Promise<ReleaseRecord>;
+  findRelease(
+    entityRef: string,
+    version: string,
+  ): Promise<ReleaseRecord | undefined>;
+  listReleases(entityRef: string, limit: number): Promise<ReleaseRecord[]>;
+
+  /** Queues a deployment; a ConflictError when one is already active for the track. */
+  createDeployment(deployment: NewDeployment): Promise<DeploymentRecord>;
+  getDeployment(id: string): Promise<DeploymentRecord>;
+  listDeployments(query: {
+    entityRef: string;
+    environment?: string;
+    limit: number;
+    before?: string;
+  }): Promise<DeploymentPage>;
+  /** The newest deployment that succeeded on a track, if any. */
+  lastSucceeded(
+    entityRef: string,
+    environment: string,
+    track: string,
+  ): Promise<DeploymentRecord | undefined>;
+  /** Active deployments of an entity. */
+  listActive(entityRef: string): Promise<DeploymentRecord[]>;
+
+  /** Claims the oldest active deployment whose lease is free or expired. */
+  claimNext(owner: string, leaseMs: number): Promise<DeploymentRecord | undefined>;
+  /** Extends a held lease; false when the lease was lost. */
+  renewLease(id: string, owner: string, leaseMs: number): Promise<boolean>;
+  /** Writes progress only while `owner` holds an unexpired lease; false otherwise. */
+  updateDeployment(
+    id: string,
+    owner: string,
+    update: DeploymentUpdate & { release?: boolean },
+  ): Promise<boolean>;
+  /** Succeeded blue-green deployments whose previous workload is due for removal. */
+  listDueCleanups(now: number): Promise<DeploymentRecord[]>;
+  clearCleanup(id: string): Promise<void>;
+}
+
+type ReleaseRow = {
+  id: string;
+  entity_ref: string;
+  version: string;
+  image_ref: string;
+  channel: string;
+  branch: string | null;
+  snapshot: string;
+  created_at: number | string;
+  created_by: string;
+};
+
+type DeploymentRow = {
+  id: string;
+  entity_ref: string;
+  environment: string;
+  track: string;
+  release_id: string;
+  version: string;
+  kind: DeploymentKind;
+  strategy: DeploymentStrategy;
+  status: DeploymentStatus;
+  active: boolean | number;
+  phase: string;
+  steps: string;
+  message: string | null;
+  previous_release_id: string | null;
+  created_by: string;
+  created_at: number | string;
+  started_at: number | string | null;
+  finished_at: number | string | null;
+  lease_owner: string | null;
+  lease_expires_at: number | string | null;
+  attempts: number;
+  cleanup_after: number | string | null;
+};
+
+// PostgreSQL returns bigint columns as strings.
+const toNumber = (value: number | string | null) =>
+  value === null ? undefined : Number(value);
+const toIso = (value: number | string | null) =>
+  value === null ? undefined : new Date(Number(value)).toISOString();
+
+function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  return (
+    e?.code === '23505' ||
+    e?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    /UNIQUE constraint failed/.test(e?.message ?? '')
+  );
+}
+
+function toRelease(row: ReleaseRow): ReleaseRecord {
+  return {
+    id: row.id,
+    entityRef: row.entity_ref,
+    version: row.version,
+    imageRef: row.image_ref,
+    channel: row.channel,
+    branch: row.branch ?? undefined,
+    createdAt: toIso(row.created_at)!,
+    createdBy: row.created_by,
+    snapshot: JSON.parse(row.snapshot),
+  };
+}
+
+function toDeployment(row: DeploymentRow): DeploymentRecord {
+  return {
+    id: row.id,
+    entityRef: row.entity_ref,
+    environment: row.environment,
+    track: row.track,
+    releaseId: row.release_id,
+    version: row.version,
+    kind: row.kind,
+    strategy: row.strategy,
+    status: row.status,
+    phase: row.phase,
+    steps: JSON.parse(row.steps),
+    message: row.message ?? undefined,
+    previousReleaseId: row.previous_release_id ?? undefined,
+    createdBy: row.created_by,
+    createdAt: toIso(row.created_at)!,
+    startedAt: toIso(row.started_at),
+    finishedAt: toIso(row.finished_at),
+    leaseOwner: row.lease_owner ?? undefined,
+    leaseExpiresAt: toNumber(row.lease_expires_at),
+    attempts: Number(row.attempts),
+    cleanupAfter: toNumber(row.cleanup_after),
+  };
+}
+
+// Cursor: "<created_at>:<id>" of the last item of a page.
+function parseCursor(cursor: string): [number, string] | undefined {
+  const match = /^(\d{1,16}):([0-9a-f-]{36})$/.exec(cursor);
+  return match ? [Number(match[1]), match[2]] : undefined;
+}
+
+/** Knex implementation of {@link DeliveryStore}, for SQLite and PostgreSQL. */
+export class DatabaseDeliveryStore implements DeliveryStore {
+  static async create(options: {
+    database: DatabaseService;
+    skipMigrations?: boolean;
+  }): Promise<DatabaseDeliveryStore> {
+    const client = await options.database.getClient();
+    if (!options.database.migrations?.skip && !options.skipMigrations) {
+      await client.migrate.latest({ directory: migrationsDir });
+    }
+    return new DatabaseDeliveryStore(client);
+  }
+
+  constructor(private readonly db: Knex) {}
+
+  async createRelease(
+    release: Omit<ReleaseRecord, 'id' | 'createdAt'>,
+  ): Promise<ReleaseRecord> {
+    const row: ReleaseRow = {
+      id: randomUUID(),
+      entity_ref: release.entityRef,
+      version: release.version,
+      image_ref: release.imageRef,
+      channel: release.channel,
+      branch: release.branch ?? null,
+      snapshot: JSON.stringify(release.snapshot),
+      created_at: Date.now(),
+      created_by: release.createdBy,
+    };
+    try {
+      await this.db<ReleaseRow>('kd_releases').insert(row);
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        throw new ConflictError(
+          `Release ${release.version} of ${release.entityRef} already exists; releases are immutable, so publish a new version`,
+        );
+      }
+      throw error;
+    }
+    return toRelease(row);
+  }
+
+  async getRelease(id: string): Promise<ReleaseRecord> {
+    const row = await this.db<ReleaseRow>('kd_releases').where({ id }).first();
+    if (!row) throw new NotFoundError(`No release with id ${id}`);
+    return toRelease(row);
+  }
+
+  async findRelease(entityRef: string, version: string) {
+    const row = await this.db<ReleaseRow>('kd_releases')
+      .where({ entity_ref: entityRef, version })
+      .first();
+    return row ? toRelease(row) : undefined;
+  }
+
+  async listReleases(entityRef: string, limit: number) {
+    const rows = await this.db<ReleaseRow>('kd_releases')
+      .where({ entity_ref: entityRef })
+      .orderBy([
+        { column: 'created_at', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
+      .limit(limit);
+    return rows.map(toRelease);
+  }
+
+  async createDeployment(d: NewDeployment): Promise<DeploymentRecord> {
+    const row: DeploymentRow = {
+      id: randomUUID(),
+      entity_ref: d.entityRef,
+      environment: d.environment,
+      track: d.track,
+      release_id: d.releaseId,
+      version: d.version,
+      kind: d.kind,
+      strategy: d.strategy,
+      status: 'queued',
+      active: true,
+      phase: 'start',
+      steps: '[]',
+      message: null,
+      previous_release_id: d.previousReleaseId ?? null,
+      created_by: d.createdBy,
+      created_at: Date.now(),
+      started_at: null,
+      finished_at: null,
+      lease_owner: null,
+      lease_expires_at: null,
+      attempts: 0,
+      cleanup_after: null,
+    };
+    try {
+      await this.db<DeploymentRow>('kd_deployments').insert(row);
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        throw new ConflictError(
+          `A deployment of ${d.entityRef} to ${d.environment} (${d.track}) is already queued or running; wait for it to finish and try again`,
+        );
+      }
+      throw error;
+    }
+    return toDeployment(row);
+  }
+
+  async getDeployment(id: string): Promise<DeploymentRecord> {
+    const row = await this.db<DeploymentRow>('kd_deployments')
+      .where({ id })
+      .first();
+    if (!row) throw new NotFoundError(`No deployment with id ${id}`);
+    return toDeployment(row);
+  }
+
+  async listDeployments(query: {
+    entityRef: string;
+    environment?: string;
+    limit: number;
+    before?: string;
+  }): Promise<DeploymentPage> {
+    let q = this.db<DeploymentRow>('kd_deployments').where({
+      entity_ref: query.entityRef,
+    });
+    if (query.environment) q = q.where({ environment: query.environment });
+    const cursor = query.before ? parseCursor(query.before) : undefined;
+    if (cursor) {
+      const [createdAt, id] = cursor;
+      q = q.where(inner =>
+        inner
+          .where('created_at', '<', createdAt)
+          .orWhere(same =>
+            same.where('created_at', '=', createdAt).andWhere('id', '<', id),
+          ),
+      );
+    }
+    const rows = await q
+      .orderBy([
+        { column: 'created_at', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
+      .limit(query.limit + 1);
+    const items = rows.slice(0, query.limit).map(toDeployment);
+    const last = rows.length > query.limit ? rows[query.limit - 1] : undefined;
+    return {
+      items,
+      nextCursor: last ? `${Number(last.created_at)}:${last.id}` : undefined,
+    };
+  }
+
+  async lastSucceeded(entityRef: string, environment: string, track: string) {
+    const row = await this.db<DeploymentRow>('kd_deployments')
+      .where({ entity_ref: entityRef, environment, track, status: 'succeeded' })
+      .orderBy([
+        { column: 'finished_at', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
+      .first();
+    return row ? toDeployment(row) : undefined;
+  }
+
+  async listActive(entityRef: string) {
+    const rows = await this.db<DeploymentRow>('kd_deployments').where({
+      entity_ref: entityRef,
+      active: true,
+    });
+    return rows.map(toDeployment);
+  }
+
+  async claimNext(owner: string, leaseMs: number) {
+    const now = Date.now();
+    const candidates = await this.db<DeploymentRow>('kd_deployments')
+      .where({ active: true })
+      .andWhere(free =>
+        free.whereNull('lease_expires_at').orWhere('lease_expires_at', '<', now),
+      )
+      .orderBy('created_at', 'asc')
+      .limit(5);
+    for (const candidate of candidates) {
+      // Compare-and-set on the lease we read: only one replica wins.
+      const claimed = await this.db<DeploymentRow>('kd_deployments')
+        .where({ id: candidate.id, active: true })
+        .andWhere(same =>
+          candidate.lease_expires_at === null
+            ? same.whereNull('lease_expires_at')
+            : same.where('lease_expires_at', '=', candidate.lease_expires_at),
+        )
+        .update({
+          lease_owner: owner,
+          lease_expires_at: now + leaseMs,
+          attempts: Number(candidate.attempts) + 1,
+        });
+      if (claimed === 1) return this.getDeployment(candidate.id);
+    }
+    return undefined;
+  }
+
+  async renewLease(id: string, owner: string, leaseMs: number) {
+    const now = Date.now();
+    const updated = await this.db<DeploymentRow>('kd_deployments')
+      .where({ id, lease_owner: owner, active: true })
+      .andWhere('lease_expires_at', '>', now)
+      .update({ lease_expires_at: now + leaseMs });
+    return updated === 1;
+  }
+
+  async updateDeployment(
+    id: string,
+    owner: string,
+    update: DeploymentUpdate & { release?: boolean },
+  ) {
+    const row: Partial<DeploymentRow> = {};
+    if (update.status !== undefined) row.status = update.status;
+    if (update.phase !== undefined) row.phase = update.phase;
+    if (update.steps !== undefined) row.steps = JSON.stringify(update.steps);
+    if (update.message !== undefined) row.message = update.message;
+    if (update.startedAt !== undefined) row.started_at = update.startedAt;
+    if (update.finishedAt !== undefined) row.finished_at = update.finishedAt;
+    if (update.cleanupAfter !== undefined) row.cleanup_after = update.cleanupAfter;
+    if (update.previousReleaseId !== undefined) {
+      row.previous_release_id = update.previousReleaseId;
+    }
+    if (update.release) {
+      // The job is over: free the track for the next deployment.
+      row.active = false;
+      row.lease_owner = null;
+      row.lease_expires_at = null;
+    }
+    const updated = await this.db<DeploymentRow>('kd_deployments')
+      .where({ id, lease_owner: owner })
+      .andWhere('lease_expires_at', '>', Date.now())
+      .update(row);
+    return updated === 1;
+  }
+
+  async listDueCleanups(now: number) {
+    const rows = await this.db<DeploymentRow>('kd_deployments')
+      .whereNotNull('cleanup_after')
+      .andWhere('cleanup_after', '<=', now);
+    return rows.map(toDeployment);
+  }
+
+  async clearCleanup(id: string) {
+    await this.db<DeploymentRow>('kd_deployments')
+      .where({ id })
+      .update({ cleanup_after: null });
+  }
+}
