@@ -77,8 +77,6 @@ export interface Config {
       leaseSeconds?: number;
       /** Seconds before the previous blue-green Deployment is removed after a switch. Default 300. */
       blueGreenCleanupDelaySeconds?: number;
-      /** Default progress deadline for rollouts, in seconds. Default 120. */
-      progressDeadlineSeconds?: number;
       /** How often the runner looks for queued or abandoned deployments, in milliseconds. Default 1000. */
       pollIntervalMs?: number;
     };

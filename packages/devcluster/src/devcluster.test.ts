@@ -4,6 +4,7 @@
  */
 import {
   DevCluster,
+  EXIT_CODE_ANNOTATION,
   getDevCluster,
   kubeApiRequest,
   NEVER_READY_ANNOTATION,
@@ -134,6 +135,36 @@ function deployment(
               readinessProbe: options.neverReady
                 ? { tcpSocket: { port: 1 }, periodSeconds: 2 }
                 : undefined,
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+/** A Job whose (single) pod ends with the given exit code; no retries. */
+function job(name: string, namespace: string, exitCode: string) {
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name, namespace, labels: { app: name } },
+    spec: {
+      backoffLimit: 0,
+      template: {
+        metadata: {
+          labels: { app: name },
+          annotations: { [EXIT_CODE_ANNOTATION]: exitCode },
+        },
+        spec: {
+          restartPolicy: 'Never',
+          containers: [
+            {
+              name: 'smoke',
+              image: TEST_IMAGE,
+              // On a real cluster (DEVCLUSTER_USE_KUBECONFIG) the command decides; under
+              // kwok the annotation does.
+              command: ['sh', '-c', `sleep 1; exit ${exitCode}`],
             },
           ],
         },
@@ -333,4 +364,76 @@ describe('devcluster', () => {
       ).not.toBe('True');
     }
   });
+
+  it.each([
+    { exitCode: '1', condition: 'Failed', phase: 'Failed', reason: 'Error' },
+    {
+      exitCode: '0',
+      condition: 'Complete',
+      phase: 'Succeeded',
+      reason: 'Completed',
+    },
+  ])(
+    'ends a Job whose pod exits with $exitCode as $condition',
+    async ({ exitCode, condition, phase, reason }) => {
+      const name = unique(`job-exit-${exitCode}`);
+      cleanups.push(() =>
+        cluster.kubectl([
+          'delete',
+          '-n',
+          'dev',
+          '--ignore-not-found',
+          '--cascade=foreground',
+          '--wait=true',
+          '--timeout=60s',
+          `job/${name}`,
+        ]),
+      );
+      await apply([job(name, 'dev', exitCode)]);
+      const finished = await eventually(`Job ${condition}=True`, async () => {
+        const j = JSON.parse(
+          await kubectl(['get', `job/${name}`, '-n', 'dev', '-o', 'json']),
+        );
+        const done = (j.status.conditions ?? []).find(
+          (c: any) =>
+            (c.type === 'Complete' || c.type === 'Failed') &&
+            c.status === 'True',
+        );
+        return done ? j : undefined;
+      });
+      const conditions = finished.status.conditions.filter(
+        (c: any) => c.status === 'True',
+      );
+      expect(conditions.map((c: any) => c.type)).toContain(condition);
+      expect(conditions.map((c: any) => c.type)).not.toContain(
+        condition === 'Failed' ? 'Complete' : 'Failed',
+      );
+      if (condition === 'Failed') {
+        expect(conditions.find((c: any) => c.type === 'Failed').reason).toBe(
+          'BackoffLimitExceeded',
+        );
+        expect(finished.status.failed).toBe(1);
+      } else {
+        expect(finished.status.succeeded).toBe(1);
+      }
+
+      const pods = JSON.parse(
+        await kubectl([
+          'get',
+          'pods',
+          '-n',
+          'dev',
+          '-l',
+          `job-name=${name}`,
+          '-o',
+          'json',
+        ]),
+      ).items;
+      expect(pods).toHaveLength(1);
+      expect(pods[0].status.phase).toBe(phase);
+      const terminated = pods[0].status.containerStatuses[0].state.terminated;
+      expect(terminated.exitCode).toBe(Number(exitCode));
+      expect(terminated.reason).toBe(reason);
+    },
+  );
 });

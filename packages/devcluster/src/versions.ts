@@ -30,6 +30,12 @@ export const NODES = [
 /** Pods with this annotation set to "true" run but never become Ready (kwok stage). */
 export const NEVER_READY_ANNOTATION = 'devcluster.kube-delivery.io/never-ready';
 
+/**
+ * Pods with this annotation set to "<n>" run for 1-2 s, then terminate with exit code n:
+ * phase Succeeded for "0", Failed otherwise (kwok stage; meant for Job pods).
+ */
+export const EXIT_CODE_ANNOTATION = 'devcluster.kube-delivery.io/exit-code';
+
 export const CLUSTER_CIDR = '10.244.0.0/16';
 export const SERVICE_CIDR = '10.96.0.0/16';
 export const SERVICE_ACCOUNT = 'kube-delivery';

@@ -2,11 +2,21 @@ import {
   coreServices,
   createBackendPlugin,
 } from '@backstage/backend-plugin-api';
+import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { kubeDeliveryPermissions } from '@internal/plugin-kube-delivery-common';
+import { readDeliveryConfig } from './config/environments';
+import { DatabaseDeliveryStore } from './database';
+import {
+  ClusterRegistry,
+  DeliveryService,
+  DeploymentRunner,
+  ReleaseService,
+} from './delivery';
 import { createRouter } from './router';
 
 /**
- * The Kube Delivery backend plugin.
+ * The Kube Delivery backend plugin: deploy, route, certificate and rollback
+ * endpoints driven by catalog entity annotations.
  *
  * @public
  */
@@ -15,14 +25,54 @@ export const kubeDeliveryPlugin = createBackendPlugin({
   register(env) {
     env.registerInit({
       deps: {
-        httpRouter: coreServices.httpRouter,
+        config: coreServices.rootConfig,
         logger: coreServices.logger,
+        database: coreServices.database,
+        httpRouter: coreServices.httpRouter,
+        httpAuth: coreServices.httpAuth,
+        permissions: coreServices.permissions,
         permissionsRegistry: coreServices.permissionsRegistry,
+        auditor: coreServices.auditor,
+        urlReader: coreServices.urlReader,
+        lifecycle: coreServices.lifecycle,
+        catalog: catalogServiceRef,
       },
-      async init({ httpRouter, logger, permissionsRegistry }) {
-        permissionsRegistry.addPermissions(kubeDeliveryPermissions);
-        httpRouter.use(await createRouter({ logger }));
-        logger.info('Kube Delivery backend started');
+      async init(deps) {
+        const { logger, lifecycle } = deps;
+        deps.permissionsRegistry.addPermissions(kubeDeliveryPermissions);
+
+        const config = readDeliveryConfig(deps.config);
+        const store = await DatabaseDeliveryStore.create({ database: deps.database });
+        const clusters = new ClusterRegistry(logger);
+        const runner = new DeploymentRunner({
+          store,
+          environments: new Map(config.environments.map(e => [e.name, e])),
+          clusters,
+          settings: config.runner,
+          logger,
+        });
+        const releases = new ReleaseService({
+          store,
+          urlReader: deps.urlReader,
+          channels: config.channels,
+        });
+        const delivery = new DeliveryService({ config, store, releases, runner, clusters });
+
+        deps.httpRouter.use(
+          await createRouter({
+            logger,
+            httpAuth: deps.httpAuth,
+            permissions: deps.permissions,
+            auditor: deps.auditor,
+            catalog: deps.catalog,
+            delivery,
+          }),
+        );
+        lifecycle.addStartupHook(() => runner.start());
+        lifecycle.addShutdownHook(() => runner.stop());
+        logger.info('Kube Delivery backend started', {
+          environments: config.environments.map(e => e.name).join(','),
+        });
       },
     });
   },

@@ -1,11 +1,279 @@
-import type { LoggerService } from '@backstage/backend-plugin-api';
+import type {
+  AuditorService,
+  BackstageCredentials,
+  HttpAuthService,
+  LoggerService,
+  PermissionsService,
+} from '@backstage/backend-plugin-api';
+import {
+  stringifyEntityRef,
+  type Entity,
+} from '@backstage/catalog-model';
+import { InputError, NotAllowedError, NotFoundError } from '@backstage/errors';
+import type { CatalogService } from '@backstage/plugin-catalog-node';
+import {
+  AuthorizeResult,
+  type ResourcePermission,
+} from '@backstage/plugin-permission-common';
+import {
+  kubeDeliveryDeployPermission,
+  kubeDeliveryReadPermission,
+  kubeDeliveryRollbackPermission,
+} from '@internal/plugin-kube-delivery-common';
+import type { JsonObject } from '@backstage/types';
 import express from 'express';
 import Router from 'express-promise-router';
+import type { DeliveryService } from './delivery';
+import { readBody } from './http/body';
 
-export async function createRouter(_options: {
+export interface RouterOptions {
   logger: LoggerService;
-}): Promise<express.Router> {
+  httpAuth: HttpAuthService;
+  permissions: PermissionsService;
+  auditor: AuditorService;
+  catalog: CatalogService;
+  delivery: DeliveryService;
+}
+
+const NAME_PART = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
+const MAX_PAGE = 100;
+
+/** The name a user or service token acts under, for the history. */
+function actorOf(credentials: BackstageCredentials): string {
+  const principal = credentials.principal as {
+    type: string;
+    userEntityRef?: string;
+    subject?: string;
+  };
+  return principal.type === 'user'
+    ? principal.userEntityRef!
+    : `service:${principal.subject}`;
+}
+
+export async function createRouter(options: RouterOptions): Promise<express.Router> {
+  const { httpAuth, permissions, auditor, catalog, delivery } = options;
   const router = Router();
-  router.use(express.json());
+  router.use(express.json({ limit: '64kb' }));
+
+  /** Resolves the entity in the path, as the caller may see it, and checks a permission on it. */
+  async function authorizedEntity(
+    req: express.Request,
+    permission: ResourcePermission<'catalog-entity'>,
+  ): Promise<{ entity: Entity; entityRef: string; credentials: BackstageCredentials }> {
+    const credentials = await httpAuth.credentials(req, { allow: ['user', 'service'] });
+    const { kind, namespace, name } = req.params;
+    for (const part of [kind, namespace, name]) {
+      if (!NAME_PART.test(part)) {
+        throw new InputError(`Invalid entity reference part "${part.slice(0, 64)}"`);
+      }
+    }
+    const entityRef = stringifyEntityRef({ kind, namespace, name });
+    const entity = await catalog.getEntityByRef(entityRef, { credentials });
+    if (!entity) throw new NotFoundError(`No entity ${entityRef}`);
+    const [decision] = await permissions.authorize(
+      [{ permission, resourceRef: entityRef }],
+      { credentials },
+    );
+    if (decision.result !== AuthorizeResult.ALLOW) {
+      throw new NotAllowedError(
+        `You may not ${permission.name} on ${entityRef}; ask the entity's owners or your platform team`,
+      );
+    }
+    return { entity, entityRef, credentials };
+  }
+
+  /** Runs a mutation inside an auditor event, recording success or failure. */
+  async function audited<T>(
+    req: express.Request,
+    eventId: string,
+    meta: JsonObject,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    const event = await auditor.createEvent({
+      eventId,
+      severityLevel: 'medium',
+      request: req,
+      meta,
+    });
+    try {
+      const result = await run();
+      await event.success();
+      return result;
+    } catch (error) {
+      await event.fail({ error: error as Error });
+      throw error;
+    }
+  }
+
+  router.get('/environments', async (req, res) => {
+    await httpAuth.credentials(req, { allow: ['user', 'service'] });
+    res.json({
+      items: delivery.listEnvironments().map(e => ({
+        name: e.name,
+        namespace: e.namespace,
+        protected: e.protected,
+        featureBranches: e.featureBranches,
+        minReplicas: e.minReplicas,
+        gateway: e.gateway && {
+          namespace: e.gateway.namespace,
+          name: e.gateway.name,
+          hosts: e.gateway.hosts,
+        },
+      })),
+    });
+  });
+
+  const entityPath = '/entities/:kind/:namespace/:name';
+
+  router.get(`${entityPath}/status`, async (req, res) => {
+    const { entityRef } = await authorizedEntity(req, kubeDeliveryReadPermission);
+    res.json({ items: await delivery.status(entityRef) });
+  });
+
+  router.get(`${entityPath}/releases`, async (req, res) => {
+    const { entityRef } = await authorizedEntity(req, kubeDeliveryReadPermission);
+    const items = await delivery.listReleases(entityRef, MAX_PAGE);
+    res.json({ items: items.map(({ snapshot: _snapshot, ...release }) => release) });
+  });
+
+  router.post(`${entityPath}/releases`, async (req, res) => {
+    const { entity, entityRef, credentials } = await authorizedEntity(
+      req,
+      kubeDeliveryDeployPermission,
+    );
+    const body = readBody(req.body, {
+      version: 'required',
+      tag: 'optional',
+      digest: 'optional',
+    });
+    const release = await audited(
+      req,
+      'release-create',
+      { entityRef, version: body.version },
+      () =>
+        delivery.createRelease({
+          entity,
+          version: body.version!,
+          tag: body.tag,
+          digest: body.digest,
+          createdBy: actorOf(credentials),
+        }),
+    );
+    const { snapshot: _snapshot, ...created } = release;
+    res.status(201).json(created);
+  });
+
+  router.get(`${entityPath}/deployments`, async (req, res) => {
+    const { entityRef } = await authorizedEntity(req, kubeDeliveryReadPermission);
+    const query = readBody(req.query, {
+      environment: 'optional',
+      limit: 'optional',
+      before: 'optional',
+    });
+    const limit = query.limit === undefined ? 20 : Number(query.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
+      throw new InputError(`limit must be an integer from 1 to ${MAX_PAGE}`);
+    }
+    res.json(
+      await delivery.listDeployments({
+        entityRef,
+        environment: query.environment,
+        limit,
+        before: query.before,
+      }),
+    );
+  });
+
+  router.get(`${entityPath}/deployments/:id`, async (req, res) => {
+    const { entityRef } = await authorizedEntity(req, kubeDeliveryReadPermission);
+    res.json(await delivery.deployment(entityRef, req.params.id));
+  });
+
+  router.post(`${entityPath}/deployments`, async (req, res) => {
+    const { entity, entityRef, credentials } = await authorizedEntity(
+      req,
+      kubeDeliveryDeployPermission,
+    );
+    const body = readBody(req.body, {
+      environment: 'required',
+      releaseId: 'optional',
+      version: 'optional',
+    });
+    const deployment = await audited(
+      req,
+      'deployment-create',
+      { entityRef, environment: body.environment, version: body.version, releaseId: body.releaseId },
+      async () => {
+        const release = body.releaseId
+          ? await delivery.release(entityRef, body.releaseId)
+          : await delivery.releaseByVersion(entityRef, requireVersion(body.version));
+        return delivery.deploy({
+          entity,
+          release,
+          environment: body.environment!,
+          kind: 'deploy',
+          createdBy: actorOf(credentials),
+        });
+      },
+    );
+    res.status(202).json(deployment);
+  });
+
+  router.post(`${entityPath}/rollbacks`, async (req, res) => {
+    const { entity, entityRef, credentials } = await authorizedEntity(
+      req,
+      kubeDeliveryRollbackPermission,
+    );
+    const body = readBody(req.body, {
+      environment: 'required',
+      releaseId: 'optional',
+      version: 'optional',
+    });
+    const deployment = await audited(
+      req,
+      'rollback-create',
+      { entityRef, environment: body.environment, version: body.version, releaseId: body.releaseId },
+      async () => {
+        const release = body.releaseId
+          ? await delivery.release(entityRef, body.releaseId)
+          : await delivery.releaseByVersion(entityRef, requireVersion(body.version));
+        return delivery.deploy({
+          entity,
+          release,
+          environment: body.environment!,
+          kind: 'rollback',
+          createdBy: actorOf(credentials),
+        });
+      },
+    );
+    res.status(202).json(deployment);
+  });
+
+  router.post(`${entityPath}/restarts`, async (req, res) => {
+    const { entity, entityRef, credentials } = await authorizedEntity(
+      req,
+      kubeDeliveryDeployPermission,
+    );
+    const body = readBody(req.body, { environment: 'required' });
+    const deployment = await audited(
+      req,
+      'restart-create',
+      { entityRef, environment: body.environment },
+      () =>
+        delivery.restart({
+          entity,
+          entityRef,
+          environment: body.environment!,
+          createdBy: actorOf(credentials),
+        }),
+    );
+    res.status(202).json(deployment);
+  });
+
   return router;
+}
+
+function requireVersion(version: string | undefined): string {
+  if (!version) throw new InputError('Give either releaseId or version');
+  return version;
 }

@@ -86,7 +86,11 @@ export function rolloutStatusFrom(
     condition?.status === 'True' || condition?.status === 'False'
       ? condition.status
       : 'Unknown';
-  const deadlineExceeded = condition?.reason === 'ProgressDeadlineExceeded';
+  // As kubectl does: the condition speaks of the spec only once the
+  // controller has observed it (a rollback re-apply leaves a stale one).
+  const deadlineExceeded =
+    observedGenerationCurrent &&
+    condition?.reason === 'ProgressDeadlineExceeded';
 
   let complete = false;
   let message: string;

@@ -295,13 +295,8 @@ export function renderRelease(input: RenderInput): RenderedRelease {
     name,
     namespace: environment.namespace,
     labels: { ...foreign(source?.labels), ...labels },
-    annotations: {
-      ...foreign(source?.annotations),
-      ...annotations,
-      ...(input.deploymentId
-        ? { [ANNOTATION_DEPLOYMENT_ID]: input.deploymentId }
-        : {}),
-    },
+    // No deployment id here: redeploying the same release must change nothing.
+    annotations: { ...foreign(source?.annotations), ...annotations },
   });
 
   let manifest = minimalManifest(spec);

@@ -1,0 +1,136 @@
+import type { Config } from '@backstage/config';
+import type { ClusterTarget } from '../cluster';
+import { isDnsLabel } from '../catalog';
+
+/** Where one environment lives, as configured in `kubeDelivery.environments`. */
+export interface EnvironmentConfig {
+  name: string;
+  namespace: string;
+  cluster: ClusterTarget;
+  minReplicas?: number;
+  protected: boolean;
+  featureBranches: boolean;
+  variables: Record<string, string>;
+  gateway?: {
+    namespace: string;
+    name: string;
+    hosts: string[];
+    cluster?: ClusterTarget;
+  };
+}
+
+export interface ChannelConfig {
+  name: string;
+  prerelease: string;
+  environments?: string[];
+}
+
+/** Runner timings, with their defaults. */
+export interface RunnerSettings {
+  leaseMs: number;
+  blueGreenCleanupDelayMs: number;
+  pollIntervalMs: number;
+}
+
+export interface DeliveryConfig {
+  environments: EnvironmentConfig[];
+  lifecycle: string[];
+  channels: ChannelConfig[];
+  runner: RunnerSettings;
+}
+
+const DEFAULT_CHANNELS: ChannelConfig[] = [
+  { name: 'default', prerelease: '^$' },
+  { name: 'feature-branch', prerelease: '.+' },
+];
+
+function readClusterTarget(
+  config: Config,
+  name: string,
+  namespace: string,
+): ClusterTarget {
+  return {
+    name,
+    namespace,
+    url: config.getOptionalString('url'),
+    caData: config.getOptionalString('caData'),
+    serviceAccountToken: config.getOptionalString('serviceAccountToken'),
+    serviceAccountTokenFile: config.getOptionalString('serviceAccountTokenFile'),
+    kubeconfigContext: config.getOptionalString('kubeconfigContext'),
+    kubeconfigPath: config.getOptionalString('kubeconfigPath'),
+    skipTLSVerify: config.getOptionalBoolean('skipTLSVerify'),
+  };
+}
+
+/** Reads and checks `kubeDelivery` from app-config; a mistake stops start-up with a clear message. */
+export function readDeliveryConfig(root: Config): DeliveryConfig {
+  const config = root.getOptionalConfig('kubeDelivery');
+  const environments = (config?.getOptionalConfigArray('environments') ?? []).map(
+    env => {
+      const name = env.getString('name');
+      const namespace = env.getString('namespace');
+      for (const [what, value] of [
+        ['name', name],
+        ['namespace', namespace],
+      ]) {
+        if (!isDnsLabel(value)) {
+          throw new Error(
+            `kubeDelivery.environments: ${what} "${value}" must be an RFC 1123 label`,
+          );
+        }
+      }
+      const gateway = env.getOptionalConfig('gateway');
+      const gatewayNamespace = gateway?.getString('namespace');
+      const gatewayCluster = gateway?.getOptionalConfig('cluster');
+      return {
+        name,
+        namespace,
+        cluster: readClusterTarget(env.getConfig('cluster'), name, namespace),
+        minReplicas: env.getOptionalNumber('minReplicas'),
+        protected: env.getOptionalBoolean('protected') ?? false,
+        featureBranches: env.getOptionalBoolean('featureBranches') ?? false,
+        variables: (env.getOptional('variables') ?? {}) as Record<string, string>,
+        gateway: gateway && {
+          namespace: gatewayNamespace!,
+          name: gateway.getString('name'),
+          hosts: gateway.getOptionalStringArray('hosts') ?? [],
+          cluster:
+            gatewayCluster &&
+            readClusterTarget(gatewayCluster, `${name}-gateway`, gatewayNamespace!),
+        },
+      };
+    },
+  );
+  const names = new Set<string>();
+  for (const env of environments) {
+    if (names.has(env.name)) {
+      throw new Error(`kubeDelivery.environments: "${env.name}" is configured twice`);
+    }
+    names.add(env.name);
+  }
+  const lifecycle =
+    config?.getOptionalStringArray('lifecycle') ?? environments.map(e => e.name);
+  for (const name of lifecycle) {
+    if (!names.has(name)) {
+      throw new Error(`kubeDelivery.lifecycle names an unknown environment "${name}"`);
+    }
+  }
+  const channels =
+    config?.getOptionalConfigArray('channels')?.map(c => ({
+      name: c.getString('name'),
+      prerelease: c.getString('prerelease'),
+      environments: c.getOptionalStringArray('environments'),
+    })) ?? DEFAULT_CHANNELS;
+  const deployments = config?.getOptionalConfig('deployments');
+  return {
+    environments,
+    lifecycle,
+    channels,
+    runner: {
+      leaseMs: (deployments?.getOptionalNumber('leaseSeconds') ?? 30) * 1000,
+      blueGreenCleanupDelayMs:
+        (deployments?.getOptionalNumber('blueGreenCleanupDelaySeconds') ?? 300) * 1000,
+      pollIntervalMs: deployments?.getOptionalNumber('pollIntervalMs') ?? 1000,
+    },
+  };
+}

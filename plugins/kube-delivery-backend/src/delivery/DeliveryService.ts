@@ -1,0 +1,194 @@
+import type { Entity } from '@backstage/catalog-model';
+import { InputError, NotFoundError } from '@backstage/errors';
+import type { DeploymentKind } from '@internal/plugin-kube-delivery-common';
+import type { RolloutStatus } from '../cluster';
+import type { ServiceSpec } from '../catalog';
+import type { DeliveryConfig, EnvironmentConfig } from '../config/environments';
+import type { DeliveryStore, DeploymentRecord, ReleaseRecord } from '../database';
+import { MAINLINE_TRACK } from '../manifests';
+import type { ClusterRegistry } from './ClusterRegistry';
+import type { DeploymentRunner } from './DeploymentRunner';
+import { renderSnapshot } from './DeploymentRunner';
+import type { ReleaseService } from './ReleaseService';
+
+/** What an environment runs of one service, for the Environments tab. */
+export interface EnvironmentStatus {
+  environment: string;
+  namespace: string;
+  current?: DeploymentRecord;
+  active: DeploymentRecord[];
+  rollout?: RolloutStatus;
+  /** Why the live state could not be read, in words. */
+  rolloutError?: string;
+}
+
+/** The operations the API offers, independent of HTTP. */
+export class DeliveryService {
+  private readonly environments: Map<string, EnvironmentConfig>;
+
+  constructor(
+    private readonly options: {
+      config: DeliveryConfig;
+      store: DeliveryStore;
+      releases: ReleaseService;
+      runner: DeploymentRunner;
+      clusters: ClusterRegistry;
+    },
+  ) {
+    this.environments = new Map(options.config.environments.map(e => [e.name, e]));
+  }
+
+  listEnvironments() {
+    const order = this.options.config.lifecycle;
+    return [...this.options.config.environments].sort(
+      (a, b) => rank(order, a.name) - rank(order, b.name),
+    );
+  }
+
+  environment(name: string): EnvironmentConfig {
+    const environment = this.environments.get(name);
+    if (!environment) {
+      throw new InputError(
+        `Unknown environment "${String(name).slice(0, 63)}"; configured: ${[
+          ...this.environments.keys(),
+        ].join(', ')}`,
+      );
+    }
+    return environment;
+  }
+
+  createRelease(input: Parameters<ReleaseService['createRelease']>[0]) {
+    return this.options.releases.createRelease(input);
+  }
+
+  async release(entityRef: string, id: string): Promise<ReleaseRecord> {
+    const release = await this.options.store.getRelease(id);
+    if (release.entityRef !== entityRef) {
+      throw new NotFoundError(`No release ${id} of ${entityRef}`);
+    }
+    return release;
+  }
+
+  async releaseByVersion(entityRef: string, version: string) {
+    const release = await this.options.store.findRelease(entityRef, version);
+    if (!release) {
+      throw new NotFoundError(
+        `${entityRef} has no release ${String(version).slice(0, 128)}; create it first`,
+      );
+    }
+    return release;
+  }
+
+  /** Queues a deployment of a release; a 409 if the track is busy. */
+  async deploy(input: {
+    entity: Entity;
+    release: ReleaseRecord;
+    environment: string;
+    kind: DeploymentKind;
+    createdBy: string;
+  }): Promise<DeploymentRecord> {
+    const environment = this.environment(input.environment);
+    const { release } = input;
+    const spec = release.snapshot.spec as unknown as ServiceSpec;
+    // Render now: a release that cannot render for this environment is a 400
+    // before anything is queued.
+    const rendered = renderSnapshot(release, environment).rendered;
+    const track =
+      rendered.deployment.metadata?.labels?.['kube-delivery.io/track'] ?? MAINLINE_TRACK;
+    const previous = await this.options.store.lastSucceeded(
+      release.entityRef,
+      environment.name,
+      track,
+    );
+    const deployment = await this.options.store.createDeployment({
+      entityRef: release.entityRef,
+      environment: environment.name,
+      track,
+      releaseId: release.id,
+      version: release.version,
+      kind: input.kind,
+      strategy: spec.strategy,
+      createdBy: input.createdBy,
+      previousReleaseId: previous?.releaseId,
+    });
+    this.options.runner.poke();
+    return deployment;
+  }
+
+  /** Redeploys what an environment runs, restarting its pods. */
+  async restart(input: { entity: Entity; entityRef: string; environment: string; createdBy: string }) {
+    const current = await this.options.store.lastSucceeded(
+      input.entityRef,
+      this.environment(input.environment).name,
+      MAINLINE_TRACK,
+    );
+    if (!current) {
+      throw new InputError(`${input.entityRef} has never been deployed to ${input.environment}`);
+    }
+    return this.deploy({
+      entity: input.entity,
+      release: await this.options.store.getRelease(current.releaseId),
+      environment: input.environment,
+      kind: 'restart',
+      createdBy: input.createdBy,
+    });
+  }
+
+  async deployment(entityRef: string, id: string) {
+    const deployment = await this.options.store.getDeployment(id);
+    if (deployment.entityRef !== entityRef) {
+      throw new NotFoundError(`No deployment ${id} of ${entityRef}`);
+    }
+    return deployment;
+  }
+
+  listDeployments(query: {
+    entityRef: string;
+    environment?: string;
+    limit: number;
+    before?: string;
+  }) {
+    return this.options.store.listDeployments(query);
+  }
+
+  listReleases(entityRef: string, limit: number) {
+    return this.options.store.listReleases(entityRef, limit);
+  }
+
+  /** Every environment's current release and live rollout state. */
+  async status(entityRef: string): Promise<EnvironmentStatus[]> {
+    const active = await this.options.store.listActive(entityRef);
+    return Promise.all(
+      this.listEnvironments().map(async environment => {
+        const current = await this.options.store.lastSucceeded(
+          entityRef,
+          environment.name,
+          MAINLINE_TRACK,
+        );
+        const status: EnvironmentStatus = {
+          environment: environment.name,
+          namespace: environment.namespace,
+          current,
+          active: active.filter(d => d.environment === environment.name),
+        };
+        if (current) {
+          try {
+            const release = await this.options.store.getRelease(current.releaseId);
+            const { rendered } = renderSnapshot(release, environment);
+            status.rollout = await this.options.clusters
+              .forEnvironment(environment)
+              .rolloutStatus(rendered.workloadName);
+          } catch (error) {
+            status.rolloutError = (error as Error).message;
+          }
+        }
+        return status;
+      }),
+    );
+  }
+}
+
+function rank(order: string[], name: string) {
+  const index = order.indexOf(name);
+  return index === -1 ? order.length : index;
+}

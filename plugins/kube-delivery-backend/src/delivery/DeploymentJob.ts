@@ -1,0 +1,133 @@
+import type { LoggerService } from '@backstage/backend-plugin-api';
+import type { DeploymentStep } from '@internal/plugin-kube-delivery-common';
+import type {
+  DeliveryStore,
+  DeploymentRecord,
+  DeploymentUpdate,
+} from '../database';
+
+/** Thrown when this replica no longer holds a deployment's lease: it must stop writing. */
+export class LeaseLostError extends Error {
+  constructor(deploymentId: string) {
+    super(`Lost the lease on deployment ${deploymentId}`);
+    this.name = 'LeaseLostError';
+  }
+}
+
+/**
+ * One claimed deployment: its steps and its lease. Every write to the store
+ * (and, through {@link DeploymentJob.assertLease}, to the cluster) happens only
+ * while the lease is held, so a replica that was paused past its lease writes
+ * nothing after another replica took the job over.
+ */
+export class DeploymentJob {
+  readonly steps: DeploymentStep[];
+  private lost = false;
+  private readonly renewTimer: NodeJS.Timeout;
+  readonly abort = new AbortController();
+
+  constructor(
+    readonly deployment: DeploymentRecord,
+    private readonly store: DeliveryStore,
+    private readonly owner: string,
+    private readonly leaseMs: number,
+    private readonly logger: LoggerService,
+  ) {
+    this.steps = [...deployment.steps];
+    this.renewTimer = setInterval(() => {
+      this.renew().catch(() => {});
+    }, Math.max(200, Math.floor(leaseMs / 3)));
+  }
+
+  get id() {
+    return this.deployment.id;
+  }
+
+  /** Extends the lease now; marks the job lost (and aborts waits) if it cannot. */
+  async renew(): Promise<void> {
+    if (this.lost) return;
+    const held = await this.store.renewLease(this.id, this.owner, this.leaseMs);
+    if (!held) this.markLost();
+  }
+
+  /** Renews the lease before a cluster write; throws if it is gone. */
+  async assertLease(): Promise<void> {
+    await this.renew();
+    if (this.lost) throw new LeaseLostError(this.id);
+  }
+
+  private markLost() {
+    if (this.lost) return;
+    this.lost = true;
+    this.abort.abort(new LeaseLostError(this.id));
+    this.logger.warn('deployment lease lost; stopping', {
+      deploymentId: this.id,
+    });
+  }
+
+  async update(update: DeploymentUpdate & { release?: boolean }) {
+    if (this.lost) throw new LeaseLostError(this.id);
+    const written = await this.store.updateDeployment(this.id, this.owner, {
+      ...update,
+      steps: update.steps ?? this.steps,
+    });
+    if (!written) {
+      this.markLost();
+      throw new LeaseLostError(this.id);
+    }
+  }
+
+  /** Runs one step, recording its start, end, outcome and message. */
+  async step<T>(
+    name: string,
+    run: (progress: (message: string) => Promise<void>) => Promise<T>,
+  ): Promise<T> {
+    const step: DeploymentStep = {
+      name,
+      status: 'running',
+      startedAt: new Date().toISOString(),
+    };
+    this.steps.push(step);
+    await this.update({});
+    let lastWrite = 0;
+    const progress = async (message: string) => {
+      step.message = message;
+      // Progress is written at most twice a second; the last word is written at the end.
+      if (Date.now() - lastWrite > 500) {
+        lastWrite = Date.now();
+        await this.update({});
+      }
+    };
+    try {
+      const result = await run(progress);
+      step.status = 'succeeded';
+      step.finishedAt = new Date().toISOString();
+      await this.update({});
+      return result;
+    } catch (error) {
+      if (error instanceof LeaseLostError) throw error;
+      step.status = 'failed';
+      step.finishedAt = new Date().toISOString();
+      step.message = (error as Error).message;
+      await this.update({});
+      throw error;
+    }
+  }
+
+  /** Records a step that did nothing but say something, e.g. a resume. */
+  async note(name: string, message: string) {
+    const now = new Date().toISOString();
+    this.steps.push({
+      name,
+      status: 'succeeded',
+      startedAt: now,
+      finishedAt: now,
+      message,
+    });
+    await this.update({});
+  }
+
+  close() {
+    clearInterval(this.renewTimer);
+  }
+}

@@ -1,0 +1,211 @@
+import type { LoggerService } from '@backstage/backend-plugin-api';
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import type { ServiceSpec } from '../catalog';
+import type { EnvironmentConfig, RunnerSettings } from '../config/environments';
+import type { DeliveryStore, DeploymentRecord, ReleaseRecord } from '../database';
+import { parseManifest, renderRelease } from '../manifests';
+import type { ClusterRegistry } from './ClusterRegistry';
+import { DeploymentJob, LeaseLostError } from './DeploymentJob';
+import { blueGreenStrategy } from './strategies/blueGreen';
+import { inPlaceStrategy } from './strategies/inPlace';
+import { pruneTrack } from './strategies/steps';
+import type { RenderedVersion, Strategy } from './strategies/types';
+
+const MAX_CONCURRENT_JOBS = 12;
+const ANNOTATION_RESTARTED_AT = 'kube-delivery.io/restarted-at';
+
+/** Renders a release's snapshot for an environment. */
+export function renderSnapshot(
+  release: ReleaseRecord,
+  environment: EnvironmentConfig,
+  deploymentId?: string,
+): RenderedVersion {
+  const spec = release.snapshot.spec as unknown as ServiceSpec;
+  return {
+    version: release.version,
+    rendered: renderRelease({
+      spec,
+      version: release.version,
+      imageRef: release.imageRef,
+      manifest:
+        release.snapshot.manifest !== undefined
+          ? parseManifest(release.snapshot.manifest)
+          : undefined,
+      environment: {
+        name: environment.name,
+        namespace: environment.namespace,
+        minReplicas: environment.minReplicas,
+        variables: environment.variables,
+      },
+      releaseId: release.id,
+      deploymentId,
+    }),
+  };
+}
+
+/**
+ * Claims queued (or abandoned) deployments from the database and runs them.
+ * Any backend replica may run one; the lease decides which. A job whose
+ * runner died is claimed again after its lease expires and resumes: every
+ * step is idempotent (server-side apply of the same objects changes nothing).
+ */
+export class DeploymentRunner {
+  readonly owner = `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  private readonly running = new Set<Promise<void>>();
+  private stopped = false;
+  private loopPromise?: Promise<void>;
+  private wake?: () => void;
+
+  constructor(
+    private readonly options: {
+      store: DeliveryStore;
+      environments: Map<string, EnvironmentConfig>;
+      clusters: ClusterRegistry;
+      settings: RunnerSettings;
+      logger: LoggerService;
+    },
+  ) {}
+
+  start() {
+    this.loopPromise ??= this.loop();
+  }
+
+  /** Looks for work now rather than at the next poll. */
+  poke() {
+    this.wake?.();
+  }
+
+  async stop() {
+    this.stopped = true;
+    this.poke();
+    await this.loopPromise;
+    await Promise.allSettled([...this.running]);
+  }
+
+  private async loop() {
+    const { store, settings, logger } = this.options;
+    while (!this.stopped) {
+      try {
+        while (this.running.size < MAX_CONCURRENT_JOBS && !this.stopped) {
+          const claimed = await store.claimNext(this.owner, settings.leaseMs);
+          if (!claimed) break;
+          const run = this.execute(claimed).finally(() => this.running.delete(run));
+          this.running.add(run);
+        }
+        await this.runDueCleanups();
+      } catch (error) {
+        logger.warn('deployment runner poll failed', { error: String(error) });
+      }
+      await new Promise<void>(resolve => {
+        const timer = setTimeout(resolve, settings.pollIntervalMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  }
+
+  private strategyFor(deployment: DeploymentRecord): Strategy {
+    return deployment.strategy === 'blue-green' ? blueGreenStrategy : inPlaceStrategy;
+  }
+
+  private async execute(deployment: DeploymentRecord) {
+    const { store, settings, logger, environments, clusters } = this.options;
+    const job = new DeploymentJob(deployment, store, this.owner, settings.leaseMs, logger);
+    const log = { deploymentId: deployment.id, environment: deployment.environment };
+    try {
+      if (deployment.status === 'queued') {
+        await job.update({ status: 'running', startedAt: Date.now() });
+        logger.info('deployment started', log);
+      } else {
+        await job.note(
+          'Resume',
+          `Attempt ${deployment.attempts}: resumed after the previous runner stopped during "${deployment.phase}"`,
+        );
+        logger.info('deployment resumed', { ...log, phase: deployment.phase });
+      }
+      const environment = environments.get(deployment.environment);
+      if (!environment) {
+        throw new Error(`Environment ${deployment.environment} is no longer configured`);
+      }
+      const release = await store.getRelease(deployment.releaseId);
+      const target = renderSnapshot(release, environment, deployment.id);
+      if (deployment.kind === 'restart') {
+        const template = target.rendered.deployment.spec!.template;
+        template.metadata = template.metadata ?? {};
+        template.metadata.annotations = {
+          ...template.metadata.annotations,
+          [ANNOTATION_RESTARTED_AT]: deployment.createdAt,
+        };
+      }
+      const previous =
+        deployment.previousReleaseId && deployment.previousReleaseId !== release.id
+          ? renderSnapshot(await store.getRelease(deployment.previousReleaseId), environment)
+          : undefined;
+      const context = {
+        job,
+        cluster: clusters.forEnvironment(environment),
+        target,
+        previous,
+        blueGreenCleanupDelayMs: settings.blueGreenCleanupDelayMs,
+      };
+      const strategy = this.strategyFor(deployment);
+      const outcome =
+        deployment.phase === 'rollback'
+          ? await strategy.resumeRollback(context, deployment.message ?? 'Deployment failed')
+          : await strategy.deploy(context);
+      await job.update({
+        status: outcome.status,
+        message: outcome.message,
+        phase: 'done',
+        finishedAt: Date.now(),
+        cleanupAfter: outcome.cleanupAfter,
+        release: true,
+      });
+      logger.info('deployment finished', { ...log, status: outcome.status });
+    } catch (error) {
+      if (error instanceof LeaseLostError) {
+        logger.warn('deployment abandoned: lease lost', log);
+        return;
+      }
+      logger.error('deployment failed', { ...log, error: String(error) });
+      await job
+        .update({
+          status: 'failed',
+          message: (error as Error).message,
+          phase: 'done',
+          finishedAt: Date.now(),
+          release: true,
+        })
+        .catch(() => {});
+    } finally {
+      job.close();
+    }
+  }
+
+  /** Removes the previous blue-green release once its delay has passed. */
+  private async runDueCleanups() {
+    const { store, environments, clusters, logger } = this.options;
+    for (const due of await store.listDueCleanups(Date.now())) {
+      const environment = environments.get(due.environment);
+      const current = await store.lastSucceeded(due.entityRef, due.environment, due.track);
+      // A newer deployment owns the track now; its own cleanup decides.
+      if (environment && current?.id === due.id) {
+        // Replicas may prune at the same time: deleting what is gone is a no-op.
+        const release = await store.getRelease(due.releaseId);
+        const removed = await pruneTrack(
+          async () => {},
+          clusters.forEnvironment(environment),
+          [renderSnapshot(release, environment).rendered],
+        );
+        logger.info('blue-green cleanup', {
+          deploymentId: due.id,
+          removed: removed.join(','),
+        });
+      }
+      await store.clearCleanup(due.id);
+    }
+  }
+}

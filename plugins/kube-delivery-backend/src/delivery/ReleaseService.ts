@@ -1,0 +1,110 @@
+import type { UrlReaderService } from '@backstage/backend-plugin-api';
+import type { Entity } from '@backstage/catalog-model';
+import { InputError } from '@backstage/errors';
+import {
+  branchOf,
+  channelOf,
+  parseVersion,
+} from '@internal/plugin-kube-delivery-common';
+import fs from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import {
+  parseServiceSpec,
+  resolveManifestLocation,
+  type ServiceSpec,
+} from '../catalog';
+import type { ChannelConfig } from '../config/environments';
+import type { DeliveryStore, ReleaseRecord } from '../database';
+import { MAX_MANIFEST_BYTES, parseManifest } from '../manifests';
+
+const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
+
+export interface CreateReleaseInput {
+  entity: Entity;
+  version: string;
+  /** Image tag; defaults to the version. */
+  tag?: string;
+  /** Image digest, pinned in the image reference when given. */
+  digest?: string;
+  createdBy: string;
+}
+
+/** Creates immutable releases: a version plus a snapshot of spec and manifest. */
+export class ReleaseService {
+  constructor(
+    private readonly options: {
+      store: DeliveryStore;
+      urlReader: UrlReaderService;
+      channels: ChannelConfig[];
+    },
+  ) {}
+
+  async createRelease(input: CreateReleaseInput): Promise<ReleaseRecord> {
+    const version = parseVersion(input.version);
+    if (!version) {
+      throw new InputError(
+        `Version "${String(input.version).slice(0, 64)}" is not SemVer 2.0.0, e.g. 0.1.4 or 0.1.4-myfeature`,
+      );
+    }
+    if (input.tag !== undefined && !TAG_PATTERN.test(input.tag)) {
+      throw new InputError(
+        'Image tag must be 1 to 128 characters of letters, digits, "_", "." and "-", not starting with "." or "-"',
+      );
+    }
+    if (input.digest !== undefined && !DIGEST_PATTERN.test(input.digest)) {
+      throw new InputError('Image digest must look like sha256:<64 hex digits>');
+    }
+    const channel = channelOf(version, this.options.channels);
+    if (!channel) {
+      throw new InputError(
+        `No channel accepts version ${version.raw}; configured channels: ${this.options.channels
+          .map(c => `${c.name} (${c.prerelease})`)
+          .join(', ')}`,
+      );
+    }
+    const spec = parseServiceSpec(input.entity);
+    const manifest = spec.manifest
+      ? await this.readManifest(input.entity, spec)
+      : undefined;
+    if (manifest !== undefined) parseManifest(manifest); // refuse a bad manifest now, not at deploy time
+
+    const tag = input.tag ?? version.raw.replace(/\+/g, '_');
+    const imageRef = `${spec.image}:${tag}${input.digest ? `@${input.digest}` : ''}`;
+    return this.options.store.createRelease({
+      entityRef: spec.entityRef,
+      version: version.raw,
+      imageRef,
+      channel: channel.name,
+      branch: branchOf(version),
+      createdBy: input.createdBy,
+      snapshot: { spec: { ...spec }, manifest },
+    });
+  }
+
+  private async readManifest(entity: Entity, spec: ServiceSpec) {
+    const location = resolveManifestLocation(entity, spec.manifest!);
+    let buffer: Buffer;
+    try {
+      if (location.startsWith('file:')) {
+        // Local catalogs (file locations) are read directly; UrlReader has no file: scheme.
+        buffer = await fs.readFile(fileURLToPath(location));
+      } else {
+        const response = await this.options.urlReader.readUrl(location);
+        buffer = await response.buffer();
+      }
+    } catch (error) {
+      throw new InputError(
+        `Cannot read the manifest of ${spec.entityRef} at ${location}: ${
+          (error as Error).message
+        }`,
+      );
+    }
+    if (buffer.length > MAX_MANIFEST_BYTES) {
+      throw new InputError(
+        `The manifest at ${location} is ${buffer.length} bytes; the limit is ${MAX_MANIFEST_BYTES}`,
+      );
+    }
+    return buffer.toString('utf8');
+  }
+}

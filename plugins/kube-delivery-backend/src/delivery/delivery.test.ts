@@ -1,0 +1,278 @@
+import { ConflictError } from '@backstage/errors';
+import type { Knex } from 'knex';
+import { createTestDatabases } from '../__testUtils__/testDatabases';
+import {
+  adserviceManifest,
+  frontendManifest,
+} from '../__testUtils__/boutiqueManifests';
+import {
+  createDeliveryHarness,
+  entityWithManifest,
+  kubectlJson,
+  uniqueName,
+  type DeliveryHarness,
+} from '../__testUtils__/deliveryHarness';
+
+jest.setTimeout(180_000);
+
+const actor = 'user:default/ada';
+
+describe('delivery on the local control plane', () => {
+  const databases = createTestDatabases();
+  let knex: Knex;
+  let harness: DeliveryHarness;
+
+  beforeAll(async () => {
+    knex = await databases.init('SQLITE_3');
+    harness = await createDeliveryHarness({ knex });
+  });
+  afterAll(async () => {
+    await harness?.close();
+  });
+
+  async function release(entity: any, version: string) {
+    return harness.delivery.createRelease({ entity, version, createdBy: actor });
+  }
+  async function deployAndSettle(entity: any, version: string, environment = 'dev') {
+    const rel =
+      (await harness.store.findRelease(`component:default/${entity.metadata.name}`, version)) ??
+      (await release(entity, version));
+    const queued = await harness.delivery.deploy({
+      entity,
+      release: rel,
+      environment,
+      kind: 'deploy',
+      createdBy: actor,
+    });
+    return harness.settle(queued.id);
+  }
+  const get = (args: string[]) => kubectlJson(harness.cluster, args);
+
+  it('rolls out the adservice shape with HA settings and rolls a new version in place', async () => {
+    const name = uniqueName('adservice');
+    const { entity } = entityWithManifest({
+      name,
+      manifest: adserviceManifest(name),
+      annotations: { 'kube-delivery.io/replicas': '2' },
+    });
+    const first = await deployAndSettle(entity, '0.1.3');
+    expect(first.status).toBe('succeeded');
+    expect(first.steps.map(s => s.name)).toEqual(['Dry run', 'Apply', 'Rollout', 'Clean up']);
+
+    const deployment = await get(['-n', 'dev', 'get', 'deployment', name]);
+    expect(deployment.spec.replicas).toBe(2);
+    expect(deployment.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
+    expect(
+      deployment.spec.template.spec.affinity.podAntiAffinity
+        .preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey,
+    ).toBe('kubernetes.io/hostname');
+    expect(deployment.spec.template.spec.containers[0].image).toBe(
+      `example.test/boutique/${name}:0.1.3`,
+    );
+    expect(deployment.metadata.labels['backstage.io/kubernetes-id']).toBe(name);
+    const pdb = await get(['-n', 'dev', 'get', 'pdb', name]);
+    expect(pdb.spec.maxUnavailable ?? pdb.spec.minAvailable).toBeDefined();
+    const pods = await get(['-n', 'dev', 'get', 'pods', '-l', `app.kubernetes.io/name=${name}`]);
+    const nodes = new Set(pods.items.map((p: any) => p.spec.nodeName));
+    expect(nodes.size).toBe(2);
+
+    const second = await deployAndSettle(entity, '0.1.4');
+    expect(second.status).toBe('succeeded');
+    const updated = await get(['-n', 'dev', 'get', 'deployment', name]);
+    expect(updated.spec.template.spec.containers[0].image).toBe(
+      `example.test/boutique/${name}:0.1.4`,
+    );
+  });
+
+  it('deploys with recreate', async () => {
+    const name = uniqueName('adservice');
+    const { entity } = entityWithManifest({
+      name,
+      manifest: adserviceManifest(name),
+      annotations: { 'kube-delivery.io/strategy': 'recreate' },
+    });
+    expect((await deployAndSettle(entity, '0.1.3')).status).toBe('succeeded');
+    expect((await deployAndSettle(entity, '0.1.4')).status).toBe('succeeded');
+    const deployment = await get(['-n', 'dev', 'get', 'deployment', name]);
+    expect(deployment.spec.strategy.type).toBe('Recreate');
+    expect(deployment.spec.template.spec.containers[0].image).toMatch(/:0\.1\.4$/);
+  });
+
+  it('blue-green: the Service never loses its ready endpoints and never selects unready pods', async () => {
+    const name = uniqueName('frontend');
+    const { entity } = entityWithManifest({
+      name,
+      manifest: frontendManifest(name),
+      annotations: {
+        'kube-delivery.io/strategy': 'blue-green',
+        'kube-delivery.io/replicas': '2',
+      },
+    });
+    const first = await deployAndSettle(entity, '0.1.3');
+    expect(first.status).toBe('succeeded');
+
+    // Watch the Service and its EndpointSlices through the switch.
+    const observations: string[] = [];
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const slices = await get([
+          '-n', 'dev', 'get', 'endpointslices', '-l', `kubernetes.io/service-name=${name}`,
+        ]);
+        const ready = slices.items
+          .flatMap((s: any) => s.endpoints ?? [])
+          .filter((e: any) => e.conditions?.ready).length;
+        const service = await get(['-n', 'dev', 'get', 'service', name]);
+        const selector = Object.entries(service.spec.selector)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(',');
+        const selected = await get(['-n', 'dev', 'get', 'pods', '-l', selector]);
+        const unready = selected.items.filter(
+          (p: any) => !p.status.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'),
+        ).length;
+        observations.push(`${ready}/${unready}`);
+        if (ready === 0) throw new Error('the Service had no ready endpoints');
+        if (unready > 0 && selected.items.length === unready) {
+          throw new Error('the Service selected only pods that are not ready');
+        }
+      }
+    })();
+    const second = await deployAndSettle(entity, '0.1.4');
+    watching = false;
+    await watcher;
+    expect(second).toMatchObject({ status: 'succeeded', message: '0.1.4 is serving' });
+    expect(second.steps.map(s => s.name)).toContain('Switch traffic');
+    expect(observations.length).toBeGreaterThanOrEqual(2);
+
+    const service = await get(['-n', 'dev', 'get', 'service', name]);
+    const deployments = await get([
+      '-n', 'dev', 'get', 'deployments', '-l', `app.kubernetes.io/name=${name}`,
+    ]);
+    const serving = deployments.items.find(
+      (d: any) => d.spec.template.metadata.labels['kube-delivery.io/release'] ===
+        service.spec.selector['kube-delivery.io/release'],
+    );
+    expect(serving.spec.template.spec.containers[0].image).toMatch(/:0\.1\.4$/);
+
+    // After the delay the previous release's Deployment is removed.
+    await waitFor(async () => {
+      const left = await get(['-n', 'dev', 'get', 'deployments', '-l', `app.kubernetes.io/name=${name}`]);
+      return left.items.length === 1;
+    });
+  });
+
+  it('rollback redeploys an earlier release with its ConfigMap data', async () => {
+    const name = uniqueName('adservice');
+    const { entity, writeManifest } = entityWithManifest({
+      name,
+      manifest: adserviceManifest(name, { adsPerPage: '2' }),
+    });
+    expect((await deployAndSettle(entity, '0.1.3')).status).toBe('succeeded');
+    writeManifest(adserviceManifest(name, { adsPerPage: '5' }));
+    expect((await deployAndSettle(entity, '0.1.4')).status).toBe('succeeded');
+    let config = await get(['-n', 'dev', 'get', 'configmap', `${name}-config`]);
+    expect(config.data.ADS_PER_PAGE).toBe('5');
+    expect(config.data.ENVIRONMENT).toBe('dev');
+
+    const entityRef = `component:default/${name}`;
+    const earlier = await harness.delivery.releaseByVersion(entityRef, '0.1.3');
+    const rollback = await harness.delivery.deploy({
+      entity,
+      release: earlier,
+      environment: 'dev',
+      kind: 'rollback',
+      createdBy: actor,
+    });
+    const done = await harness.settle(rollback.id);
+    expect(done.status).toBe('succeeded');
+    expect(done.kind).toBe('rollback');
+    config = await get(['-n', 'dev', 'get', 'configmap', `${name}-config`]);
+    expect(config.data.ADS_PER_PAGE).toBe('2');
+    const deployment = await get(['-n', 'dev', 'get', 'deployment', name]);
+    expect(deployment.spec.template.spec.containers[0].image).toMatch(/:0\.1\.3$/);
+
+    const history = await harness.delivery.listDeployments({ entityRef, limit: 10 });
+    expect(history.items.map(d => `${d.kind} ${d.version} ${d.status}`)).toEqual([
+      'rollback 0.1.3 succeeded',
+      'deploy 0.1.4 succeeded',
+      'deploy 0.1.3 succeeded',
+    ]);
+  });
+
+  it('a release whose pods never become ready fails and the previous release serves again', async () => {
+    const name = uniqueName('frontend');
+    const { entity, writeManifest } = entityWithManifest({
+      name,
+      manifest: frontendManifest(name),
+    });
+    expect((await deployAndSettle(entity, '0.1.3')).status).toBe('succeeded');
+    writeManifest(frontendManifest(name, { neverReady: true }));
+    const failed = await deployAndSettle(entity, '0.1.4');
+    expect(`${failed.status}: ${failed.message}`).toMatch(/^rolled-back: /);
+    expect(failed.message).toMatch(/progress deadline/);
+    expect(failed.message).toMatch(/0\.1\.3 is serving again/);
+    expect(failed.steps.map(s => `${s.name}:${s.status}`)).toEqual([
+      'Dry run:succeeded',
+      'Apply:succeeded',
+      'Rollout:failed',
+      'Roll back to 0.1.3:succeeded',
+    ]);
+    const deployment = await get(['-n', 'dev', 'get', 'deployment', name]);
+    expect(deployment.spec.template.spec.containers[0].image).toMatch(/:0\.1\.3$/);
+    const status = await harness.delivery.status(`component:default/${name}`);
+    const dev = status.find(s => s.environment === 'dev')!;
+    expect(dev.current?.version).toBe('0.1.3');
+    expect(dev.rollout?.complete).toBe(true);
+
+    const history = await harness.delivery.listDeployments({
+      entityRef: `component:default/${name}`,
+      limit: 10,
+    });
+    expect(history.items.map(d => `${d.version} ${d.status}`)).toEqual([
+      '0.1.4 rolled-back',
+      '0.1.3 succeeded',
+    ]);
+  });
+
+  it('applying the same release 20 times creates no ReplicaSet and changes no resourceVersion', async () => {
+    const name = uniqueName('adservice');
+    const { entity } = entityWithManifest({ name, manifest: adserviceManifest(name) });
+    expect((await deployAndSettle(entity, '0.1.3')).status).toBe('succeeded');
+    const before = await get(['-n', 'dev', 'get', 'deployment', name]);
+    const replicaSetsBefore = await get(['-n', 'dev', 'get', 'replicasets', '-l', `app.kubernetes.io/name=${name}`]);
+    for (let i = 0; i < 20; i++) {
+      expect((await deployAndSettle(entity, '0.1.3')).status).toBe('succeeded');
+    }
+    const after = await get(['-n', 'dev', 'get', 'deployment', name]);
+    const replicaSetsAfter = await get(['-n', 'dev', 'get', 'replicasets', '-l', `app.kubernetes.io/name=${name}`]);
+    expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+    expect(replicaSetsAfter.items.length).toBe(replicaSetsBefore.items.length);
+  });
+
+  it('20 concurrent deploy requests for one service and environment: one is queued, the others get 409', async () => {
+    const name = uniqueName('adservice');
+    const { entity } = entityWithManifest({ name, manifest: adserviceManifest(name) });
+    const rel = await release(entity, '0.1.3');
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, () =>
+        harness.delivery.deploy({ entity, release: rel, environment: 'dev', kind: 'deploy', createdBy: actor }),
+      ),
+    );
+    const accepted = results.filter(r => r.status === 'fulfilled');
+    const refused = results.filter(
+      r => r.status === 'rejected' && r.reason instanceof ConflictError,
+    );
+    expect(accepted).toHaveLength(1);
+    expect(refused).toHaveLength(19);
+    const done = await harness.settle((accepted[0] as PromiseFulfilledResult<any>).value.id);
+    expect(done.status).toBe('succeeded');
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise(resolve => setTimeout(resolve, 300));
+  }
+}

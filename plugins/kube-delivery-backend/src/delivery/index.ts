@@ -1,0 +1,4 @@
+export { ClusterRegistry } from './ClusterRegistry';
+export { DeliveryService, type EnvironmentStatus } from './DeliveryService';
+export { DeploymentRunner, renderSnapshot } from './DeploymentRunner';
+export { ReleaseService } from './ReleaseService';

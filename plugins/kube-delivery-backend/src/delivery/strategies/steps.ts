@@ -1,0 +1,143 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { EnvironmentCluster, RolloutStatus } from '../../cluster';
+import {
+  LABEL_ENVIRONMENT,
+  LABEL_NAME,
+  LABEL_TRACK,
+  type RenderedRelease,
+} from '../../manifests';
+import type { DeploymentJob } from '../DeploymentJob';
+
+/** A rollout or smoke test that did not succeed; the strategy decides what follows. */
+export class DeploymentCheckFailed extends Error {}
+
+/** Kinds a release is made of, in the order they are applied. */
+const PRUNABLE_KINDS: Array<[string, string]> = [
+  ['apps/v1', 'Deployment'],
+  ['policy/v1', 'PodDisruptionBudget'],
+  ['v1', 'Service'],
+  ['v1', 'ConfigMap'],
+  ['v1', 'Secret'],
+];
+
+/** Configuration first, so new pods start with it; then the workload. */
+export function workloadObjects(rendered: RenderedRelease): KubernetesObject[] {
+  return [
+    ...rendered.configMaps,
+    ...rendered.secrets,
+    rendered.deployment,
+    ...(rendered.podDisruptionBudget ? [rendered.podDisruptionBudget] : []),
+  ] as KubernetesObject[];
+}
+
+function rolloutTimeoutMs(rendered: RenderedRelease) {
+  const deadline = rendered.deployment.spec?.progressDeadlineSeconds ?? 120;
+  // The Deployment controller reports ProgressDeadlineExceeded itself; the
+  // margin covers its resync and a briefly unreachable API server.
+  return (deadline + 60) * 1000;
+}
+
+export async function applyObjects(
+  job: DeploymentJob,
+  cluster: EnvironmentCluster,
+  objects: KubernetesObject[],
+) {
+  await job.assertLease();
+  await cluster.apply(objects);
+}
+
+export async function waitForRollout(
+  job: DeploymentJob,
+  cluster: EnvironmentCluster,
+  rendered: RenderedRelease,
+  progress: (message: string) => Promise<void>,
+): Promise<RolloutStatus> {
+  const status = await cluster.waitForRollout(rendered.workloadName, {
+    timeoutMs: rolloutTimeoutMs(rendered),
+    signal: job.abort.signal,
+    onProgress: s => {
+      progress(s.message).catch(() => {});
+    },
+  });
+  await progress(status.message);
+  if (!status.complete) {
+    throw new DeploymentCheckFailed(
+      status.deadlineExceeded
+        ? `Rollout of ${rendered.workloadName} exceeded its progress deadline: ${status.message}`
+        : `Rollout of ${rendered.workloadName} did not complete: ${status.message}`,
+    );
+  }
+  return status;
+}
+
+export async function runSmokeTest(
+  job: DeploymentJob,
+  cluster: EnvironmentCluster,
+  rendered: RenderedRelease,
+) {
+  const smokeTest = rendered.smokeTest!;
+  await job.assertLease();
+  const result = await cluster.runJob(smokeTest, {
+    timeoutMs: ((smokeTest.spec?.activeDeadlineSeconds ?? 300) + 60) * 1000,
+    signal: job.abort.signal,
+  });
+  if (!result.succeeded) {
+    throw new DeploymentCheckFailed(
+      `Smoke test ${smokeTest.metadata?.name} failed: ${result.message}`,
+    );
+  }
+  return result.message;
+}
+
+/**
+ * Removes the objects of this service's track that the given releases do not
+ * use: what an earlier release left behind (a renamed ConfigMap, an old
+ * blue-green Deployment). Returns what it removed.
+ */
+export async function pruneTrack(
+  beforeWrite: () => Promise<void>,
+  cluster: EnvironmentCluster,
+  keep: RenderedRelease[],
+): Promise<string[]> {
+  const reference = keep[0];
+  const labels = reference.deployment.metadata?.labels ?? {};
+  const selector = [LABEL_NAME, LABEL_TRACK, LABEL_ENVIRONMENT]
+    .map(key => `${key}=${labels[key]}`)
+    .join(',');
+  const kept = new Set<string>();
+  for (const rendered of keep) {
+    const objects = [
+      ...workloadObjects(rendered),
+      ...(rendered.service ? [rendered.service] : []),
+      ...(rendered.previewService ? [rendered.previewService] : []),
+    ];
+    for (const o of objects) kept.add(`${o.kind}/${o.metadata?.name}`);
+  }
+  const removed: string[] = [];
+  for (const [apiVersion, kind] of PRUNABLE_KINDS) {
+    const live = await cluster.list<KubernetesObject>(apiVersion, kind, selector);
+    for (const object of live) {
+      const key = `${kind}/${object.metadata?.name}`;
+      if (kept.has(key)) continue;
+      await beforeWrite();
+      await cluster.delete(apiVersion, kind, object.metadata!.name!, {
+        propagationPolicy: 'Background',
+      });
+      removed.push(key);
+    }
+  }
+  return removed;
+}
+
+export async function deleteObjects(
+  job: DeploymentJob,
+  cluster: EnvironmentCluster,
+  objects: KubernetesObject[],
+) {
+  for (const object of [...objects].reverse()) {
+    await job.assertLease();
+    await cluster.delete(object.apiVersion!, object.kind!, object.metadata!.name!, {
+      propagationPolicy: 'Background',
+    });
+  }
+}
