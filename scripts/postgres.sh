@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts (or stops) a throwaway PostgreSQL server on loopback for the database
-# tests, from Debian's packages. Usage: scripts/postgres.sh start|stop|url
+# tests, from Debian's packages. Usage: scripts/postgres.sh start|stop|url|running
 set -euo pipefail
 
 PG_PORT="${KD_PG_PORT:-55432}"
@@ -38,8 +38,12 @@ case "${1:-}" in
   url)
     echo "$PG_URL"
     ;;
+  running)
+    bin=$(pg_bin) || exit 1
+    as_pg "$bin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"
+    ;;
   *)
-    echo "usage: $0 start|stop|url" >&2
+    echo "usage: $0 start|stop|url|running" >&2
     exit 2
     ;;
 esac

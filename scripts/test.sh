@@ -17,16 +17,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ -z "${KUBECONFIG:-}" ] || [ -n "${DEVCLUSTER_FORCE_LOCAL:-}" ]; then
-  yarn devcluster up
+# A cluster that was already running (e.g. for scripts/dev.sh) is left running.
+if ! yarn --silent devcluster status >/dev/null 2>&1; then
   started_cluster=1
 fi
+yarn devcluster up
 
 # PostgreSQL: the store and migration tests run on SQLite and on PostgreSQL.
 # Without a server those PostgreSQL cases cannot run: say so loudly, and fail in CI.
 if [ -z "${KD_TEST_POSTGRES_URL:-}" ]; then
+  scripts/postgres.sh running || started_pg=1
   if KD_TEST_POSTGRES_URL=$(scripts/postgres.sh start); then
-    started_pg=1
+    :
   elif [ "${CI:-}" = true ]; then
     echo "PostgreSQL is required in CI" >&2
     exit 1

@@ -1,5 +1,7 @@
+import { devClusterAppConfig } from './appConfig';
 import {
   devClusterStatus,
+  getDevCluster,
   startDevCluster,
   stopDevCluster,
   DevClusterStatus,
@@ -15,6 +17,7 @@ const USAGE = `usage: devcluster <command>
   down        stop every devcluster process and delete its state
   status      print each component, pid, port and health
   kubeconfig  print the path of the admin kubeconfig
+  app-config  print the kubeDelivery app-config section for this cluster
 `;
 
 function health(c: { healthy: boolean; running: boolean }): string {
@@ -89,6 +92,10 @@ export async function main(argv: string[]): Promise<number> {
         return 1;
       }
       console.log(status.kubeconfigPath);
+      return 0;
+    }
+    case 'app-config': {
+      process.stdout.write(devClusterAppConfig(await getDevCluster()));
       return 0;
     }
     case 'versions': {
