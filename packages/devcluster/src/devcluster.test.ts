@@ -408,14 +408,15 @@ describe('devcluster', () => {
       expect(conditions.map((c: any) => c.type)).not.toContain(
         condition === 'Failed' ? 'Complete' : 'Failed',
       );
-      if (condition === 'Failed') {
-        expect(conditions.find((c: any) => c.type === 'Failed').reason).toBe(
-          'BackoffLimitExceeded',
-        );
-        expect(finished.status.failed).toBe(1);
-      } else {
-        expect(finished.status.succeeded).toBe(1);
-      }
+      const expected =
+        condition === 'Failed'
+          ? { reason: 'BackoffLimitExceeded', failed: 1, succeeded: undefined }
+          : { reason: undefined, failed: undefined, succeeded: 1 };
+      expect({
+        reason: conditions.find((c: any) => c.type === 'Failed')?.reason,
+        failed: finished.status.failed,
+        succeeded: finished.status.succeeded,
+      }).toEqual(expected);
 
       const pods = JSON.parse(
         await kubectl([

@@ -190,6 +190,13 @@ export class DeploymentRunner {
     const { store, environments, clusters, logger } = this.options;
     for (const due of await store.listDueCleanups(Date.now())) {
       const environment = environments.get(due.environment);
+      // While a deployment of the track is queued or running, its new objects
+      // are not in `due`'s release: pruning now would remove them mid-rollout.
+      // Try later: if it succeeds its own cleanup takes over.
+      const busy = (await store.listActive(due.entityRef)).some(
+        d => d.environment === due.environment && d.track === due.track,
+      );
+      if (busy) continue;
       const current = await store.lastSucceeded(due.entityRef, due.environment, due.track);
       // A newer deployment owns the track now; its own cleanup decides.
       if (environment && current?.id === due.id) {

@@ -12,6 +12,7 @@ import {
   uniqueName,
   type DeliveryHarness,
 } from '../__testUtils__/deliveryHarness';
+import { watchServiceTraffic } from '../__testUtils__/serviceWatch';
 
 jest.setTimeout(180_000);
 
@@ -111,38 +112,20 @@ describe('delivery on the local control plane', () => {
     const first = await deployAndSettle(entity, '0.1.3');
     expect(first.status).toBe('succeeded');
 
-    // Watch the Service and its EndpointSlices through the switch.
-    const observations: string[] = [];
-    let watching = true;
-    const watcher = (async () => {
-      while (watching) {
-        const slices = await get([
-          '-n', 'dev', 'get', 'endpointslices', '-l', `kubernetes.io/service-name=${name}`,
-        ]);
-        const ready = slices.items
-          .flatMap((s: any) => s.endpoints ?? [])
-          .filter((e: any) => e.conditions?.ready).length;
-        const service = await get(['-n', 'dev', 'get', 'service', name]);
-        const selector = Object.entries(service.spec.selector)
-          .map(([k, v]) => `${k}=${v}`)
-          .join(',');
-        const selected = await get(['-n', 'dev', 'get', 'pods', '-l', selector]);
-        const unready = selected.items.filter(
-          (p: any) => !p.status.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'),
-        ).length;
-        observations.push(`${ready}/${unready}`);
-        if (ready === 0) throw new Error('the Service had no ready endpoints');
-        if (unready > 0 && selected.items.length === unready) {
-          throw new Error('the Service selected only pods that are not ready');
-        }
-      }
-    })();
+    // Watch the Service, its EndpointSlices and pods through the switch.
+    const traffic = await watchServiceTraffic({
+      cluster: harness.cluster,
+      namespace: 'dev',
+      service: name,
+      appLabel: name,
+    });
     const second = await deployAndSettle(entity, '0.1.4');
-    watching = false;
-    await watcher;
+    await new Promise(resolve => setTimeout(resolve, 1000));
+    traffic.stop();
     expect(second).toMatchObject({ status: 'succeeded', message: '0.1.4 is serving' });
+    expect(traffic.violations).toEqual([]);
+    expect(traffic.stats().selectorSwitches).toBe(1);
     expect(second.steps.map(s => s.name)).toContain('Switch traffic');
-    expect(observations.length).toBeGreaterThanOrEqual(2);
 
     const service = await get(['-n', 'dev', 'get', 'service', name]);
     const deployments = await get([

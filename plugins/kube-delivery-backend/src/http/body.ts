@@ -11,11 +11,11 @@ export function readBody<K extends string>(
   body: unknown,
   fields: Record<K, FieldRule>,
 ): Partial<Record<K, string>> {
-  if (body === undefined || body === null) body = {};
-  if (typeof body !== 'object' || Array.isArray(body)) {
+  const input = body ?? {};
+  if (typeof input !== 'object' || Array.isArray(input)) {
     throw new InputError('The request body must be a JSON object');
   }
-  const record = body as Record<string, unknown>;
+  const record = input as Record<string, unknown>;
   for (const key of Object.keys(record)) {
     if (!(key in fields)) {
       throw new InputError(
