@@ -40,7 +40,7 @@ export KD_TEST_POSTGRES_URL
 
 results=$(mktemp -t kd-jest-XXXXXX.json)
 status=0
-yarn backstage-cli repo test --ci --runInBand --json --outputFile="$results" "$@" || status=$?
+CI=true yarn backstage-cli repo test --ci --runInBand --json --outputFile="$results" "$@" || status=$?
 
 # The runner's summary as one plain line, read by CI.
 node -e '

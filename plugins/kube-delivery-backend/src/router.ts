@@ -249,6 +249,27 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     res.status(202).json(deployment);
   });
 
+  router.post(`${entityPath}/promotions`, async (req, res) => {
+    const { entity, entityRef, credentials } = await authorizedEntity(
+      req,
+      kubeDeliveryDeployPermission,
+    );
+    const body = readBody(req.body, { environment: 'required' });
+    const deployment = await audited(
+      req,
+      'promotion-create',
+      { entityRef, environment: body.environment },
+      () =>
+        delivery.promote({
+          entity,
+          entityRef,
+          environment: body.environment!,
+          createdBy: actorOf(credentials),
+        }),
+    );
+    res.status(202).json(deployment);
+  });
+
   router.post(`${entityPath}/restarts`, async (req, res) => {
     const { entity, entityRef, credentials } = await authorizedEntity(
       req,

@@ -102,6 +102,8 @@ export interface DeliveryStore {
   ): Promise<DeploymentRecord | undefined>;
   /** Active deployments of an entity. */
   listActive(entityRef: string): Promise<DeploymentRecord[]>;
+  /** Whether a release has ever been deployed successfully to an environment. */
+  hasSucceeded(releaseId: string, environment: string): Promise<boolean>;
 
   /** Claims the oldest active deployment whose lease is free or expired. */
   claimNext(owner: string, leaseMs: number): Promise<DeploymentRecord | undefined>;
@@ -380,6 +382,13 @@ export class DatabaseDeliveryStore implements DeliveryStore {
       active: true,
     });
     return rows.map(toDeployment);
+  }
+
+  async hasSucceeded(releaseId: string, environment: string) {
+    const row = await this.db<DeploymentRow>('kd_deployments')
+      .where({ release_id: releaseId, environment, status: 'succeeded' })
+      .first('id');
+    return row !== undefined;
   }
 
   async claimNext(owner: string, leaseMs: number) {

@@ -1,5 +1,5 @@
 import type { Entity } from '@backstage/catalog-model';
-import { InputError, NotFoundError } from '@backstage/errors';
+import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
 import type { DeploymentKind } from '@internal/plugin-kube-delivery-common';
 import type { RolloutStatus } from '../cluster';
 import type { ServiceSpec } from '../catalog';
@@ -10,6 +10,7 @@ import type { ClusterRegistry } from './ClusterRegistry';
 import type { DeploymentRunner } from './DeploymentRunner';
 import { renderSnapshot } from './DeploymentRunner';
 import type { ReleaseService } from './ReleaseService';
+import { refusalOf } from './promotionRules';
 
 /** What an environment runs of one service, for the Environments tab. */
 export interface EnvironmentStatus {
@@ -89,6 +90,14 @@ export class DeliveryService {
   }): Promise<DeploymentRecord> {
     const environment = this.environment(input.environment);
     const { release } = input;
+    const refusal = await refusalOf({
+      release,
+      environment,
+      kind: input.kind,
+      config: this.options.config,
+      succeededIn: name => this.options.store.hasSucceeded(release.id, name),
+    });
+    if (refusal) throw new ConflictError(refusal);
     const spec = release.snapshot.spec as unknown as ServiceSpec;
     // Render now: a release that cannot render for this environment is a 400
     // before anything is queued.
@@ -113,6 +122,37 @@ export class DeliveryService {
     });
     this.options.runner.poke();
     return deployment;
+  }
+
+  /**
+   * Deploys to an environment the release that last succeeded in the
+   * environment before it in the lifecycle.
+   */
+  async promote(input: { entity: Entity; entityRef: string; environment: string; createdBy: string }) {
+    const environment = this.environment(input.environment);
+    const lifecycle = this.options.config.lifecycle;
+    const position = lifecycle.indexOf(environment.name);
+    if (position <= 0) {
+      throw new ConflictError(
+        `Lifecycle rule: ${environment.name} is ${
+          position === 0 ? 'the first environment of the lifecycle' : 'not in the lifecycle'
+        }; deploy a release to it instead of promoting`,
+      );
+    }
+    const source = lifecycle[position - 1];
+    const last = await this.options.store.lastSucceeded(input.entityRef, source, MAINLINE_TRACK);
+    if (!last) {
+      throw new ConflictError(
+        `Lifecycle rule: nothing has succeeded in ${source} yet, so there is nothing to promote to ${environment.name}`,
+      );
+    }
+    return this.deploy({
+      entity: input.entity,
+      release: await this.options.store.getRelease(last.releaseId),
+      environment: environment.name,
+      kind: 'promote',
+      createdBy: input.createdBy,
+    });
   }
 
   /** Redeploys what an environment runs, restarting its pods. */

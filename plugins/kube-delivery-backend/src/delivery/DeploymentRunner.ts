@@ -120,6 +120,17 @@ export class DeploymentRunner {
         await job.update({ status: 'running', startedAt: Date.now() });
         logger.info('deployment started', log);
       } else {
+        // The stopped runner's current step never finishes: close it, or a
+        // finished deployment would show it running forever.
+        const now = new Date().toISOString();
+        for (const step of job.steps) {
+          if (step.status !== 'running') continue;
+          step.status = 'failed';
+          step.finishedAt = now;
+          step.message = `Interrupted: the runner stopped during this step${
+            step.message ? ` (last progress: ${step.message})` : ''
+          }`;
+        }
         await job.note(
           'Resume',
           `Attempt ${deployment.attempts}: resumed after the previous runner stopped during "${deployment.phase}"`,

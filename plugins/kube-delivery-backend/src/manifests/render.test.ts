@@ -243,8 +243,9 @@ describe('renderRelease', () => {
           expect(annotations).toMatchObject({
             'kube-delivery.io/release-id': RELEASE_ID,
             'kube-delivery.io/version': overrides.version ?? '0.1.4',
-            'kube-delivery.io/deployment-id': DEPLOYMENT_ID,
           });
+          // Redeploying the same release must change nothing: no per-deployment id.
+          expect(annotations).not.toHaveProperty('kube-delivery.io/deployment-id');
         }
         // Pods of the release carry the selector labels and the version.
         expect(r.deployment.spec!.selector.matchLabels).toEqual(r.podSelector);

@@ -45,7 +45,6 @@ export const LABEL_RELEASE = 'kube-delivery.io/release';
 export const LABEL_SMOKE_TEST_OF = 'kube-delivery.io/smoke-test-of';
 export const ANNOTATION_RELEASE_ID = 'kube-delivery.io/release-id';
 export const ANNOTATION_VERSION = 'kube-delivery.io/version';
-export const ANNOTATION_DEPLOYMENT_ID = 'kube-delivery.io/deployment-id';
 export const ANNOTATION_CONFIG_HASH = 'kube-delivery.io/config-hash';
 export const MAINLINE_TRACK = 'mainline';
 export const SMOKE_TARGET_ENV = 'KUBE_DELIVERY_TARGET';
