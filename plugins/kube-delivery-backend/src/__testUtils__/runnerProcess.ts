@@ -1,0 +1,110 @@
+/**
+ * A backend replica's deployment runner as a process of its own, for the
+ * resume tests: it opens the shared database, runs a DeploymentRunner on the
+ * devcluster's environments and works until it is killed.
+ *
+ * Started by runnerChild.ts as
+ *   node -r @backstage/cli/config/nodeTransform.cjs runnerProcess.ts
+ * with KD_RUNNER_CONFIG (JSON of RunnerProcessConfig) in its environment and
+ * an IPC channel: it reports { type: 'ready', owner } once it polls for work,
+ * and exits when the channel closes, so it never outlives the test process.
+ *
+ * Plain Node: nothing here may import Jest or @backstage/backend-test-utils.
+ */
+import type { LoggerService } from '@backstage/backend-plugin-api';
+import { getDevCluster, type DevCluster } from '@internal/devcluster';
+import type { EnvironmentConfig, RunnerSettings } from '../config/environments';
+import { DatabaseDeliveryStore } from '../database';
+import { ClusterRegistry } from '../delivery/ClusterRegistry';
+import { DeploymentRunner } from '../delivery/DeploymentRunner';
+import { knexForShared, type SharedDatabaseConnection } from './sharedDatabase';
+
+export interface RunnerProcessConfig {
+  database: SharedDatabaseConnection;
+  runner: RunnerSettings;
+}
+
+/** JSON lines on stdout, which the test keeps for its failure messages. */
+function lineLogger(fields: Record<string, unknown> = {}): LoggerService {
+  const write =
+    (level: string) =>
+    (message: string, meta?: Error | Record<string, unknown>) => {
+      const extra =
+        meta instanceof Error ? { error: String(meta) } : meta ?? {};
+      process.stdout.write(
+        `${JSON.stringify({
+          time: new Date().toISOString(),
+          level,
+          message,
+          ...fields,
+          ...extra,
+        })}\n`,
+      );
+    };
+  return {
+    error: write('error'),
+    warn: write('warn'),
+    info: write('info'),
+    debug: write('debug'),
+    child: meta => lineLogger({ ...fields, ...meta }),
+  };
+}
+
+/** The devcluster's dev, test and production namespaces (as deliveryHarness.ts configures them). */
+function environmentsOf(cluster: DevCluster): EnvironmentConfig[] {
+  return (['dev', 'test', 'production'] as const).map(name => ({
+    name,
+    namespace: name,
+    cluster: {
+      name,
+      namespace: name,
+      url: cluster.server,
+      caData: cluster.caData,
+      serviceAccountToken: cluster.tokens[name],
+    },
+    minReplicas: name === 'production' ? 2 : undefined,
+    protected: name === 'production',
+    featureBranches: name !== 'production',
+    variables: { LogLevel: name === 'production' ? 'warn' : 'debug' },
+  }));
+}
+
+async function main() {
+  const raw = process.env.KD_RUNNER_CONFIG;
+  if (!raw) throw new Error('KD_RUNNER_CONFIG is not set');
+  const config = JSON.parse(raw) as RunnerProcessConfig;
+  // The test process is the only reason to live.
+  process.on('disconnect', () => process.exit(70));
+
+  const logger = lineLogger({ pid: process.pid });
+  const knex = knexForShared(config.database);
+  // The test created the schema before starting this process.
+  const store = await DatabaseDeliveryStore.create({
+    database: { getClient: async () => knex } as any,
+    skipMigrations: true,
+  });
+  const cluster = await getDevCluster();
+  const environments = environmentsOf(cluster);
+  const runner = new DeploymentRunner({
+    store,
+    environments: new Map(environments.map(e => [e.name, e])),
+    clusters: new ClusterRegistry(logger),
+    settings: config.runner,
+    logger,
+  });
+  runner.start();
+  logger.info('runner started', { owner: runner.owner });
+  process.send?.({ type: 'ready', owner: runner.owner });
+
+  process.on('SIGTERM', () => {
+    runner
+      .stop()
+      .then(() => knex.destroy())
+      .finally(() => process.exit(0));
+  });
+}
+
+main().catch(error => {
+  process.stderr.write(`runnerProcess: ${error?.stack ?? error}\n`);
+  process.exit(1);
+});
