@@ -19,10 +19,13 @@ import {
   kubeDeliveryDeployPermission,
   kubeDeliveryReadPermission,
   kubeDeliveryRollbackPermission,
+  parseVersion,
+  type Deployment,
 } from '@internal/plugin-kube-delivery-common';
 import type { JsonObject } from '@backstage/types';
 import express from 'express';
 import Router from 'express-promise-router';
+import type { DeploymentRecord } from './database';
 import type { DeliveryService } from './delivery';
 import { readBody } from './http/body';
 
@@ -37,6 +40,7 @@ export interface RouterOptions {
 
 const NAME_PART = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
 const MAX_PAGE = 100;
+const CURSOR_PATTERN = /^\d{1,16}:[0-9a-f-]{36}$/;
 
 /** The name a user or service token acts under, for the history. */
 function actorOf(credentials: BackstageCredentials): string {
@@ -127,7 +131,14 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
 
   router.get(`${entityPath}/status`, async (req, res) => {
     const { entityRef } = await authorizedEntity(req, kubeDeliveryReadPermission);
-    res.json({ items: await delivery.status(entityRef) });
+    const items = await delivery.status(entityRef);
+    res.json({
+      items: items.map(item => ({
+        ...item,
+        current: item.current && toApiDeployment(item.current),
+        active: item.active.map(toApiDeployment),
+      })),
+    });
   });
 
   router.get(`${entityPath}/releases`, async (req, res) => {
@@ -174,19 +185,22 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
       throw new InputError(`limit must be an integer from 1 to ${MAX_PAGE}`);
     }
-    res.json(
-      await delivery.listDeployments({
-        entityRef,
-        environment: query.environment,
-        limit,
-        before: query.before,
-      }),
-    );
+    if (query.before !== undefined && !CURSOR_PATTERN.test(query.before)) {
+      throw new InputError('before must be a nextCursor value from an earlier page');
+    }
+    if (query.environment !== undefined) delivery.environment(query.environment);
+    const page = await delivery.listDeployments({
+      entityRef,
+      environment: query.environment,
+      limit,
+      before: query.before,
+    });
+    res.json({ ...page, items: page.items.map(toApiDeployment) });
   });
 
   router.get(`${entityPath}/deployments/:id`, async (req, res) => {
     const { entityRef } = await authorizedEntity(req, kubeDeliveryReadPermission);
-    res.json(await delivery.deployment(entityRef, req.params.id));
+    res.json(toApiDeployment(await delivery.deployment(entityRef, req.params.id)));
   });
 
   router.post(`${entityPath}/deployments`, async (req, res) => {
@@ -204,6 +218,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
       'deployment-create',
       { entityRef, environment: body.environment, version: body.version, releaseId: body.releaseId },
       async () => {
+        delivery.environment(body.environment!);
         const release = body.releaseId
           ? await delivery.release(entityRef, body.releaseId)
           : await delivery.releaseByVersion(entityRef, requireVersion(body.version));
@@ -216,7 +231,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
         });
       },
     );
-    res.status(202).json(deployment);
+    res.status(202).json(toApiDeployment(deployment));
   });
 
   router.post(`${entityPath}/rollbacks`, async (req, res) => {
@@ -234,6 +249,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
       'rollback-create',
       { entityRef, environment: body.environment, version: body.version, releaseId: body.releaseId },
       async () => {
+        delivery.environment(body.environment!);
         const release = body.releaseId
           ? await delivery.release(entityRef, body.releaseId)
           : await delivery.releaseByVersion(entityRef, requireVersion(body.version));
@@ -246,7 +262,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
         });
       },
     );
-    res.status(202).json(deployment);
+    res.status(202).json(toApiDeployment(deployment));
   });
 
   router.post(`${entityPath}/promotions`, async (req, res) => {
@@ -267,7 +283,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
           createdBy: actorOf(credentials),
         }),
     );
-    res.status(202).json(deployment);
+    res.status(202).json(toApiDeployment(deployment));
   });
 
   router.post(`${entityPath}/restarts`, async (req, res) => {
@@ -288,7 +304,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
           createdBy: actorOf(credentials),
         }),
     );
-    res.status(202).json(deployment);
+    res.status(202).json(toApiDeployment(deployment));
   });
 
   return router;
@@ -296,5 +312,30 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
 
 function requireVersion(version: string | undefined): string {
   if (!version) throw new InputError('Give either releaseId or version');
+  if (!parseVersion(version)) {
+    throw new InputError(
+      `Version "${version.slice(0, 64)}" is not SemVer 2.0.0, e.g. 0.1.4 or 0.1.4-myfeature`,
+    );
+  }
   return version;
+}
+
+/** A deployment as the API shows it: without the runner's lease bookkeeping. */
+function toApiDeployment(d: DeploymentRecord): Deployment {
+  return {
+    id: d.id,
+    entityRef: d.entityRef,
+    environment: d.environment,
+    releaseId: d.releaseId,
+    version: d.version,
+    kind: d.kind,
+    strategy: d.strategy,
+    status: d.status,
+    createdBy: d.createdBy,
+    createdAt: d.createdAt,
+    startedAt: d.startedAt,
+    finishedAt: d.finishedAt,
+    message: d.message,
+    steps: d.steps,
+  };
 }

@@ -172,12 +172,12 @@ describe('a backend that stops in the middle of a deploy and starts again', () =
     expect(midway.spec.template.spec.containers[0].image).toMatch(/:0\.1\.4$/);
     // As `kubectl rollout status` decides it: not complete (the new pod is not
     // available before minReadySeconds, or the controller has not seen 0.1.4 yet).
-    const { status: s } = midway;
+    const { status: rollout } = midway;
     expect(
-      (s.observedGeneration ?? 0) >= midway.metadata.generation &&
-        s.updatedReplicas === midway.spec.replicas &&
-        s.replicas === s.updatedReplicas &&
-        s.availableReplicas === s.updatedReplicas,
+      (rollout.observedGeneration ?? 0) >= midway.metadata.generation &&
+        rollout.updatedReplicas === midway.spec.replicas &&
+        rollout.replicas === rollout.updatedReplicas &&
+        rollout.availableReplicas === rollout.updatedReplicas,
     ).toBe(false);
 
     // The backend starts again.

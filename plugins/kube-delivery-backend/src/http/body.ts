@@ -17,7 +17,7 @@ export function readBody<K extends string>(
   }
   const record = input as Record<string, unknown>;
   for (const key of Object.keys(record)) {
-    if (!(key in fields)) {
+    if (!Object.hasOwn(fields, key)) {
       throw new InputError(
         `Unknown field "${key.slice(0, 64)}"; allowed: ${Object.keys(fields).join(', ')}`,
       );

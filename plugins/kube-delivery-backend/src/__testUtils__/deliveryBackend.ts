@@ -1,0 +1,83 @@
+import {
+  mockCredentials,
+  mockServices,
+  startTestBackend,
+  type TestBackend,
+} from '@backstage/backend-test-utils';
+import type { Entity } from '@backstage/catalog-model';
+import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
+import { AuthorizeResult } from '@backstage/plugin-permission-common';
+import type { JsonObject } from '@backstage/types';
+import type { DevCluster } from '@internal/devcluster';
+import type { Knex } from 'knex';
+import { kubeDeliveryPlugin } from '../plugin';
+import { devClusterEnvironments, testDeliveryConfig } from './deliveryHarness';
+
+/**
+ * The `kubeDelivery` app-config an operator would write for the devcluster's
+ * dev, test and production environments (see config.d.ts), with a fast runner.
+ */
+export function devClusterAppConfig(cluster: DevCluster): JsonObject {
+  const { lifecycle, channels } = testDeliveryConfig(cluster);
+  return {
+    kubeDelivery: {
+      environments: devClusterEnvironments(cluster).map(environment => ({
+        name: environment.name,
+        namespace: environment.namespace,
+        cluster: {
+          url: environment.cluster.url!,
+          caData: environment.cluster.caData!,
+          serviceAccountToken: environment.cluster.serviceAccountToken!,
+        },
+        ...(environment.minReplicas !== undefined && {
+          minReplicas: environment.minReplicas,
+        }),
+        protected: environment.protected,
+        featureBranches: environment.featureBranches,
+        variables: environment.variables,
+      })),
+      lifecycle,
+      channels: channels.map(channel => ({
+        name: channel.name,
+        prerelease: channel.prerelease,
+        ...(channel.environments && { environments: channel.environments }),
+      })),
+      deployments: {
+        pollIntervalMs: 200,
+        leaseSeconds: 5,
+        blueGreenCleanupDelaySeconds: 1,
+      },
+    },
+  };
+}
+
+/**
+ * The real plugin in a test backend: app-config for the devcluster, an
+ * in-memory catalog of `entities`, a permission policy that always answers
+ * `permission`, and the given database (backends sharing a knex see each
+ * other's releases and deployments).
+ *
+ * A request without an Authorization header is unauthenticated, as in
+ * production (the mock HttpAuthService would otherwise treat it as a user).
+ */
+export function startDeliveryBackend(options: {
+  cluster: DevCluster;
+  knex: Knex;
+  entities: Entity[];
+  permission: AuthorizeResult.ALLOW | AuthorizeResult.DENY;
+}): Promise<TestBackend> {
+  return startTestBackend({
+    features: [
+      kubeDeliveryPlugin,
+      mockServices.rootConfig.factory({
+        data: devClusterAppConfig(options.cluster),
+      }),
+      mockServices.database.factory({ knex: options.knex }),
+      mockServices.httpAuth.factory({
+        defaultCredentials: mockCredentials.none(),
+      }),
+      mockServices.permissions.factory({ result: options.permission }),
+      catalogServiceMock.factory({ entities: options.entities }),
+    ],
+  });
+}
