@@ -9,7 +9,7 @@ cd "$KD_ROOT"
 yarn install --immutable
 yarn devcluster up
 # The kubeDelivery environments of the local cluster; tokens stay in files.
-yarn --silent devcluster app-config > app-config.local.yaml
+yarn devcluster app-config > app-config.local.yaml
 mkdir -p .data
 echo
 echo "Starting Backstage: open http://localhost:3000 (backend on http://localhost:7007)"

@@ -18,7 +18,7 @@ cleanup() {
 trap cleanup EXIT
 
 # A cluster that was already running (e.g. for scripts/dev.sh) is left running.
-if ! yarn --silent devcluster status >/dev/null 2>&1; then
+if ! yarn devcluster status >/dev/null 2>&1; then
   started_cluster=1
 fi
 yarn devcluster up
