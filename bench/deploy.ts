@@ -45,11 +45,12 @@ import {
   renderSnapshot,
 } from '../plugins/kube-delivery-backend/src/delivery';
 import { workloadObjects } from '../plugins/kube-delivery-backend/src/delivery/strategies/steps';
+import { ROLLOUT_POLL_INTERVAL_MS } from '../plugins/kube-delivery-backend/src/delivery/ClusterRegistry';
 
 const ACTOR = 'user:default/bench';
 const ENVIRONMENT = 'dev';
 /** EnvironmentCluster's default poll interval (waitForRollout), used by ClusterRegistry. */
-const SHIPPED_ROLLOUT_POLL_MS = 1000;
+const SHIPPED_ROLLOUT_POLL_MS = ROLLOUT_POLL_INTERVAL_MS;
 /** DeploymentRunner's MAX_CONCURRENT_JOBS. */
 const RUNNER_CONCURRENCY = 12;
 
@@ -78,7 +79,7 @@ const BOUTIQUE: Array<{
 interface Options {
   rounds: number;
   runnerPollMs: number;
-  /** Unset: the shipped ClusterRegistry (1000 ms). Set: a diagnostic registry with this interval. */
+  /** Unset: the shipped ClusterRegistry. Set: a diagnostic registry with this interval. */
   rolloutPollMs?: number;
   rolloutTimeoutS: number;
   boutique: boolean;
@@ -93,7 +94,7 @@ const HELP = `Usage: yarn bench:deploy [options]
                        (env BENCH_ROUNDS; default 7)
   --runner-poll-ms MS  DeploymentRunner poll interval (env BENCH_RUNNER_POLL_MS; default 100)
   --rollout-poll-ms MS DIAGNOSTIC: give the runner a ClusterRegistry whose clusters poll
-                       rollouts every MS instead of the shipped 1000 ms
+                       rollouts every MS instead of the shipped interval
                        (env BENCH_ROLLOUT_POLL_MS; default: the shipped ClusterRegistry)
   --rollout-timeout S  kubectl rollout status --timeout and per-deploy wait (default 180)
   --skip-boutique      only run (1)
@@ -218,7 +219,7 @@ function createLogger(verbose: boolean): LoggerService {
   return logger;
 }
 
-/** DIAGNOSTIC ONLY: a ClusterRegistry whose clusters poll rollouts at another interval than the shipped 1000 ms. */
+/** DIAGNOSTIC ONLY: a ClusterRegistry whose clusters poll rollouts at another interval than the shipped one. */
 class RolloutPollRegistry extends ClusterRegistry {
   private readonly byEnvironment = new Map<string, EnvironmentCluster>();
 
@@ -584,7 +585,7 @@ async function main() {
 
   const registryNote =
     options.rolloutPollMs === undefined
-      ? `${SHIPPED_ROLLOUT_POLL_MS} ms (EnvironmentCluster default; ClusterRegistry passes no interval, not configurable)`
+      ? `${SHIPPED_ROLLOUT_POLL_MS} ms (ClusterRegistry's ROLLOUT_POLL_INTERVAL_MS)`
       : `${options.rolloutPollMs} ms (DIAGNOSTIC registry, not the shipped ${SHIPPED_ROLLOUT_POLL_MS} ms)`;
   console.log(
     `Kube Delivery deploy benchmark — devcluster ${cluster.server}, namespace ${environment.namespace}, run ${suffix}`,

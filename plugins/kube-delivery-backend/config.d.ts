@@ -71,6 +71,29 @@ export interface Config {
       /** Environments this channel may deploy to; all when absent. */
       environments?: string[];
     }>;
+    /** Environment health checks (cluster, credentials, Istio CRDs, sidecar injection, gateway). */
+    health?: {
+      /** Seconds between scheduled checks of every environment (one backend replica runs them). Default 300, at least 10. */
+      intervalSeconds?: number;
+      /** Seconds after start-up before the first scheduled check. Default 15. */
+      initialDelaySeconds?: number;
+    };
+    /**
+     * Image registries that serve as container feeds: the SemVer tags of an
+     * image are listed through the OCI Distribution API and a release pins
+     * the digest of the tag chosen.
+     */
+    registries?: Array<{
+      /** As images name it: `registry.example.com`, `127.0.0.1:5000`, or `docker.io` (then unqualified images like `octopussamples/x` map here). */
+      host: string;
+      /** Base URL of the Distribution API, without /v2. Default `https://<host>`. */
+      url?: string;
+      username?: string;
+      /** @visibility secret */
+      password?: string;
+      /** A bearer token sent as is; excludes username/password. @visibility secret */
+      token?: string;
+    }>;
     /** Deployment runner settings. */
     deployments?: {
       /** Seconds a claimed deployment's lease lasts before another replica may take it over. Default 30. */

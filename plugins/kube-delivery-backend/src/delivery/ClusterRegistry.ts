@@ -7,7 +7,7 @@ import type { EnvironmentConfig } from '../config/environments';
  * poll; a short interval keeps a deploy within a few hundred milliseconds of
  * `kubectl rollout status`, which watches.
  */
-const ROLLOUT_POLL_INTERVAL_MS = 200;
+export const ROLLOUT_POLL_INTERVAL_MS = 200;
 
 /** One cluster client per environment, created on first use. */
 export class ClusterRegistry {
