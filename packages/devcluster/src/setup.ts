@@ -252,6 +252,41 @@ function accountObjects(
   ];
 }
 
+/**
+ * Lets a namespace's kube-delivery ServiceAccount read its own Namespace object
+ * (for the sidecar-injection label) and nothing else cluster-wide: Namespaces
+ * are cluster-scoped, so a namespaced Role cannot grant it.
+ */
+export function namespaceReaderObjects(namespace: string): object[] {
+  const name = `kube-delivery-namespace-${namespace}`;
+  return [
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name, labels: MANAGED_BY },
+      rules: [
+        {
+          apiGroups: [''],
+          resources: ['namespaces'],
+          resourceNames: [namespace],
+          verbs: ['get'],
+        },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name, labels: MANAGED_BY },
+      roleRef: {
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'ClusterRole',
+        name,
+      },
+      subjects: [{ kind: 'ServiceAccount', name: SERVICE_ACCOUNT, namespace }],
+    },
+  ];
+}
+
 export function namespaceObjects(): object[] {
   return [
     {
@@ -275,6 +310,7 @@ export function accessObjects(): object[] {
     ...NAMESPACES.flatMap(ns =>
       accountObjects(ns, SERVICE_ACCOUNT, deployRole(ns)),
     ),
+    ...NAMESPACES.flatMap(ns => namespaceReaderObjects(ns)),
     ...accountObjects('istio-system', GATEWAY_SERVICE_ACCOUNT, gatewayRole()),
   ];
 }

@@ -13,6 +13,12 @@ import {
   ReleaseService,
 } from './delivery';
 import { createRouter } from './router';
+import {
+  createHealthRouter,
+  DatabaseHealthStore,
+  HealthService,
+  readHealthSettings,
+} from './health';
 
 /**
  * The Kube Delivery backend plugin: deploy, route, certificate and rollback
@@ -35,6 +41,7 @@ export const kubeDeliveryPlugin = createBackendPlugin({
         auditor: coreServices.auditor,
         urlReader: coreServices.urlReader,
         lifecycle: coreServices.lifecycle,
+        scheduler: coreServices.scheduler,
         catalog: catalogServiceRef,
       },
       async init(deps) {
@@ -56,7 +63,19 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           urlReader: deps.urlReader,
           channels: config.channels,
         });
-        const delivery = new DeliveryService({ config, store, releases, runner, clusters });
+        const health = new HealthService({
+          environments: config.environments,
+          store: await DatabaseHealthStore.create({ database: deps.database }),
+          logger,
+        });
+        const delivery = new DeliveryService({
+          config,
+          store,
+          releases,
+          runner,
+          clusters,
+          onRefused: refusal => health.recordPromotionRefused(refusal),
+        });
 
         deps.httpRouter.use(
           await createRouter({
@@ -68,6 +87,10 @@ export const kubeDeliveryPlugin = createBackendPlugin({
             delivery,
           }),
         );
+        deps.httpRouter.use(
+          createHealthRouter({ httpAuth: deps.httpAuth, auditor: deps.auditor, health }),
+        );
+        await health.schedule(deps.scheduler, readHealthSettings(deps.config));
         lifecycle.addStartupHook(() => runner.start());
         lifecycle.addShutdownHook(() => runner.stop());
         logger.info('Kube Delivery backend started', {

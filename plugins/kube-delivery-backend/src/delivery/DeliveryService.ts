@@ -34,6 +34,15 @@ export class DeliveryService {
       releases: ReleaseService;
       runner: DeploymentRunner;
       clusters: ClusterRegistry;
+      /** Told about every deploy or promotion the rules refuse, before the 409; must not throw. */
+      onRefused?: (refusal: {
+        environment: string;
+        entityRef: string;
+        version?: string;
+        kind: DeploymentKind;
+        actor: string;
+        message: string;
+      }) => Promise<void>;
     },
   ) {
     this.environments = new Map(options.config.environments.map(e => [e.name, e]));
@@ -97,7 +106,17 @@ export class DeliveryService {
       config: this.options.config,
       succeededIn: name => this.options.store.hasSucceeded(release.id, name),
     });
-    if (refusal) throw new ConflictError(refusal);
+    if (refusal) {
+      await this.options.onRefused?.({
+        environment: environment.name,
+        entityRef: release.entityRef,
+        version: release.version,
+        kind: input.kind,
+        actor: input.createdBy,
+        message: refusal,
+      });
+      throw new ConflictError(refusal);
+    }
     const spec = release.snapshot.spec as unknown as ServiceSpec;
     // Render now: a release that cannot render for this environment is a 400
     // before anything is queued.
@@ -132,8 +151,18 @@ export class DeliveryService {
     const environment = this.environment(input.environment);
     const lifecycle = this.options.config.lifecycle;
     const position = lifecycle.indexOf(environment.name);
+    const refuse = async (message: string) => {
+      await this.options.onRefused?.({
+        environment: environment.name,
+        entityRef: input.entityRef,
+        kind: 'promote',
+        actor: input.createdBy,
+        message,
+      });
+      return new ConflictError(message);
+    };
     if (position <= 0) {
-      throw new ConflictError(
+      throw await refuse(
         `Lifecycle rule: ${environment.name} is ${
           position === 0 ? 'the first environment of the lifecycle' : 'not in the lifecycle'
         }; deploy a release to it instead of promoting`,
@@ -142,7 +171,7 @@ export class DeliveryService {
     const source = lifecycle[position - 1];
     const last = await this.options.store.lastSucceeded(input.entityRef, source, MAINLINE_TRACK);
     if (!last) {
-      throw new ConflictError(
+      throw await refuse(
         `Lifecycle rule: nothing has succeeded in ${source} yet, so there is nothing to promote to ${environment.name}`,
       );
     }

@@ -1,0 +1,229 @@
+import type {
+  LoggerService,
+  SchedulerService,
+} from '@backstage/backend-plugin-api';
+import { NotFoundError } from '@backstage/errors';
+import type { EnvironmentConfig } from '../config/environments';
+import {
+  checkEnvironment,
+  createHealthConnections,
+  type HealthConnections,
+} from './checkEnvironment';
+import type { HealthStore, NewEnvironmentEvent } from './HealthStore';
+import type { EnvironmentHealth, HealthFinding, HealthStatus } from './types';
+
+/** The actor of scheduled checks in the history. */
+export const SCHEDULED_ACTOR = 'kube-delivery:health-check';
+
+/** A refused promotion, as DeliveryService reports it. */
+export interface PromotionRefusal {
+  environment: string;
+  entityRef: string;
+  version?: string;
+  kind: string;
+  actor: string;
+  message: string;
+}
+
+export interface HealthChange {
+  check: string;
+  from: HealthStatus;
+  to: HealthStatus;
+  message: string;
+  action: string;
+}
+
+/**
+ * What changed between two checks. A finding absent from one side counts as
+ * ok there: a denied permission appears as its own finding and disappears
+ * again when granted.
+ */
+export function diffFindings(
+  previous: HealthFinding[],
+  current: HealthFinding[],
+): HealthChange[] {
+  const before = new Map(previous.map(f => [f.check, f]));
+  const after = new Map(current.map(f => [f.check, f]));
+  const changes: HealthChange[] = [];
+  for (const check of new Set([...before.keys(), ...after.keys()])) {
+    const from = before.get(check)?.status ?? 'ok';
+    const to = after.get(check)?.status ?? 'ok';
+    if (from !== to) {
+      const now = after.get(check);
+      changes.push({
+        check,
+        from,
+        to,
+        message: now?.message ?? `${check}: no longer reported`,
+        action: now?.action ?? '',
+      });
+    }
+  }
+  return changes;
+}
+
+/** Environment health: checks, the cached latest result, and the environment timeline. */
+export class HealthService {
+  private readonly environments: Map<string, EnvironmentConfig>;
+  private readonly connections = new Map<string, HealthConnections>();
+  private readonly running = new Map<string, Promise<EnvironmentHealth>>();
+
+  constructor(
+    private readonly options: {
+      environments: EnvironmentConfig[];
+      store: HealthStore;
+      logger: LoggerService;
+    },
+  ) {
+    this.environments = new Map(options.environments.map(e => [e.name, e]));
+  }
+
+  environment(name: string): EnvironmentConfig {
+    const environment = this.environments.get(name);
+    if (!environment) {
+      throw new NotFoundError(
+        `No environment "${String(name).slice(0, 63)}"; configured: ${[
+          ...this.environments.keys(),
+        ].join(', ')}`,
+      );
+    }
+    return environment;
+  }
+
+  /** The latest stored check, or a check now when there is none. */
+  async latest(name: string, actor: string): Promise<EnvironmentHealth> {
+    const environment = this.environment(name);
+    return (
+      (await this.options.store.getHealth(environment.name)) ??
+      this.check(environment.name, actor)
+    );
+  }
+
+  /**
+   * Checks an environment now, stores the result and records a
+   * health-changed event when a finding's status changed. Concurrent calls
+   * for one environment share one check.
+   */
+  check(name: string, actor: string): Promise<EnvironmentHealth> {
+    const environment = this.environment(name);
+    let pending = this.running.get(environment.name);
+    if (!pending) {
+      pending = this.runCheck(environment, actor).finally(() =>
+        this.running.delete(environment.name),
+      );
+      this.running.set(environment.name, pending);
+    }
+    return pending;
+  }
+
+  /** Checks every environment; used by the scheduled task. */
+  async checkAll(): Promise<void> {
+    for (const environment of this.environments.values()) {
+      try {
+        await this.check(environment.name, SCHEDULED_ACTOR);
+      } catch (error) {
+        this.options.logger.error('environment health check failed', {
+          environment: environment.name,
+          error: (error as Error).message,
+        });
+      }
+    }
+  }
+
+  history(query: { environment: string; limit: number; before?: string }) {
+    this.environment(query.environment);
+    return this.options.store.listEvents(query);
+  }
+
+  /** Records a refused promotion in the environment's timeline; never throws. */
+  async recordPromotionRefused(refusal: PromotionRefusal): Promise<void> {
+    try {
+      await this.options.store.addEvent({
+        environment: refusal.environment,
+        kind: 'promotion-refused',
+        message: refusal.message,
+        details: {
+          entityRef: refusal.entityRef,
+          ...(refusal.version && { version: refusal.version }),
+          deploymentKind: refusal.kind,
+        },
+        actor: refusal.actor,
+      });
+    } catch (error) {
+      this.options.logger.warn('could not record a refused promotion', {
+        environment: refusal.environment,
+        entityRef: refusal.entityRef,
+        error: (error as Error).message,
+      });
+    }
+  }
+
+  /** Runs the checks on a schedule, on one backend replica at a time. */
+  async schedule(
+    scheduler: SchedulerService,
+    settings: { intervalSeconds: number; initialDelaySeconds: number },
+  ): Promise<void> {
+    await scheduler.scheduleTask({
+      id: 'kube-delivery-environment-health',
+      frequency: { seconds: settings.intervalSeconds },
+      timeout: { seconds: Math.max(60, settings.intervalSeconds) },
+      initialDelay: { seconds: settings.initialDelaySeconds },
+      scope: 'global',
+      fn: () => this.checkAll(),
+    });
+  }
+
+  private async runCheck(
+    environment: EnvironmentConfig,
+    actor: string,
+  ): Promise<EnvironmentHealth> {
+    const health = await checkEnvironment(environment, () =>
+      this.connectionsFor(environment),
+    );
+    const { store, logger } = this.options;
+    // Compare-and-set on the stored latest, so that two replicas checking at
+    // once record a change once.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const previous = await store.getHealth(environment.name);
+      if (previous && previous.checkedAt >= health.checkedAt) return previous;
+      const changes = diffFindings(previous?.findings ?? [], health.findings);
+      const from = previous?.status ?? 'unknown';
+      const event: NewEnvironmentEvent | undefined = changes.length
+        ? {
+            environment: environment.name,
+            kind: 'health-changed',
+            message: `Health of ${environment.name}: ${
+              from === health.status
+                ? health.status
+                : `${from} → ${health.status}`
+            }; ${changes
+              .map(c => `${c.check} ${c.from} → ${c.to}`)
+              .join(', ')}`,
+            details: { from, to: health.status, changes },
+            actor,
+          }
+        : undefined;
+      if (await store.saveHealth(health, previous?.checkedAt, event)) {
+        if (event) {
+          logger.info('environment health changed', {
+            environment: environment.name,
+            from,
+            to: health.status,
+            checks: changes.map(c => c.check).join(','),
+          });
+        }
+        return health;
+      }
+    }
+    return health;
+  }
+
+  private connectionsFor(environment: EnvironmentConfig): HealthConnections {
+    let connections = this.connections.get(environment.name);
+    if (!connections) {
+      connections = createHealthConnections(environment, this.options.logger);
+      this.connections.set(environment.name, connections);
+    }
+    return connections;
+  }
+}
