@@ -6,6 +6,7 @@ import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { kubeDeliveryPermissions } from '@internal/plugin-kube-delivery-common';
 import { readDeliveryConfig } from './config/environments';
 import { DatabaseDeliveryStore } from './database';
+import { createContainerFeed } from './feed';
 import {
   ClusterRegistry,
   DeliveryService,
@@ -62,6 +63,7 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           store,
           urlReader: deps.urlReader,
           channels: config.channels,
+          feed: createContainerFeed(deps.config),
         });
         const health = new HealthService({
           environments: config.environments,

@@ -174,6 +174,32 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     res.status(201).json(created);
   });
 
+  router.get(`${entityPath}/feed`, async (req, res) => {
+    const { entity } = await authorizedEntity(req, kubeDeliveryReadPermission);
+    res.json({ items: await delivery.listFeed(entity) });
+  });
+
+  router.post(`${entityPath}/releases/from-feed`, async (req, res) => {
+    const { entity, entityRef, credentials } = await authorizedEntity(
+      req,
+      kubeDeliveryDeployPermission,
+    );
+    const body = readBody(req.body, { tag: 'required' });
+    const release = await audited(
+      req,
+      'release-create',
+      { entityRef, tag: body.tag, fromFeed: true },
+      () =>
+        delivery.createReleaseFromFeed({
+          entity,
+          tag: body.tag!,
+          createdBy: actorOf(credentials),
+        }),
+    );
+    const { snapshot: _snapshot, ...created } = release;
+    res.status(201).json(created);
+  });
+
   router.get(`${entityPath}/deployments`, async (req, res) => {
     const { entityRef } = await authorizedEntity(req, kubeDeliveryReadPermission);
     const query = readBody(req.query, {

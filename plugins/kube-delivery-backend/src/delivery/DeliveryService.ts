@@ -71,6 +71,14 @@ export class DeliveryService {
     return this.options.releases.createRelease(input);
   }
 
+  createReleaseFromFeed(input: Parameters<ReleaseService['createReleaseFromFeed']>[0]) {
+    return this.options.releases.createReleaseFromFeed(input);
+  }
+
+  listFeed(entity: Entity) {
+    return this.options.releases.listFeed(entity);
+  }
+
   async release(entityRef: string, id: string): Promise<ReleaseRecord> {
     const release = await this.options.store.getRelease(id);
     if (release.entityRef !== entityRef) {

@@ -15,6 +15,7 @@ import {
 } from '../catalog';
 import type { ChannelConfig } from '../config/environments';
 import type { DeliveryStore, ReleaseRecord } from '../database';
+import type { ContainerFeed, FeedTag } from '../feed';
 import { MAX_MANIFEST_BYTES, parseManifest } from '../manifests';
 
 const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
@@ -37,8 +38,49 @@ export class ReleaseService {
       store: DeliveryStore;
       urlReader: UrlReaderService;
       channels: ChannelConfig[];
+      /** The container feed; without it releases name their tag themselves. */
+      feed?: ContainerFeed;
     },
   ) {}
+
+  /** The SemVer tags of the entity's image in its registry, newest first. */
+  async listFeed(entity: Entity): Promise<FeedTag[]> {
+    const spec = parseServiceSpec(entity);
+    return this.requireFeed().listTags(spec.image);
+  }
+
+  /**
+   * A release from a tag of the container feed: the tag is the version, and
+   * the digest it points to now is pinned, so the release deploys exactly
+   * that image even if the tag moves later.
+   */
+  async createReleaseFromFeed(input: {
+    entity: Entity;
+    tag: string;
+    createdBy: string;
+  }): Promise<ReleaseRecord> {
+    if (!parseVersion(input.tag)) {
+      throw new InputError(
+        `Tag "${input.tag.slice(0, 64)}" is not a SemVer version; pick one the feed lists`,
+      );
+    }
+    const spec = parseServiceSpec(input.entity);
+    const digest = await this.requireFeed().resolveDigest(spec.image, input.tag);
+    return this.createRelease({
+      entity: input.entity,
+      version: input.tag,
+      tag: input.tag,
+      digest,
+      createdBy: input.createdBy,
+    });
+  }
+
+  private requireFeed(): ContainerFeed {
+    if (!this.options.feed) {
+      throw new InputError('No container feed is configured (kubeDelivery.registries)');
+    }
+    return this.options.feed;
+  }
 
   async createRelease(input: CreateReleaseInput): Promise<ReleaseRecord> {
     const version = parseVersion(input.version);
