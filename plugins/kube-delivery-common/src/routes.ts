@@ -1,0 +1,322 @@
+import type { RoutingKind } from './types';
+
+/**
+ * A rule that sends chosen requests of a service to one of its feature
+ * branches.
+ *
+ * @public
+ */
+export interface RouteRule {
+  id: string;
+  entityRef: string;
+  environment: string;
+  /** Kubernetes Service name of the mainline, e.g. `adservice`. */
+  service: string;
+  /** Branch slug (see `branchSlug`), e.g. `myfeature`. */
+  branch: string;
+  kind: RoutingKind;
+  /** Cookie name, lowercase header name, or baggage member key. */
+  key: string;
+  value: string;
+  owner: string;
+  /** ISO 8601 instant after which the rule no longer applies. */
+  expiresAt: string;
+  /** ISO 8601 instant; orders rules that could match the same request. */
+  createdAt?: string;
+}
+
+/** Session ids, user ids, uuids: no regex metacharacters, no separators. */
+const ROUTE_VALUE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** RFC 6265 cookie-name: an RFC 2616 token (no CTLs, no separators). */
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/;
+const HEADER_NAME = /^[a-z0-9-]{1,64}$/;
+const BAGGAGE_KEY = /^[a-z0-9_.-]{1,64}$/;
+/** Headers whose whole value an `exact` match would never sensibly compare. */
+const RESERVED_HEADERS = new Set(['cookie', 'baggage']);
+
+/**
+ * Checks a routing rule's key and value against strict character sets.
+ * Returns an error message, or undefined when both are acceptable. The
+ * message never echoes the offending input.
+ *
+ * @public
+ */
+export function validateRouteValue(
+  kind: RoutingKind,
+  key: string,
+  value: string,
+): string | undefined {
+  if (typeof key !== 'string' || typeof value !== 'string') {
+    return 'Routing key and value must be strings';
+  }
+  switch (kind) {
+    case 'cookie':
+      if (!COOKIE_NAME.test(key)) {
+        return 'Cookie name must be 1-64 RFC 6265 token characters';
+      }
+      break;
+    case 'header':
+      if (!HEADER_NAME.test(key)) {
+        return 'Header name must be 1-64 characters of a-z, 0-9 and -';
+      }
+      if (RESERVED_HEADERS.has(key)) {
+        return `Header "${key}" cannot be matched exactly; use the ${key} routing kind`;
+      }
+      break;
+    case 'baggage':
+      if (!BAGGAGE_KEY.test(key)) {
+        return 'Baggage key must be 1-64 characters of a-z, 0-9, _, . and -';
+      }
+      break;
+    default:
+      return 'Routing kind must be cookie, header or baggage';
+  }
+  if (!ROUTE_VALUE.test(value)) {
+    return 'Routing value must be 1-128 characters of A-Z, a-z, 0-9, ., _ and -, starting with a letter or digit';
+  }
+  return undefined;
+}
+
+/**
+ * Escapes every character that is special in RE2 or ECMAScript regular
+ * expressions (only those: RE2 and `u`-mode JavaScript both reject some
+ * needless escapes).
+ *
+ * @public
+ */
+export function escapeRegex(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+}
+
+/**
+ * An anchored, RE2-compatible regex matching a whole `Cookie` header that
+ * contains the cookie `name=value` as a whole cookie (at the start, middle
+ * or end; not as the suffix of another cookie's name nor a prefix of a
+ * longer value). Space or tab is tolerated around the `;` separators.
+ *
+ * @public
+ */
+export function cookieMatchRegex(name: string, value: string): string {
+  return `^(.*?;[ \\t]*)?${escapeRegex(name)}=${escapeRegex(
+    value,
+  )}([ \\t]*;.*)?$`;
+}
+
+/**
+ * An anchored, RE2-compatible regex matching a whole W3C `baggage` header
+ * that has the list member `key=value`: members are separated by `,`,
+ * optional whitespace may surround `=`, `,` and `;`, and properties may
+ * follow the value after `;`.
+ *
+ * @public
+ */
+export function baggageMatchRegex(key: string, value: string): string {
+  return `^(.*?,)?[ \\t]*${escapeRegex(key)}[ \\t]*=[ \\t]*${escapeRegex(
+    value,
+  )}[ \\t]*([;,].*)?$`;
+}
+
+/** An Istio StringMatch. @public */
+export interface StringMatch {
+  exact?: string;
+  prefix?: string;
+  regex?: string;
+}
+
+/** An Istio HTTPMatchRequest (the subset this project evaluates). @public */
+export interface HttpMatchRequest {
+  name?: string;
+  headers?: Record<string, StringMatch>;
+  withoutHeaders?: Record<string, StringMatch>;
+  uri?: StringMatch;
+  method?: StringMatch;
+  authority?: StringMatch;
+  scheme?: StringMatch;
+  ignoreUriCase?: boolean;
+}
+
+/** An Istio Destination. @public */
+export interface HttpDestination {
+  host: string;
+  subset?: string;
+  port?: { number: number };
+}
+
+/** An Istio HTTPRoute: one entry of a VirtualService's `spec.http`. @public */
+export interface HttpRoute {
+  name?: string;
+  match?: HttpMatchRequest[];
+  route: Array<{ destination: HttpDestination; weight?: number }>;
+}
+
+/** A request, as the route tester describes it. @public */
+export interface RouteTestRequest {
+  /** Header names in any case. `:path`, `:method`, `:authority` (or `host`) and `:scheme` are used when the fields below are absent. */
+  headers: Record<string, string>;
+  /** Request path, query string ignored; default `/`. */
+  uri?: string;
+  method?: string;
+  authority?: string;
+  scheme?: string;
+}
+
+/** Where the mesh sends a request. @public */
+export interface RouteEvaluation {
+  destination: HttpDestination;
+  /** The winning entry's `name`. */
+  routeName?: string;
+  /** The winning entry's index in `spec.http`. */
+  index: number;
+}
+
+const MATCH_KEYS = new Set([
+  'name',
+  'headers',
+  'withoutHeaders',
+  'uri',
+  'method',
+  'authority',
+  'scheme',
+  'ignoreUriCase',
+]);
+
+const compiled = new Map<string, RegExp | null>();
+
+/**
+ * Compiles an RE2 pattern with RE2's full-match semantics. The few RE2-only
+ * spellings that appear in practice are translated: a leading `(?i)` and
+ * `(?P<name>`. An invalid pattern compiles to null (never matches).
+ */
+function fullMatchRegex(pattern: string): RegExp | null {
+  let result = compiled.get(pattern);
+  if (result !== undefined) return result;
+  let source = pattern;
+  let flags = '';
+  if (source.startsWith('(?i)')) {
+    source = source.slice(4);
+    flags = 'i';
+  }
+  source = source.replace(/\(\?P</g, '(?<');
+  try {
+    result = new RegExp(`^(?:${source})$`, flags);
+  } catch {
+    result = null;
+  }
+  if (compiled.size > 1000) compiled.clear();
+  compiled.set(pattern, result);
+  return result;
+}
+
+function stringMatches(
+  match: StringMatch | undefined | null,
+  actual: string | undefined,
+  ignoreCase = false,
+): boolean {
+  if (actual === undefined) return false;
+  if (!match || typeof match !== 'object') return true;
+  const value = ignoreCase ? actual.toLowerCase() : actual;
+  if (typeof match.exact === 'string') {
+    return value === (ignoreCase ? match.exact.toLowerCase() : match.exact);
+  }
+  if (typeof match.prefix === 'string') {
+    return value.startsWith(
+      ignoreCase ? match.prefix.toLowerCase() : match.prefix,
+    );
+  }
+  if (typeof match.regex === 'string') {
+    return fullMatchRegex(match.regex)?.test(actual) ?? false;
+  }
+  // No match type: Istio turns this into a presence match.
+  return true;
+}
+
+function blockMatches(
+  block: HttpMatchRequest,
+  headers: Record<string, string>,
+  request: RouteTestRequest,
+): boolean {
+  // A condition this evaluator cannot judge (sourceLabels, gateways, port,
+  // queryParams, ...) makes the block not match: never guess a route.
+  if (Object.keys(block).some(key => !MATCH_KEYS.has(key))) return false;
+  for (const [name, match] of Object.entries(block.headers ?? {})) {
+    if (!stringMatches(match, headers[name.toLowerCase()])) return false;
+  }
+  for (const [name, match] of Object.entries(block.withoutHeaders ?? {})) {
+    if (stringMatches(match, headers[name.toLowerCase()])) return false;
+  }
+  if (block.uri) {
+    const uri = (request.uri ?? headers[':path'] ?? '/').split('?')[0];
+    if (!stringMatches(block.uri, uri, block.ignoreUriCase === true)) {
+      return false;
+    }
+  }
+  if (
+    block.method &&
+    !stringMatches(block.method, request.method ?? headers[':method'] ?? 'GET')
+  ) {
+    return false;
+  }
+  if (
+    block.authority &&
+    !stringMatches(
+      block.authority,
+      request.authority ?? headers[':authority'] ?? headers.host,
+    )
+  ) {
+    return false;
+  }
+  if (
+    block.scheme &&
+    !stringMatches(block.scheme, request.scheme ?? headers[':scheme'])
+  ) {
+    return false;
+  }
+  return true;
+}
+
+/**
+ * Evaluates a VirtualService's `spec.http` the way Istio does: the first
+ * entry with a matching `match` block wins (blocks are ORed; the conditions
+ * inside a block are ANDed; an entry without `match` matches everything).
+ * Header names are compared case-insensitively; `regex` is a full match
+ * (RE2 semantics); a missing header matches no exact, prefix or regex.
+ *
+ * The destination of the winning entry is its single route destination or,
+ * when it splits traffic, the one with the highest weight (the first among
+ * equals; an absent weight counts as 0). Returns undefined when no entry
+ * matches or the winning entry has no route destination (a redirect or a
+ * direct response).
+ *
+ * @public
+ */
+export function evaluateHttpRoutes(
+  routes: readonly HttpRoute[],
+  request: RouteTestRequest,
+): RouteEvaluation | undefined {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers ?? {})) {
+    headers[name.toLowerCase()] = value;
+  }
+  for (let index = 0; index < routes.length; index++) {
+    const entry = routes[index];
+    const matches =
+      !entry.match ||
+      entry.match.length === 0 ||
+      entry.match.some(block => blockMatches(block, headers, request));
+    if (!matches) continue;
+    const destinations = Array.isArray(entry.route) ? entry.route : [];
+    let best: (typeof destinations)[number] | undefined;
+    for (const candidate of destinations) {
+      if (!best || (candidate.weight ?? 0) > (best.weight ?? 0)) {
+        best = candidate;
+      }
+    }
+    if (!best?.destination) return undefined;
+    return {
+      destination: best.destination,
+      ...(entry.name !== undefined && { routeName: entry.name }),
+      index,
+    };
+  }
+  return undefined;
+}
