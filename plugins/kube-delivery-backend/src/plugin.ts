@@ -15,6 +15,11 @@ import {
 } from './delivery';
 import { createRouter } from './router';
 import {
+  DatabaseRouteStore,
+  RouteReconciler,
+  RoutingService,
+} from './routing';
+import {
   createHealthRouter,
   DatabaseHealthStore,
   HealthService,
@@ -79,6 +84,21 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           onRefused: refusal => health.recordPromotionRefused(refusal),
         });
 
+        const routeStore = await DatabaseRouteStore.create({ database: deps.database });
+        const environmentOf = (name: string) => delivery.environment(name);
+        const clusterOf = clusters.forEnvironment.bind(clusters);
+        const routing = new RoutingService({
+          store: routeStore,
+          reconciler: new RouteReconciler({
+            store: routeStore,
+            environment: environmentOf,
+            cluster: clusterOf,
+            logger,
+          }),
+          environment: environmentOf,
+          cluster: clusterOf,
+        });
+
         deps.httpRouter.use(
           await createRouter({
             logger,
@@ -87,6 +107,7 @@ export const kubeDeliveryPlugin = createBackendPlugin({
             auditor: deps.auditor,
             catalog: deps.catalog,
             delivery,
+            routing,
           }),
         );
         deps.httpRouter.use(

@@ -19,6 +19,7 @@ import {
   kubeDeliveryDeployPermission,
   kubeDeliveryReadPermission,
   kubeDeliveryRollbackPermission,
+  kubeDeliveryRoutePermission,
   parseVersion,
   type Deployment,
 } from '@internal/plugin-kube-delivery-common';
@@ -28,6 +29,7 @@ import Router from 'express-promise-router';
 import type { DeploymentRecord } from './database';
 import type { DeliveryService } from './delivery';
 import { readBody } from './http/body';
+import type { RoutingService } from './routing/RoutingService';
 
 export interface RouterOptions {
   logger: LoggerService;
@@ -36,6 +38,8 @@ export interface RouterOptions {
   auditor: AuditorService;
   catalog: CatalogService;
   delivery: DeliveryService;
+  /** Feature-branch routing rules; the /routes endpoints exist only with it. */
+  routing?: RoutingService;
 }
 
 const NAME_PART = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
@@ -333,7 +337,82 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     res.status(202).json(toApiDeployment(deployment));
   });
 
+  if (options.routing) addRouteEndpoints(options.routing);
+
+  /** Feature-branch routing rules and the route tester. */
+  function addRouteEndpoints(routing: RoutingService) {
+    router.get(`${entityPath}/routes`, async (req, res) => {
+      const { entityRef } = await authorizedEntity(req, kubeDeliveryReadPermission);
+      const query = readBody(req.query, { environment: 'optional' });
+      res.json({ items: await routing.listRules(entityRef, query.environment) });
+    });
+
+    router.post(`${entityPath}/routes/test`, async (req, res) => {
+      const { entity } = await authorizedEntity(req, kubeDeliveryReadPermission);
+      const { rest, extra } = splitBody(req.body, 'headers');
+      const body = readBody(rest, { environment: 'required' });
+      res.json(
+        await routing.test({ entity, environment: body.environment!, headers: extra }),
+      );
+    });
+
+    router.post(`${entityPath}/routes`, async (req, res) => {
+      const { entity, entityRef, credentials } = await authorizedEntity(
+        req,
+        kubeDeliveryRoutePermission,
+      );
+      const { rest, extra } = splitBody(req.body, 'ttlMinutes');
+      const body = readBody(rest, {
+        environment: 'required',
+        branch: 'required',
+        kind: 'optional',
+        key: 'optional',
+        value: 'required',
+      });
+      const rule = await audited(
+        req,
+        'route-create',
+        { entityRef, environment: body.environment, branch: body.branch, kind: body.kind ?? null },
+        () =>
+          routing.createRule({
+            entity,
+            environment: body.environment!,
+            branch: body.branch!,
+            kind: body.kind,
+            key: body.key,
+            value: body.value!,
+            ttlMinutes: extra,
+            owner: actorOf(credentials),
+          }),
+      );
+      res.status(201).json(rule);
+    });
+
+    router.delete(`${entityPath}/routes/:id`, async (req, res) => {
+      const { entity, entityRef } = await authorizedEntity(
+        req,
+        kubeDeliveryRoutePermission,
+      );
+      const rule = await audited(
+        req,
+        'route-delete',
+        { entityRef, id: req.params.id.slice(0, 64) },
+        () => routing.deleteRule(entity, req.params.id),
+      );
+      res.json(rule);
+    });
+  }
+
   return router;
+}
+
+/** Takes one non-string field out of a JSON body, leaving the rest for readBody. */
+function splitBody(body: unknown, field: string): { rest: unknown; extra: unknown } {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    return { rest: body, extra: undefined };
+  }
+  const { [field]: extra, ...rest } = body as Record<string, unknown>;
+  return { rest, extra };
 }
 
 function requireVersion(version: string | undefined): string {

@@ -1,0 +1,166 @@
+import {
+  resolvePackagePath,
+  type DatabaseService,
+} from '@backstage/backend-plugin-api';
+import { ConflictError } from '@backstage/errors';
+import type {
+  RouteRule,
+  RoutingKind,
+} from '@internal/plugin-kube-delivery-common';
+import type { Knex } from 'knex';
+import { uuidv7 } from '../health/HealthStore';
+
+const migrationsDir = resolvePackagePath(
+  '@internal/plugin-kube-delivery-backend',
+  'migrations',
+);
+
+const TABLE = 'kd_route_rules';
+
+export type NewRouteRule = Omit<RouteRule, 'id' | 'createdAt'>;
+
+/** Persistence of routing rules: the source of truth of feature-branch routing. */
+export interface RouteStore {
+  /**
+   * Stores a rule. A ConflictError when a live rule of the entity and
+   * environment already matches the same kind, key and value; an expired one
+   * is replaced.
+   */
+  create(rule: NewRouteRule): Promise<RouteRule>;
+  get(id: string): Promise<RouteRule | undefined>;
+  /** Rules of an entity (optionally of one environment), oldest first; with `now`, only those not expired. */
+  list(query: {
+    entityRef: string;
+    environment?: string;
+    now?: Date;
+  }): Promise<RouteRule[]>;
+  /** Deletes a rule of an entity; the deleted rule, or undefined when there was none. */
+  delete(entityRef: string, id: string): Promise<RouteRule | undefined>;
+}
+
+type RouteRow = {
+  id: string;
+  entity_ref: string;
+  environment: string;
+  service: string;
+  branch: string;
+  kind: RoutingKind;
+  key: string;
+  value: string;
+  owner: string;
+  created_at: number | string;
+  expires_at: number | string;
+};
+
+function toRule(row: RouteRow): RouteRule {
+  return {
+    id: row.id,
+    entityRef: row.entity_ref,
+    environment: row.environment,
+    service: row.service,
+    branch: row.branch,
+    kind: row.kind,
+    key: row.key,
+    value: row.value,
+    owner: row.owner,
+    createdAt: new Date(Number(row.created_at)).toISOString(),
+    expiresAt: new Date(Number(row.expires_at)).toISOString(),
+  };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Knex implementation of {@link RouteStore}, for SQLite and PostgreSQL. */
+export class DatabaseRouteStore implements RouteStore {
+  static async create(options: {
+    database: DatabaseService;
+    skipMigrations?: boolean;
+  }): Promise<DatabaseRouteStore> {
+    const client = await options.database.getClient();
+    if (!options.database.migrations?.skip && !options.skipMigrations) {
+      await client.migrate.latest({ directory: migrationsDir });
+    }
+    return new DatabaseRouteStore(client);
+  }
+
+  constructor(private readonly db: Knex) {}
+
+  async create(rule: NewRouteRule): Promise<RouteRule> {
+    const now = Date.now();
+    const expires = Date.parse(rule.expiresAt);
+    if (!Number.isFinite(expires)) {
+      throw new Error(`Invalid expiry ${rule.expiresAt}`);
+    }
+    const row: RouteRow = {
+      id: uuidv7(now),
+      entity_ref: rule.entityRef,
+      environment: rule.environment,
+      service: rule.service,
+      branch: rule.branch,
+      kind: rule.kind,
+      key: rule.key,
+      value: rule.value,
+      owner: rule.owner,
+      created_at: now,
+      expires_at: expires,
+    };
+    const sameMatch = {
+      entity_ref: rule.entityRef,
+      environment: rule.environment,
+      kind: rule.kind,
+      key: rule.key,
+      value: rule.value,
+    };
+    try {
+      await this.db.transaction(async tx => {
+        // An expired rule that was not swept yet must not block a new one.
+        await tx(TABLE).where(sameMatch).andWhere('expires_at', '<=', now).delete();
+        await tx(TABLE).insert(row);
+      });
+    } catch (error) {
+      const existing = await this.db<RouteRow>(TABLE).where(sameMatch).first();
+      if (existing) {
+        throw new ConflictError(
+          `A rule for ${rule.kind} ${rule.key}=${rule.value} already exists in ${rule.environment} (id ${existing.id}, branch ${existing.branch}); delete it first`,
+        );
+      }
+      throw error;
+    }
+    return toRule(row);
+  }
+
+  async get(id: string): Promise<RouteRule | undefined> {
+    if (!UUID.test(id)) return undefined;
+    const row = await this.db<RouteRow>(TABLE).where({ id }).first();
+    return row && toRule(row);
+  }
+
+  async list(query: {
+    entityRef: string;
+    environment?: string;
+    now?: Date;
+  }): Promise<RouteRule[]> {
+    let builder = this.db<RouteRow>(TABLE).where({ entity_ref: query.entityRef });
+    if (query.environment !== undefined) {
+      builder = builder.andWhere({ environment: query.environment });
+    }
+    if (query.now) {
+      builder = builder.andWhere('expires_at', '>', query.now.getTime());
+    }
+    const rows = await builder.orderBy([
+      { column: 'created_at', order: 'asc' },
+      { column: 'id', order: 'asc' },
+    ]);
+    return rows.map(toRule);
+  }
+
+  async delete(entityRef: string, id: string): Promise<RouteRule | undefined> {
+    if (!UUID.test(id)) return undefined;
+    return this.db.transaction(async tx => {
+      const row = await tx<RouteRow>(TABLE).where({ id, entity_ref: entityRef }).first();
+      if (!row) return undefined;
+      await tx(TABLE).where({ id }).delete();
+      return toRule(row);
+    });
+  }
+}
