@@ -8,3 +8,4 @@ export * from './permissions';
 export * from './types';
 export * from './versions';
 export * from './routes';
+export * from './api';

@@ -9,3 +9,9 @@ export {
   EntityKubeDeliveryEnvironmentsContent,
   isKubeDeliveryAvailable,
 } from './plugin';
+export { kubeDeliveryApiRef, KubeDeliveryClient } from './api';
+export type {
+  KubeDeliveryApi,
+  ListDeploymentsOptions,
+  ReleaseSelector,
+} from './api';

@@ -1,9 +1,13 @@
 import type { Entity } from '@backstage/catalog-model';
 import {
+  createApiFactory,
   createPlugin,
   createRoutableExtension,
+  discoveryApiRef,
+  fetchApiRef,
 } from '@backstage/core-plugin-api';
 import { ANNOTATION_IMAGE } from '@internal/plugin-kube-delivery-common';
+import { KubeDeliveryClient, kubeDeliveryApiRef } from './api';
 import { rootRouteRef } from './routes';
 
 /** Whether an entity is delivered by Kube Delivery. @public */
@@ -14,6 +18,14 @@ export const isKubeDeliveryAvailable = (entity: Entity) =>
 export const kubeDeliveryPlugin = createPlugin({
   id: 'kube-delivery',
   routes: { root: rootRouteRef },
+  apis: [
+    createApiFactory({
+      api: kubeDeliveryApiRef,
+      deps: { discoveryApi: discoveryApiRef, fetchApi: fetchApiRef },
+      factory: ({ discoveryApi, fetchApi }) =>
+        new KubeDeliveryClient({ discoveryApi, fetchApi }),
+    }),
+  ],
 });
 
 /** The Environments tab for the legacy frontend system. @public */

@@ -1,6 +1,22 @@
-import { createFrontendPlugin } from '@backstage/frontend-plugin-api';
+import {
+  ApiBlueprint,
+  createFrontendPlugin,
+  discoveryApiRef,
+  fetchApiRef,
+} from '@backstage/frontend-plugin-api';
 import { EntityContentBlueprint } from '@backstage/plugin-catalog-react/alpha';
 import { ANNOTATION_IMAGE } from '@internal/plugin-kube-delivery-common';
+import { KubeDeliveryClient, kubeDeliveryApiRef } from '../api';
+
+const kubeDeliveryApi = ApiBlueprint.make({
+  params: defineParams =>
+    defineParams({
+      api: kubeDeliveryApiRef,
+      deps: { discoveryApi: discoveryApiRef, fetchApi: fetchApiRef },
+      factory: ({ discoveryApi, fetchApi }) =>
+        new KubeDeliveryClient({ discoveryApi, fetchApi }),
+    }),
+});
 
 const environmentsContent = EntityContentBlueprint.make({
   name: 'environments',
@@ -18,5 +34,5 @@ const environmentsContent = EntityContentBlueprint.make({
 /** The Kube Delivery plugin for the new frontend system. @alpha */
 export default createFrontendPlugin({
   pluginId: 'kube-delivery',
-  extensions: [environmentsContent],
+  extensions: [kubeDeliveryApi, environmentsContent],
 });

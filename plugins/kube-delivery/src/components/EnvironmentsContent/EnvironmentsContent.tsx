@@ -1,5 +1,84 @@
-import { InfoCard } from '@backstage/core-components';
+import {
+  EmptyState,
+  Progress,
+  ResponseErrorPanel,
+} from '@backstage/core-components';
+import { useApi } from '@backstage/core-plugin-api';
+import { stringifyEntityRef } from '@backstage/catalog-model';
+import { useEntity } from '@backstage/plugin-catalog-react';
+import { usePermission } from '@backstage/plugin-permission-react';
+import Box from '@material-ui/core/Box';
+import Grid from '@material-ui/core/Grid';
+import Alert from '@material-ui/lab/Alert';
+import { kubeDeliveryDeployPermission } from '@internal/plugin-kube-delivery-common';
+import { kubeDeliveryApiRef } from '../../api';
+import { usePolledAsync } from '../../hooks/usePolledAsync';
+import { EnvironmentCard } from './EnvironmentCard';
+import { reasonOf } from './format';
 
-export const EnvironmentsContent = () => (
-  <InfoCard title="Environments">Kube Delivery environments.</InfoCard>
-);
+/** How often the live status is read again. */
+export const POLL_INTERVAL_MS = 3000;
+
+/** The Environments tab: one card per environment, in lifecycle order, live. */
+export const EnvironmentsContent = () => {
+  const { entity } = useEntity();
+  const entityRef = stringifyEntityRef(entity);
+  const api = useApi(kubeDeliveryApiRef);
+  const { allowed: canDeploy } = usePermission({
+    permission: kubeDeliveryDeployPermission,
+    resourceRef: entityRef,
+  });
+
+  const { value, loading, error, retry } = usePolledAsync(
+    async () => {
+      const [environments, statuses] = await Promise.all([
+        api.listEnvironments(),
+        api.getStatus(entityRef),
+      ]);
+      return { environments, statuses };
+    },
+    POLL_INTERVAL_MS,
+    [api, entityRef],
+  );
+
+  if (loading) return <Progress />;
+  if (!value) {
+    return error ? <ResponseErrorPanel error={error} /> : null;
+  }
+  if (value.environments.length === 0) {
+    return (
+      <EmptyState
+        missing="data"
+        title="No environments configured"
+        description="Add environments and a lifecycle under kubeDelivery in app-config.yaml."
+      />
+    );
+  }
+
+  const byName = new Map(value.statuses.map(s => [s.environment, s]));
+  return (
+    <Box>
+      {error && (
+        <Box mb={2}>
+          <Alert severity="warning">
+            Live status could not be refreshed: {reasonOf(error)}
+          </Alert>
+        </Box>
+      )}
+      <Grid container spacing={3} alignItems="stretch">
+        {value.environments.map((environment, index) => (
+          <Grid item xs={12} md={6} lg={4} key={environment.name}>
+            <EnvironmentCard
+              entityRef={entityRef}
+              environment={environment}
+              previous={index > 0 ? value.environments[index - 1] : undefined}
+              status={byName.get(environment.name)}
+              canDeploy={canDeploy}
+              onChanged={retry}
+            />
+          </Grid>
+        ))}
+      </Grid>
+    </Box>
+  );
+};

@@ -1,0 +1,7 @@
+export { kubeDeliveryApiRef } from './KubeDeliveryApi';
+export type {
+  KubeDeliveryApi,
+  ListDeploymentsOptions,
+  ReleaseSelector,
+} from './KubeDeliveryApi';
+export { KubeDeliveryClient } from './KubeDeliveryClient';

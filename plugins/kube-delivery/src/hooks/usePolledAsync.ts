@@ -1,0 +1,63 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+
+/** The state of a polled load: `loading` is true only until the first answer. */
+export interface PolledAsyncState<T> {
+  value?: T;
+  error?: Error;
+  loading: boolean;
+  /** Loads again now, e.g. right after an action. */
+  retry: () => void;
+}
+
+/**
+ * Like react-use's `useAsyncRetry`, repeated every `intervalMs` while mounted.
+ * Keeps the last value through a failed poll (the error is reported beside it),
+ * never runs two loads at once, and drops answers that arrive after unmount.
+ */
+export function usePolledAsync<T>(
+  load: () => Promise<T>,
+  intervalMs: number,
+  deps: ReadonlyArray<unknown>,
+): PolledAsyncState<T> {
+  const [state, setState] = useState<{
+    value?: T;
+    error?: Error;
+    loading: boolean;
+  }>({ loading: true });
+  const inFlight = useRef(false);
+  const mounted = useRef(true);
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const loadFn = useCallback(load, deps);
+
+  const run = useCallback(async () => {
+    if (inFlight.current) return;
+    inFlight.current = true;
+    try {
+      const value = await loadFn();
+      if (mounted.current) setState({ value, loading: false });
+    } catch (e) {
+      if (mounted.current) {
+        setState(prev => ({ ...prev, error: e as Error, loading: false }));
+      }
+    } finally {
+      inFlight.current = false;
+    }
+  }, [loadFn]);
+
+  useEffect(() => {
+    mounted.current = true;
+    setState({ loading: true });
+    run();
+    const timer = setInterval(run, intervalMs);
+    return () => {
+      mounted.current = false;
+      clearInterval(timer);
+    };
+  }, [run, intervalMs]);
+
+  const retry = useCallback(() => {
+    run();
+  }, [run]);
+
+  return { ...state, retry };
+}
