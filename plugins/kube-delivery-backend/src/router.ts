@@ -233,67 +233,54 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     res.json(toApiDeployment(await delivery.deployment(entityRef, req.params.id)));
   });
 
-  router.post(`${entityPath}/deployments`, async (req, res) => {
-    const { entity, entityRef, credentials } = await authorizedEntity(
-      req,
-      kubeDeliveryDeployPermission,
-    );
-    const body = readBody(req.body, {
-      environment: 'required',
-      releaseId: 'optional',
-      version: 'optional',
-    });
-    const deployment = await audited(
-      req,
-      'deployment-create',
-      { entityRef, environment: body.environment, version: body.version, releaseId: body.releaseId },
-      async () => {
-        delivery.environment(body.environment!);
-        const release = body.releaseId
-          ? await delivery.release(entityRef, body.releaseId)
-          : await delivery.releaseByVersion(entityRef, requireVersion(body.version));
-        return delivery.deploy({
-          entity,
-          release,
-          environment: body.environment!,
-          kind: 'deploy',
-          createdBy: actorOf(credentials),
-        });
-      },
-    );
-    res.status(202).json(toApiDeployment(deployment));
-  });
+  /** Deploy and rollback: queue a deployment of a release named by id or version. */
+  const queueRelease =
+    (
+      kind: 'deploy' | 'rollback',
+      permission: ResourcePermission<'catalog-entity'>,
+      eventId: string,
+    ) =>
+    async (req: express.Request, res: express.Response) => {
+      const { entity, entityRef, credentials } = await authorizedEntity(req, permission);
+      const body = readBody(req.body, {
+        environment: 'required',
+        releaseId: 'optional',
+        version: 'optional',
+      });
+      const deployment = await audited(
+        req,
+        eventId,
+        {
+          entityRef,
+          environment: body.environment,
+          version: body.version,
+          releaseId: body.releaseId,
+        },
+        async () => {
+          delivery.environment(body.environment!);
+          const release = body.releaseId
+            ? await delivery.release(entityRef, body.releaseId)
+            : await delivery.releaseByVersion(entityRef, requireVersion(body.version));
+          return delivery.deploy({
+            entity,
+            release,
+            environment: body.environment!,
+            kind,
+            createdBy: actorOf(credentials),
+          });
+        },
+      );
+      res.status(202).json(toApiDeployment(deployment));
+    };
 
-  router.post(`${entityPath}/rollbacks`, async (req, res) => {
-    const { entity, entityRef, credentials } = await authorizedEntity(
-      req,
-      kubeDeliveryRollbackPermission,
-    );
-    const body = readBody(req.body, {
-      environment: 'required',
-      releaseId: 'optional',
-      version: 'optional',
-    });
-    const deployment = await audited(
-      req,
-      'rollback-create',
-      { entityRef, environment: body.environment, version: body.version, releaseId: body.releaseId },
-      async () => {
-        delivery.environment(body.environment!);
-        const release = body.releaseId
-          ? await delivery.release(entityRef, body.releaseId)
-          : await delivery.releaseByVersion(entityRef, requireVersion(body.version));
-        return delivery.deploy({
-          entity,
-          release,
-          environment: body.environment!,
-          kind: 'rollback',
-          createdBy: actorOf(credentials),
-        });
-      },
-    );
-    res.status(202).json(toApiDeployment(deployment));
-  });
+  router.post(
+    `${entityPath}/deployments`,
+    queueRelease('deploy', kubeDeliveryDeployPermission, 'deployment-create'),
+  );
+  router.post(
+    `${entityPath}/rollbacks`,
+    queueRelease('rollback', kubeDeliveryRollbackPermission, 'rollback-create'),
+  );
 
   router.post(`${entityPath}/promotions`, async (req, res) => {
     const { entity, entityRef, credentials } = await authorizedEntity(

@@ -4,41 +4,14 @@ import type {
   V1LabelSelector,
   V1Pod,
 } from '@kubernetes/client-node';
+import type {
+  RolloutPodView,
+  RolloutStatusView,
+} from '@internal/plugin-kube-delivery-common';
 
-/** A pod of a Deployment, as the Environments tab shows it. */
-export interface RolloutPod {
-  name: string;
-  /** The node the pod was scheduled to. */
-  node?: string;
-  ready: boolean;
-  /** The pod phase (`Pending`, `Running`, ...), or `Terminating` once it is being deleted. */
-  phase: string;
-  ip?: string;
-}
-
-/** Where a Deployment's rollout stands. */
-export interface RolloutStatus {
-  exists: boolean;
-  /** status.observedGeneration >= metadata.generation: the controller has seen the latest spec. */
-  observedGenerationCurrent: boolean;
-  /** spec.replicas */
-  desired: number;
-  /** status.updatedReplicas: pods of the latest template. */
-  updated: number;
-  ready: number;
-  available: number;
-  unavailable: number;
-  /** status of the Progressing condition. */
-  progressing: 'True' | 'False' | 'Unknown';
-  progressReason?: string;
-  /** `kubectl rollout status` says "successfully rolled out". */
-  complete: boolean;
-  /** The Progressing condition has reason ProgressDeadlineExceeded. */
-  deadlineExceeded: boolean;
-  /** In words, e.g. "2 of 3 updated replicas are available". */
-  message: string;
-  pods: RolloutPod[];
-}
+/** Defined once in the common package: the status API returns them as they are. */
+export type RolloutPod = RolloutPodView;
+export type RolloutStatus = RolloutStatusView;
 
 const plural = (n: number, one: string, many: string) =>
   `${n} ${n === 1 ? one : many}`;

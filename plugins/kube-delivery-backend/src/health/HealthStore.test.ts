@@ -44,7 +44,11 @@ describe('DatabaseHealthStore', () => {
     it('creates its tables and drops them again', async () => {
       expect(await knex.schema.hasTable('kd_environment_health')).toBe(true);
       expect(await knex.schema.hasTable('kd_environment_events')).toBe(true);
-      await knex.migrate.down({ directory: migrationsDir });
+      // Undo this store's migration by name: later migrations stay.
+      await knex.migrate.down({
+        directory: migrationsDir,
+        name: '20261201000000_environment_health.js',
+      });
       expect(await knex.schema.hasTable('kd_environment_events')).toBe(false);
       expect(await knex.schema.hasTable('kd_environment_health')).toBe(false);
       expect(await knex.schema.hasTable('kd_deployments')).toBe(true);
