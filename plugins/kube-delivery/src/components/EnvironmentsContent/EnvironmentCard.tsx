@@ -8,6 +8,7 @@ import Typography from '@material-ui/core/Typography';
 import Alert from '@material-ui/lab/Alert';
 import type {
   Deployment,
+  DeploymentKind,
   EnvironmentStatusView,
   EnvironmentSummary,
   ReleaseView,
@@ -17,6 +18,14 @@ import { DeployDialog } from './DeployDialog';
 import { DeploymentSteps } from './DeploymentSteps';
 import { reasonOf, relativeTime } from './format';
 import { RolloutHealth } from './RolloutHealth';
+
+/** What a deployment did, as the card says it. */
+const KIND_IN_WORDS: Record<DeploymentKind, string> = {
+  deploy: 'Deployed',
+  promote: 'Promoted',
+  rollback: 'Rolled back',
+  restart: 'Restarted',
+};
 
 type Outcome = { severity: 'success' | 'error'; message: string };
 
@@ -83,9 +92,7 @@ export function EnvironmentCard(props: {
             </Typography>
             {current && (
               <Typography variant="body2" color="textSecondary">
-                {current.kind === 'deploy'
-                  ? 'Deployed'
-                  : `${current.kind} done`}{' '}
+                {KIND_IN_WORDS[current.kind]}{' '}
                 by {current.createdBy}{' '}
                 {relativeTime(current.finishedAt ?? current.createdAt)} ·{' '}
                 {current.strategy}
