@@ -282,47 +282,39 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     queueRelease('rollback', kubeDeliveryRollbackPermission, 'rollback-create'),
   );
 
-  router.post(`${entityPath}/promotions`, async (req, res) => {
-    const { entity, entityRef, credentials } = await authorizedEntity(
-      req,
-      kubeDeliveryDeployPermission,
-    );
-    const body = readBody(req.body, { environment: 'required' });
-    const deployment = await audited(
-      req,
-      'promotion-create',
-      { entityRef, environment: body.environment },
-      () =>
-        delivery.promote({
-          entity,
-          entityRef,
-          environment: body.environment!,
-          createdBy: actorOf(credentials),
-        }),
-    );
-    res.status(202).json(toApiDeployment(deployment));
-  });
+  /** Promote and restart: act on what an environment (or the one before it) runs. */
+  const redeployEnvironment =
+    (action: 'promote' | 'restart', eventId: string) =>
+    async (req: express.Request, res: express.Response) => {
+      const { entity, entityRef, credentials } = await authorizedEntity(
+        req,
+        kubeDeliveryDeployPermission,
+      );
+      const body = readBody(req.body, { environment: 'required' });
+      const input = {
+        entity,
+        entityRef,
+        environment: body.environment!,
+        createdBy: actorOf(credentials),
+      };
+      const deployment = await audited(
+        req,
+        eventId,
+        { entityRef, environment: body.environment },
+        () =>
+          action === 'promote' ? delivery.promote(input) : delivery.restart(input),
+      );
+      res.status(202).json(toApiDeployment(deployment));
+    };
 
-  router.post(`${entityPath}/restarts`, async (req, res) => {
-    const { entity, entityRef, credentials } = await authorizedEntity(
-      req,
-      kubeDeliveryDeployPermission,
-    );
-    const body = readBody(req.body, { environment: 'required' });
-    const deployment = await audited(
-      req,
-      'restart-create',
-      { entityRef, environment: body.environment },
-      () =>
-        delivery.restart({
-          entity,
-          entityRef,
-          environment: body.environment!,
-          createdBy: actorOf(credentials),
-        }),
-    );
-    res.status(202).json(toApiDeployment(deployment));
-  });
+  router.post(
+    `${entityPath}/promotions`,
+    redeployEnvironment('promote', 'promotion-create'),
+  );
+  router.post(
+    `${entityPath}/restarts`,
+    redeployEnvironment('restart', 'restart-create'),
+  );
 
   if (options.routing) addRouteEndpoints(options.routing);
 
