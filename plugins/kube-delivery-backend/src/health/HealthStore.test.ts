@@ -93,6 +93,30 @@ describe('DatabaseHealthStore', () => {
       ]);
     });
 
+    it('keeps the service an event concerns, and none for environment-wide ones', async () => {
+      const routeEvent = await store.addEvent({
+        environment: 'dev',
+        entityRef: 'component:default/adservice',
+        kind: 'route-changed',
+        message: 'rule added',
+        details: { ruleId: 'r1' },
+        actor: 'user:default/a',
+      });
+      expect(routeEvent.entityRef).toBe('component:default/adservice');
+      const { items } = await store.listEvents({ environment: 'dev', limit: 10 });
+      expect(items.map(e => [e.kind, e.entityRef])).toEqual([
+        ['route-changed', 'component:default/adservice'],
+      ]);
+      const healthEvent = await store.addEvent({
+        environment: 'dev',
+        kind: 'health-changed',
+        message: 'ok → error',
+        details: {},
+        actor: 'kube-delivery:health-check',
+      });
+      expect(healthEvent).not.toHaveProperty('entityRef');
+    });
+
     it('pages events newest first with a cursor', async () => {
       for (let i = 0; i < 5; i++) {
         await store.addEvent({

@@ -57,6 +57,7 @@ type EventRow = {
   id: string;
   environment: string;
   kind: EnvironmentEventKind;
+  entity_ref: string | null;
   message: string;
   details: string;
   actor: string;
@@ -68,6 +69,7 @@ function toEvent(row: EventRow): EnvironmentEvent {
     id: row.id,
     environment: row.environment,
     kind: row.kind,
+    ...(row.entity_ref ? { entityRef: row.entity_ref } : {}),
     message: row.message,
     details: JSON.parse(row.details),
     actor: row.actor,
@@ -107,6 +109,7 @@ function eventRow(event: NewEnvironmentEvent): EventRow {
     id: uuidv7(now),
     environment: event.environment,
     kind: event.kind,
+    entity_ref: event.entityRef ?? null,
     message: event.message,
     details: JSON.stringify(event.details ?? {}),
     actor: event.actor,

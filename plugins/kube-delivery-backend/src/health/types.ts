@@ -25,13 +25,19 @@ export interface EnvironmentHealth {
   findings: HealthFinding[];
 }
 
-export type EnvironmentEventKind = 'health-changed' | 'promotion-refused';
+export type EnvironmentEventKind =
+  | 'health-changed'
+  | 'promotion-refused'
+  | 'route-changed'
+  | 'certificate-changed';
 
 /** One entry of an environment's history. */
 export interface EnvironmentEvent {
   id: string;
   environment: string;
   kind: EnvironmentEventKind;
+  /** The service the event concerns; absent for environment-wide events. */
+  entityRef?: string;
   message: string;
   details: Record<string, unknown>;
   actor: string;
