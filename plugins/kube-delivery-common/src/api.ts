@@ -64,3 +64,101 @@ export interface DeploymentListPage {
 
 /** A release as the API lists it. @public */
 export type ReleaseView = Release;
+
+/** Where a gateway's certificate comes from. @public */
+export type CertificateSource = 'upload' | 'cert-manager';
+
+/**
+ * The state of a gateway certificate: `ok`; `expiring` within the configured
+ * threshold; `expired`; `pending` while cert-manager has not issued it
+ * (Ready not True); `failed` when cert-manager reports Ready False. @public
+ */
+export type CertificateStatus =
+  | 'ok'
+  | 'expiring'
+  | 'expired'
+  | 'pending'
+  | 'failed';
+
+/** The gateway an environment's HTTPS is served by. @public */
+export interface GatewayRefView {
+  /** `istio` (networking.istio.io Gateway) or `gateway-api` (gateway.networking.k8s.io Gateway). */
+  api: 'istio' | 'gateway-api';
+  namespace: string;
+  name: string;
+  hosts: string[];
+  /** The `kubernetes.io/tls` Secret the gateway's HTTPS server reads. */
+  secretName: string;
+  /** Whether plain HTTP on port 80 is redirected to HTTPS. */
+  httpsRedirect: boolean;
+  /** The cert-manager issuer an authorised user may switch to; absent when none is configured. */
+  certManagerIssuer?: { kind: string; name: string; group: string };
+}
+
+/**
+ * A certificate of an environment's gateway, as the API reports it. Public
+ * facts only: the private key is never stored nor returned. @public
+ */
+export interface GatewayCertificateView {
+  id: string;
+  environment: string;
+  /** The gateway, e.g. `istio-system/ingressgateway`. */
+  gateway: string;
+  hosts: string[];
+  source: CertificateSource;
+  /** Whether this is the certificate the gateway serves now (the newest upload or switch). */
+  active: boolean;
+  secretName: string;
+  /** Subject of the leaf, e.g. `CN=dev.boutique.example`; absent until cert-manager issued it. */
+  subject?: string;
+  /** DNS subject alternative names of the leaf (for cert-manager: the requested names). */
+  sans: string[];
+  /** Issuer of the leaf; for cert-manager, the issuer it was requested from (`ClusterIssuer/letsencrypt`). */
+  issuer?: string;
+  /** Serial number in hex. */
+  serial?: string;
+  /** ISO 8601. */
+  notBefore?: string;
+  /** ISO 8601. */
+  notAfter?: string;
+  /** Whole days until notAfter (negative once expired). */
+  daysToExpiry?: number;
+  /** SHA-256 fingerprint of the leaf, colon-separated hex. */
+  fingerprintSha256?: string;
+  /** Key type and size, e.g. `rsa 2048` or `ec P-256`. */
+  key?: string;
+  /** The user or service that uploaded it or switched to cert-manager. */
+  uploadedBy: string;
+  /** ISO 8601. */
+  uploadedAt: string;
+  status: CertificateStatus;
+  /** cert-manager's Ready condition; absent for uploads. */
+  ready?: boolean;
+  /** cert-manager's Ready message, e.g. why issuance fails. */
+  readyMessage?: string;
+  /** Warnings found at upload, e.g. that it expires soon or is self-signed. */
+  warnings: string[];
+}
+
+/** `GET /environments/:name/certificates`: the gateway and its certificates, newest first. @public */
+export interface GatewayCertificateListResponse {
+  environment: string;
+  gateway: GatewayRefView;
+  items: GatewayCertificateView[];
+}
+
+/**
+ * `POST /environments/:name/certificates`: a PEM chain (leaf first, then its
+ * intermediates) and its unencrypted private key, or a PKCS#12 file in base64
+ * with its password. At most 64 KiB each. @public
+ */
+export type CertificateUploadRequest =
+  | { format: 'pem'; certificateChain: string; privateKey: string }
+  | { format: 'pkcs12'; pkcs12: string; password: string };
+
+/** The answer to an upload or a switch to cert-manager. @public */
+export interface CertificateUploadResponse {
+  certificate: GatewayCertificateView;
+  /** Accepted, but worth acting on (e.g. expires within the threshold). */
+  warnings: string[];
+}
