@@ -3,8 +3,10 @@ import {
   baggageMatchRegex,
   cookieMatchRegex,
   escapeRegex,
+  evaluateGatewayHttpRoute,
   evaluateHttpRoutes,
   validateRouteValue,
+  type GatewayRouteRule,
 } from './routes';
 
 const SESSION = '7d3e1f6a-2b4c-4d5e-8f90-a1b2c3d4e5f6';
@@ -324,5 +326,249 @@ describe('validateRouteValue', () => {
     expect(validateRouteValue('header', 'a', '<script>')).not.toContain(
       '<script>',
     );
+  });
+});
+
+describe('evaluateGatewayHttpRoute', () => {
+  // As the API server returns it: defaults filled in (path PathPrefix /, header
+  // type Exact, backend group/kind/weight).
+  const backend = (name: string, weight = 1) => ({
+    group: '',
+    kind: 'Service',
+    name,
+    port: 9555,
+    weight,
+  });
+  const prefixRoot = { type: 'PathPrefix' as const, value: '/' };
+  const rules: GatewayRouteRule[] = [
+    {
+      name: 'mainline',
+      matches: [{ path: prefixRoot }],
+      backendRefs: [backend('adservice')],
+    },
+    {
+      name: 'header-rule',
+      matches: [
+        {
+          path: prefixRoot,
+          headers: [{ type: 'Exact', name: 'userid', value: 'alice' }],
+        },
+      ],
+      backendRefs: [backend('adservice-alice')],
+    },
+    {
+      name: 'cookie-rule',
+      matches: [
+        {
+          path: prefixRoot,
+          headers: [
+            {
+              type: 'RegularExpression',
+              name: 'cookie',
+              value: cookieMatchRegex('shop_session-id', SESSION),
+            },
+          ],
+        },
+      ],
+      backendRefs: [backend('adservice-cookie')],
+    },
+    {
+      name: 'two-headers',
+      matches: [
+        {
+          headers: [
+            { name: 'userid', value: 'carol' },
+            { name: 'x-team', value: 'red' },
+          ],
+        },
+      ],
+      backendRefs: [backend('adservice-red')],
+    },
+    {
+      name: 'api-prefix',
+      matches: [{ path: { type: 'PathPrefix', value: '/api/' } }],
+      backendRefs: [backend('adservice-api')],
+    },
+    {
+      name: 'exact-path',
+      matches: [{ path: { type: 'Exact', value: '/api/health' } }],
+      backendRefs: [backend('adservice-health')],
+    },
+    {
+      name: 'post-only',
+      matches: [
+        { path: { type: 'PathPrefix', value: '/cart' }, method: 'POST' },
+      ],
+      backendRefs: [backend('adservice-post')],
+    },
+    {
+      name: 'query',
+      matches: [{ queryParams: [{ name: 'x', value: '1' }] } as any],
+      backendRefs: [backend('adservice-query')],
+    },
+    {
+      name: 'split',
+      matches: [{ headers: [{ name: 'x-split', value: 'yes' }] }],
+      backendRefs: [
+        backend('adservice-light', 1),
+        backend('adservice-heavy', 9),
+      ],
+    },
+    {
+      name: 'nowhere',
+      matches: [{ headers: [{ name: 'x-nowhere', value: 'yes' }] }],
+      backendRefs: [backend('adservice-zero', 0)],
+    },
+  ];
+
+  it.each<
+    [
+      string,
+      { headers: Record<string, string>; uri?: string; method?: string },
+      string | undefined,
+      string | undefined,
+    ]
+  >([
+    [
+      'nobody in particular goes to the default rule',
+      { headers: {} },
+      'mainline',
+      'adservice',
+    ],
+    [
+      'a header match beats the default, though listed later',
+      { headers: { userid: 'alice' } },
+      'header-rule',
+      'adservice-alice',
+    ],
+    [
+      'header names compare case-insensitively',
+      { headers: { UserID: 'alice' } },
+      'header-rule',
+      'adservice-alice',
+    ],
+    [
+      'an exact header value is not a prefix',
+      { headers: { userid: 'alice2' } },
+      'mainline',
+      'adservice',
+    ],
+    [
+      'the cookie regex is a full match',
+      { headers: { cookie: `a=b; shop_session-id=${SESSION}` } },
+      'cookie-rule',
+      'adservice-cookie',
+    ],
+    [
+      'a cookie with a longer value misses',
+      { headers: { cookie: `shop_session-id=${SESSION}0` } },
+      'mainline',
+      'adservice',
+    ],
+    [
+      'two header matches beat one',
+      { headers: { userid: 'carol', 'x-team': 'red' } },
+      'two-headers',
+      'adservice-red',
+    ],
+    [
+      'one of two headers is not enough',
+      { headers: { userid: 'carol' } },
+      'mainline',
+      'adservice',
+    ],
+    [
+      'a longer path prefix beats header matches',
+      { headers: { userid: 'alice' }, uri: '/api/ads?x=1' },
+      'api-prefix',
+      'adservice-api',
+    ],
+    [
+      'path prefixes match whole segments',
+      { headers: {}, uri: '/apis' },
+      'mainline',
+      'adservice',
+    ],
+    [
+      'an exact path beats any prefix',
+      { headers: {}, uri: '/api/health' },
+      'exact-path',
+      'adservice-health',
+    ],
+    [
+      'a method match counts',
+      { headers: {}, uri: '/cart', method: 'POST' },
+      'post-only',
+      'adservice-post',
+    ],
+    [
+      'another method does not',
+      { headers: {}, uri: '/cart' },
+      'mainline',
+      'adservice',
+    ],
+    [
+      'the :path and :method pseudo-headers are read',
+      { headers: { ':path': '/cart/1', ':method': 'POST' } },
+      'post-only',
+      'adservice-post',
+    ],
+    [
+      'a condition it cannot judge never matches',
+      { headers: {}, uri: '/?x=1' },
+      'mainline',
+      'adservice',
+    ],
+    [
+      'the heaviest backend of a split wins',
+      { headers: { 'x-split': 'yes' } },
+      'split',
+      'adservice-heavy',
+    ],
+    [
+      'a rule whose only backend has weight 0 routes nowhere',
+      { headers: { 'x-nowhere': 'yes' } },
+      undefined,
+      undefined,
+    ],
+  ])('%s', (_name, request, routeName, host) => {
+    const result = evaluateGatewayHttpRoute(rules, request);
+    expect(result?.destination.host).toBe(host);
+    if (routeName) expect(result?.routeName).toBe(routeName);
+    if (host) expect(result?.destination.port).toEqual({ number: 9555 });
+  });
+
+  it('gives ties to the rule listed first', () => {
+    const tie: GatewayRouteRule[] = [
+      {
+        name: 'first',
+        matches: [{ headers: [{ name: 'userid', value: 'x' }] }],
+        backendRefs: [backend('one')],
+      },
+      {
+        name: 'second',
+        matches: [{ headers: [{ name: 'baggage', value: 'y' }] }],
+        backendRefs: [backend('two')],
+      },
+    ];
+    expect(
+      evaluateGatewayHttpRoute(tie, { headers: { userid: 'x', baggage: 'y' } }),
+    ).toEqual({
+      destination: { host: 'one', port: { number: 9555 } },
+      routeName: 'first',
+      index: 0,
+    });
+    expect(
+      evaluateGatewayHttpRoute([...tie].reverse(), {
+        headers: { userid: 'x', baggage: 'y' },
+      })?.routeName,
+    ).toBe('second');
+  });
+
+  it('returns undefined when nothing matches', () => {
+    expect(
+      evaluateGatewayHttpRoute(rules.slice(1, 2), { headers: {} }),
+    ).toBeUndefined();
+    expect(evaluateGatewayHttpRoute([], { headers: {} })).toBeUndefined();
   });
 });

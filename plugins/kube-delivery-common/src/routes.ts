@@ -320,3 +320,154 @@ export function evaluateHttpRoutes(
   }
   return undefined;
 }
+
+/** A Gateway API HTTPHeaderMatch. @public */
+export interface GatewayHeaderMatch {
+  type?: 'Exact' | 'RegularExpression';
+  name: string;
+  value: string;
+}
+
+/** A Gateway API HTTPRouteMatch (the subset this project evaluates). @public */
+export interface GatewayRouteMatch {
+  path?: {
+    type?: 'Exact' | 'PathPrefix' | 'RegularExpression';
+    value?: string;
+  };
+  headers?: GatewayHeaderMatch[];
+  method?: string;
+}
+
+/** A Gateway API HTTPBackendRef. @public */
+export interface GatewayBackendRef {
+  group?: string;
+  kind?: string;
+  name: string;
+  namespace?: string;
+  port?: number;
+  weight?: number;
+}
+
+/** A Gateway API HTTPRouteRule: one entry of an HTTPRoute's `spec.rules`. @public */
+export interface GatewayRouteRule {
+  name?: string;
+  matches?: GatewayRouteMatch[];
+  backendRefs?: GatewayBackendRef[];
+}
+
+const GATEWAY_MATCH_KEYS = new Set(['path', 'headers', 'method']);
+
+/** Lexicographic order of specificity tuples. */
+function compareRanks(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) return a[i] - b[i];
+  }
+  return 0;
+}
+
+/** Path specificity of a match: -1 when it does not match (or cannot be judged). */
+function gatewayPathRank(
+  match: GatewayRouteMatch,
+  path: string,
+): { exact: boolean; prefix: number } | undefined {
+  const type = match.path?.type ?? 'PathPrefix';
+  const value = match.path?.value ?? '/';
+  if (type === 'Exact')
+    return path === value ? { exact: true, prefix: value.length } : undefined;
+  if (type !== 'PathPrefix') return undefined;
+  // Element-wise prefix: `/foo` matches `/foo` and `/foo/bar`, not `/foobar`.
+  const prefix = value.length > 1 ? value.replace(/\/+$/, '') : value;
+  const matches =
+    prefix === '/' || path === prefix || path.startsWith(`${prefix}/`);
+  return matches ? { exact: false, prefix: prefix.length } : undefined;
+}
+
+function gatewayMatchApplies(
+  match: GatewayRouteMatch,
+  headers: Record<string, string>,
+  request: RouteTestRequest,
+): boolean {
+  for (const header of match.headers ?? []) {
+    const actual = headers[String(header.name).toLowerCase()];
+    if (actual === undefined) return false;
+    const type = header.type ?? 'Exact';
+    if (
+      type === 'Exact' ? actual !== header.value : type !== 'RegularExpression'
+    ) {
+      return false;
+    }
+    if (
+      type === 'RegularExpression' &&
+      !fullMatchRegex(header.value)?.test(actual)
+    ) {
+      return false;
+    }
+  }
+  if (match.method !== undefined) {
+    return match.method === (request.method ?? headers[':method'] ?? 'GET');
+  }
+  return true;
+}
+
+/**
+ * Evaluates an HTTPRoute's `spec.rules` the way the Gateway API specifies
+ * (unlike Istio, not first match): among all matching rule/match pairs the
+ * most specific wins, by an exact path, then the longest path prefix, then a
+ * method, then the most header matches; ties go to the rule listed first. A
+ * rule without `matches` matches like `PathPrefix /`. Header names compare
+ * case-insensitively; `RegularExpression` is a full match (RE2, as Envoy).
+ * A match with conditions this evaluator cannot judge (query parameters, a
+ * regex path) never matches: it never guesses a route.
+ *
+ * The destination is the backend with the highest weight (default 1, the
+ * first among equals; weight 0 receives nothing), as `{ host: name, port }`.
+ *
+ * @public
+ */
+export function evaluateGatewayHttpRoute(
+  rules: readonly GatewayRouteRule[],
+  request: RouteTestRequest,
+): RouteEvaluation | undefined {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers ?? {})) {
+    headers[name.toLowerCase()] = value;
+  }
+  const path = (request.uri ?? headers[':path'] ?? '/').split('?')[0];
+  let best:
+    | { index: number; rank: [number, number, number, number] }
+    | undefined;
+  rules.forEach((rule, index) => {
+    const matches = rule.matches?.length ? rule.matches : [{}];
+    for (const match of matches) {
+      if (Object.keys(match).some(key => !GATEWAY_MATCH_KEYS.has(key)))
+        continue;
+      const pathRank = gatewayPathRank(match, path);
+      if (!pathRank || !gatewayMatchApplies(match, headers, request)) continue;
+      const rank: [number, number, number, number] = [
+        pathRank.exact ? 1 : 0,
+        pathRank.prefix,
+        match.method !== undefined ? 1 : 0,
+        match.headers?.length ?? 0,
+      ];
+      if (!best || compareRanks(rank, best.rank) > 0) best = { index, rank };
+    }
+  });
+  if (!best) return undefined;
+  const winner = rules[best.index];
+  let backend: GatewayBackendRef | undefined;
+  for (const candidate of winner.backendRefs ?? []) {
+    const weight = candidate.weight ?? 1;
+    if (weight > 0 && (!backend || weight > (backend.weight ?? 1))) {
+      backend = candidate;
+    }
+  }
+  if (!backend) return undefined;
+  return {
+    destination: {
+      host: backend.name,
+      ...(backend.port !== undefined && { port: { number: backend.port } }),
+    },
+    ...(winner.name !== undefined && { routeName: winner.name }),
+    index: best.index,
+  };
+}
