@@ -14,6 +14,7 @@ import {
   ReleaseService,
 } from './delivery';
 import { createRouter } from './router';
+import { DatabaseHistoryStore } from './history';
 import {
   DatabaseRouteStore,
   RouteReconciler,
@@ -108,6 +109,7 @@ export const kubeDeliveryPlugin = createBackendPlugin({
             catalog: deps.catalog,
             delivery,
             routing,
+            history: await DatabaseHistoryStore.create({ database: deps.database }),
           }),
         );
         deps.httpRouter.use(

@@ -30,6 +30,7 @@ import type { DeploymentRecord } from './database';
 import type { DeliveryService } from './delivery';
 import { readBody } from './http/body';
 import type { RoutingService } from './routing/RoutingService';
+import { createHistoryRouter, type HistoryStore } from './history';
 
 export interface RouterOptions {
   logger: LoggerService;
@@ -40,6 +41,8 @@ export interface RouterOptions {
   delivery: DeliveryService;
   /** Feature-branch routing rules; the /routes endpoints exist only with it. */
   routing?: RoutingService;
+  /** The Release history; the /history and /releases/:id endpoints exist only with it. */
+  history?: HistoryStore;
 }
 
 const NAME_PART = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
@@ -317,6 +320,11 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   );
 
   if (options.routing) addRouteEndpoints(options.routing);
+  if (options.history) {
+    router.use(
+      createHistoryRouter({ entityPath, authorizedEntity, delivery, history: options.history }),
+    );
+  }
 
   /** Feature-branch routing rules and the route tester. */
   function addRouteEndpoints(routing: RoutingService) {

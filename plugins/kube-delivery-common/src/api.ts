@@ -1,4 +1,4 @@
-import type { Deployment, Release } from './types';
+import type { Deployment, DeploymentKind, Release } from './types';
 
 /** A list answer of the Kube Delivery API. @public */
 export interface ItemsResponse<T> {
@@ -161,4 +161,67 @@ export interface CertificateUploadResponse {
   certificate: GatewayCertificateView;
   /** Accepted, but worth acting on (e.g. expires within the threshold). */
   warnings: string[];
+}
+
+/**
+ * What a Release history entry records: a deployment's kind, or an
+ * environment event that concerns the service. @public
+ */
+export type HistoryEntryKind =
+  | DeploymentKind
+  | 'route-changed'
+  | 'certificate-changed'
+  | 'promotion-refused';
+
+/** Every {@link HistoryEntryKind}, for filters. @public */
+export const HISTORY_ENTRY_KINDS: readonly HistoryEntryKind[] = [
+  'deploy',
+  'promote',
+  'rollback',
+  'restart',
+  'route-changed',
+  'certificate-changed',
+  'promotion-refused',
+];
+
+/** One entry of a service's Release history (`GET …/history` items). @public */
+export interface HistoryEntry {
+  /** The deployment's or the event's id. */
+  id: string;
+  kind: HistoryEntryKind;
+  environment: string;
+  /** ISO 8601: when the deployment was requested or the event happened. */
+  createdAt: string;
+  actor: string;
+  /** One line, for people. */
+  message?: string;
+  /** For deployment kinds: the deployment with its steps and their times. */
+  deployment?: Deployment;
+  /** For events: what changed, as the event recorded it. */
+  details?: Record<string, unknown>;
+}
+
+/** A page of a service's Release history, newest first. @public */
+export interface HistoryPage {
+  items: HistoryEntry[];
+  /** Pass as `before` to get the next (older) page; absent on the last page. */
+  nextCursor?: string;
+}
+
+/**
+ * One release with what it froze (`GET …/releases/:id`): the delivery
+ * settings and the manifest, normalised, with Secret values replaced by
+ * `(redacted)`, so two releases can be compared line by line. @public
+ */
+export interface ReleaseDetailView extends Release {
+  settings: {
+    image: string;
+    strategy: string;
+    replicas: number;
+    antiAffinity: string;
+    routing?: string;
+    ingress?: string;
+  };
+  /** Multi-document YAML; absent when the service has no manifest of its own. */
+  manifest?: string;
 }

@@ -132,7 +132,7 @@ type ReleaseRow = {
   created_by: string;
 };
 
-type DeploymentRow = {
+export type DeploymentRow = {
   id: string;
   entity_ref: string;
   environment: string;
@@ -186,7 +186,7 @@ function toRelease(row: ReleaseRow): ReleaseRecord {
   };
 }
 
-function toDeployment(row: DeploymentRow): DeploymentRecord {
+export function toDeployment(row: DeploymentRow): DeploymentRecord {
   return {
     id: row.id,
     entityRef: row.entity_ref,

@@ -53,7 +53,7 @@ type HealthRow = {
   checked_at: number | string;
 };
 
-type EventRow = {
+export type EventRow = {
   id: string;
   environment: string;
   kind: EnvironmentEventKind;
@@ -64,7 +64,7 @@ type EventRow = {
   created_at: number | string;
 };
 
-function toEvent(row: EventRow): EnvironmentEvent {
+export function toEvent(row: EventRow): EnvironmentEvent {
   return {
     id: row.id,
     environment: row.environment,

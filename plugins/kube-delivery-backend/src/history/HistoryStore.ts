@@ -1,0 +1,177 @@
+import type { DatabaseService } from '@backstage/backend-plugin-api';
+import type {
+  DeploymentKind,
+  HistoryEntry,
+  HistoryEntryKind,
+  HistoryPage,
+} from '@internal/plugin-kube-delivery-common';
+import type { Knex } from 'knex';
+import { toDeployment, type DeploymentRow } from '../database';
+import { EVENT_CURSOR, toEvent, type EventRow } from '../health/HealthStore';
+import type { EnvironmentEventKind } from '../health/types';
+
+const DEPLOYMENT_KINDS: readonly string[] = [
+  'deploy',
+  'promote',
+  'rollback',
+  'restart',
+] satisfies DeploymentKind[];
+
+/** Environment events that belong in a service's timeline. */
+const EVENT_KINDS: readonly string[] = [
+  'route-changed',
+  'certificate-changed',
+  'promotion-refused',
+] satisfies EnvironmentEventKind[];
+
+/** Cursor of a history page: "<created_at ms>:<id>", as the two tables order by. */
+export const HISTORY_CURSOR = EVENT_CURSOR;
+
+export interface HistoryQuery {
+  entityRef: string;
+  environment?: string;
+  kind?: HistoryEntryKind;
+  limit: number;
+  before?: string;
+}
+
+/** Reads one service's deployments and the environment events about it as one timeline. */
+export interface HistoryStore {
+  list(query: HistoryQuery): Promise<HistoryPage>;
+}
+
+type Keyed = { createdAt: number; id: string; entry: HistoryEntry };
+
+/** Newest first, ties broken by id, as both SQL queries order. */
+function newestFirst(a: Keyed, b: Keyed): number {
+  if (a.createdAt !== b.createdAt) return b.createdAt - a.createdAt;
+  if (a.id === b.id) return 0;
+  return a.id < b.id ? 1 : -1;
+}
+
+/**
+ * Knex implementation of {@link HistoryStore}. Both tables are ordered by
+ * (created_at, id) descending; a page reads `limit + 1` rows of each after the
+ * cursor and merges them, so the cursor of the merged page is valid for both.
+ */
+export class DatabaseHistoryStore implements HistoryStore {
+  static async create(options: {
+    database: DatabaseService;
+  }): Promise<DatabaseHistoryStore> {
+    // The delivery and health stores own (and migrate) the tables read here.
+    return new DatabaseHistoryStore(await options.database.getClient());
+  }
+
+  constructor(private readonly db: Knex) {}
+
+  async list(query: HistoryQuery): Promise<HistoryPage> {
+    const wantsDeployments =
+      !query.kind || DEPLOYMENT_KINDS.includes(query.kind);
+    const wantsEvents = !query.kind || EVENT_KINDS.includes(query.kind);
+    const [deployments, events] = await Promise.all([
+      wantsDeployments ? this.deployments(query) : [],
+      wantsEvents ? this.events(query) : [],
+    ]);
+    const merged = [...deployments, ...events].sort(newestFirst);
+    const page = merged.slice(0, query.limit);
+    const last = merged.length > query.limit ? page[page.length - 1] : undefined;
+    return {
+      items: page.map(k => k.entry),
+      ...(last && { nextCursor: `${last.createdAt}:${last.id}` }),
+    };
+  }
+
+  private async deployments(query: HistoryQuery): Promise<Keyed[]> {
+    let q = this.db<DeploymentRow>('kd_deployments').where({
+      entity_ref: query.entityRef,
+    });
+    if (query.environment) q = q.where({ environment: query.environment });
+    if (query.kind) q = q.where({ kind: query.kind as DeploymentKind });
+    const rows = await this.page(q, query);
+    return rows.map(row => {
+      const {
+        track: _track,
+        phase: _phase,
+        previousReleaseId: _previous,
+        leaseOwner: _owner,
+        leaseExpiresAt: _expires,
+        attempts: _attempts,
+        cleanupAfter: _cleanup,
+        ...deployment
+      } = toDeployment(row);
+      return {
+        createdAt: Number(row.created_at),
+        id: row.id,
+        entry: {
+          id: deployment.id,
+          kind: deployment.kind,
+          environment: deployment.environment,
+          createdAt: deployment.createdAt,
+          actor: deployment.createdBy,
+          ...(deployment.message && { message: deployment.message }),
+          deployment,
+        },
+      };
+    });
+  }
+
+  private async events(query: HistoryQuery): Promise<Keyed[]> {
+    let q = this.db<EventRow>('kd_environment_events')
+      .whereIn('kind', query.kind ? [query.kind] : [...EVENT_KINDS])
+      // A gateway certificate is the environment's, not one service's, yet
+      // every public service of the environment serves with it.
+      .where(about =>
+        about
+          .where({ entity_ref: query.entityRef })
+          .orWhere(shared =>
+            shared
+              .whereNull('entity_ref')
+              .andWhere({ kind: 'certificate-changed' }),
+          ),
+      );
+    if (query.environment) q = q.where({ environment: query.environment });
+    const rows = await this.page(q, query);
+    return rows.map(row => {
+      const event = toEvent(row);
+      return {
+        createdAt: Number(row.created_at),
+        id: row.id,
+        entry: {
+          id: event.id,
+          kind: event.kind as HistoryEntryKind,
+          environment: event.environment,
+          createdAt: event.createdAt,
+          actor: event.actor,
+          message: event.message,
+          details: event.details,
+        },
+      };
+    });
+  }
+
+  /** Rows after the cursor, newest first, one more than a page. */
+  private page<Row extends { created_at: number | string; id: string }>(
+    q: Knex.QueryBuilder<Row, Row[]>,
+    query: HistoryQuery,
+  ): Promise<Row[]> {
+    const cursor = query.before ? HISTORY_CURSOR.exec(query.before) : null;
+    let paged = q;
+    if (cursor) {
+      const createdAt = Number(cursor[1]);
+      const id = cursor[2];
+      paged = paged.where(inner =>
+        inner
+          .where('created_at', '<', createdAt)
+          .orWhere(same =>
+            same.where('created_at', '=', createdAt).andWhere('id', '<', id),
+          ),
+      );
+    }
+    return paged
+      .orderBy([
+        { column: 'created_at', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
+      .limit(query.limit + 1) as unknown as Promise<Row[]>;
+  }
+}

@@ -1,0 +1,83 @@
+import { InputError } from '@backstage/errors';
+import {
+  HISTORY_ENTRY_KINDS,
+  kubeDeliveryReadPermission,
+  type HistoryEntryKind,
+} from '@internal/plugin-kube-delivery-common';
+import type { ResourcePermission } from '@backstage/plugin-permission-common';
+import express from 'express';
+import Router from 'express-promise-router';
+import type { DeliveryService } from '../delivery';
+import { readBody } from '../http/body';
+import { HISTORY_CURSOR, type HistoryStore } from './HistoryStore';
+import { toReleaseDetail } from './releaseDetail';
+
+const MAX_PAGE = 100;
+const DEFAULT_PAGE = 20;
+const RELEASE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * `GET …/history` (the service's Release history) and `GET …/releases/:id`
+ * (one release with its manifest). Mounted by the main router, which passes
+ * its check of the entity in the path and a permission on it.
+ */
+export function createHistoryRouter(options: {
+  entityPath: string;
+  authorizedEntity: (
+    req: express.Request,
+    permission: ResourcePermission<'catalog-entity'>,
+  ) => Promise<{ entityRef: string }>;
+  delivery: DeliveryService;
+  history: HistoryStore;
+}): express.Router {
+  const { entityPath, authorizedEntity, delivery, history } = options;
+  const router = Router();
+
+  router.get(`${entityPath}/history`, async (req, res) => {
+    const { entityRef } = await authorizedEntity(req, kubeDeliveryReadPermission);
+    const query = readBody(req.query, {
+      environment: 'optional',
+      kind: 'optional',
+      limit: 'optional',
+      before: 'optional',
+    });
+    // Digits only: Number() would also take "1e1", " 10" or "0x10".
+    const digits = query.limit === undefined || /^\d{1,3}$/.test(query.limit);
+    const limit = query.limit === undefined ? DEFAULT_PAGE : Number(query.limit);
+    if (!digits || limit < 1 || limit > MAX_PAGE) {
+      throw new InputError(`limit must be an integer from 1 to ${MAX_PAGE}`);
+    }
+    if (query.before !== undefined && !HISTORY_CURSOR.test(query.before)) {
+      throw new InputError('before must be a nextCursor value from an earlier page');
+    }
+    if (
+      query.kind !== undefined &&
+      !HISTORY_ENTRY_KINDS.includes(query.kind as HistoryEntryKind)
+    ) {
+      throw new InputError(
+        `kind must be one of ${HISTORY_ENTRY_KINDS.join(', ')}`,
+      );
+    }
+    // Throws a 400 naming the configured environments.
+    if (query.environment !== undefined) delivery.environment(query.environment);
+    res.json(
+      await history.list({
+        entityRef,
+        environment: query.environment,
+        kind: query.kind as HistoryEntryKind | undefined,
+        limit,
+        before: query.before,
+      }),
+    );
+  });
+
+  router.get(`${entityPath}/releases/:id`, async (req, res) => {
+    const { entityRef } = await authorizedEntity(req, kubeDeliveryReadPermission);
+    if (!RELEASE_ID.test(req.params.id)) {
+      throw new InputError('id must be a release id (a UUID) from the releases list');
+    }
+    res.json(toReleaseDetail(await delivery.release(entityRef, req.params.id)));
+  });
+
+  return router;
+}
