@@ -101,8 +101,10 @@ export async function createDeliveryHarness(options: {
   knex: Knex;
   runner?: boolean;
   config?: Partial<DeliveryConfig['runner']>;
+  /** The cluster the environments point at; default the running devcluster (e.g. a fault proxy's view of it). */
+  cluster?: DevCluster;
 }): Promise<DeliveryHarness> {
-  const cluster = await getDevCluster();
+  const cluster = options.cluster ?? (await getDevCluster());
   const base = testDeliveryConfig(cluster);
   const config = { ...base, runner: { ...base.runner, ...options.config } };
   const logger = mockServices.logger.mock();
