@@ -41,6 +41,13 @@ export interface Config {
       protected?: boolean;
       /** Whether feature-branch releases may be deployed here. */
       featureBranches?: boolean;
+      /**
+       * How feature-branch routing is written: `istio` (a VirtualService per
+       * service, default) or `gateway-api` (an HTTPRoute per service, with the
+       * mainline Service as parent and, for a service with the ingress
+       * annotation, the environment's gateway).
+       */
+      routingApi?: 'istio' | 'gateway-api';
       /** Variables available to manifests as `#{Name}` placeholders. */
       variables?: { [name: string]: string };
       /** The ingress gateway of the environment. */
@@ -71,6 +78,15 @@ export interface Config {
       /** Environments this channel may deploy to; all when absent. */
       environments?: string[];
     }>;
+    /** Feature-branch routing rules. */
+    routing?: {
+      /** Lifetime of a rule created without `ttlMinutes`. Default 480 (8 hours). */
+      defaultTtlMinutes?: number;
+      /** The longest lifetime a rule may be given, on creation or extension. Default 10080 (7 days). */
+      maxTtlMinutes?: number;
+      /** Seconds between runs of the task that removes expired rules and puts back hand-edited routing (one backend replica runs it). Default 60, at least 5. */
+      intervalSeconds?: number;
+    };
     /** Environment health checks (cluster, credentials, Istio CRDs, sidecar injection, gateway). */
     health?: {
       /** Seconds between scheduled checks of every environment (one backend replica runs them). Default 300, at least 10. */

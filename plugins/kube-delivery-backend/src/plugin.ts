@@ -15,11 +15,7 @@ import {
 } from './delivery';
 import { createRouter } from './router';
 import { DatabaseHistoryStore } from './history';
-import {
-  DatabaseRouteStore,
-  RouteReconciler,
-  RoutingService,
-} from './routing';
+import { createRouting } from './routing';
 import {
   createHealthRouter,
   DatabaseHealthStore,
@@ -49,6 +45,7 @@ export const kubeDeliveryPlugin = createBackendPlugin({
         urlReader: coreServices.urlReader,
         lifecycle: coreServices.lifecycle,
         scheduler: coreServices.scheduler,
+        auth: coreServices.auth,
         catalog: catalogServiceRef,
       },
       async init(deps) {
@@ -85,19 +82,11 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           onRefused: refusal => health.recordPromotionRefused(refusal),
         });
 
-        const routeStore = await DatabaseRouteStore.create({ database: deps.database });
-        const environmentOf = (name: string) => delivery.environment(name);
-        const clusterOf = clusters.forEnvironment.bind(clusters);
-        const routing = new RoutingService({
-          store: routeStore,
-          reconciler: new RouteReconciler({
-            store: routeStore,
-            environment: environmentOf,
-            cluster: clusterOf,
-            logger,
-          }),
-          environment: environmentOf,
-          cluster: clusterOf,
+        const routing = await createRouting({
+          ...deps,
+          environments: config.environments,
+          environment: name => delivery.environment(name),
+          cluster: environment => clusters.forEnvironment(environment),
         });
 
         deps.httpRouter.use(

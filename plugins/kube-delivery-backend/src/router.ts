@@ -376,7 +376,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     });
 
     router.delete(`${entityPath}/routes/:id`, async (req, res) => {
-      const { entity, entityRef } = await authorizedEntity(
+      const { entity, entityRef, credentials } = await authorizedEntity(
         req,
         kubeDeliveryRoutePermission,
       );
@@ -384,9 +384,48 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
         req,
         'route-delete',
         { entityRef, id: req.params.id.slice(0, 64) },
-        () => routing.deleteRule(entity, req.params.id),
+        () => routing.deleteRule(entity, req.params.id, actorOf(credentials)),
       );
       res.json(rule);
+    });
+
+    router.patch(`${entityPath}/routes/:id`, async (req, res) => {
+      const { entity, entityRef, credentials } = await authorizedEntity(
+        req,
+        kubeDeliveryRoutePermission,
+      );
+      const { rest, extra } = splitBody(req.body, 'ttlMinutes');
+      readBody(rest, {});
+      const rule = await audited(
+        req,
+        'route-extend',
+        { entityRef, id: req.params.id.slice(0, 64) },
+        () =>
+          routing.extendRule({
+            entity,
+            id: req.params.id,
+            ttlMinutes: extra,
+            actor: actorOf(credentials),
+          }),
+      );
+      res.json(rule);
+    });
+
+    // Deletes workloads, so it takes the deploy permission; its rules go with it.
+    router.delete(`${entityPath}/branches/:environment/:branch`, async (req, res) => {
+      const { entity, entityRef, credentials } = await authorizedEntity(
+        req,
+        kubeDeliveryDeployPermission,
+      );
+      const { environment, branch } = req.params;
+      const removal = await audited(
+        req,
+        'branch-delete',
+        { entityRef, environment: environment.slice(0, 64), branch: branch.slice(0, 128) },
+        () =>
+          routing.removeBranch({ entity, environment, branch, actor: actorOf(credentials) }),
+      );
+      res.json(removal);
     });
   }
 

@@ -65,19 +65,24 @@ export function startDeliveryBackend(options: {
   knex: Knex;
   entities: Entity[];
   permission: AuthorizeResult.ALLOW | AuthorizeResult.DENY;
+  /** Changes the app-config before the backend starts (e.g. a gateway or routingApi). */
+  configure?: (config: { kubeDelivery: Record<string, any> }) => void;
+  /** More features, e.g. a scheduler mock that captures tasks. */
+  features?: Parameters<typeof startTestBackend>[0]['features'];
 }): Promise<TestBackend> {
+  const config = devClusterAppConfig(options.cluster) as { kubeDelivery: Record<string, any> };
+  options.configure?.(config);
   return startTestBackend({
     features: [
       kubeDeliveryPlugin,
-      mockServices.rootConfig.factory({
-        data: devClusterAppConfig(options.cluster),
-      }),
+      mockServices.rootConfig.factory({ data: config }),
       mockServices.database.factory({ knex: options.knex }),
       mockServices.httpAuth.factory({
         defaultCredentials: mockCredentials.none(),
       }),
       mockServices.permissions.factory({ result: options.permission }),
       catalogServiceMock.factory({ entities: options.entities }),
+      ...(options.features ?? []),
     ],
   });
 }

@@ -11,6 +11,8 @@ export interface EnvironmentConfig {
   protected: boolean;
   featureBranches: boolean;
   variables: Record<string, string>;
+  /** How feature-branch routing is written: Istio VirtualService (default) or Gateway API HTTPRoute. */
+  routingApi?: RoutingApiName;
   gateway?: {
     namespace: string;
     name: string;
@@ -18,6 +20,8 @@ export interface EnvironmentConfig {
     cluster?: ClusterTarget;
   };
 }
+
+export type RoutingApiName = 'istio' | 'gateway-api';
 
 export interface ChannelConfig {
   name: string;
@@ -79,6 +83,12 @@ export function readDeliveryConfig(root: Config): DeliveryConfig {
           );
         }
       }
+      const routingApi = env.getOptionalString('routingApi') ?? 'istio';
+      if (routingApi !== 'istio' && routingApi !== 'gateway-api') {
+        throw new Error(
+          `kubeDelivery.environments: routingApi of "${name}" must be istio or gateway-api`,
+        );
+      }
       const gateway = env.getOptionalConfig('gateway');
       const gatewayNamespace = gateway?.getString('namespace');
       const gatewayCluster = gateway?.getOptionalConfig('cluster');
@@ -90,6 +100,7 @@ export function readDeliveryConfig(root: Config): DeliveryConfig {
         protected: env.getOptionalBoolean('protected') ?? false,
         featureBranches: env.getOptionalBoolean('featureBranches') ?? false,
         variables: (env.getOptional('variables') ?? {}) as Record<string, string>,
+        routingApi: routingApi as RoutingApiName,
         gateway: gateway && {
           namespace: gatewayNamespace!,
           name: gateway.getString('name'),

@@ -1,17 +1,38 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
-import { parseEntityRef } from '@backstage/catalog-model';
 import { ConflictError } from '@backstage/errors';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { EnvironmentCluster } from '../cluster';
 import type { EnvironmentConfig } from '../config/environments';
+import type { NewEnvironmentEvent } from '../health/HealthStore';
 import { LABEL_NAME, LABEL_TRACK, MAINLINE_TRACK } from '../manifests';
 import type { RouteStore } from './RouteStore';
-import { renderVirtualService, type VirtualService } from './virtualService';
+import { handEditors, routeApi, type RouteObject } from './routeApis';
 
-export const VIRTUAL_SERVICE_API = 'networking.istio.io/v1';
-export const VIRTUAL_SERVICE_KIND = 'VirtualService';
 /** Attempts of read → render → apply before a conflict is given up. */
 export const MAX_RECONCILE_ATTEMPTS = 6;
+/** The actor of changes the reconciler makes on its own (restores, expiry). */
+export const ROUTING_ACTOR = 'kube-delivery:routing';
+
+/** The service whose routing object is reconciled. */
+export interface RouteTarget {
+  entityRef: string;
+  /** Mainline Kubernetes Service name; also the routing object's name. */
+  service: string;
+  /** The entity declares `kube-delivery.io/ingress`: bind to the environment's gateway. */
+  ingress: boolean;
+}
+
+/** Where route changes are recorded: the environment history. */
+export interface RouteHistory {
+  addEvent(event: NewEnvironmentEvent): Promise<unknown>;
+}
+
+export interface ReconcileResult {
+  /** The object as applied (read back from the API server). */
+  object: RouteObject;
+  /** Field managers whose hand edits this reconcile put back; empty when none. */
+  restoredFrom: string[];
+}
 
 /** The branch Services of a service: slug (track label) to Service name. */
 export async function liveBranches(
@@ -36,20 +57,25 @@ export async function liveBranches(
 interface Queue {
   tail: Promise<unknown>;
   /** A run that has not started yet: later callers share it. */
-  waiting?: Promise<VirtualService>;
+  waiting?: Promise<ReconcileResult>;
 }
 
 /**
- * Writes the whole managed VirtualService of a service from the rules in the
- * database and the branch Services live in the cluster.
+ * Writes the whole managed routing object of a service (an Istio
+ * VirtualService, or a Gateway API HTTPRoute where the environment says
+ * `routingApi: gateway-api`) from the rules in the database and the branch
+ * Services live in the cluster.
  *
- * Each pass reads the live VirtualService first (its resourceVersion), then
- * the rules and branches, renders, and applies with that resourceVersion as a
+ * Each pass reads the live object first (its resourceVersion), then the
+ * rules and branches, renders, and applies with that resourceVersion as a
  * precondition; on a conflict (another replica wrote in between) it starts
  * over. Because the rules are read after the resourceVersion, the apply that
  * wins has seen every rule committed before the object it replaces, so
  * concurrent edits from several backend replicas lose nothing. Within one
  * replica, reconciles of the same service are serialised and coalesced.
+ *
+ * A routing field owned by another field manager is a hand edit: the forced
+ * apply puts it back and the environment history says so.
  */
 export class RouteReconciler {
   private readonly queues = new Map<string, Queue>();
@@ -60,20 +86,16 @@ export class RouteReconciler {
       environment: (name: string) => EnvironmentConfig;
       cluster: (environment: EnvironmentConfig) => EnvironmentCluster;
       logger: LoggerService;
+      history?: RouteHistory;
     },
   ) {}
 
-  /**
-   * Brings the VirtualService of the entity's service in an environment in
-   * line with the database, and returns what was applied. `service` defaults
-   * to the entity name (the mainline Service name).
-   */
+  /** Brings the routing object of the target in an environment in line with the database. */
   reconcile(
-    entityRef: string,
+    target: RouteTarget,
     environment: string,
-    service: string = parseEntityRef(entityRef).name,
-  ): Promise<VirtualService> {
-    const key = `${environment}\u0000${entityRef}\u0000${service}`;
+  ): Promise<ReconcileResult> {
+    const key = `${environment}\u0000${target.entityRef}\u0000${target.service}`;
     let queue = this.queues.get(key);
     if (!queue) {
       queue = { tail: Promise.resolve() };
@@ -81,12 +103,12 @@ export class RouteReconciler {
     }
     if (queue.waiting) return queue.waiting;
     const q = queue;
-    const next: Promise<VirtualService> = q.tail
+    const next: Promise<ReconcileResult> = q.tail
       .catch(() => undefined)
       .then(() => {
         // Running now: whoever comes next needs a run that starts after them.
         if (q.waiting === next) q.waiting = undefined;
-        return this.reconcileNow(entityRef, environment, service);
+        return this.reconcileNow(target, environment);
       });
     q.waiting = next;
     q.tail = next;
@@ -99,27 +121,47 @@ export class RouteReconciler {
   }
 
   private async reconcileNow(
-    entityRef: string,
+    target: RouteTarget,
     environmentName: string,
-    service: string,
-  ): Promise<VirtualService> {
+  ): Promise<ReconcileResult> {
+    const { service } = target;
     const environment = this.options.environment(environmentName);
     const cluster = this.options.cluster(environment);
+    const api = routeApi(environment.routingApi);
+    const gateway =
+      target.ingress && environment.gateway
+        ? {
+            name: `${environment.gateway.namespace}/${environment.gateway.name}`,
+            hosts: environment.gateway.hosts,
+          }
+        : undefined;
+    let restoredFrom: string[] = [];
     for (let attempt = 1; ; attempt++) {
-      const live = await cluster.read(VIRTUAL_SERVICE_API, VIRTUAL_SERVICE_KIND, service);
+      const live = await cluster.read(api.apiVersion, api.kind, service);
       const resourceVersion = live?.metadata?.resourceVersion;
+      if (live) restoredFrom = handEditors(live, api);
       const now = new Date();
-      const [rules, branches] = await Promise.all([
-        this.options.store.list({ entityRef, environment: environmentName, now }),
+      const [rules, branches, port] = await Promise.all([
+        this.options.store.list({
+          entityRef: target.entityRef,
+          environment: environmentName,
+          now,
+        }),
         liveBranches(cluster, service),
+        api.needsPort
+          ? servicePort(cluster, service, environmentName)
+          : undefined,
       ]);
-      const desired = renderVirtualService({
+      const desired = api.render({
+        entityRef: target.entityRef,
         service,
         namespace: environment.namespace,
         host: service,
+        port,
         rules,
         mainline: { host: service },
         branches,
+        gateway,
         now,
       });
       const body: KubernetesObject = {
@@ -129,18 +171,22 @@ export class RouteReconciler {
           ...(resourceVersion && { resourceVersion }),
         },
       };
+      let applied: KubernetesObject;
       try {
-        await cluster.apply([body]);
+        [applied] = await cluster.apply([body]);
       } catch (error) {
-        if (error instanceof ConflictError && attempt < MAX_RECONCILE_ATTEMPTS) {
+        if (
+          error instanceof ConflictError &&
+          attempt < MAX_RECONCILE_ATTEMPTS
+        ) {
           this.options.logger.debug(
-            `VirtualService "${service}" in ${environmentName} changed while it was reconciled; retrying (attempt ${attempt})`,
+            `${api.kind} "${service}" in ${environmentName} changed while it was reconciled; retrying (attempt ${attempt})`,
           );
           continue;
         }
         if (error instanceof ConflictError) {
           throw new ConflictError(
-            `VirtualService "${service}" in ${environmentName} kept changing during ${MAX_RECONCILE_ATTEMPTS} attempts; the rules are saved and the next reconcile applies them`,
+            `${api.kind} "${service}" in ${environmentName} kept changing during ${MAX_RECONCILE_ATTEMPTS} attempts; the rules are saved and the next reconcile applies them`,
           );
         }
         throw error;
@@ -148,7 +194,68 @@ export class RouteReconciler {
       // A create has no precondition: two replicas may both create. One more
       // pass, with a precondition, makes sure the last write saw every rule.
       if (!resourceVersion) continue;
-      return desired;
+      if (restoredFrom.length) {
+        await this.recordRestore(
+          target,
+          environmentName,
+          api.kind,
+          restoredFrom,
+        );
+      }
+      return { object: applied as RouteObject, restoredFrom };
     }
   }
+
+  private async recordRestore(
+    target: RouteTarget,
+    environment: string,
+    kind: string,
+    editors: string[],
+  ) {
+    const message = `${kind} "${
+      target.service
+    }" was changed by hand (${editors.join(
+      ', ',
+    )}); kube-delivery put back the routing from its rules`;
+    this.options.logger.warn(message, {
+      environment,
+      entityRef: target.entityRef,
+    });
+    try {
+      await this.options.history?.addEvent({
+        environment,
+        entityRef: target.entityRef,
+        kind: 'route-changed',
+        message,
+        details: {
+          action: 'restored',
+          object: `${kind}/${target.service}`,
+          editors,
+        },
+        actor: ROUTING_ACTOR,
+      });
+    } catch (error) {
+      this.options.logger.warn(`Could not record in the history: ${message}`, {
+        error: (error as Error).message,
+      });
+    }
+  }
+}
+
+/** The first port of the mainline Service: Gateway API backendRefs must name one. */
+async function servicePort(
+  cluster: EnvironmentCluster,
+  service: string,
+  environment: string,
+): Promise<number> {
+  const live = await cluster.read<
+    KubernetesObject & { spec?: { ports?: Array<{ port: number }> } }
+  >('v1', 'Service', service);
+  const port = live?.spec?.ports?.[0]?.port;
+  if (port === undefined) {
+    throw new ConflictError(
+      `Service "${service}" has no port in ${environment}; deploy the mainline there before routing to its branches`,
+    );
+  }
+  return port;
 }

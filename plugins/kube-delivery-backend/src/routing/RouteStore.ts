@@ -36,6 +36,20 @@ export interface RouteStore {
   }): Promise<RouteRule[]>;
   /** Deletes a rule of an entity; the deleted rule, or undefined when there was none. */
   delete(entityRef: string, id: string): Promise<RouteRule | undefined>;
+  /** Sets a rule's expiry; the updated rule, or undefined when there was none. */
+  setExpiry(
+    entityRef: string,
+    id: string,
+    expiresAt: string,
+  ): Promise<RouteRule | undefined>;
+  /** Deletes the rules of one branch of an entity in an environment; the deleted rules. */
+  deleteBranch(
+    entityRef: string,
+    environment: string,
+    branch: string,
+  ): Promise<RouteRule[]>;
+  /** Deletes every rule that expired at or before `now`; the deleted rules. */
+  deleteExpired(now: Date): Promise<RouteRule[]>;
 }
 
 type RouteRow = {
@@ -114,7 +128,10 @@ export class DatabaseRouteStore implements RouteStore {
     try {
       await this.db.transaction(async tx => {
         // An expired rule that was not swept yet must not block a new one.
-        await tx(TABLE).where(sameMatch).andWhere('expires_at', '<=', now).delete();
+        await tx(TABLE)
+          .where(sameMatch)
+          .andWhere('expires_at', '<=', now)
+          .delete();
         await tx(TABLE).insert(row);
       });
     } catch (error) {
@@ -140,7 +157,9 @@ export class DatabaseRouteStore implements RouteStore {
     environment?: string;
     now?: Date;
   }): Promise<RouteRule[]> {
-    let builder = this.db<RouteRow>(TABLE).where({ entity_ref: query.entityRef });
+    let builder = this.db<RouteRow>(TABLE).where({
+      entity_ref: query.entityRef,
+    });
     if (query.environment !== undefined) {
       builder = builder.andWhere({ environment: query.environment });
     }
@@ -157,10 +176,63 @@ export class DatabaseRouteStore implements RouteStore {
   async delete(entityRef: string, id: string): Promise<RouteRule | undefined> {
     if (!UUID.test(id)) return undefined;
     return this.db.transaction(async tx => {
-      const row = await tx<RouteRow>(TABLE).where({ id, entity_ref: entityRef }).first();
+      const row = await tx<RouteRow>(TABLE)
+        .where({ id, entity_ref: entityRef })
+        .first();
       if (!row) return undefined;
       await tx(TABLE).where({ id }).delete();
       return toRule(row);
     });
+  }
+
+  async setExpiry(
+    entityRef: string,
+    id: string,
+    expiresAt: string,
+  ): Promise<RouteRule | undefined> {
+    if (!UUID.test(id)) return undefined;
+    const expires = Date.parse(expiresAt);
+    if (!Number.isFinite(expires))
+      throw new Error(`Invalid expiry ${expiresAt}`);
+    return this.db.transaction(async tx => {
+      const updated = await tx(TABLE)
+        .where({ id, entity_ref: entityRef })
+        .update({ expires_at: expires });
+      if (!updated) return undefined;
+      const row = await tx<RouteRow>(TABLE).where({ id }).first();
+      return row && toRule(row);
+    });
+  }
+
+  deleteBranch(
+    entityRef: string,
+    environment: string,
+    branch: string,
+  ): Promise<RouteRule[]> {
+    return this.deleteWhere(builder =>
+      builder.where({ entity_ref: entityRef, environment, branch }),
+    );
+  }
+
+  deleteExpired(now: Date): Promise<RouteRule[]> {
+    return this.deleteWhere(builder =>
+      builder.where('expires_at', '<=', now.getTime()),
+    );
+  }
+
+  /** Deletes the rows selected, returning exactly those (another replica may delete some first). */
+  private async deleteWhere(
+    select: (
+      builder: Knex.QueryBuilder<RouteRow>,
+    ) => Knex.QueryBuilder<RouteRow>,
+  ): Promise<RouteRule[]> {
+    const rows: RouteRow[] = await select(this.db<RouteRow>(TABLE));
+    const deleted: RouteRule[] = [];
+    for (const row of rows) {
+      // One statement per row: whoever deletes a row reports it, once.
+      const count = await this.db(TABLE).where({ id: row.id }).delete();
+      if (count) deleted.push(toRule(row));
+    }
+    return deleted;
   }
 }

@@ -1,26 +1,34 @@
+import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { Entity } from '@backstage/catalog-model';
 import { InputError, NotFoundError } from '@backstage/errors';
 import {
   branchSlug,
-  evaluateHttpRoutes,
   validateRouteValue,
   type HttpDestination,
-  type HttpRoute,
   type RouteRule,
   type RoutingKind,
 } from '@internal/plugin-kube-delivery-common';
-import { parseServiceSpec } from '../catalog';
+import { parseServiceSpec, type ServiceSpec } from '../catalog';
 import type { EnvironmentCluster } from '../cluster';
 import type { EnvironmentConfig } from '../config/environments';
+import type { NewEnvironmentEvent } from '../health/HealthStore';
+import { deleteBranchObjects } from './branches';
 import {
+  ROUTING_ACTOR,
   RouteReconciler,
-  VIRTUAL_SERVICE_API,
-  VIRTUAL_SERVICE_KIND,
+  type RouteHistory,
+  type RouteTarget,
 } from './RouteReconciler';
 import type { RouteStore } from './RouteStore';
+import { boundToGateway, routeApi, type RouteObject } from './routeApis';
+import { DEFAULT_ROUTING_SETTINGS, type RoutingSettings } from './settings';
+import {
+  ENTITY_REF_ANNOTATION,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  RULE_ROUTE_PREFIX,
+} from './virtualService';
 
-export const DEFAULT_TTL_MINUTES = 8 * 60;
-export const MAX_TTL_MINUTES = 7 * 24 * 60;
 const KINDS: readonly RoutingKind[] = ['cookie', 'header', 'baggage'];
 /** A SemVer pre-release, as a branch appears in a version. */
 const BRANCH = /^[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*$/;
@@ -34,7 +42,7 @@ export interface NewRuleInput {
   kind?: string;
   key?: string;
   value: string;
-  /** Minutes, default 8 h, at most 7 days. */
+  /** Minutes; the configured default when absent, at most the configured maximum. */
   ttlMinutes?: unknown;
   owner: string;
 }
@@ -42,55 +50,129 @@ export interface NewRuleInput {
 export interface RouteTestResult {
   /** Where the request goes; undefined when no entry routes it anywhere. */
   destination?: HttpDestination;
-  /** The `spec.http` entry that won. */
+  /** The `spec.http` (VirtualService) or `spec.rules` (HTTPRoute) entry that won. */
   routeName?: string;
   /** The rule behind the winning entry, when it is a rule. */
   rule?: RouteRule;
-  /** False when the service has no VirtualService: Kubernetes routes to the mainline Service. */
+  /** False when the service has no routing object: Kubernetes routes to the mainline Service. */
   virtualService: boolean;
+  /** The kind of routing object evaluated: VirtualService or HTTPRoute. */
+  kind: string;
 }
 
-function ttlOf(value: unknown): number {
-  if (value === undefined || value === null || value === '') return DEFAULT_TTL_MINUTES;
-  const minutes = typeof value === 'string' && /^\d{1,6}$/.test(value) ? Number(value) : value;
-  if (
-    typeof minutes !== 'number' ||
-    !Number.isInteger(minutes) ||
-    minutes < 1 ||
-    minutes > MAX_TTL_MINUTES
-  ) {
-    throw new InputError(
-      `Field "ttlMinutes" must be a whole number of minutes from 1 to ${MAX_TTL_MINUTES} (7 days)`,
-    );
-  }
-  return minutes;
+export interface BranchRemoval {
+  environment: string;
+  branch: string;
+  /** The rules deleted. */
+  rules: RouteRule[];
+  /** `Kind/name` of the objects deleted, in order. */
+  objects: string[];
 }
 
-/** Routing rules of feature branches: validation, storage, reconciliation and the route tester. */
+function targetOf(spec: ServiceSpec): RouteTarget {
+  return {
+    entityRef: spec.entityRef,
+    service: spec.name,
+    ingress: !!spec.ingress,
+  };
+}
+
+function describeRule(rule: RouteRule): string {
+  return `${rule.kind} ${rule.key}=${rule.value} → ${rule.service}-${rule.branch}`;
+}
+
+/**
+ * Routing rules of feature branches: validation, storage, reconciliation,
+ * history, the route tester, branch removal and the periodic routing task.
+ */
 export class RoutingService {
+  private readonly settings: RoutingSettings;
+
   constructor(
     private readonly options: {
       store: RouteStore;
       reconciler: RouteReconciler;
       environment: (name: string) => EnvironmentConfig;
       cluster: (environment: EnvironmentConfig) => EnvironmentCluster;
+      /** The environments the periodic task looks at; none when absent. */
+      environments?: () => EnvironmentConfig[];
+      settings?: RoutingSettings;
+      history?: RouteHistory;
+      logger?: LoggerService;
+      /**
+       * Whether an entity declares ingress, for reconciles without a request
+       * (expiry, hand edits); undefined when the catalog cannot tell. The
+       * live object's binding is kept then.
+       */
+      ingressOf?: (entityRef: string) => Promise<boolean | undefined>;
     },
-  ) {}
+  ) {
+    this.settings = options.settings ?? DEFAULT_ROUTING_SETTINGS;
+  }
 
-  /** Validates, stores (the source of truth), then reconciles the VirtualService. */
-  async createRule(input: NewRuleInput): Promise<RouteRule> {
-    const spec = parseServiceSpec(input.entity);
-    const environment = this.options.environment(input.environment);
+  private ttlOf(value: unknown): number {
+    const { defaultTtlMinutes, maxTtlMinutes } = this.settings;
+    if (value === undefined || value === null || value === '')
+      return defaultTtlMinutes;
+    const minutes =
+      typeof value === 'string' && /^\d{1,7}$/.test(value)
+        ? Number(value)
+        : value;
+    if (
+      typeof minutes !== 'number' ||
+      !Number.isInteger(minutes) ||
+      minutes < 1 ||
+      minutes > maxTtlMinutes
+    ) {
+      throw new InputError(
+        `Field "ttlMinutes" must be a whole number of minutes from 1 to ${maxTtlMinutes}`,
+      );
+    }
+    return minutes;
+  }
+
+  private branchOf(branch: unknown, spec: ServiceSpec): string {
+    if (
+      typeof branch !== 'string' ||
+      branch.length > 128 ||
+      !BRANCH.test(branch)
+    ) {
+      throw new InputError(
+        'Field "branch" must be a feature branch as in a version\'s pre-release, e.g. myfeature',
+      );
+    }
+    return branchSlug(branch, spec.name);
+  }
+
+  private featureEnvironment(name: string): EnvironmentConfig {
+    const environment = this.options.environment(name);
     if (!environment.featureBranches) {
       throw new InputError(
         `Environment ${environment.name} does not take feature branches, so it has no routing rules`,
       );
     }
-    if (input.branch.length > 128 || !BRANCH.test(input.branch)) {
-      throw new InputError(
-        'Field "branch" must be a feature branch as in a version\'s pre-release, e.g. myfeature',
+    return environment;
+  }
+
+  /** Records a route change in the environment history; a failure is logged, not thrown (the change is made). */
+  private async record(event: NewEnvironmentEvent) {
+    try {
+      await this.options.history?.addEvent(event);
+    } catch (error) {
+      this.options.logger?.warn(
+        `Could not record in the history: ${event.message}`,
+        {
+          error: (error as Error).message,
+        },
       );
     }
+  }
+
+  /** Validates, stores (the source of truth), then reconciles the routing object. */
+  async createRule(input: NewRuleInput): Promise<RouteRule> {
+    const spec = parseServiceSpec(input.entity);
+    const environment = this.featureEnvironment(input.environment);
+    const branch = this.branchOf(input.branch, spec);
     const kind = (input.kind ?? spec.routing?.kind) as RoutingKind | undefined;
     if (!kind || !KINDS.includes(kind)) {
       throw new InputError(
@@ -111,20 +193,28 @@ export class RoutingService {
     if (kind === 'header') key = key.toLowerCase();
     const problem = validateRouteValue(kind, key, input.value);
     if (problem) throw new InputError(problem);
-    const ttl = ttlOf(input.ttlMinutes);
+    const ttl = this.ttlOf(input.ttlMinutes);
 
     const rule = await this.options.store.create({
       entityRef: spec.entityRef,
       environment: environment.name,
       service: spec.name,
-      branch: branchSlug(input.branch, spec.name),
+      branch,
       kind,
       key,
       value: input.value,
       owner: input.owner,
       expiresAt: new Date(Date.now() + ttl * 60_000).toISOString(),
     });
-    await this.options.reconciler.reconcile(spec.entityRef, environment.name, spec.name);
+    await this.record({
+      environment: environment.name,
+      entityRef: spec.entityRef,
+      kind: 'route-changed',
+      message: `Rule added: ${describeRule(rule)} until ${rule.expiresAt}`,
+      details: { action: 'created', rule },
+      actor: input.owner,
+    });
+    await this.options.reconciler.reconcile(targetOf(spec), environment.name);
     return rule;
   }
 
@@ -134,15 +224,122 @@ export class RoutingService {
     return this.options.store.list({ entityRef, environment, now: new Date() });
   }
 
-  async deleteRule(entity: Entity, id: string): Promise<RouteRule> {
-    const spec = parseServiceSpec(entity);
-    const rule = await this.options.store.delete(spec.entityRef, id);
-    if (!rule) throw new NotFoundError(`No routing rule ${id.slice(0, 64)} of ${spec.entityRef}`);
-    await this.options.reconciler.reconcile(spec.entityRef, rule.environment, rule.service);
+  /** Gives a rule that has not expired a new lifetime, counted from now. */
+  async extendRule(input: {
+    entity: Entity;
+    id: string;
+    ttlMinutes: unknown;
+    actor: string;
+  }): Promise<RouteRule> {
+    const spec = parseServiceSpec(input.entity);
+    if (input.ttlMinutes === undefined)
+      throw new InputError('Field "ttlMinutes" is required');
+    const ttl = this.ttlOf(input.ttlMinutes);
+    const existing = await this.options.store.get(input.id);
+    if (
+      !existing ||
+      existing.entityRef !== spec.entityRef ||
+      Date.parse(existing.expiresAt) <= Date.now()
+    ) {
+      throw new NotFoundError(
+        `No routing rule ${input.id.slice(0, 64)} of ${spec.entityRef}`,
+      );
+    }
+    const expiresAt = new Date(Date.now() + ttl * 60_000).toISOString();
+    const rule = await this.options.store.setExpiry(
+      spec.entityRef,
+      input.id,
+      expiresAt,
+    );
+    if (!rule)
+      throw new NotFoundError(
+        `No routing rule ${input.id.slice(0, 64)} of ${spec.entityRef}`,
+      );
+    await this.record({
+      environment: rule.environment,
+      entityRef: spec.entityRef,
+      kind: 'route-changed',
+      message: `Rule extended: ${describeRule(rule)} until ${rule.expiresAt}`,
+      details: {
+        action: 'extended',
+        rule,
+        previousExpiresAt: existing.expiresAt,
+      },
+      actor: input.actor,
+    });
     return rule;
   }
 
-  /** Where a request with these headers goes, evaluated on the VirtualService read back from the cluster. */
+  async deleteRule(
+    entity: Entity,
+    id: string,
+    actor: string,
+  ): Promise<RouteRule> {
+    const spec = parseServiceSpec(entity);
+    const rule = await this.options.store.delete(spec.entityRef, id);
+    if (!rule)
+      throw new NotFoundError(
+        `No routing rule ${id.slice(0, 64)} of ${spec.entityRef}`,
+      );
+    await this.record({
+      environment: rule.environment,
+      entityRef: spec.entityRef,
+      kind: 'route-changed',
+      message: `Rule removed: ${describeRule(rule)}`,
+      details: { action: 'deleted', rule },
+      actor,
+    });
+    await this.options.reconciler.reconcile(targetOf(spec), rule.environment);
+    return rule;
+  }
+
+  /**
+   * Removes a branch from an environment: its rules, then its route entries
+   * (a reconcile, so no request is sent to it any more), then its objects.
+   * Mainline objects are never touched. A 404 when the branch has neither
+   * rules nor objects there.
+   */
+  async removeBranch(input: {
+    entity: Entity;
+    environment: string;
+    branch: string;
+    actor: string;
+  }): Promise<BranchRemoval> {
+    const spec = parseServiceSpec(input.entity);
+    const environment = this.featureEnvironment(input.environment);
+    const slug = this.branchOf(input.branch, spec);
+    const cluster = this.options.cluster(environment);
+    const target = targetOf(spec);
+    const api = routeApi(environment.routingApi);
+    const rules = await this.options.store.deleteBranch(
+      spec.entityRef,
+      environment.name,
+      slug,
+    );
+    const live = await cluster.read(api.apiVersion, api.kind, spec.name);
+    if (live) await this.options.reconciler.reconcile(target, environment.name);
+    const objects = await deleteBranchObjects(cluster, spec.name, slug);
+    if (!rules.length && !objects.length) {
+      throw new NotFoundError(
+        `${spec.name} has no branch ${input.branch.slice(0, 128)} in ${
+          environment.name
+        }`,
+      );
+    }
+    // A rule created for the branch in the meantime lost its destination.
+    if (live) await this.options.reconciler.reconcile(target, environment.name);
+    await this.record({
+      environment: environment.name,
+      entityRef: spec.entityRef,
+      kind: 'route-changed',
+      message: `Branch ${slug} of ${spec.name} removed: ${rules.length} rule(s), ${objects.length} object(s)`,
+      details: { action: 'branch-removed', branch: slug, rules, objects },
+      actor: input.actor,
+    });
+    return { environment: environment.name, branch: slug, rules, objects };
+  }
+
+  /** Where a request with these headers goes, evaluated on the routing object read back from the cluster. */
   async test(input: {
     entity: Entity;
     environment: string;
@@ -151,20 +348,21 @@ export class RoutingService {
     const spec = parseServiceSpec(input.entity);
     const environment = this.options.environment(input.environment);
     const headers = readHeaders(input.headers);
+    const api = routeApi(environment.routingApi);
     const live = await this.options
       .cluster(environment)
-      .read<{ apiVersion: string; kind: string; spec?: { http?: HttpRoute[] } }>(
-        VIRTUAL_SERVICE_API,
-        VIRTUAL_SERVICE_KIND,
-        spec.name,
-      );
+      .read<RouteObject>(api.apiVersion, api.kind, spec.name);
     if (!live) {
-      return { destination: { host: spec.name }, virtualService: false };
+      return {
+        destination: { host: spec.name },
+        virtualService: false,
+        kind: api.kind,
+      };
     }
-    const result = evaluateHttpRoutes(live.spec?.http ?? [], { headers });
-    if (!result) return { virtualService: true };
-    const ruleId = result.routeName?.startsWith('rule-')
-      ? result.routeName.slice('rule-'.length)
+    const result = api.evaluate(live, { headers });
+    if (!result) return { virtualService: true, kind: api.kind };
+    const ruleId = result.routeName?.startsWith(RULE_ROUTE_PREFIX)
+      ? result.routeName.slice(RULE_ROUTE_PREFIX.length)
       : undefined;
     const rule = ruleId ? await this.options.store.get(ruleId) : undefined;
     return {
@@ -172,25 +370,120 @@ export class RoutingService {
       ...(result.routeName !== undefined && { routeName: result.routeName }),
       ...(rule && rule.entityRef === spec.entityRef && { rule }),
       virtualService: true,
+      kind: api.kind,
     };
+  }
+
+  /**
+   * The routing task: removes expired rules (and their entries), then
+   * reconciles every managed routing object, which puts back hand edits.
+   * Errors of one object are logged; the others are still done.
+   */
+  async runScheduled(): Promise<void> {
+    const targets = new Map<
+      string,
+      { entityRef: string; service: string; environment: string }
+    >();
+    const add = (entityRef: string, service: string, environment: string) =>
+      targets.set(`${environment}\u0000${entityRef}\u0000${service}`, {
+        entityRef,
+        service,
+        environment,
+      });
+
+    const expired = await this.options.store.deleteExpired(new Date());
+    for (const rule of expired) {
+      await this.record({
+        environment: rule.environment,
+        entityRef: rule.entityRef,
+        kind: 'route-changed',
+        message: `Rule expired: ${describeRule(rule)}`,
+        details: { action: 'expired', rule },
+        actor: ROUTING_ACTOR,
+      });
+      add(rule.entityRef, rule.service, rule.environment);
+    }
+    const environments = (this.options.environments?.() ?? []).filter(
+      e => e.featureBranches,
+    );
+    for (const environment of environments) {
+      const api = routeApi(environment.routingApi);
+      try {
+        const objects = await this.options
+          .cluster(environment)
+          .list(api.apiVersion, api.kind, `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
+        for (const object of objects) {
+          const entityRef =
+            object.metadata?.annotations?.[ENTITY_REF_ANNOTATION];
+          if (entityRef && object.metadata?.name)
+            add(entityRef, object.metadata.name, environment.name);
+        }
+      } catch (error) {
+        this.options.logger?.warn(
+          `Routing task: could not list ${api.kind}s in ${environment.name}`,
+          {
+            error: (error as Error).message,
+          },
+        );
+      }
+    }
+    for (const { entityRef, service, environment } of targets.values()) {
+      try {
+        const ingress = await this.ingressOf(entityRef, service, environment);
+        await this.options.reconciler.reconcile(
+          { entityRef, service, ingress },
+          environment,
+        );
+      } catch (error) {
+        this.options.logger?.warn(
+          `Routing task: could not reconcile ${service} in ${environment}`,
+          {
+            entityRef,
+            error: (error as Error).message,
+          },
+        );
+      }
+    }
+  }
+
+  private async ingressOf(
+    entityRef: string,
+    service: string,
+    environmentName: string,
+  ) {
+    const known = await this.options.ingressOf?.(entityRef);
+    if (known !== undefined) return known;
+    const environment = this.options.environment(environmentName);
+    const api = routeApi(environment.routingApi);
+    const live = await this.options
+      .cluster(environment)
+      .read<RouteObject>(api.apiVersion, api.kind, service);
+    return live ? boundToGateway(live) : false;
   }
 }
 
 function readHeaders(value: unknown): Record<string, string> {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new InputError('Field "headers" must be an object of header names to values');
+    throw new InputError(
+      'Field "headers" must be an object of header names to values',
+    );
   }
   const entries = Object.entries(value as Record<string, unknown>);
   if (entries.length > MAX_TEST_HEADERS) {
-    throw new InputError(`Field "headers" may hold at most ${MAX_TEST_HEADERS} headers`);
+    throw new InputError(
+      `Field "headers" may hold at most ${MAX_TEST_HEADERS} headers`,
+    );
   }
   const headers: Record<string, string> = {};
   for (const [name, headerValue] of entries) {
     if (!/^:?[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/.test(name)) {
       throw new InputError('Header names must be 1-64 HTTP token characters');
     }
-    if (typeof headerValue !== 'string' || headerValue.length > MAX_TEST_HEADER_BYTES) {
+    if (
+      typeof headerValue !== 'string' ||
+      headerValue.length > MAX_TEST_HEADER_BYTES
+    ) {
       throw new InputError(
         `Header values must be strings of at most ${MAX_TEST_HEADER_BYTES} characters`,
       );

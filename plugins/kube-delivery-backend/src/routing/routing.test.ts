@@ -1,4 +1,8 @@
-import { mockCredentials, mockServices, type TestBackend } from '@backstage/backend-test-utils';
+import {
+  mockCredentials,
+  mockServices,
+  type TestBackend,
+} from '@backstage/backend-test-utils';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import type { Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
@@ -15,8 +19,8 @@ import {
 import { createTestDatabases } from '../__testUtils__/testDatabases';
 import { ClusterRegistry } from '../delivery';
 import { RouteReconciler } from './RouteReconciler';
+import { DatabaseHealthStore } from '../health/HealthStore';
 import { DatabaseRouteStore } from './RouteStore';
-import { RoutingService } from './RoutingService';
 
 jest.setTimeout(180_000);
 
@@ -44,7 +48,11 @@ describe('feature-branch routing on the local control plane', () => {
     knex = await databases.init('SQLITE_3');
     harness = await createDeliveryHarness({ knex });
     for (const version of ['0.1.3', '0.1.4-myfeature']) {
-      const release = await harness.delivery.createRelease({ entity, version, createdBy });
+      const release = await harness.delivery.createRelease({
+        entity,
+        version,
+        createdBy,
+      });
       const deployment = await harness.delivery.deploy({
         entity,
         release,
@@ -54,7 +62,9 @@ describe('feature-branch routing on the local control plane', () => {
       });
       const settled = await harness.settle(deployment.id);
       if (settled.status !== 'succeeded') {
-        throw new Error(`Deploying ${version} to dev ${settled.status}: ${settled.message}`);
+        throw new Error(
+          `Deploying ${version} to dev ${settled.status}: ${settled.message}`,
+        );
       }
     }
     backend = await startDeliveryBackend({
@@ -69,7 +79,14 @@ describe('feature-branch routing on the local control plane', () => {
     await backend?.stop();
     await harness?.close();
     if (harness) {
-      await harness.cluster.kubectl(['-n', 'dev', 'delete', 'virtualservice', name, '--ignore-not-found']);
+      await harness.cluster.kubectl([
+        '-n',
+        'dev',
+        'delete',
+        'virtualservice',
+        name,
+        '--ignore-not-found',
+      ]);
       await harness.cluster.kubectl([
         '-n',
         'dev',
@@ -87,7 +104,12 @@ describe('feature-branch routing on the local control plane', () => {
     const res = await request(backend!.server)
       .post(routes)
       .set('Authorization', asUser())
-      .send({ environment: 'dev', branch: 'myfeature', kind: 'header', value: userId });
+      .send({
+        environment: 'dev',
+        branch: 'myfeature',
+        kind: 'header',
+        value: userId,
+      });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({
       entityRef,
@@ -119,7 +141,9 @@ describe('feature-branch routing on the local control plane', () => {
       .get(`${routes}?environment=dev`)
       .set('Authorization', asUser());
     expect(listed.status).toBe(200);
-    expect(listed.body.items.map((r: { id: string }) => r.id)).toEqual([res.body.id]);
+    expect(listed.body.items.map((r: { id: string }) => r.id)).toEqual([
+      res.body.id,
+    ]);
   });
 
   it('answers the route tester from the live VirtualService', async () => {
@@ -141,63 +165,188 @@ describe('feature-branch routing on the local control plane', () => {
     expect(miss.body.rule).toBeUndefined();
   });
 
-  it.each([
-    ['a regex wildcard', '.*', /^Routing value must be/],
-    ['an alternation', 'a|b', /^Routing value must be/],
-    ['an open group', '(', /^Routing value must be/],
-    ['a newline', 'abc\ndef', /^Field "value" contains control characters/],
-    ['10 kB', 'x'.repeat(10_000), /^Field "value" is longer than 256 characters/],
-  ])('refuses %s as a value and leaves the VirtualService alone', async (_what, value, message) => {
+  it('extends a rule with PATCH, within the configured maximum, and records who did it', async () => {
+    const [rule] = await new DatabaseRouteStore(knex).list({
+      entityRef,
+      environment: 'dev',
+    });
     const before = await liveVirtualService();
     const res = await request(backend!.server)
-      .post(routes)
+      .patch(`${routes}/${rule.id}`)
       .set('Authorization', asUser())
-      .send({ environment: 'dev', branch: 'myfeature', kind: 'header', value });
-    expect(res.status).toBe(400);
-    expect(res.body.error.message).toMatch(message);
-    const after = await liveVirtualService();
-    expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
-    const rows = await knex('kd_route_rules').where({ entity_ref: entityRef });
-    expect(rows).toHaveLength(1);
-  });
+      .send({ ttlMinutes: 24 * 60 });
+    expect(res.status).toBe(200);
+    expect(res.body.id).toBe(rule.id);
+    const ttl = Date.parse(res.body.expiresAt) - Date.now();
+    expect(ttl).toBeGreaterThan(23.9 * 3600_000);
+    expect(ttl).toBeLessThanOrEqual(24 * 3600_000);
+    // The expiry is not in the VirtualService: nothing to write there.
+    expect((await liveVirtualService()).metadata.resourceVersion).toBe(
+      before.metadata.resourceVersion,
+    );
 
-  it('loses no rule when two replicas create 20 rules at once', async () => {
-    const replicas = [0, 1].map(() => {
-      const store = new DatabaseRouteStore(knex);
-      const clusters = new ClusterRegistry(mockServices.logger.mock());
-      const environment = (env: string) => harness.delivery.environment(env);
-      const cluster = clusters.forEnvironment.bind(clusters);
-      return new RoutingService({
-        store,
-        reconciler: new RouteReconciler({
-          store,
-          environment,
-          cluster,
-          logger: mockServices.logger.mock(),
-        }),
-        environment,
-        cluster,
-      });
+    for (const [body, status] of [
+      [{ ttlMinutes: 7 * 24 * 60 + 1 }, 400],
+      [{}, 400],
+      [{ ttlMinutes: 60, value: '.*' }, 400],
+    ] as const) {
+      const refused = await request(backend!.server)
+        .patch(`${routes}/${rule.id}`)
+        .set('Authorization', asUser())
+        .send(body);
+      expect(refused.status).toBe(status);
+    }
+    const missing = await request(backend!.server)
+      .patch(`${routes}/${randomUUID()}`)
+      .set('Authorization', asUser())
+      .send({ ttlMinutes: 60 });
+    expect(missing.status).toBe(404);
+    expect((await new DatabaseRouteStore(knex).get(rule.id))?.expiresAt).toBe(
+      res.body.expiresAt,
+    );
+
+    const { items } = await new DatabaseHealthStore(knex).listEvents({
+      environment: 'dev',
+      limit: 100,
     });
-    const values = Array.from({ length: 20 }, () => randomUUID());
-    await Promise.all(
-      values.map((value, i) =>
-        replicas[i % 2].createRule({
-          entity,
-          environment: 'dev',
-          branch: 'myfeature',
-          value,
-          owner: createdBy,
-        }),
+    const mine = items.filter(e => e.entityRef === entityRef);
+    expect(mine.map(e => [e.kind, e.details.action, e.actor])).toEqual([
+      ['route-changed', 'extended', 'user:default/mock'],
+      ['route-changed', 'created', 'user:default/mock'],
+    ]);
+    expect(mine[1].message).toMatch(
+      new RegExp(
+        `^Rule added: header userid=${userId} → ${name}-myfeature until 20`,
       ),
     );
-    const http: Array<{ name: string; match?: Array<{ headers: { userid: { exact: string } } }> }> =
-      (await liveVirtualService()).spec.http;
-    const matched = http.flatMap(entry => entry.match?.map(m => m.headers.userid.exact) ?? []);
-    expect(new Set(matched)).toEqual(new Set([userId, ...values]));
-    expect(http).toHaveLength(22);
-    expect(http[21].name).toBe('mainline');
   });
+
+  it('refuses route changes the permission policy denies, changing nothing', async () => {
+    const denied = await startDeliveryBackend({
+      cluster: harness.cluster,
+      knex,
+      entities: [entity],
+      permission: AuthorizeResult.DENY,
+    });
+    try {
+      const before = await liveVirtualService();
+      const [rule] = await new DatabaseRouteStore(knex).list({
+        entityRef,
+        environment: 'dev',
+      });
+      const attempts = [
+        request(denied.server)
+          .post(routes)
+          .send({
+            environment: 'dev',
+            branch: 'myfeature',
+            value: randomUUID(),
+          }),
+        request(denied.server)
+          .patch(`${routes}/${rule.id}`)
+          .send({ ttlMinutes: 60 }),
+        request(denied.server).delete(`${routes}/${rule.id}`),
+        request(denied.server).delete(
+          `${API}/entities/component/default/${name}/branches/dev/myfeature`,
+        ),
+      ];
+      for (const attempt of attempts) {
+        const res = await attempt.set('Authorization', asUser());
+        expect(res.status).toBe(403);
+      }
+      expect((await liveVirtualService()).metadata.resourceVersion).toBe(
+        before.metadata.resourceVersion,
+      );
+      expect(await new DatabaseRouteStore(knex).get(rule.id)).toEqual(rule);
+    } finally {
+      await denied.stop();
+    }
+  });
+
+  const VALUE = /^Routing value must be/;
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['a regex wildcard', { value: '.*' }, VALUE],
+    ['an alternation', { value: 'a|b' }, VALUE],
+    ['an open group', { value: '(' }, VALUE],
+    ['a double quote', { value: 'a"b' }, VALUE],
+    ['a single quote', { value: "a'b" }, VALUE],
+    ['non-ASCII', { value: 'zoë-Ω' }, VALUE],
+    [
+      'a newline',
+      { value: 'abc\ndef' },
+      /^Field "value" contains control characters/,
+    ],
+    [
+      '10 kB',
+      { value: 'x'.repeat(10_000) },
+      /^Field "value" is longer than 256 characters/,
+    ],
+    ['a header name with a regex', { key: 'user.*' }, /^Header name must be/],
+    ['a quoted header name', { key: '"userid"' }, /^Header name must be/],
+    [
+      'a non-ASCII cookie name',
+      { kind: 'cookie', key: 'sessión' },
+      /^Cookie name must be/,
+    ],
+    [
+      'a cookie name with a separator',
+      { kind: 'cookie', key: 'a=b' },
+      /^Cookie name must be/,
+    ],
+    [
+      'a baggage key with a newline',
+      { kind: 'baggage', key: 'k\nx' },
+      /^Field "key" contains control characters/,
+    ],
+    [
+      'an unknown kind',
+      { kind: 'regex' },
+      /^Field "kind" must be cookie, header or baggage/,
+    ],
+    [
+      'a branch with a slash',
+      { branch: '../mainline' },
+      /^Field "branch" must be a feature branch/,
+    ],
+    [
+      'a TTL beyond the maximum',
+      { ttlMinutes: 7 * 24 * 60 + 1 },
+      /^Field "ttlMinutes" must be a whole number of minutes from 1 to 10080/,
+    ],
+    [
+      'a TTL as an object',
+      { ttlMinutes: { $gt: 1 } },
+      /^Field "ttlMinutes" must be/,
+    ],
+    ['an unknown field', { match: { regex: '.*' } }, /^Unknown field "match"/],
+  ])(
+    'refuses %s with a 400 and leaves the VirtualService and the rules alone',
+    async (_what, overrides, message) => {
+      const before = await liveVirtualService();
+      const rowsBefore = await knex('kd_route_rules').where({
+        entity_ref: entityRef,
+      });
+      const res = await request(backend!.server)
+        .post(routes)
+        .set('Authorization', asUser())
+        .send({
+          environment: 'dev',
+          branch: 'myfeature',
+          kind: 'header',
+          value: randomUUID(),
+          ...overrides,
+        });
+      expect(res.status).toBe(400);
+      expect(res.body.error.message).toMatch(message);
+      const after = await liveVirtualService();
+      expect(after.metadata.resourceVersion).toBe(
+        before.metadata.resourceVersion,
+      );
+      expect(
+        await knex('kd_route_rules').where({ entity_ref: entityRef }),
+      ).toEqual(rowsBefore);
+    },
+  );
 
   it('retries with a fresh read when another writer changes the VirtualService in between', async () => {
     const clusters = new ClusterRegistry(mockServices.logger.mock());
@@ -217,7 +366,15 @@ describe('feature-branch routing on the local control plane', () => {
             applies++;
             if (applies === 1) {
               // Another replica writes between our read and our apply.
-              await harness.cluster.kubectl(['-n', 'dev', 'annotate', 'virtualservice', name, `example.test/touched=${Date.now()}`, '--overwrite']);
+              await harness.cluster.kubectl([
+                '-n',
+                'dev',
+                'annotate',
+                'virtualservice',
+                name,
+                `example.test/touched=${Date.now()}`,
+                '--overwrite',
+              ]);
             }
             try {
               return await real.apply(objects);
@@ -230,21 +387,28 @@ describe('feature-branch routing on the local control plane', () => {
       },
       logger: mockServices.logger.mock(),
     });
-    const applied = await reconciler.reconcile(entityRef, 'dev');
+    const { object: applied } = await reconciler.reconcile(
+      { entityRef, service: name, ingress: false },
+      'dev',
+    );
     expect(conflicts).toBe(1);
     expect(applies).toBe(2);
-    expect(applied.spec.http).toHaveLength(22);
+    expect(applied.spec.http).toHaveLength(2);
   });
 
   it('deletes a rule and takes it out of the VirtualService', async () => {
-    const [rule] = await new DatabaseRouteStore(knex).list({ entityRef, environment: 'dev' });
+    const [rule] = await new DatabaseRouteStore(knex).list({
+      entityRef,
+      environment: 'dev',
+    });
     const res = await request(backend!.server)
       .delete(`${routes}/${rule.id}`)
       .set('Authorization', asUser());
     expect(res.status).toBe(200);
-    const http: Array<{ name: string }> = (await liveVirtualService()).spec.http;
+    const http: Array<{ name: string }> = (await liveVirtualService()).spec
+      .http;
     expect(http.map(entry => entry.name)).not.toContain(`rule-${rule.id}`);
-    expect(http).toHaveLength(21);
+    expect(http).toHaveLength(1);
     const again = await request(backend!.server)
       .delete(`${routes}/${rule.id}`)
       .set('Authorization', asUser());

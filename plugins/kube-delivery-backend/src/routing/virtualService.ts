@@ -12,8 +12,15 @@ export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'kube-delivery';
 /** Name of the last, match-everything entry of `spec.http`. */
 export const MAINLINE_ROUTE_NAME = 'mainline';
+/** The entity whose routing a managed object carries, for the periodic reconcile. */
+export const ENTITY_REF_ANNOTATION = 'kube-delivery.io/entity-ref';
+/** `spec.http[].name` / `spec.rules[].name` of a rule's entry. */
+export const RULE_ROUTE_PREFIX = 'rule-';
 
+/** What a routing object (VirtualService or HTTPRoute) of a service is rendered from. */
 export interface VirtualServiceInput {
+  /** Recorded in an annotation, so a periodic reconcile finds the entity. */
+  entityRef?: string;
   /** Mainline Kubernetes Service name; also the VirtualService's name. */
   service: string;
   namespace: string;
@@ -32,15 +39,18 @@ export interface VirtualServiceInput {
   now?: Date;
 }
 
+export interface RouteObjectMeta {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
 /** A networking.istio.io/v1 VirtualService, as this project writes it. */
 export interface VirtualService {
   apiVersion: 'networking.istio.io/v1';
   kind: 'VirtualService';
-  metadata: {
-    name: string;
-    namespace: string;
-    labels: Record<string, string>;
-  };
+  metadata: RouteObjectMeta;
   spec: {
     hosts: string[];
     gateways?: string[];
@@ -61,22 +71,30 @@ function compareRules(a: RouteRule, b: RouteRule): number {
   );
 }
 
-function ruleMatch(rule: RouteRule): HttpMatchRequest {
+/** The one header a rule matches on: exact for a header, a regex for cookie and baggage. */
+export function ruleCondition(
+  rule: RouteRule,
+): { header: string; exact: string } | { header: string; regex: string } {
   switch (rule.kind) {
     case 'header':
-      return { headers: { [rule.key]: { exact: rule.value } } };
+      return { header: rule.key, exact: rule.value };
     case 'cookie':
       return {
-        headers: { cookie: { regex: cookieMatchRegex(rule.key, rule.value) } },
+        header: 'cookie',
+        regex: cookieMatchRegex(rule.key, rule.value),
       };
     case 'baggage':
     default:
       return {
-        headers: {
-          baggage: { regex: baggageMatchRegex(rule.key, rule.value) },
-        },
+        header: 'baggage',
+        regex: baggageMatchRegex(rule.key, rule.value),
       };
   }
+}
+
+function ruleMatch(rule: RouteRule): HttpMatchRequest {
+  const { header, ...match } = ruleCondition(rule);
+  return { headers: { [header]: match } };
 }
 
 function isLive(rule: RouteRule, now: Date | undefined): boolean {
@@ -86,15 +104,40 @@ function isLive(rule: RouteRule, now: Date | undefined): boolean {
 }
 
 /**
+ * The rules that get an entry, oldest first, then by id, so the same rules
+ * always render the same object and the oldest of two overlapping rules wins.
+ * Rules are skipped when their branch has no host, when they belong to
+ * another service, when their key or value fails `validateRouteValue` (a
+ * second line of defence behind the API), or, given `now`, when expired.
+ */
+export function routedRules(input: VirtualServiceInput): RouteRule[] {
+  return [...input.rules]
+    .filter(
+      rule =>
+        rule.service === input.service &&
+        input.branches.has(rule.branch) &&
+        validateRouteValue(rule.kind, rule.key, rule.value) === undefined &&
+        isLive(rule, input.now),
+    )
+    .sort(compareRules);
+}
+
+/** Name, namespace, managed-by label and the entity annotation. */
+export function routeObjectMeta(input: VirtualServiceInput): RouteObjectMeta {
+  return {
+    name: input.service,
+    namespace: input.namespace,
+    labels: { [MANAGED_BY_LABEL]: MANAGED_BY },
+    ...(input.entityRef && {
+      annotations: { [ENTITY_REF_ANNOTATION]: input.entityRef },
+    }),
+  };
+}
+
+/**
  * Renders the whole managed VirtualService of a service: one `http` entry per
- * routing rule (oldest first, then by id, so the same rules always render the
- * same object and the oldest of two overlapping rules wins), each routing to
- * its branch's host, then the mainline route with no match.
- *
- * Rules are skipped, never rendered, when their branch has no host, when
- * they belong to another service, when their key or value fails
- * `validateRouteValue` (a second line of defence behind the API), or, given
- * `now`, when they have expired.
+ * routed rule (see `routedRules`), each routing to its branch's host, then
+ * the mainline route with no match (Istio: first match wins).
  *
  * With a gateway, `hosts` holds the gateway's hosts and the service host:
  * the `mesh` gateway only applies to hosts that sidecars resolve, so without
@@ -108,20 +151,11 @@ export function renderVirtualService(
       ? { host, port: { number: input.port } }
       : { host };
 
-  const http: HttpRoute[] = [...input.rules]
-    .filter(
-      rule =>
-        rule.service === input.service &&
-        input.branches.has(rule.branch) &&
-        validateRouteValue(rule.kind, rule.key, rule.value) === undefined &&
-        isLive(rule, input.now),
-    )
-    .sort(compareRules)
-    .map(rule => ({
-      name: `rule-${rule.id}`,
-      match: [ruleMatch(rule)],
-      route: [{ destination: destination(input.branches.get(rule.branch)!) }],
-    }));
+  const http: HttpRoute[] = routedRules(input).map(rule => ({
+    name: `${RULE_ROUTE_PREFIX}${rule.id}`,
+    match: [ruleMatch(rule)],
+    route: [{ destination: destination(input.branches.get(rule.branch)!) }],
+  }));
   http.push({
     name: MAINLINE_ROUTE_NAME,
     route: [{ destination: destination(input.mainline.host) }],
@@ -133,11 +167,7 @@ export function renderVirtualService(
   return {
     apiVersion: 'networking.istio.io/v1',
     kind: 'VirtualService',
-    metadata: {
-      name: input.service,
-      namespace: input.namespace,
-      labels: { [MANAGED_BY_LABEL]: MANAGED_BY },
-    },
+    metadata: routeObjectMeta(input),
     spec: {
       hosts,
       ...(input.gateway && { gateways: [input.gateway.name, 'mesh'] }),
