@@ -66,6 +66,24 @@ export interface Config {
           kubeconfigPath?: string;
           skipTLSVerify?: boolean;
         };
+        /** The gateway's API: `istio` (networking.istio.io Gateway, default) or `gateway-api` (gateway.networking.k8s.io Gateway, HTTPS listeners with certificateRefs). */
+        api?: 'istio' | 'gateway-api';
+        /** HTTPS of the gateway: certificates uploaded through the API, or issued by cert-manager. */
+        tls?: {
+          /** The `kubernetes.io/tls` Secret in the gateway's namespace. Default `kube-delivery-<environment>-tls`. */
+          secretName?: string;
+          /** Redirect HTTP on port 80 to HTTPS for the gateway's hosts (Istio gateways only). Default false. */
+          httpsRedirect?: boolean;
+          /** The cert-manager issuer the environment may be switched to; without it only uploads are possible. */
+          certManager?: {
+            /** Name of the Issuer (in the gateway's namespace) or ClusterIssuer. */
+            issuerName: string;
+            /** `ClusterIssuer` (default) or `Issuer`. */
+            issuerKind?: 'Issuer' | 'ClusterIssuer';
+            /** API group of the issuer. Default `cert-manager.io`. */
+            issuerGroup?: string;
+          };
+        };
       };
     }>;
     /** Environment names in promotion order, e.g. `[dev, test, production]`. */
@@ -78,6 +96,13 @@ export interface Config {
       /** Environments this channel may deploy to; all when absent. */
       environments?: string[];
     }>;
+    /** Gateway certificates: expiry warnings. */
+    certificates?: {
+      /** A certificate expiring within this many days is accepted with a warning and flagged by the scheduled check. Default 30. */
+      expiryWarningDays?: number;
+      /** Minutes between scheduled expiry checks (one backend replica runs them). Default 60. */
+      checkIntervalMinutes?: number;
+    };
     /** Feature-branch routing rules. */
     routing?: {
       /** Lifetime of a rule created without `ttlMinutes`. Default 480 (8 hours). */

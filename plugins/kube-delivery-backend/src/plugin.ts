@@ -14,6 +14,7 @@ import {
   ReleaseService,
 } from './delivery';
 import { createRouter } from './router';
+import { createCertificatesRouter } from './certificates';
 import { DatabaseHistoryStore } from './history';
 import { createRouting } from './routing';
 import {
@@ -89,6 +90,8 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           cluster: environment => clusters.forEnvironment(environment),
         });
 
+        // Before the main router: certificate uploads have their own body limit.
+        deps.httpRouter.use(await createCertificatesRouter(deps, config.environments));
         deps.httpRouter.use(
           await createRouter({
             logger,

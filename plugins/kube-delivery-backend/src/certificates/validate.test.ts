@@ -1,8 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { InputError } from '@backstage/errors';
 import {
   CertificateUploadInput,
@@ -11,6 +6,12 @@ import {
   sanCoversHost,
   validateCertificateUpload,
 } from './validate';
+import {
+  keyLines,
+  OpensslCorpus,
+  type CertSpec,
+  type Issued,
+} from './__testUtils__/opensslCorpus';
 
 /*
  * The corpus is generated at run time with the openssl CLI: a root CA, intermediates
@@ -18,174 +19,16 @@ import {
  * move `options.now` instead of back-dating certificates.
  */
 
-interface Issued {
-  cert: string;
-  key: string;
-  certFile: string;
-  keyFile: string;
-}
-
-type KeySpec =
-  | 'ec:P-256'
-  | 'ec:P-384'
-  | 'ec:P-521'
-  | 'ec:secp256k1'
-  | `rsa:${number}`
-  | 'ed25519'
-  | 'rsa-pss';
-
-interface CertSpec {
-  key?: KeySpec;
-  sans?: string[];
-  issuer?: Issued | 'self';
-  days?: number;
-  kind?: 'leaf' | 'ca' | 'not-ca-issuer';
-}
-
 const DAY_MS = 24 * 60 * 60 * 1000;
 const P12_PASSWORD = 'Corpus-P12-Passw0rd!';
 const ENC_PASSPHRASE = 'Corpus-Key-Passphrase';
 
-let dir: string;
-let counter = 0;
-const corpus: Record<string, Issued> = {};
-
-function openssl(args: string[]): Buffer {
-  return execFileSync('openssl', args, {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
-
-function keyArgs(spec: KeySpec): string[] {
-  if (spec === 'ed25519') return ['-newkey', 'ed25519'];
-  if (spec === 'rsa-pss')
-    return ['-newkey', 'rsa-pss', '-pkeyopt', 'rsa_keygen_bits:2048'];
-  const [type, param] = spec.split(':');
-  return type === 'ec'
-    ? ['-newkey', 'ec', '-pkeyopt', `ec_paramgen_curve:${param}`]
-    : ['-newkey', `rsa:${param}`];
-}
-
-function extensions(kind: CertSpec['kind'], sans: string[]): string {
-  const lines = {
-    ca: [
-      'basicConstraints = critical, CA:TRUE',
-      'keyUsage = critical, keyCertSign, cRLSign, digitalSignature',
-    ],
-    'not-ca-issuer': ['basicConstraints = CA:FALSE'],
-    leaf: [
-      'basicConstraints = critical, CA:FALSE',
-      'keyUsage = critical, digitalSignature, keyEncipherment',
-      'extendedKeyUsage = serverAuth',
-    ],
-  }[kind ?? 'leaf'];
-  lines.push('subjectKeyIdentifier = hash');
-  if (sans.length > 0) lines.push(`subjectAltName = ${sans.join(', ')}`);
-  return lines.join('\n');
-}
-
-function issue(name: string, spec: CertSpec): Issued {
-  const id = `${++counter}-${name}`;
-  const keyFile = join(dir, `${id}.key`);
-  const certFile = join(dir, `${id}.crt`);
-  const config = join(dir, `${id}.cnf`);
-  const sans = (spec.sans ?? []).map(s => (s.includes(':') ? s : `DNS:${s}`));
-  writeFileSync(
-    config,
-    `[req]\ndistinguished_name = dn\n[dn]\n[ext]\n${extensions(
-      spec.kind,
-      sans,
-    )}\n`,
-  );
-  const days = String(spec.days ?? 365);
-  const common = [
-    '-nodes',
-    '-keyout',
-    keyFile,
-    '-subj',
-    `/CN=${name}`,
-    '-config',
-    config,
-  ];
-  if (spec.issuer === 'self') {
-    openssl([
-      'req',
-      '-x509',
-      '-new',
-      ...keyArgs(spec.key ?? 'ec:P-256'),
-      ...common,
-      '-days',
-      days,
-      '-extensions',
-      'ext',
-      '-out',
-      certFile,
-    ]);
-  } else {
-    const issuer = spec.issuer ?? corpus.intermediate;
-    const csr = join(dir, `${id}.csr`);
-    openssl([
-      'req',
-      '-new',
-      ...keyArgs(spec.key ?? 'ec:P-256'),
-      ...common,
-      '-out',
-      csr,
-    ]);
-    openssl([
-      'x509',
-      '-req',
-      '-in',
-      csr,
-      '-CA',
-      issuer.certFile,
-      '-CAkey',
-      issuer.keyFile,
-      '-set_serial',
-      `0x${randomBytes(8).toString('hex')}`,
-      '-days',
-      days,
-      '-extfile',
-      config,
-      '-extensions',
-      'ext',
-      '-out',
-      certFile,
-    ]);
-  }
-  const issued = {
-    cert: readFileSync(certFile, 'utf8'),
-    key: readFileSync(keyFile, 'utf8'),
-    certFile,
-    keyFile,
-  };
-  corpus[name] = issued;
-  return issued;
-}
-
-function pkcs12(leaf: Issued, chain: Issued[], password: string): Buffer {
-  const out = join(dir, `${++counter}.p12`);
-  const args = [
-    'pkcs12',
-    '-export',
-    '-in',
-    leaf.certFile,
-    '-inkey',
-    leaf.keyFile,
-    '-passout',
-    `pass:${password}`,
-    '-out',
-    out,
-  ];
-  if (chain.length) {
-    const bundle = join(dir, `${counter}-bundle.pem`);
-    writeFileSync(bundle, chain.map(c => c.cert).join(''));
-    args.push('-certfile', bundle);
-  }
-  openssl(args);
-  return readFileSync(out);
-}
+let generator: OpensslCorpus;
+let corpus: Record<string, Issued> = {};
+const openssl = (args: string[]) => generator.openssl(args);
+const issue = (name: string, spec: CertSpec) => generator.issue(name, spec);
+const pkcs12 = (leaf: Issued, chain: Issued[], password: string) =>
+  generator.pkcs12(leaf, chain, password);
 
 const options = (
   hosts: string[],
@@ -223,7 +66,8 @@ function refusal(
 }
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'kd-certs-'));
+  generator = new OpensslCorpus();
+  corpus = generator.certs;
   const root = issue('root', { issuer: 'self', kind: 'ca', days: 3650 });
   issue('intermediate', { issuer: root, kind: 'ca', days: 1825 });
   const int2 = issue('intermediate2', { kind: 'ca', days: 1825 });
@@ -266,7 +110,7 @@ beforeAll(() => {
 }, 120_000);
 
 afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  generator?.dispose();
 });
 
 describe('validateCertificateUpload', () => {
@@ -1003,12 +847,6 @@ describe('validateCertificateUpload', () => {
     }
   });
 });
-
-function keyLines(keyPem: string): string[] {
-  return keyPem
-    .split(/\r?\n/)
-    .filter(line => line.length > 0 && !line.startsWith('-----'));
-}
 
 describe('sanCoversHost', () => {
   it.each([

@@ -1,6 +1,7 @@
 import type { Config } from '@backstage/config';
 import type { ClusterTarget } from '../cluster';
 import { isDnsLabel } from '../catalog';
+import { readGatewayTls } from '../certificates/config';
 
 /** Where one environment lives, as configured in `kubeDelivery.environments`. */
 export interface EnvironmentConfig {
@@ -18,7 +19,21 @@ export interface EnvironmentConfig {
     name: string;
     hosts: string[];
     cluster?: ClusterTarget;
+    /** `istio` (networking.istio.io Gateway) or `gateway-api`; default istio. */
+    api?: 'istio' | 'gateway-api';
+    /** HTTPS of the gateway; defaults in certificates/config.ts. */
+    tls?: GatewayTlsConfig;
   };
+}
+
+/** How an environment's gateway serves HTTPS. */
+export interface GatewayTlsConfig {
+  /** The `kubernetes.io/tls` Secret in the gateway's namespace. */
+  secretName: string;
+  /** Redirect HTTP on port 80 to HTTPS (Istio gateways). */
+  httpsRedirect: boolean;
+  /** The cert-manager issuer an authorised user may switch the environment to. */
+  certManagerIssuer?: { name: string; kind: string; group: string };
 }
 
 export type RoutingApiName = 'istio' | 'gateway-api';
@@ -108,6 +123,7 @@ export function readDeliveryConfig(root: Config): DeliveryConfig {
           cluster:
             gatewayCluster &&
             readClusterTarget(gatewayCluster, `${name}-gateway`, gatewayNamespace!),
+          ...readGatewayTls(gateway, name),
         },
       };
     },

@@ -1,0 +1,527 @@
+import type {
+  LoggerService,
+  SchedulerService,
+} from '@backstage/backend-plugin-api';
+import {
+  ConflictError,
+  InputError,
+  NotFoundError,
+} from '@backstage/errors';
+import type {
+  CertificateStatus,
+  CertificateUploadResponse,
+  GatewayCertificateListResponse,
+  GatewayCertificateView,
+  GatewayRefView,
+} from '@internal/plugin-kube-delivery-common';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { EnvironmentCluster } from '../cluster';
+import type { EnvironmentConfig } from '../config/environments';
+import type { NewEnvironmentEvent } from '../health/HealthStore';
+import { gatewayTlsOf, type CertificateSettings } from './config';
+import type { CertificateRecord, CertificateStore } from './CertificateStore';
+import {
+  CERTIFICATE_API_VERSION,
+  certManagerCertificate,
+  certManagerStatus,
+  gatewayApiPatch,
+  GATEWAY_API_VERSION,
+  istioGatewayPatch,
+  ISTIO_GATEWAY_API_VERSION,
+  tlsSecret,
+  type CertManagerStatus,
+  type HttpsTarget,
+  type IstioGateway,
+} from './gatewayObjects';
+import {
+  validateCertificateUpload,
+  type CertificateUploadInput,
+  type ValidatedCertificate,
+} from './validate';
+
+/** The actor of the scheduled expiry check in the history. */
+export const EXPIRY_CHECK_ACTOR = 'kube-delivery:certificate-expiry';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const LIST_LIMIT = 20;
+const GATEWAY_WRITE_ATTEMPTS = 5;
+
+interface GatewaySetup {
+  environment: EnvironmentConfig;
+  gateway: NonNullable<EnvironmentConfig['gateway']>;
+  api: 'istio' | 'gateway-api';
+  target: HttpsTarget;
+  ref: GatewayRefView;
+  cluster: EnvironmentCluster;
+}
+
+/**
+ * HTTPS of environment gateways: uploads (validated before anything is
+ * written), switches to cert-manager, the list of an environment's
+ * certificates and the scheduled expiry check. Every cluster call uses the
+ * gateway's own credentials (`gateway.cluster`), confined to its namespace.
+ */
+export class CertificateService {
+  private readonly environments: Map<string, EnvironmentConfig>;
+
+  constructor(
+    private readonly options: {
+      environments: EnvironmentConfig[];
+      store: CertificateStore;
+      /** The environment timeline (HealthStore.addEvent). */
+      addEvent: (event: NewEnvironmentEvent) => Promise<unknown>;
+      /** The client of a gateway's namespace, from its own credentials. */
+      cluster: (
+        environment: EnvironmentConfig,
+        gateway: NonNullable<EnvironmentConfig['gateway']>,
+      ) => EnvironmentCluster;
+      settings: CertificateSettings;
+      logger: LoggerService;
+    },
+  ) {
+    this.environments = new Map(options.environments.map(e => [e.name, e]));
+  }
+
+  /** The gateway of an environment and its certificates, newest (active) first. */
+  async list(environmentName: string): Promise<GatewayCertificateListResponse> {
+    const setup = this.setup(environmentName);
+    const records = await this.options.store.list(environmentName, LIST_LIMIT);
+    const now = new Date();
+    const live =
+      records[0]?.source === 'cert-manager'
+        ? await this.readCertManager(setup)
+        : undefined;
+    return {
+      environment: environmentName,
+      gateway: setup.ref,
+      items: records.map((record, index) =>
+        this.toView(record, index === 0, index === 0 ? live : undefined, now),
+      ),
+    };
+  }
+
+  /** Validates the upload, then writes the Secret and the gateway's HTTPS server, and records it. */
+  async upload(input: {
+    environment: string;
+    certificate: CertificateUploadInput;
+    actor: string;
+  }): Promise<CertificateUploadResponse> {
+    const setup = this.setup(input.environment);
+    const validated = validateCertificateUpload(input.certificate, {
+      hosts: setup.target.hosts,
+      expiryWarningDays: this.options.settings.expiryWarningDays,
+    });
+    const secret = tlsSecret({
+      environment: input.environment,
+      secretName: setup.target.secretName,
+      chainPem: validated.chainPem,
+      keyPem: validated.keyPem,
+      fingerprintSha256: validated.metadata.fingerprintSha256,
+    });
+    await withoutSecretValues(secret, async () => {
+      await setup.cluster.dryRun([secret, await this.gatewayPatch(setup)]);
+      // A cert-manager Certificate would overwrite the uploaded Secret.
+      await setup.cluster.delete(
+        CERTIFICATE_API_VERSION,
+        'Certificate',
+        setup.target.secretName,
+      );
+      await setup.cluster.apply([secret]);
+    });
+    await this.writeGateway(setup);
+    const record = await this.options.store.add(
+      uploadRecord(setup, validated, input.actor),
+    );
+    await this.recordChange(
+      record,
+      `Certificate uploaded for ${setup.target.hosts.join(', ')}: ${
+        record.subject
+      }, expires ${record.notAfter}`,
+    );
+    this.options.logger.info('gateway certificate uploaded', {
+      environment: input.environment,
+      gateway: `${setup.ref.namespace}/${setup.ref.name}`,
+      fingerprintSha256: record.fingerprintSha256,
+      actor: input.actor,
+    });
+    return {
+      certificate: this.toView(record, true, undefined, new Date()),
+      warnings: validated.warnings,
+    };
+  }
+
+  /** Lets cert-manager issue the gateway's certificate from the configured issuer into the same Secret. */
+  async useCertManager(input: {
+    environment: string;
+    actor: string;
+  }): Promise<CertificateUploadResponse> {
+    const setup = this.setup(input.environment);
+    const issuer = setup.ref.certManagerIssuer;
+    if (!issuer) {
+      throw new InputError(
+        `Environment "${input.environment}" has no cert-manager issuer; set ` +
+          'kubeDelivery.environments[].gateway.tls.certManager.issuerName in app-config',
+      );
+    }
+    const certificate = certManagerCertificate({
+      environment: input.environment,
+      secretName: setup.target.secretName,
+      hosts: setup.target.hosts,
+      issuer,
+    });
+    await setup.cluster.dryRun([certificate, await this.gatewayPatch(setup)]);
+    await setup.cluster.apply([certificate]);
+    await this.writeGateway(setup);
+    const record = await this.options.store.add({
+      environment: input.environment,
+      gateway: `${setup.ref.namespace}/${setup.ref.name}`,
+      source: 'cert-manager',
+      secretName: setup.target.secretName,
+      hosts: setup.target.hosts,
+      sans: setup.target.hosts,
+      issuer: `${issuer.kind}/${issuer.name}`,
+      warnings: [],
+      uploadedBy: input.actor,
+    });
+    await this.recordChange(
+      record,
+      `Switched to cert-manager (${issuer.kind} ${issuer.name}) for ${setup.target.hosts.join(
+        ', ',
+      )}`,
+    );
+    const live = await this.readCertManager(setup);
+    return {
+      certificate: this.toView(record, true, live, new Date()),
+      warnings: [],
+    };
+  }
+
+  /**
+   * Flags every active certificate that expires within the threshold (or has
+   * expired) once, with an event in the environment's history. Returns the
+   * number flagged.
+   */
+  async checkExpiry(now: Date = new Date()): Promise<number> {
+    let flagged = 0;
+    for (const environment of this.environments.values()) {
+      if (!environment.gateway) continue;
+      try {
+        if (await this.checkEnvironmentExpiry(environment.name, now)) flagged++;
+      } catch (error) {
+        this.options.logger.error('certificate expiry check failed', {
+          environment: environment.name,
+          error: (error as Error).message,
+        });
+      }
+    }
+    return flagged;
+  }
+
+  /** Runs the expiry check on a schedule, on one backend replica at a time. */
+  async schedule(scheduler: SchedulerService): Promise<void> {
+    await scheduler.scheduleTask({
+      id: 'kube-delivery-certificate-expiry',
+      frequency: { minutes: this.options.settings.checkIntervalMinutes },
+      timeout: { minutes: 5 },
+      initialDelay: { seconds: 30 },
+      scope: 'global',
+      fn: async () => {
+        await this.checkExpiry();
+      },
+    });
+  }
+
+  // --- internals -------------------------------------------------------------
+
+  private async checkEnvironmentExpiry(name: string, now: Date) {
+    const record = await this.options.store.active(name);
+    if (!record || record.expiryFlaggedAt) return false;
+    let notAfter = record.notAfter;
+    if (record.source === 'cert-manager') {
+      notAfter = (await this.readCertManager(this.setup(name)))?.notAfter;
+    }
+    if (!notAfter) return false;
+    const days = daysBetween(now, notAfter);
+    if (days >= this.options.settings.expiryWarningDays) return false;
+    if (!(await this.options.store.markExpiryFlagged(record.id, now))) {
+      return false;
+    }
+    const gateway = record.gateway;
+    await this.options.addEvent({
+      environment: name,
+      kind: 'certificate-changed',
+      message:
+        days < 0
+          ? `The certificate of gateway ${gateway} expired on ${notAfter}. Upload a renewed one.`
+          : `The certificate of gateway ${gateway} expires in ${days} day(s), on ${notAfter}. ${
+              record.source === 'cert-manager'
+                ? 'cert-manager has not renewed it: check its Certificate and issuer.'
+                : 'Upload a renewed one.'
+            }`,
+      details: {
+        change: days < 0 ? 'expired' : 'expiring',
+        certificateId: record.id,
+        source: record.source,
+        notAfter,
+        daysToExpiry: days,
+        ...(record.fingerprintSha256 && {
+          fingerprintSha256: record.fingerprintSha256,
+        }),
+      },
+      actor: EXPIRY_CHECK_ACTOR,
+    });
+    this.options.logger.warn('gateway certificate expiring', {
+      environment: name,
+      notAfter,
+      daysToExpiry: days,
+    });
+    return true;
+  }
+
+  private setup(environmentName: string): GatewaySetup {
+    const environment = this.environments.get(environmentName);
+    if (!environment) {
+      throw new NotFoundError(
+        `No environment "${environmentName.slice(0, 64)}"; see GET /environments`,
+      );
+    }
+    const gateway = environment.gateway;
+    if (!gateway) {
+      throw new InputError(
+        `Environment "${environment.name}" has no gateway; configure ` +
+          'kubeDelivery.environments[].gateway in app-config',
+      );
+    }
+    if (!gateway.cluster) {
+      throw new InputError(
+        `Environment "${environment.name}" has no credentials for its gateway's namespace; ` +
+          `configure kubeDelivery.environments[].gateway.cluster with a ServiceAccount ` +
+          `token scoped to namespace "${gateway.namespace}"`,
+      );
+    }
+    if (gateway.hosts.length === 0) {
+      throw new InputError(
+        `Environment "${environment.name}" has no gateway hosts; list them in ` +
+          'kubeDelivery.environments[].gateway.hosts',
+      );
+    }
+    const tls = gatewayTlsOf(environment);
+    const api = gateway.api ?? 'istio';
+    return {
+      environment,
+      gateway,
+      api,
+      target: {
+        environment: environment.name,
+        gatewayName: gateway.name,
+        hosts: gateway.hosts,
+        secretName: tls.secretName,
+        httpsRedirect: tls.httpsRedirect,
+      },
+      ref: {
+        api,
+        namespace: gateway.namespace,
+        name: gateway.name,
+        hosts: gateway.hosts,
+        secretName: tls.secretName,
+        httpsRedirect: tls.httpsRedirect,
+        ...(tls.certManagerIssuer && {
+          certManagerIssuer: tls.certManagerIssuer,
+        }),
+      },
+      cluster: this.options.cluster(environment, gateway),
+    };
+  }
+
+  /** The Gateway change of the environment, computed on the live Gateway. */
+  private async gatewayPatch(setup: GatewaySetup): Promise<KubernetesObject> {
+    const apiVersion =
+      setup.api === 'istio' ? ISTIO_GATEWAY_API_VERSION : GATEWAY_API_VERSION;
+    const live = await setup.cluster.read<IstioGateway>(
+      apiVersion,
+      'Gateway',
+      setup.gateway.name,
+    );
+    if (!live) {
+      throw new InputError(
+        `Gateway ${setup.gateway.namespace}/${setup.gateway.name} (${apiVersion}) does not ` +
+          'exist; create it, or correct kubeDelivery.environments[].gateway',
+      );
+    }
+    return setup.api === 'istio'
+      ? istioGatewayPatch(live, setup.target)
+      : gatewayApiPatch(setup.target);
+  }
+
+  /**
+   * Writes the gateway after a dry run. An Istio Gateway is written with the
+   * resourceVersion it was read at; on a conflict it is read again and the
+   * change recomputed, so a concurrent edit of other servers is never lost.
+   */
+  private async writeGateway(setup: GatewaySetup): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const patch = await this.gatewayPatch(setup);
+      try {
+        await setup.cluster.dryRun([patch]);
+        await setup.cluster.apply([patch]);
+        return;
+      } catch (error) {
+        if (!(error instanceof ConflictError) || attempt >= GATEWAY_WRITE_ATTEMPTS) {
+          throw error;
+        }
+      }
+    }
+  }
+
+  private async readCertManager(
+    setup: GatewaySetup,
+  ): Promise<CertManagerStatus | undefined> {
+    try {
+      const certificate = await setup.cluster.read(
+        CERTIFICATE_API_VERSION,
+        'Certificate',
+        setup.target.secretName,
+      );
+      return certificate ? certManagerStatus(certificate) : undefined;
+    } catch (error) {
+      this.options.logger.warn('cannot read cert-manager Certificate', {
+        environment: setup.environment.name,
+        error: (error as Error).message,
+      });
+      return undefined;
+    }
+  }
+
+  private async recordChange(record: CertificateRecord, message: string) {
+    await this.options.addEvent({
+      environment: record.environment,
+      kind: 'certificate-changed',
+      message,
+      details: {
+        change: record.source === 'upload' ? 'uploaded' : 'cert-manager',
+        certificateId: record.id,
+        gateway: record.gateway,
+        hosts: record.hosts,
+        ...(record.subject && { subject: record.subject }),
+        ...(record.notAfter && { notAfter: record.notAfter }),
+        ...(record.fingerprintSha256 && {
+          fingerprintSha256: record.fingerprintSha256,
+        }),
+        ...(record.issuer && { issuer: record.issuer }),
+      },
+      actor: record.uploadedBy,
+    });
+  }
+
+  private toView(
+    record: CertificateRecord,
+    active: boolean,
+    live: CertManagerStatus | undefined,
+    now: Date,
+  ): GatewayCertificateView {
+    const notBefore = live?.notBefore ?? record.notBefore;
+    const notAfter = live?.notAfter ?? record.notAfter;
+    const daysToExpiry =
+      notAfter === undefined ? undefined : daysBetween(now, notAfter);
+    const view: GatewayCertificateView = {
+      id: record.id,
+      environment: record.environment,
+      gateway: record.gateway,
+      hosts: record.hosts,
+      source: record.source,
+      active,
+      secretName: record.secretName,
+      subject: record.subject,
+      sans: record.sans,
+      issuer: record.issuer,
+      serial: record.serial,
+      notBefore,
+      notAfter,
+      daysToExpiry,
+      fingerprintSha256: record.fingerprintSha256,
+      key: record.keyDescription,
+      uploadedBy: record.uploadedBy,
+      uploadedAt: record.uploadedAt,
+      status: this.statusOf(record, live, daysToExpiry),
+      ready: record.source === 'cert-manager' ? live?.ready ?? false : undefined,
+      readyMessage: live?.message,
+      warnings: record.warnings,
+    };
+    return Object.fromEntries(
+      Object.entries(view).filter(([, value]) => value !== undefined),
+    ) as unknown as GatewayCertificateView;
+  }
+
+  private statusOf(
+    record: CertificateRecord,
+    live: CertManagerStatus | undefined,
+    daysToExpiry: number | undefined,
+  ): CertificateStatus {
+    if (record.source === 'cert-manager' && live?.ready !== true) {
+      return live?.ready === false && !live.issuing ? 'failed' : 'pending';
+    }
+    if (daysToExpiry === undefined) return 'pending';
+    if (daysToExpiry < 0) return 'expired';
+    if (daysToExpiry < this.options.settings.expiryWarningDays) return 'expiring';
+    return 'ok';
+  }
+}
+
+/** Whole days from `now` to `iso` (negative once past). */
+function daysBetween(now: Date, iso: string): number {
+  return Math.floor((Date.parse(iso) - now.getTime()) / DAY_MS);
+}
+
+function uploadRecord(
+  setup: GatewaySetup,
+  validated: ValidatedCertificate,
+  actor: string,
+) {
+  const m = validated.metadata;
+  return {
+    environment: setup.environment.name,
+    gateway: `${setup.ref.namespace}/${setup.ref.name}`,
+    source: 'upload' as const,
+    secretName: setup.target.secretName,
+    hosts: setup.target.hosts,
+    subject: m.subject,
+    sans: m.sans,
+    issuer: m.issuer,
+    serial: m.serialNumber,
+    notBefore: m.validFrom,
+    notAfter: m.validTo,
+    fingerprintSha256: m.fingerprintSha256,
+    keyDescription:
+      m.keyType === 'rsa' ? `rsa ${m.keyBits}` : `ec ${m.curve}`,
+    warnings: validated.warnings,
+    uploadedBy: actor,
+  };
+}
+
+/**
+ * Runs writes of a Secret; an error whose message quotes any of the Secret's
+ * data (an API server echoing a value) is replaced by one that does not.
+ */
+async function withoutSecretValues<T>(
+  secret: KubernetesObject,
+  run: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    const message = (error as Error)?.message ?? '';
+    const values = Object.values((secret as any).data as Record<string, string>);
+    const leaks = values.some(value => {
+      for (let i = 0; i + 24 <= value.length; i += 12) {
+        if (message.includes(value.slice(i, i + 24))) return true;
+      }
+      return false;
+    });
+    if (!leaks) throw error;
+    throw new InputError(
+      `The Kubernetes API server refused Secret "${secret.metadata?.name}"; its answer ` +
+        'quoted the Secret data and is not shown. Check the Secret in the namespace with ' +
+        'an administrator.',
+    );
+  }
+}

@@ -1,0 +1,79 @@
+import type { Config } from '@backstage/config';
+import type {
+  EnvironmentConfig,
+  GatewayTlsConfig,
+} from '../config/environments';
+
+const SECRET_NAME =
+  /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** The defaults of an environment's gateway TLS: Secret `kube-delivery-<environment>-tls`, no redirect. */
+export function defaultGatewayTls(environment: string): GatewayTlsConfig {
+  return { secretName: `kube-delivery-${environment}-tls`, httpsRedirect: false };
+}
+
+/** `gateway.api` and `gateway.tls` of one environment, checked at start-up. */
+export function readGatewayTls(
+  gateway: Config,
+  environment: string,
+): { api: 'istio' | 'gateway-api'; tls: GatewayTlsConfig } {
+  const where = `kubeDelivery.environments "${environment}" gateway`;
+  const api = gateway.getOptionalString('api') ?? 'istio';
+  if (api !== 'istio' && api !== 'gateway-api') {
+    throw new Error(`${where}.api must be "istio" or "gateway-api", not "${api}"`);
+  }
+  const tls = gateway.getOptionalConfig('tls');
+  const defaults = defaultGatewayTls(environment);
+  const secretName = tls?.getOptionalString('secretName') ?? defaults.secretName;
+  if (secretName.length > 253 || !SECRET_NAME.test(secretName)) {
+    throw new Error(`${where}.tls.secretName "${secretName}" is not a valid Secret name`);
+  }
+  const httpsRedirect = tls?.getOptionalBoolean('httpsRedirect') ?? false;
+  if (httpsRedirect && api === 'gateway-api') {
+    throw new Error(
+      `${where}.tls.httpsRedirect is supported for Istio gateways only; with Gateway API, ` +
+        'add an HTTPRoute with a RequestRedirect filter on the HTTP listener',
+    );
+  }
+  const certManager = tls?.getOptionalConfig('certManager');
+  let certManagerIssuer: GatewayTlsConfig['certManagerIssuer'];
+  if (certManager) {
+    const kind = certManager.getOptionalString('issuerKind') ?? 'ClusterIssuer';
+    if (kind !== 'Issuer' && kind !== 'ClusterIssuer') {
+      throw new Error(
+        `${where}.tls.certManager.issuerKind must be "Issuer" or "ClusterIssuer", not "${kind}"`,
+      );
+    }
+    certManagerIssuer = {
+      name: certManager.getString('issuerName'),
+      kind,
+      group: certManager.getOptionalString('issuerGroup') ?? 'cert-manager.io',
+    };
+  }
+  return { api, tls: { secretName, httpsRedirect, certManagerIssuer } };
+}
+
+/** The gateway TLS settings of an environment, with defaults for one configured in code. */
+export function gatewayTlsOf(environment: EnvironmentConfig): GatewayTlsConfig {
+  return environment.gateway?.tls ?? defaultGatewayTls(environment.name);
+}
+
+export interface CertificateSettings {
+  expiryWarningDays: number;
+  checkIntervalMinutes: number;
+}
+
+/** `kubeDelivery.certificates`, with defaults: warn 30 days ahead, check hourly. */
+export function readCertificateSettings(root: Config): CertificateSettings {
+  const config = root.getOptionalConfig('kubeDelivery.certificates');
+  const expiryWarningDays = config?.getOptionalNumber('expiryWarningDays') ?? 30;
+  const checkIntervalMinutes =
+    config?.getOptionalNumber('checkIntervalMinutes') ?? 60;
+  if (!(expiryWarningDays >= 0)) {
+    throw new Error('kubeDelivery.certificates.expiryWarningDays must not be negative');
+  }
+  if (!(checkIntervalMinutes >= 1)) {
+    throw new Error('kubeDelivery.certificates.checkIntervalMinutes must be at least 1');
+  }
+  return { expiryWarningDays, checkIntervalMinutes };
+}

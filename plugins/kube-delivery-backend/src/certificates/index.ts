@@ -1,0 +1,16 @@
+export {
+  CertificateService,
+  EXPIRY_CHECK_ACTOR,
+} from './CertificateService';
+export {
+  DatabaseCertificateStore,
+  type CertificateRecord,
+  type CertificateStore,
+} from './CertificateStore';
+export {
+  readCertificateSettings,
+  readGatewayTls,
+  type CertificateSettings,
+} from './config';
+export { createCertificateRouter } from './router';
+export { createCertificatesRouter } from './install';
