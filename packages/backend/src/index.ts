@@ -1,4 +1,5 @@
 import { createBackend } from '@backstage/backend-defaults';
+import { catalogModuleKubeDeliveryLocalPublish } from '@internal/plugin-scaffolder-backend-module-kube-delivery';
 
 const backend = createBackend();
 
@@ -8,10 +9,14 @@ backend.add(import('@backstage/plugin-auth-backend'));
 backend.add(import('@backstage/plugin-auth-backend-module-guest-provider'));
 
 backend.add(import('@backstage/plugin-catalog-backend'));
+// Lets kube-delivery:publish:local register file locations when configured
+backend.add(catalogModuleKubeDeliveryLocalPublish);
 backend.add(
   import('@backstage/plugin-catalog-backend-module-scaffolder-entity-model'),
 );
 backend.add(import('@backstage/plugin-scaffolder-backend'));
+// kube-delivery:release:create, kube-delivery:deploy and the offline publish step
+backend.add(import('@internal/plugin-scaffolder-backend-module-kube-delivery'));
 
 backend.add(import('@backstage/plugin-permission-backend'));
 backend.add(
