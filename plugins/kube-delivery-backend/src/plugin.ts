@@ -15,6 +15,7 @@ import {
 } from './delivery';
 import { createRouter } from './router';
 import { createCertificatesRouter } from './certificates';
+import { StatusCache } from './status';
 import { DatabaseHistoryStore } from './history';
 import { createRouting } from './routing';
 import {
@@ -74,12 +75,14 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           store: await DatabaseHealthStore.create({ database: deps.database }),
           logger,
         });
+        const statusCache = new StatusCache(config.environments, logger);
         const delivery = new DeliveryService({
           config,
           store,
           releases,
           runner,
           clusters,
+          statusCache,
           onRefused: refusal => health.recordPromotionRefused(refusal),
         });
 
@@ -110,6 +113,9 @@ export const kubeDeliveryPlugin = createBackendPlugin({
         await health.schedule(deps.scheduler, readHealthSettings(deps.config));
         lifecycle.addStartupHook(() => runner.start());
         lifecycle.addShutdownHook(() => runner.stop());
+        // Not awaited: status reads go to the cluster until the watches are synced.
+        lifecycle.addStartupHook(() => void statusCache.start());
+        lifecycle.addShutdownHook(() => statusCache.stop());
         logger.info('Kube Delivery backend started', {
           environments: config.environments.map(e => e.name).join(','),
         });

@@ -144,7 +144,8 @@ export class KubeConnection {
     };
   }
 
-  private async currentConfig(): Promise<KubeConfig> {
+  /** The KubeConfig with the credentials of this moment (a token file is re-read), e.g. for watch streams. */
+  async currentConfig(): Promise<KubeConfig> {
     const file = this.target.serviceAccountTokenFile;
     if (!file) return this.baseConfig;
     let token: string;

@@ -10,6 +10,7 @@ import type { ClusterRegistry } from './ClusterRegistry';
 import type { DeploymentRunner } from './DeploymentRunner';
 import { renderSnapshot } from './DeploymentRunner';
 import type { ReleaseService } from './ReleaseService';
+import type { RolloutStatusSource } from '../status';
 import { refusalOf } from './promotionRules';
 
 /** What an environment runs of one service, for the Environments tab. */
@@ -34,6 +35,8 @@ export class DeliveryService {
       releases: ReleaseService;
       runner: DeploymentRunner;
       clusters: ClusterRegistry;
+      /** Answers status reads from watches once synced; without it (or until then) they read the cluster. */
+      statusCache?: RolloutStatusSource;
       /** Told about every deploy or promotion the rules refuse, before the 409; must not throw. */
       onRefused?: (refusal: {
         environment: string;
@@ -252,9 +255,14 @@ export class DeliveryService {
           try {
             const release = await this.options.store.getRelease(current.releaseId);
             const { rendered } = renderSnapshot(release, environment);
-            status.rollout = await this.options.clusters
-              .forEnvironment(environment)
-              .rolloutStatus(rendered.workloadName);
+            status.rollout =
+              this.options.statusCache?.rolloutStatus(
+                environment.name,
+                rendered.workloadName,
+              ) ??
+              (await this.options.clusters
+                .forEnvironment(environment)
+                .rolloutStatus(rendered.workloadName));
           } catch (error) {
             status.rolloutError = (error as Error).message;
           }

@@ -50,7 +50,8 @@ export const MAINLINE_TRACK = 'mainline';
 export const SMOKE_TARGET_ENV = 'KUBE_DELIVERY_TARGET';
 export const SMOKE_TARGET_HOST_ENV = 'KUBE_DELIVERY_TARGET_HOST';
 
-const MANAGER = 'kube-delivery';
+/** The value of `app.kubernetes.io/managed-by` on every object Kube Delivery renders. */
+export const MANAGER = 'kube-delivery';
 const HOSTNAME_TOPOLOGY = 'kubernetes.io/hostname';
 const DEFAULT_PROGRESS_DEADLINE = 120;
 const MAX_PROGRESS_DEADLINE = 1800;
