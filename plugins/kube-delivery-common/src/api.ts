@@ -1,3 +1,4 @@
+import type { RouteRule } from './routes';
 import type { Deployment, DeploymentKind, Release } from './types';
 
 /** A list answer of the Kube Delivery API. @public */
@@ -224,4 +225,35 @@ export interface ReleaseDetailView extends Release {
   };
   /** Multi-document YAML; absent when the service has no manifest of its own. */
   manifest?: string;
+}
+
+/** One finding of an environment health check, with what to do about it. @public */
+export interface HealthFindingView {
+  /** What was checked, e.g. `cluster`, `credentials`, `gateway`. */
+  check: string;
+  status: 'ok' | 'warning' | 'error';
+  message: string;
+  /** What to do about it; empty when the status is ok. */
+  action: string;
+}
+
+/** `GET /environments/:name/health`: the latest check of an environment. @public */
+export interface EnvironmentHealthView {
+  environment: string;
+  status: 'ok' | 'warning' | 'error';
+  /** ISO 8601. */
+  checkedAt: string;
+  findings: HealthFindingView[];
+}
+
+/** `POST …/routes/test`: where the mesh sends a request with these headers. @public */
+export interface RouteTestView {
+  /** Undefined when no route entry sends the request anywhere. */
+  destination?: { host: string; subset?: string; port?: { number: number } };
+  /** The name of the route entry that won. */
+  routeName?: string;
+  /** The routing rule behind the winning entry, when it is one. */
+  rule?: RouteRule;
+  /** False when the service has no VirtualService: Kubernetes routes to the mainline Service. */
+  virtualService: boolean;
 }

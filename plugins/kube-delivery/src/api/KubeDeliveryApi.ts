@@ -1,10 +1,20 @@
 import { createApiRef } from '@backstage/core-plugin-api';
 import type {
+  CertificateUploadRequest,
+  CertificateUploadResponse,
   Deployment,
   DeploymentListPage,
+  EnvironmentHealthView,
   EnvironmentStatusView,
   EnvironmentSummary,
+  GatewayCertificateListResponse,
+  HistoryEntryKind,
+  HistoryPage,
+  ReleaseDetailView,
   ReleaseView,
+  RouteRule,
+  RouteTestView,
+  RoutingKind,
 } from '@internal/plugin-kube-delivery-common';
 
 /** Which release to deploy: by id, or by its SemVer version. @public */
@@ -18,6 +28,24 @@ export interface ListDeploymentsOptions {
   limit?: number;
   /** A `nextCursor` from an earlier page. */
   before?: string;
+}
+
+/** Filters and paging for the Release history. @public */
+export interface HistoryOptions extends ListDeploymentsOptions {
+  kind?: HistoryEntryKind;
+}
+
+/** A routing rule to create; the owner is the caller. @public */
+export interface NewRouteRule {
+  environment: string;
+  /** The feature branch as in the version's pre-release, e.g. `myfeature`. */
+  branch: string;
+  /** Default: the service's `kube-delivery.io/routing` annotation. */
+  kind?: RoutingKind;
+  key?: string;
+  value: string;
+  /** Default 8 hours. */
+  ttlMinutes?: number;
 }
 
 /** The Kube Delivery backend, as the frontend uses it. @public */
@@ -40,6 +68,38 @@ export interface KubeDeliveryApi {
     entityRef: string,
     request: { environment: string },
   ): Promise<Deployment>;
+
+  getHistory(entityRef: string, options?: HistoryOptions): Promise<HistoryPage>;
+  getRelease(entityRef: string, id: string): Promise<ReleaseDetailView>;
+  getEnvironmentHealth(environment: string): Promise<EnvironmentHealthView>;
+
+  listRoutes(entityRef: string): Promise<RouteRule[]>;
+  createRoute(entityRef: string, rule: NewRouteRule): Promise<RouteRule>;
+  /** Moves a rule's expiry to `ttlMinutes` from now. */
+  extendRoute(
+    entityRef: string,
+    id: string,
+    ttlMinutes: number,
+  ): Promise<RouteRule>;
+  deleteRoute(entityRef: string, id: string): Promise<void>;
+  /** Removes a feature branch's deployment and its rules from an environment. */
+  removeBranch(
+    entityRef: string,
+    environment: string,
+    branch: string,
+  ): Promise<void>;
+  testRoute(
+    entityRef: string,
+    request: { environment: string; headers: Record<string, string> },
+  ): Promise<RouteTestView>;
+
+  listCertificates(
+    environment: string,
+  ): Promise<GatewayCertificateListResponse>;
+  uploadCertificate(
+    environment: string,
+    request: CertificateUploadRequest,
+  ): Promise<CertificateUploadResponse>;
 }
 
 /** The API reference of {@link KubeDeliveryApi}. @public */

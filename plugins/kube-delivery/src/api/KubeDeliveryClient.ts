@@ -2,16 +2,26 @@ import type { DiscoveryApi, FetchApi } from '@backstage/core-plugin-api';
 import { parseEntityRef } from '@backstage/catalog-model';
 import { ResponseError } from '@backstage/errors';
 import type {
+  CertificateUploadRequest,
+  CertificateUploadResponse,
   Deployment,
   DeploymentListPage,
+  EnvironmentHealthView,
   EnvironmentStatusView,
   EnvironmentSummary,
+  GatewayCertificateListResponse,
+  HistoryPage,
   ItemsResponse,
+  ReleaseDetailView,
   ReleaseView,
+  RouteRule,
+  RouteTestView,
 } from '@internal/plugin-kube-delivery-common';
 import type {
+  HistoryOptions,
   KubeDeliveryApi,
   ListDeploymentsOptions,
+  NewRouteRule,
   ReleaseSelector,
 } from './KubeDeliveryApi';
 
@@ -50,13 +60,8 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     entityRef: string,
     options: ListDeploymentsOptions = {},
   ): Promise<DeploymentListPage> {
-    const query = new URLSearchParams();
-    if (options.environment) query.set('environment', options.environment);
-    if (options.limit !== undefined) query.set('limit', String(options.limit));
-    if (options.before) query.set('before', options.before);
-    const qs = query.toString();
     return this.request<DeploymentListPage>(
-      `${entityPath(entityRef)}/deployments${qs ? `?${qs}` : ''}`,
+      `${entityPath(entityRef)}/deployments${queryString(options)}`,
     );
   }
 
@@ -82,9 +87,105 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     return this.post(`${entityPath(entityRef)}/restarts`, request);
   }
 
+  async getHistory(
+    entityRef: string,
+    options: HistoryOptions = {},
+  ): Promise<HistoryPage> {
+    return this.request<HistoryPage>(
+      `${entityPath(entityRef)}/history${queryString(options)}`,
+    );
+  }
+
+  async getRelease(entityRef: string, id: string): Promise<ReleaseDetailView> {
+    return this.request<ReleaseDetailView>(
+      `${entityPath(entityRef)}/releases/${encodeURIComponent(id)}`,
+    );
+  }
+
+  async getEnvironmentHealth(
+    environment: string,
+  ): Promise<EnvironmentHealthView> {
+    return this.request<EnvironmentHealthView>(
+      `/environments/${encodeURIComponent(environment)}/health`,
+    );
+  }
+
+  async listRoutes(entityRef: string): Promise<RouteRule[]> {
+    const body = await this.request<ItemsResponse<RouteRule>>(
+      `${entityPath(entityRef)}/routes`,
+    );
+    return body.items;
+  }
+
+  async createRoute(entityRef: string, rule: NewRouteRule) {
+    return this.send<RouteRule>('POST', `${entityPath(entityRef)}/routes`, rule);
+  }
+
+  async extendRoute(entityRef: string, id: string, ttlMinutes: number) {
+    return this.send<RouteRule>(
+      'PATCH',
+      `${entityPath(entityRef)}/routes/${encodeURIComponent(id)}`,
+      { ttlMinutes },
+    );
+  }
+
+  async deleteRoute(entityRef: string, id: string): Promise<void> {
+    await this.request(
+      `${entityPath(entityRef)}/routes/${encodeURIComponent(id)}`,
+      { method: 'DELETE' },
+    );
+  }
+
+  async removeBranch(
+    entityRef: string,
+    environment: string,
+    branch: string,
+  ): Promise<void> {
+    await this.request(
+      `${entityPath(entityRef)}/branches/${encodeURIComponent(
+        environment,
+      )}/${encodeURIComponent(branch)}`,
+      { method: 'DELETE' },
+    );
+  }
+
+  async testRoute(
+    entityRef: string,
+    request: { environment: string; headers: Record<string, string> },
+  ) {
+    return this.send<RouteTestView>(
+      'POST',
+      `${entityPath(entityRef)}/routes/test`,
+      request,
+    );
+  }
+
+  async listCertificates(
+    environment: string,
+  ): Promise<GatewayCertificateListResponse> {
+    return this.request<GatewayCertificateListResponse>(
+      `/environments/${encodeURIComponent(environment)}/certificates`,
+    );
+  }
+
+  async uploadCertificate(
+    environment: string,
+    request: CertificateUploadRequest,
+  ) {
+    return this.send<CertificateUploadResponse>(
+      'POST',
+      `/environments/${encodeURIComponent(environment)}/certificates`,
+      request,
+    );
+  }
+
   private post(path: string, body: object): Promise<Deployment> {
-    return this.request<Deployment>(path, {
-      method: 'POST',
+    return this.send<Deployment>('POST', path, body);
+  }
+
+  private send<T>(method: string, path: string, body: object): Promise<T> {
+    return this.request<T>(path, {
+      method,
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify(body),
     });
@@ -96,8 +197,19 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     if (!response.ok) {
       throw await ResponseError.fromResponse(response);
     }
+    if (response.status === 204) return undefined as T;
     return (await response.json()) as T;
   }
+}
+
+/** `?environment=…&kind=…&limit=…&before=…` of the options that are set. */
+function queryString(options: HistoryOptions): string {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined && value !== '') query.set(key, String(value));
+  }
+  const qs = query.toString();
+  return qs ? `?${qs}` : '';
 }
 
 /** `/entities/:kind/:namespace/:name` of an entity reference. */

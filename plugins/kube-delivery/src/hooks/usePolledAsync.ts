@@ -10,7 +10,8 @@ export interface PolledAsyncState<T> {
 }
 
 /**
- * Like react-use's `useAsyncRetry`, repeated every `intervalMs` while mounted.
+ * Like react-use's `useAsyncRetry`, repeated every `intervalMs` while mounted
+ * (never again when `intervalMs` is 0).
  * Keeps the last value through a failed poll (the error is reported beside it),
  * never runs two loads at once, and drops answers that arrive after unmount.
  */
@@ -48,10 +49,10 @@ export function usePolledAsync<T>(
     mounted.current = true;
     setState({ loading: true });
     run();
-    const timer = setInterval(run, intervalMs);
+    const timer = intervalMs > 0 ? setInterval(run, intervalMs) : undefined;
     return () => {
       mounted.current = false;
-      clearInterval(timer);
+      if (timer) clearInterval(timer);
     };
   }, [run, intervalMs]);
 
@@ -60,4 +61,12 @@ export function usePolledAsync<T>(
   }, [run]);
 
   return { ...state, retry };
+}
+
+/** Loads once (and again on `retry` or when `deps` change). */
+export function useLoad<T>(
+  load: () => Promise<T>,
+  deps: ReadonlyArray<unknown>,
+): PolledAsyncState<T> {
+  return usePolledAsync(load, 0, deps);
 }

@@ -14,9 +14,11 @@ import type {
   ReleaseView,
 } from '@internal/plugin-kube-delivery-common';
 import { kubeDeliveryApiRef } from '../../api';
-import { DeployDialog } from './DeployDialog';
-import { DeploymentSteps } from './DeploymentSteps';
-import { reasonOf, relativeTime } from './format';
+import { EnvironmentHealth } from './EnvironmentHealth';
+import { GatewayHttps } from './GatewayHttps';
+import { ReleaseDialog, type ReleaseAction } from './ReleaseDialog';
+import { DeploymentSteps } from '../common/DeploymentSteps';
+import { reasonOf, relativeTime } from '../common/format';
 import { RolloutHealth } from './RolloutHealth';
 
 /** What a deployment did, as the card says it. */
@@ -37,12 +39,22 @@ export function EnvironmentCard(props: {
   previous?: EnvironmentSummary;
   status?: EnvironmentStatusView;
   canDeploy: boolean;
+  canRollback: boolean;
+  canUploadCertificate: boolean;
   onChanged: () => void;
 }) {
-  const { entityRef, environment, previous, status, canDeploy, onChanged } =
-    props;
+  const {
+    entityRef,
+    environment,
+    previous,
+    status,
+    canDeploy,
+    canRollback,
+    canUploadCertificate,
+    onChanged,
+  } = props;
   const api = useApi(kubeDeliveryApiRef);
-  const [dialogOpen, setDialogOpen] = useState(false);
+  const [dialog, setDialog] = useState<ReleaseAction>();
   const [busy, setBusy] = useState(false);
   const [outcome, setOutcome] = useState<Outcome>();
   const name = environment.name;
@@ -67,11 +79,15 @@ export function EnvironmentCard(props: {
     }
   };
 
-  const onDeploy = (release: ReleaseView) => {
-    setDialogOpen(false);
-    act('Deployment', () =>
-      api.deploy(entityRef, { environment: name, releaseId: release.id }),
-    );
+  const onRelease = (release: ReleaseView) => {
+    const action = dialog;
+    setDialog(undefined);
+    const request = { environment: name, releaseId: release.id };
+    if (action === 'Roll back') {
+      act('Rollback', () => api.rollback(entityRef, request));
+    } else {
+      act('Deployment', () => api.deploy(entityRef, request));
+    }
   };
 
   return (
@@ -125,6 +141,17 @@ export function EnvironmentCard(props: {
           <DeploymentSteps key={deployment.id} deployment={deployment} />
         ))}
 
+        <Box mt={2}>
+          <EnvironmentHealth environment={name} />
+        </Box>
+        {environment.gateway && (
+          <GatewayHttps
+            environment={name}
+            gateway={environment.gateway}
+            canUpload={canUploadCertificate}
+          />
+        )}
+
         {outcome && (
           <Box mt={1}>
             <Alert
@@ -136,18 +163,20 @@ export function EnvironmentCard(props: {
           </Box>
         )}
 
-        {canDeploy && (
-          <Box mt={2} display="flex" style={{ gap: 8 }}>
-            <Button
-              variant="contained"
-              color="primary"
-              disabled={busy}
-              onClick={() => setDialogOpen(true)}
-              aria-label={`Deploy to ${name}`}
-            >
-              Deploy
-            </Button>
-            {previous && (
+        {(canDeploy || (canRollback && deployed)) && (
+          <Box mt={2} display="flex" flexWrap="wrap" style={{ gap: 8 }}>
+            {canDeploy && (
+              <Button
+                variant="contained"
+                color="primary"
+                disabled={busy}
+                onClick={() => setDialog('Deploy')}
+                aria-label={`Deploy to ${name}`}
+              >
+                Deploy
+              </Button>
+            )}
+            {canDeploy && previous && (
               <Button
                 variant="outlined"
                 disabled={busy}
@@ -161,7 +190,17 @@ export function EnvironmentCard(props: {
                 Promote from {previous.name}
               </Button>
             )}
-            {deployed && (
+            {canRollback && deployed && (
+              <Button
+                variant="outlined"
+                disabled={busy}
+                onClick={() => setDialog('Roll back')}
+                aria-label={`Roll back ${name}`}
+              >
+                Roll back
+              </Button>
+            )}
+            {canDeploy && deployed && (
               <Button
                 variant="outlined"
                 disabled={busy}
@@ -178,15 +217,15 @@ export function EnvironmentCard(props: {
           </Box>
         )}
       </section>
-      {canDeploy && (
-        <DeployDialog
-          open={dialogOpen}
-          entityRef={entityRef}
-          environment={name}
-          onClose={() => setDialogOpen(false)}
-          onDeploy={onDeploy}
-        />
-      )}
+      <ReleaseDialog
+        open={dialog !== undefined}
+        action={dialog ?? 'Deploy'}
+        entityRef={entityRef}
+        environment={name}
+        currentReleaseId={current?.releaseId}
+        onClose={() => setDialog(undefined)}
+        onConfirm={onRelease}
+      />
     </InfoCard>
   );
 }

@@ -1,99 +1,31 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import type { Entity } from '@backstage/catalog-model';
-import { ResponseError } from '@backstage/errors';
-import { EntityProvider } from '@backstage/plugin-catalog-react';
-import { permissionApiRef } from '@backstage/plugin-permission-react';
-import {
-  mockApis,
-  renderInTestApp,
-  TestApiProvider,
-} from '@backstage/test-utils';
 import type {
-  Deployment,
   EnvironmentStatusView,
-  EnvironmentSummary,
-  ReleaseView,
+  GatewayCertificateView,
+  ReleaseDetailView,
 } from '@internal/plugin-kube-delivery-common';
-import { kubeDeliveryApiRef, type KubeDeliveryApi } from '../../api';
+import {
+  kubeDeliveryCertificatePermission,
+  kubeDeliveryRollbackPermission,
+} from '@internal/plugin-kube-delivery-common';
+import type { KubeDeliveryApi } from '../../api';
+import {
+  AuthorizeResult,
+  backendError,
+  denyOnly,
+  deployment,
+  environments,
+  minutesAgo,
+  mockApi as baseMockApi,
+  release,
+  renderTab,
+  rollout,
+} from '../../__testUtils__/fixtures';
 import { EnvironmentsContent } from './EnvironmentsContent';
 
-/** The mock permission API's fixed decisions (AuthorizeResult.ALLOW / DENY). */
-type Decision = Exclude<
-  NonNullable<
-    NonNullable<Parameters<typeof mockApis.permission>[0]>['authorize']
-  >,
-  Function
->;
-const AuthorizeResult = {
-  ALLOW: 'ALLOW' as Decision,
-  DENY: 'DENY' as Decision,
-};
-
-const entity: Entity = {
-  apiVersion: 'backstage.io/v1alpha1',
-  kind: 'Component',
-  metadata: {
-    name: 'cart',
-    namespace: 'default',
-    annotations: { 'kube-delivery.io/image': 'registry.local/cart' },
-  },
-  spec: { type: 'service', owner: 'team-a', lifecycle: 'production' },
-};
-
-const minutesAgo = (m: number) =>
-  new Date(Date.now() - m * 60_000).toISOString();
-
-const environments: EnvironmentSummary[] = [
-  { name: 'dev', namespace: 'cart-dev' },
-  { name: 'staging', namespace: 'cart-staging' },
-  { name: 'production', namespace: 'cart-prod', protected: true },
-];
-
-function deployment(
-  environment: string,
-  version: string,
-  overrides: Partial<Deployment> = {},
-): Deployment {
-  return {
-    id: `${environment}-${version}`,
-    entityRef: 'component:default/cart',
-    environment,
-    releaseId: `rel-${version}`,
-    version,
-    kind: 'deploy',
-    strategy: 'rolling',
-    status: 'succeeded',
-    createdBy: 'user:default/jane',
-    createdAt: minutesAgo(10),
-    finishedAt: minutesAgo(9),
-    steps: [],
-    ...overrides,
-  };
-}
-
-function rollout(ready: number, desired: number) {
-  return {
-    exists: true,
-    observedGenerationCurrent: true,
-    desired,
-    updated: desired,
-    ready,
-    available: ready,
-    unavailable: desired - ready,
-    progressing: 'True' as const,
-    progressReason: 'NewReplicaSetAvailable',
-    complete: ready === desired,
-    deadlineExceeded: false,
-    message: `deployment "cart" successfully rolled out`,
-    pods: Array.from({ length: desired }, (_, i) => ({
-      name: `cart-${i}`,
-      node: `node-${i + 1}`,
-      ready: i < ready,
-      phase: 'Running',
-    })),
-  };
-}
+// Material UI dialogs on two shared cores take seconds, not milliseconds.
+jest.setTimeout(30_000);
 
 const statuses: EnvironmentStatusView[] = [
   {
@@ -139,68 +71,22 @@ const statuses: EnvironmentStatusView[] = [
   },
 ];
 
-const releases: ReleaseView[] = [
-  {
-    id: 'rel-0.1.5',
-    entityRef: 'component:default/cart',
-    version: '0.1.5',
-    imageRef: 'registry.local/cart:0.1.5',
-    channel: 'stable',
-    createdAt: minutesAgo(20),
-    createdBy: 'service:ci',
-  },
-];
-
 function mockApi(overrides: Partial<KubeDeliveryApi> = {}): KubeDeliveryApi {
-  return {
-    listEnvironments: jest.fn().mockResolvedValue(environments),
+  return baseMockApi({
     getStatus: jest.fn().mockResolvedValue(statuses),
-    listReleases: jest.fn().mockResolvedValue(releases),
-    listDeployments: jest.fn().mockResolvedValue({ items: [] }),
-    getDeployment: jest.fn(),
-    deploy: jest.fn(),
-    rollback: jest.fn(),
-    promote: jest.fn(),
-    restart: jest.fn(),
     ...overrides,
-  };
+  });
 }
 
-async function renderContent(
+function renderContent(
   api: KubeDeliveryApi,
-  authorize: Decision = AuthorizeResult.ALLOW,
-  // usePermission caches decisions per resource across renders: a denied
-  // test uses its own entity so the cache cannot leak into the others.
+  authorize: Parameters<typeof renderTab>[1]['authorize'] = AuthorizeResult.ALLOW,
   name = 'cart',
 ) {
-  return renderInTestApp(
-    <TestApiProvider
-      apis={[
-        [kubeDeliveryApiRef, api],
-        [permissionApiRef, mockApis.permission({ authorize })],
-      ]}
-    >
-      <EntityProvider
-        entity={{ ...entity, metadata: { ...entity.metadata, name } }}
-      >
-        <EnvironmentsContent />
-      </EntityProvider>
-    </TestApiProvider>,
-  );
+  return renderTab(<EnvironmentsContent />, { api, authorize, name });
 }
 
-async function conflict(message: string) {
-  const body = JSON.stringify({
-    error: { name: 'ConflictError', message },
-    response: { statusCode: 409 },
-  });
-  return ResponseError.fromResponse({
-    status: 409,
-    statusText: 'Conflict',
-    headers: { get: () => 'application/json; charset=utf-8' },
-    text: async () => body,
-  } as unknown as Response);
-}
+const conflict = (message: string) => backendError(409, 'ConflictError', message);
 
 describe('EnvironmentsContent', () => {
   it('shows every environment in lifecycle order with its version and health', async () => {
@@ -319,5 +205,223 @@ describe('EnvironmentsContent', () => {
     expect(
       screen.queryByRole('button', { name: /Restart/ }),
     ).not.toBeInTheDocument();
+  });
+});
+
+function detail(version: string, adsPerPage: string): ReleaseDetailView {
+  return {
+    ...release(version),
+    settings: {
+      image: 'registry.local/cart',
+      strategy: 'rolling',
+      replicas: 2,
+      antiAffinity: 'preferred',
+    },
+    manifest: `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cart\ndata:\n  ADS_PER_PAGE: "${adsPerPage}"\n`,
+  };
+}
+
+const withGateway = environments.map(e =>
+  e.name === 'production'
+    ? {
+        ...e,
+        gateway: {
+          namespace: 'istio-system',
+          name: 'ingressgateway',
+          hosts: ['shop.example'],
+        },
+      }
+    : e,
+);
+
+function certificate(
+  overrides: Partial<GatewayCertificateView> = {},
+): GatewayCertificateView {
+  return {
+    id: 'cert-1',
+    environment: 'production',
+    gateway: 'istio-system/ingressgateway',
+    hosts: ['shop.example'],
+    source: 'upload',
+    active: true,
+    secretName: 'shop-tls',
+    subject: 'CN=shop.example',
+    sans: ['shop.example', 'www.shop.example'],
+    issuer: 'CN=Boutique Test CA',
+    notAfter: new Date(Date.now() + 12 * 86_400_000).toISOString(),
+    daysToExpiry: 12,
+    uploadedBy: 'user:default/jane',
+    uploadedAt: minutesAgo(60),
+    status: 'expiring',
+    warnings: [],
+    ...overrides,
+  };
+}
+
+function certificatesApi(items: GatewayCertificateView[]) {
+  return jest.fn().mockResolvedValue({
+    environment: 'production',
+    gateway: {
+      api: 'istio',
+      namespace: 'istio-system',
+      name: 'ingressgateway',
+      hosts: ['shop.example'],
+      secretName: 'shop-tls',
+      httpsRedirect: true,
+    },
+    items,
+  });
+}
+
+describe('EnvironmentsContent: rollback, health and HTTPS', () => {
+  it('rolls back to an earlier release after showing the manifest diff', async () => {
+    const details: Record<string, ReleaseDetailView> = {
+      'rel-0.1.4': detail('0.1.4', '5'),
+      'rel-0.1.3': detail('0.1.3', '2'),
+    };
+    const api = mockApi({
+      listReleases: jest
+        .fn()
+        .mockResolvedValue([release('0.1.5', 5), release('0.1.4', 30), release('0.1.3', 60)]),
+      getRelease: jest.fn().mockImplementation(async (_ref, id) => details[id]),
+      rollback: jest
+        .fn()
+        .mockResolvedValue(deployment('dev', '0.1.3', { kind: 'rollback', status: 'queued' })),
+    });
+    await renderContent(api);
+
+    await userEvent.click(await screen.findByRole('button', { name: 'Roll back dev' }));
+    const diff = await screen.findByLabelText('Changes from 0.1.4 to 0.1.3');
+    expect(diff).toHaveTextContent('- # release 0.1.4');
+    expect(within(diff).getByText('- ADS_PER_PAGE: "5"', { exact: false })).toBeInTheDocument();
+    expect(within(diff).getByText('+ ADS_PER_PAGE: "2"', { exact: false })).toBeInTheDocument();
+    // The running release is not offered.
+    expect(api.getRelease).toHaveBeenCalledWith('component:default/cart', 'rel-0.1.4');
+
+    await userEvent.click(screen.getByRole('button', { name: 'Roll back dev to 0.1.3' }));
+    expect(api.rollback).toHaveBeenCalledWith('component:default/cart', {
+      environment: 'dev',
+      releaseId: 'rel-0.1.3',
+    });
+    expect(await screen.findByText('Rollback of 0.1.3 to dev started.')).toBeInTheDocument();
+  });
+
+  it('offers no Roll back to users the policy does not allow to roll back', async () => {
+    await renderContent(
+      mockApi(),
+      denyOnly(kubeDeliveryRollbackPermission.name),
+      'cart-no-rollback',
+    );
+    expect(await screen.findByRole('button', { name: 'Deploy to dev' })).toBeInTheDocument();
+    expect(screen.queryByRole('button', { name: /^Roll back/ })).not.toBeInTheDocument();
+  });
+
+  it('shows health findings with what to do about them', async () => {
+    const api = mockApi({
+      getEnvironmentHealth: jest.fn().mockImplementation(async (name: string) => ({
+        environment: name,
+        status: name === 'staging' ? 'warning' : 'ok',
+        checkedAt: minutesAgo(1),
+        findings:
+          name === 'staging'
+            ? [
+                {
+                  check: 'sidecar-injection',
+                  status: 'warning',
+                  message: 'Namespace cart-staging has no istio-injection label',
+                  action: 'kubectl label namespace cart-staging istio-injection=enabled',
+                },
+              ]
+            : [{ check: 'cluster', status: 'ok', message: 'answers', action: '' }],
+      })),
+    });
+    await renderContent(api);
+    const staging = await screen.findByRole('region', { name: 'Environment staging' });
+    expect(
+      await within(staging).findByText(/has no istio-injection label/),
+    ).toBeInTheDocument();
+    expect(
+      within(staging).getByText(
+        'What to do: kubectl label namespace cart-staging istio-injection=enabled',
+      ),
+    ).toBeInTheDocument();
+    const dev = screen.getByRole('region', { name: 'Environment dev' });
+    expect(await within(dev).findByText(/Environment healthy/)).toBeInTheDocument();
+  });
+
+  it("shows the gateway's certificate with a warning near expiry", async () => {
+    const api = mockApi({
+      listEnvironments: jest.fn().mockResolvedValue(withGateway),
+      listCertificates: certificatesApi([certificate()]),
+    });
+    await renderContent(api);
+    const https = await screen.findByRole('region', { name: 'HTTPS of production' });
+    expect(
+      await within(https).findByLabelText('Certificate of production: 12 days to expiry'),
+    ).toBeInTheDocument();
+    expect(within(https).getByText('CN=shop.example')).toBeInTheDocument();
+    expect(within(https).getByText('shop.example, www.shop.example')).toBeInTheDocument();
+    expect(within(https).getByText('CN=Boutique Test CA')).toBeInTheDocument();
+    expect(within(https).getByText(/Expires soon/)).toBeInTheDocument();
+    // Environments without a gateway show no HTTPS section.
+    expect(screen.queryByRole('region', { name: 'HTTPS of dev' })).not.toBeInTheDocument();
+  });
+
+  it("uploads a PEM certificate and shows the backend's reason when it is refused", async () => {
+    const reason = 'The certificate does not cover shop.example; its SANs are other.example';
+    const uploadCertificate = jest
+      .fn()
+      .mockImplementationOnce(async () => {
+        throw await backendError(400, 'InputError', reason);
+      })
+      .mockResolvedValueOnce({
+        certificate: certificate({ status: 'ok', daysToExpiry: 90 }),
+        warnings: ['The certificate is self-signed.'],
+      });
+    const api = mockApi({
+      listEnvironments: jest.fn().mockResolvedValue(withGateway),
+      listCertificates: certificatesApi([]),
+      uploadCertificate,
+    });
+    await renderContent(api);
+    const https = await screen.findByRole('region', { name: 'HTTPS of production' });
+    expect(await within(https).findByText(/No certificate yet/)).toBeInTheDocument();
+
+    await userEvent.click(
+      within(https).getByRole('button', { name: 'Upload certificate for production' }),
+    );
+    const dialog = await screen.findByRole('dialog');
+    const upload = within(dialog).getByRole('button', {
+      name: 'Upload the certificate to production',
+    });
+    expect(upload).toBeDisabled();
+    await userEvent.click(within(dialog).getByLabelText('Certificate chain (PEM, leaf first)'));
+    await userEvent.paste('-----BEGIN CERTIFICATE-----');
+    await userEvent.click(within(dialog).getByLabelText('Private key (PEM)'));
+    await userEvent.paste('-----BEGIN PRIVATE KEY-----');
+    await userEvent.click(upload);
+    expect(uploadCertificate).toHaveBeenCalledWith('production', {
+      format: 'pem',
+      certificateChain: '-----BEGIN CERTIFICATE-----',
+      privateKey: '-----BEGIN PRIVATE KEY-----',
+    });
+    expect(await within(dialog).findByText(reason)).toBeInTheDocument();
+
+    await userEvent.click(upload);
+    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
+    expect(
+      await screen.findByText(/installed on the gateway\. The certificate is self-signed\./),
+    ).toBeInTheDocument();
+  });
+
+  it('hides the upload from users the policy does not allow to change certificates', async () => {
+    const api = mockApi({
+      listEnvironments: jest.fn().mockResolvedValue(withGateway),
+      listCertificates: certificatesApi([certificate({ status: 'ok', daysToExpiry: 80 })]),
+    });
+    await renderContent(api, denyOnly(kubeDeliveryCertificatePermission.name), 'cart-no-certs');
+    const https = await screen.findByRole('region', { name: 'HTTPS of production' });
+    expect(await within(https).findByText('CN=shop.example')).toBeInTheDocument();
+    expect(within(https).queryByRole('button', { name: /Upload certificate/ })).not.toBeInTheDocument();
   });
 });

@@ -10,11 +10,15 @@ import { usePermission } from '@backstage/plugin-permission-react';
 import Box from '@material-ui/core/Box';
 import Grid from '@material-ui/core/Grid';
 import Alert from '@material-ui/lab/Alert';
-import { kubeDeliveryDeployPermission } from '@internal/plugin-kube-delivery-common';
+import {
+  kubeDeliveryCertificatePermission,
+  kubeDeliveryDeployPermission,
+  kubeDeliveryRollbackPermission,
+} from '@internal/plugin-kube-delivery-common';
 import { kubeDeliveryApiRef } from '../../api';
 import { usePolledAsync } from '../../hooks/usePolledAsync';
 import { EnvironmentCard } from './EnvironmentCard';
-import { reasonOf } from './format';
+import { reasonOf } from '../common/format';
 
 /** How often the live status is read again. */
 export const POLL_INTERVAL_MS = 3000;
@@ -27,6 +31,14 @@ export const EnvironmentsContent = () => {
   const { allowed: canDeploy } = usePermission({
     permission: kubeDeliveryDeployPermission,
     resourceRef: entityRef,
+  });
+  const { allowed: canRollback } = usePermission({
+    permission: kubeDeliveryRollbackPermission,
+    resourceRef: entityRef,
+  });
+  // Certificates belong to an environment's gateway, not to one service.
+  const { allowed: canUploadCertificate } = usePermission({
+    permission: kubeDeliveryCertificatePermission,
   });
 
   const { value, loading, error, retry } = usePolledAsync(
@@ -50,7 +62,7 @@ export const EnvironmentsContent = () => {
       <EmptyState
         missing="data"
         title="No environments configured"
-        description="Add environments and a lifecycle under kubeDelivery in app-config.yaml."
+        description="Ask your platform team to add environments and a lifecycle under kubeDelivery in app-config.yaml."
       />
     );
   }
@@ -74,6 +86,8 @@ export const EnvironmentsContent = () => {
               previous={index > 0 ? value.environments[index - 1] : undefined}
               status={byName.get(environment.name)}
               canDeploy={canDeploy}
+              canRollback={canRollback}
+              canUploadCertificate={canUploadCertificate}
               onChanged={retry}
             />
           </Grid>

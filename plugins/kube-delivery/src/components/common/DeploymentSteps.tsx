@@ -47,8 +47,6 @@ function StepIcon({ status }: { status: DeploymentStep['status'] }) {
 
 /** A deployment in progress: what it does, who started it, and its steps. */
 export function DeploymentSteps({ deployment }: { deployment: Deployment }) {
-  const running = deployment.steps.findIndex(s => s.status === 'running');
-  const activeStep = running >= 0 ? running : deployment.steps.length;
   return (
     <Box mt={1} data-testid={`deployment-${deployment.id}`}>
       <Typography variant="subtitle2">
@@ -59,45 +57,57 @@ export function DeploymentSteps({ deployment }: { deployment: Deployment }) {
         started by {deployment.createdBy}{' '}
         {relativeTime(deployment.startedAt ?? deployment.createdAt)}
       </Typography>
-      {deployment.steps.length === 0 ? (
-        <Typography variant="body2" color="textSecondary">
-          Waiting for the runner to pick it up.
-        </Typography>
-      ) : (
-        <Stepper
-          orientation="vertical"
-          activeStep={activeStep}
-          aria-label={`Steps of the ${deployment.kind} of ${deployment.version}`}
-        >
-          {deployment.steps.map(step => (
-            <Step
-              key={step.name}
-              completed={step.status === 'succeeded'}
-              expanded={Boolean(step.message)}
-            >
-              <StepLabel
-                error={step.status === 'failed'}
-                icon={<StepIcon status={step.status} />}
-                optional={
-                  <Typography variant="caption">
-                    {STATUS_WORDS[step.status]}
-                    {step.status !== 'skipped' &&
-                      ` · ${duration(step.startedAt, step.finishedAt)}`}
-                  </Typography>
-                }
-              >
-                {step.name}
-              </StepLabel>
-              {step.message && (
-                <StepContent>
-                  <Typography variant="body2">{step.message}</Typography>
-                </StepContent>
-              )}
-            </Step>
-          ))}
-        </Stepper>
-      )}
+      <StepList deployment={deployment} />
     </Box>
+  );
+}
+
+/** The steps of a deployment run, each with its status and duration. */
+export function StepList({ deployment }: { deployment: Deployment }) {
+  const running = deployment.steps.findIndex(s => s.status === 'running');
+  const activeStep = running >= 0 ? running : deployment.steps.length;
+  if (deployment.steps.length === 0) {
+    return (
+      <Typography variant="body2" color="textSecondary">
+        {['queued', 'running'].includes(deployment.status)
+          ? 'Waiting for the runner to pick it up.'
+          : 'No steps were recorded.'}
+      </Typography>
+    );
+  }
+  return (
+    <Stepper
+      orientation="vertical"
+      activeStep={activeStep}
+      aria-label={`Steps of the ${deployment.kind} of ${deployment.version}`}
+    >
+      {deployment.steps.map(step => (
+        <Step
+          key={step.name}
+          completed={step.status === 'succeeded'}
+          expanded={Boolean(step.message)}
+        >
+          <StepLabel
+            error={step.status === 'failed'}
+            icon={<StepIcon status={step.status} />}
+            optional={
+              <Typography variant="caption">
+                {STATUS_WORDS[step.status]}
+                {step.status !== 'skipped' &&
+                  ` · ${duration(step.startedAt, step.finishedAt)}`}
+              </Typography>
+            }
+          >
+            {step.name}
+          </StepLabel>
+          {step.message && (
+            <StepContent>
+              <Typography variant="body2">{step.message}</Typography>
+            </StepContent>
+          )}
+        </Step>
+      ))}
+    </Stepper>
   );
 }
 

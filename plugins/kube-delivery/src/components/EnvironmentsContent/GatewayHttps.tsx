@@ -1,0 +1,190 @@
+import { useState } from 'react';
+import { useApi } from '@backstage/core-plugin-api';
+import { ResponseError } from '@backstage/errors';
+import Box from '@material-ui/core/Box';
+import Button from '@material-ui/core/Button';
+import Chip from '@material-ui/core/Chip';
+import Typography from '@material-ui/core/Typography';
+import { makeStyles } from '@material-ui/core/styles';
+import Alert from '@material-ui/lab/Alert';
+import type {
+  CertificateStatus,
+  EnvironmentSummary,
+  GatewayCertificateView,
+} from '@internal/plugin-kube-delivery-common';
+import { kubeDeliveryApiRef } from '../../api';
+import { useLoad } from '../../hooks/usePolledAsync';
+import { reasonOf } from '../common/format';
+import { CertificateUploadDialog } from './CertificateUploadDialog';
+
+const useStyles = makeStyles(theme => ({
+  ok: { backgroundColor: theme.palette.success.main, color: '#fff' },
+  warning: { backgroundColor: theme.palette.warning.main, color: '#000' },
+  error: { backgroundColor: theme.palette.error.main, color: '#fff' },
+  info: {},
+}));
+
+const SEVERITY: Record<CertificateStatus, 'ok' | 'warning' | 'error' | 'info'> = {
+  ok: 'ok',
+  expiring: 'warning',
+  expired: 'error',
+  failed: 'error',
+  pending: 'info',
+};
+
+function expiryWords(certificate: GatewayCertificateView): string {
+  if (certificate.status === 'pending') return 'waiting for cert-manager';
+  if (certificate.status === 'failed') return 'cert-manager failed to issue it';
+  const days = certificate.daysToExpiry;
+  if (days === undefined) return certificate.status;
+  if (days < 0) return `expired ${-days} day${days === -1 ? '' : 's'} ago`;
+  return `${days} day${days === 1 ? '' : 's'} to expiry`;
+}
+
+/** The gateway's HTTPS state in an environment, and the certificate upload. */
+export function GatewayHttps(props: {
+  environment: string;
+  gateway: NonNullable<EnvironmentSummary['gateway']>;
+  canUpload: boolean;
+}) {
+  const { environment: name, gateway, canUpload } = props;
+  const classes = useStyles();
+  const api = useApi(kubeDeliveryApiRef);
+  const [uploading, setUploading] = useState(false);
+  const [notice, setNotice] = useState<string>();
+  const { value, error, loading, retry } = useLoad(
+    () => api.listCertificates(name),
+    [api, name],
+  );
+  const active = value?.items.find(c => c.active);
+  const hosts = value?.gateway.hosts ?? gateway.hosts;
+  let body: JSX.Element;
+  if (loading) {
+    body = (
+      <Typography variant="body2" color="textSecondary">
+        Reading the gateway's certificate…
+      </Typography>
+    );
+  } else if (error) {
+    body = (
+      <Alert severity="warning">
+        {ResponseError.is(error) && error.response.status === 404
+          ? 'The backend does not serve certificates for this environment yet; ask your platform team to configure its gateway.'
+          : `The certificate could not be read: ${reasonOf(error)}. Try again later.`}
+      </Alert>
+    );
+  } else if (!active) {
+    body = (
+      <Typography variant="body2">
+        No certificate yet: the gateway serves no HTTPS for these hosts.
+        {canUpload && ' Upload one (PEM or PKCS#12).'}
+      </Typography>
+    );
+  } else {
+    const severity = SEVERITY[active.status];
+    body = (
+      <Box>
+        <Chip
+          size="small"
+          className={classes[severity]}
+          label={expiryWords(active)}
+          aria-label={`Certificate of ${name}: ${expiryWords(active)}`}
+        />
+        <Typography variant="body2" component="dl">
+          <Box component="dt" display="inline" fontWeight="bold">
+            Subject:
+          </Box>{' '}
+          <dd style={{ display: 'inline', margin: 0 }}>
+            {active.subject ?? 'not issued yet'}
+          </dd>
+          <br />
+          <Box component="dt" display="inline" fontWeight="bold">
+            SANs:
+          </Box>{' '}
+          <dd style={{ display: 'inline', margin: 0 }}>
+            {active.sans.join(', ') || 'none'}
+          </dd>
+          <br />
+          <Box component="dt" display="inline" fontWeight="bold">
+            Issuer:
+          </Box>{' '}
+          <dd style={{ display: 'inline', margin: 0 }}>
+            {active.issuer ?? 'unknown'}
+          </dd>
+          {active.notAfter && (
+            <>
+              <br />
+              <Box component="dt" display="inline" fontWeight="bold">
+                Expires:
+              </Box>{' '}
+              <dd style={{ display: 'inline', margin: 0 }}>
+                {new Date(active.notAfter).toUTCString()}
+              </dd>
+            </>
+          )}
+        </Typography>
+        {active.status === 'expiring' && (
+          <Alert severity="warning">
+            Expires soon: upload a renewed certificate before{' '}
+            {active.notAfter && new Date(active.notAfter).toDateString()}.
+          </Alert>
+        )}
+        {active.status === 'expired' && (
+          <Alert severity="error">
+            Expired: browsers refuse this site. Upload a valid certificate now.
+          </Alert>
+        )}
+        {active.readyMessage && active.status !== 'ok' && (
+          <Alert severity="info">{active.readyMessage}</Alert>
+        )}
+      </Box>
+    );
+  }
+
+  return (
+    <Box mt={2} component="section" aria-label={`HTTPS of ${name}`}>
+      <Typography variant="subtitle2" component="h3">
+        HTTPS · {gateway.namespace}/{gateway.name}
+      </Typography>
+      <Typography variant="body2" color="textSecondary">
+        Hosts: {hosts.join(', ') || 'none configured'}
+      </Typography>
+      {body}
+      {notice && (
+        <Box mt={1}>
+          <Alert severity="success" onClose={() => setNotice(undefined)}>
+            {notice}
+          </Alert>
+        </Box>
+      )}
+      {canUpload && (
+        <Box mt={1}>
+          <Button
+            variant="outlined"
+            size="small"
+            onClick={() => setUploading(true)}
+            aria-label={`Upload certificate for ${name}`}
+          >
+            Upload certificate
+          </Button>
+          <CertificateUploadDialog
+            open={uploading}
+            environment={name}
+            hosts={hosts}
+            onClose={() => setUploading(false)}
+            onUploaded={response => {
+              setUploading(false);
+              setNotice(
+                [
+                  `Certificate for ${response.certificate.sans.join(', ')} installed on the gateway.`,
+                  ...response.warnings,
+                ].join(' '),
+              );
+              retry();
+            }}
+          />
+        </Box>
+      )}
+    </Box>
+  );
+}
