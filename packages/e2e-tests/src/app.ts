@@ -1,0 +1,78 @@
+import type { Browser, Locator, Page } from 'playwright-core';
+import type { E2eBackend } from './backend';
+
+/** Time the app and backend get for what a user waits for (page loads, live updates). */
+export const UI_TIMEOUT_MS = 60_000;
+
+/**
+ * A page signed in as the guest user: the sign-in page's guest provider is
+ * the "Enter" button, as a developer on a local portal sees it.
+ */
+export async function signedInPage(
+  browser: Browser,
+  backend: E2eBackend,
+): Promise<Page> {
+  const context = await browser.newContext({
+    viewport: { width: 1440, height: 1000 },
+  });
+  const page = await context.newPage();
+  page.setDefaultTimeout(UI_TIMEOUT_MS);
+  await page.goto(backend.baseUrl);
+  const enter = page.getByRole('button', { name: 'Enter' });
+  await enter.click();
+  await enter.waitFor({ state: 'detached' });
+  return page;
+}
+
+/** The URL of a tab of a component's entity page (new frontend system routes). */
+export function entityTabUrl(backend: E2eBackend, name: string, tabPath = '') {
+  return `${backend.baseUrl}/catalog/default/component/${name}${tabPath}`;
+}
+
+/** Waits until the catalog has processed the entity (the file location is read after start). */
+export async function waitForEntity(backend: E2eBackend, name: string) {
+  const deadline = Date.now() + UI_TIMEOUT_MS * 2;
+  for (;;) {
+    try {
+      return await backend.request(
+        'GET',
+        `/api/catalog/entities/by-name/component/default/${name}`,
+      );
+    } catch (e) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `The catalog did not list component ${name}: ${(e as Error).message}`,
+        );
+      }
+      await new Promise(resolve => setTimeout(resolve, 500));
+    }
+  }
+}
+
+/** Opens a tab of the entity page by its title, as a user clicks it. */
+export async function openTab(page: Page, title: string) {
+  await page
+    .getByRole('navigation', { name: 'Content navigation' })
+    .getByRole('link', { name: title, exact: true })
+    .click();
+}
+
+/**
+ * Waits until a locator's rendered text matches, and returns that text: for
+ * live content that changes while the user watches (steps, replica counts).
+ */
+export async function waitForText(
+  locator: Locator,
+  pattern: RegExp,
+): Promise<string> {
+  const deadline = Date.now() + UI_TIMEOUT_MS;
+  let text = '';
+  for (;;) {
+    text = await locator.innerText().catch(() => '');
+    if (pattern.test(text)) return text;
+    if (Date.now() > deadline) {
+      throw new Error(`Text never matched ${pattern}; last seen:\n${text}`);
+    }
+    await new Promise(resolve => setTimeout(resolve, 100));
+  }
+}

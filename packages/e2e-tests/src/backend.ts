@@ -1,0 +1,212 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+/** The repository root (this file is packages/e2e-tests/src/backend.ts). */
+// These tests always run from source in the repository, never bundled.
+// eslint-disable-next-line no-restricted-syntax
+export const REPO_ROOT = path.resolve(__dirname, '../../..');
+const BACKEND_DIR = path.join(REPO_ROOT, 'packages/backend');
+const APP_INDEX = path.join(REPO_ROOT, 'packages/app/dist/index.html');
+const READY_TIMEOUT_MS = 240_000;
+
+/** The real backend (packages/backend) serving the built app, as a child process. */
+export interface E2eBackend {
+  /** e.g. http://localhost:40123; the app and the API are both served here. */
+  baseUrl: string;
+  /** The static external-access token the backend accepts (a CI token). */
+  token: string;
+  /** The backend's log, for failures. */
+  logPath: string;
+  /** Calls the backend's API with the CI token; throws with the answer's body on a non-2xx status. */
+  request<T = unknown>(
+    method: string,
+    apiPath: string,
+    body?: unknown,
+  ): Promise<T>;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise(resolve => server.close(resolve));
+  return port;
+}
+
+/** The kubeDelivery environments of the running devcluster (tokens stay in files). */
+async function devClusterConfig(): Promise<string> {
+  try {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        path.join(REPO_ROOT, 'packages/devcluster/bin/devcluster'),
+        'app-config',
+      ],
+      { cwd: REPO_ROOT },
+    );
+    return stdout;
+  } catch (e) {
+    throw new Error(
+      `The local control plane is needed: start it with \`yarn devcluster up\` (devcluster app-config failed: ${
+        (e as Error).message
+      })`,
+    );
+  }
+}
+
+function tail(file: string, lines = 60): string {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/**
+ * Starts packages/backend as `yarn start` runs it (Backstage's Node transform,
+ * NODE_ENV=development, so guest sign-in works), on a free port, a fresh
+ * SQLite directory, the devcluster's environments and only the given catalog
+ * file, and waits for /.backstage/health/v1/readiness. The app it serves is
+ * packages/app/dist, which `yarn workspace app build` produces.
+ */
+export async function startE2eBackend(options: {
+  catalogFile: string;
+}): Promise<E2eBackend> {
+  if (!fs.existsSync(APP_INDEX)) {
+    throw new Error(
+      `${APP_INDEX} is missing: build the app first with \`yarn workspace app build\` (.ci/run does).`,
+    );
+  }
+  const port = await freePort();
+  const baseUrl = `http://localhost:${port}`;
+  const token = randomBytes(24).toString('base64url');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kd-e2e-backend-'));
+  const configPath = path.join(dir, 'app-config.e2e.yaml');
+  fs.writeFileSync(
+    configPath,
+    `app:
+  baseUrl: ${baseUrl}
+backend:
+  baseUrl: ${baseUrl}
+  listen:
+    port: ${port}
+  cors:
+    origin: ${baseUrl}
+catalog:
+  locations:
+    - type: file
+      target: ${JSON.stringify(options.catalogFile)}
+${await devClusterConfig()}  deployments:
+    pollIntervalMs: 200
+`,
+  );
+  const logPath = path.join(dir, 'backend.log');
+  const log = fs.openSync(logPath, 'w');
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      '--enable-source-maps',
+      '--require',
+      require.resolve('@backstage/cli/config/nodeTransform.cjs'),
+      'src/index.ts',
+      '--config',
+      path.join(REPO_ROOT, 'app-config.yaml'),
+      '--config',
+      configPath,
+    ],
+    {
+      cwd: BACKEND_DIR,
+      detached: true,
+      stdio: ['ignore', log, log],
+      env: {
+        ...process.env,
+        NODE_ENV: 'development',
+        KUBE_DELIVERY_CI_TOKEN: token,
+        KUBE_DELIVERY_DATA_DIR: path.join(dir, 'data'),
+        ESBK_TSCONFIG_PATH: path.join(REPO_ROOT, 'tsconfig.json'),
+      },
+    },
+  );
+  fs.closeSync(log);
+  let exited = false;
+  const exitedPromise = new Promise<void>(resolve =>
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
+
+  const stop = async () => {
+    if (!exited && child.pid) {
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+      const killLater = setTimeout(() => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }, 10_000);
+      await exitedPromise;
+      clearTimeout(killLater);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    if (exited) {
+      const text = tail(logPath);
+      await stop();
+      throw new Error(`The backend exited before it was ready:\n${text}`);
+    }
+    const status = await fetch(
+      `${baseUrl}/.backstage/health/v1/readiness`,
+    ).then(
+      r => r.status,
+      () => 0,
+    );
+    if (status === 200) break;
+    if (Date.now() > deadline) {
+      const text = tail(logPath);
+      await stop();
+      throw new Error(
+        `The backend was not ready after ${READY_TIMEOUT_MS / 1000}s:\n${text}`,
+      );
+    }
+    await new Promise(resolve => setTimeout(resolve, 500));
+  }
+
+  const request = async <T>(
+    method: string,
+    apiPath: string,
+    body?: unknown,
+  ) => {
+    const response = await fetch(`${baseUrl}${apiPath}`, {
+      method,
+      headers: {
+        Authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (!response.ok) {
+      throw new Error(
+        `${method} ${apiPath} answered ${response.status}: ${text}`,
+      );
+    }
+    return (text ? JSON.parse(text) : undefined) as T;
+  };
+
+  return { baseUrl, token, logPath, request, stop };
+}

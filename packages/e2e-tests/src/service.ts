@@ -1,0 +1,136 @@
+import { getDevCluster } from '@internal/devcluster';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** How long a rollout of the e2e service takes at least (minReadySeconds). */
+export const ROLLOUT_SECONDS = 8;
+
+/** A catalog service written for one e2e run, with its own name so runs never share objects. */
+export interface E2eService {
+  name: string;
+  /** The catalog file the test backend registers (a `file` location). */
+  catalogFile: string;
+  /** API path prefix of the entity, `/api/kube-delivery/entities/component/default/<name>`. */
+  apiPath: string;
+  /** Deletes what Kube Delivery created for it in dev, test and production, and the files. */
+  remove(): Promise<void>;
+}
+
+/**
+ * A small gRPC service in the shape of Online Boutique's adservice: a
+ * Deployment, its Service and a ConfigMap, delivered by rolling update,
+ * routed by the `userid` header, with two replicas so the rollout has
+ * something to show.
+ */
+export function createE2eService(prefix = 'e2e-shop'): E2eService {
+  const name = `${prefix}-${randomBytes(3).toString('hex')}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kd-e2e-service-'));
+  const catalogFile = path.join(dir, 'catalog-info.yaml');
+  fs.writeFileSync(
+    catalogFile,
+    `apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: ${name}
+  description: A service the end-to-end tests deliver.
+  annotations:
+    kube-delivery.io/image: example.test/boutique/${name}
+    kube-delivery.io/manifest: ./deploy.yaml
+    kube-delivery.io/strategy: rolling
+    kube-delivery.io/replicas: '2'
+    kube-delivery.io/routing: header:userid
+spec:
+  type: service
+  lifecycle: experimental
+  owner: group:default/e2e
+---
+apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata:
+  name: e2e
+spec:
+  type: team
+  children: []
+`,
+  );
+  fs.writeFileSync(
+    path.join(dir, 'deploy.yaml'),
+    `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ${name}
+spec:
+  # Simulated pods are ready at once; a pod counts as available only after
+  # this, so a rollout lasts long enough to be watched in the UI.
+  minReadySeconds: ${ROLLOUT_SECONDS}
+  selector:
+    matchLabels:
+      app: ${name}
+  template:
+    metadata:
+      labels:
+        app: ${name}
+    spec:
+      containers:
+        - name: server
+          image: set-by-kube-delivery
+          ports:
+            - containerPort: 9555
+          envFrom:
+            - configMapRef:
+                name: ${name}-settings
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: ${name}
+spec:
+  selector:
+    app: ${name}
+  ports:
+    - name: grpc
+      port: 9555
+      targetPort: 9555
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: ${name}-settings
+data:
+  DEPLOYMENT_ENVIRONMENT: '#{Environment}'
+`,
+  );
+
+  return {
+    name,
+    catalogFile,
+    apiPath: `/api/kube-delivery/entities/component/default/${name}`,
+    async remove() {
+      const cluster = await getDevCluster();
+      for (const namespace of ['dev', 'test', 'production']) {
+        await cluster.kubectl([
+          '-n',
+          namespace,
+          'delete',
+          'deployment,service,configmap,secret,pdb,job,virtualservice',
+          '-l',
+          `app.kubernetes.io/name=${name}`,
+          '--ignore-not-found',
+          '--wait=false',
+        ]);
+        await cluster.kubectl([
+          '-n',
+          namespace,
+          'delete',
+          'virtualservice',
+          name,
+          '--ignore-not-found',
+          '--wait=false',
+        ]);
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
