@@ -27,6 +27,8 @@ export interface EnvironmentStatus {
 /** The operations the API offers, independent of HTTP. */
 export class DeliveryService {
   private readonly environments: Map<string, EnvironmentConfig>;
+  /** Deployment name of a release in an environment (releases are immutable): status reads skip reading and rendering the release. */
+  private readonly workloadNames = new Map<string, string>();
 
   constructor(
     private readonly options: {
@@ -253,16 +255,10 @@ export class DeliveryService {
         };
         if (current) {
           try {
-            const release = await this.options.store.getRelease(current.releaseId);
-            const { rendered } = renderSnapshot(release, environment);
+            const workloadName = await this.workloadName(current.releaseId, environment);
             status.rollout =
-              this.options.statusCache?.rolloutStatus(
-                environment.name,
-                rendered.workloadName,
-              ) ??
-              (await this.options.clusters
-                .forEnvironment(environment)
-                .rolloutStatus(rendered.workloadName));
+              this.options.statusCache?.rolloutStatus(environment.name, workloadName) ??
+              (await this.options.clusters.forEnvironment(environment).rolloutStatus(workloadName));
           } catch (error) {
             status.rolloutError = (error as Error).message;
           }
@@ -270,6 +266,19 @@ export class DeliveryService {
         return status;
       }),
     );
+  }
+
+  private async workloadName(releaseId: string, environment: EnvironmentConfig) {
+    const key = `${releaseId}/${environment.name}`;
+    let name = this.workloadNames.get(key);
+    if (!name) {
+      const release = await this.options.store.getRelease(releaseId);
+      name = renderSnapshot(release, environment).rendered.workloadName;
+      // Bounded: a long-running backend sees many releases.
+      if (this.workloadNames.size >= 10_000) this.workloadNames.clear();
+      this.workloadNames.set(key, name);
+    }
+    return name;
   }
 }
 
