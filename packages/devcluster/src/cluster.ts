@@ -467,7 +467,15 @@ async function startLocal(log: (msg: string) => void): Promise<DevCluster> {
   ): ComponentState => {
     const logFile = path.join(f.logs, `${name}.log`);
     const pid = spawnDetached(binary, args, logFile);
-    const component = { name, pid, port, healthUrl, binary, log: logFile };
+    const component = {
+      name,
+      pid,
+      port,
+      healthUrl,
+      binary,
+      log: logFile,
+      args,
+    };
     state.components.push(component);
     writeState(state);
     return component;
@@ -626,6 +634,60 @@ async function startLocal(log: (msg: string) => void): Promise<DevCluster> {
     fs.rmSync(f.state, { force: true });
     throw e;
   }
+}
+
+/** The local devcluster's component `name`, or a clear error. */
+function localComponent(name: string): {
+  state: ClusterState;
+  component: ComponentState;
+} {
+  const state = readState();
+  const component =
+    state?.mode === 'local'
+      ? state.components.find(c => c.name === name)
+      : undefined;
+  if (!state || !component) {
+    throw new Error(
+      `No component ${name} in a local devcluster at ${stateDir()}: ${NOT_RUNNING_MESSAGE}`,
+    );
+  }
+  return { state, component };
+}
+
+/**
+ * Stops one process of the local devcluster (e.g. `kube-apiserver`, as an
+ * outage in a fault test) and leaves the rest running.
+ */
+export async function stopDevClusterComponent(name: string): Promise<void> {
+  return withLock(async () => {
+    const { component } = localComponent(name);
+    if (isRunning(component.pid, component.binary)) {
+      await killGroup(component.pid);
+    }
+  });
+}
+
+/**
+ * Starts a component stopped by {@link stopDevClusterComponent} again, with
+ * the same arguments and port, and waits until it is healthy.
+ */
+export async function startDevClusterComponent(name: string): Promise<void> {
+  return withLock(async () => {
+    const { state, component } = localComponent(name);
+    if (isRunning(component.pid, component.binary)) return;
+    if (!component.args) {
+      throw new Error(
+        `${name} was started by an older devcluster that did not record its arguments: run \`yarn devcluster down && yarn devcluster up\``,
+      );
+    }
+    component.pid = spawnDetached(
+      component.binary,
+      component.args,
+      component.log,
+    );
+    writeState(state);
+    await waitHealthy(component, Buffer.from(state.caData, 'base64'), 180000);
+  });
 }
 
 export { binaries, pkiPaths };

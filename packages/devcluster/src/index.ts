@@ -9,6 +9,8 @@ export {
   startDevCluster,
   stopDevCluster,
   devClusterStatus,
+  stopDevClusterComponent,
+  startDevClusterComponent,
   NOT_RUNNING_MESSAGE,
 } from './cluster';
 export type {

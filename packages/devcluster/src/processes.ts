@@ -12,6 +12,8 @@ export interface ComponentState {
   healthUrl: string;
   binary: string;
   log: string;
+  /** Command-line arguments, so the component can be started again (see startDevClusterComponent). */
+  args?: string[];
 }
 
 /** Asks the kernel for a free port on 127.0.0.1. */

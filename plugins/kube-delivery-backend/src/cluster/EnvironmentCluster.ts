@@ -17,6 +17,7 @@ import {
 } from './connection';
 import {
   EnvironmentRef,
+  isDenied,
   isTransientError,
   isUnreachableError,
   Operation,
@@ -620,7 +621,11 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
       } catch (error) {
         signal?.throwIfAborted();
         if (!overall.aborted) {
-          if (!isTransientError(error))
+          // A restarted API server answers 401/403 until its authenticator and
+          // RBAC caches have synced: once this poll has read the object, such a
+          // denial is waited out like an outage (until the deadline).
+          const restarting = value !== undefined && isDenied(error);
+          if (!isTransientError(error) && !restarting)
             throw toClusterError(error, this.ref, op);
           failures++;
           lastError = error;

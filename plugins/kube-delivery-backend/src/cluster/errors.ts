@@ -89,6 +89,13 @@ export function isTransientError(error: unknown): boolean {
   return code !== undefined && TRANSIENT_NETWORK_CODES.has(code);
 }
 
+/** Whether the API server refused the credentials (401) or the permission (403). */
+export function isDenied(error: unknown): boolean {
+  return (
+    error instanceof ApiException && (error.code === 401 || error.code === 403)
+  );
+}
+
 /** Whether `error` means the API server was not reached (or did not answer) at all. */
 export function isUnreachableError(error: unknown): boolean {
   return (

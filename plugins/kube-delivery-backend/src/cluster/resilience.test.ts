@@ -147,3 +147,44 @@ it('rejects with "Cannot reach" when the cluster never answers before the timeou
     /^Cannot reach the Kubernetes API server of environment "dev"/,
   );
 });
+
+it('waits out 403s of a restarted API server once it has read the Deployment, until the rollout completes', async () => {
+  const port = await freePort();
+  const { env } = environment(port);
+  let deploymentGets = 0;
+  const { server } = fakeApiServer(path => {
+    if (path !== '/apis/apps/v1/namespaces/dev/deployments/web') {
+      return { body: { items: [] } };
+    }
+    deploymentGets++;
+    if (deploymentGets === 1) {
+      return {
+        body: {
+          ...completeDeployment,
+          status: { ...completeDeployment.status, availableReplicas: 0 },
+        },
+      };
+    }
+    // Restarted: RBAC not synced yet.
+    if (deploymentGets <= 3) {
+      return {
+        status: 403,
+        body: {
+          kind: 'Status',
+          code: 403,
+          message:
+            'deployments.apps "web" is forbidden: User "system:serviceaccount:dev:kube-delivery" cannot get resource "deployments" in API group "apps" in the namespace "dev"',
+        },
+      };
+    }
+    return { body: completeDeployment };
+  });
+  await new Promise<void>(resolve => server.listen(port, '127.0.0.1', resolve));
+  try {
+    const status = await env.waitForRollout('web', { timeoutMs: 20_000 });
+    expect(status.complete).toBe(true);
+    expect(deploymentGets).toBe(4);
+  } finally {
+    server.close();
+  }
+});

@@ -1,0 +1,229 @@
+import type { Entity } from '@backstage/catalog-model';
+import {
+  startDevCluster,
+  startDevClusterComponent,
+  stopDevCluster,
+  stopDevClusterComponent,
+  type DevCluster,
+} from '@internal/devcluster';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { DeploymentRecord } from '../database';
+import {
+  createDeliveryHarness,
+  entityWithManifest,
+  kubectlJson,
+  uniqueName,
+  type DeliveryHarness,
+} from '../__testUtils__/deliveryHarness';
+import { printFigures } from '../__testUtils__/figures';
+import {
+  liveObjectsOf,
+  renderedObjects,
+  renderStoredRelease,
+  waitUntil,
+} from '../__testUtils__/releaseObjects';
+import {
+  createSharedDatabase,
+  type SharedDatabase,
+} from '../__testUtils__/sharedDatabase';
+import { checkoutserviceManifest } from '../__testUtils__/smokeTestManifests';
+
+jest.setTimeout(300_000);
+
+const actor = 'user:default/ada';
+const database = process.env.KD_TEST_POSTGRES_URL
+  ? 'PostgreSQL'
+  : 'SQLite file';
+const APISERVER = 'kube-apiserver';
+
+/**
+ * The API server stops in the middle of a deploy and starts again. The other
+ * tests share the devcluster, so this file starts a private one of its own
+ * (DEVCLUSTER_STATE_DIR, cached binaries) and stops and starts that one's
+ * kube-apiserver process; etcd, the controllers and kwok keep running.
+ */
+describe(`the API server stopped during a deploy and started again (${database})`, () => {
+  const savedStateDir = process.env.DEVCLUSTER_STATE_DIR;
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kd-outage-cluster-'));
+  let cluster: DevCluster;
+  let db: SharedDatabase;
+  let harness: DeliveryHarness;
+
+  beforeAll(async () => {
+    process.env.DEVCLUSTER_STATE_DIR = stateDir;
+    const started = Date.now();
+    cluster = await startDevCluster();
+    printFigures('API server outage, private devcluster', {
+      startSeconds: ((Date.now() - started) / 1000).toFixed(1),
+    });
+    db = await createSharedDatabase();
+    harness = await createDeliveryHarness({ knex: db.knex, cluster });
+  });
+
+  afterAll(async () => {
+    await harness?.close();
+    await db?.destroy();
+    // Removes the private cluster's processes and state, nothing of the shared one.
+    await stopDevCluster();
+    if (savedStateDir === undefined) delete process.env.DEVCLUSTER_STATE_DIR;
+    else process.env.DEVCLUSTER_STATE_DIR = savedStateDir;
+    fs.rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  async function queue(entity: Entity, version: string) {
+    const release = await harness.delivery.createRelease({
+      entity,
+      version,
+      createdBy: actor,
+    });
+    return harness.delivery.deploy({
+      entity,
+      release,
+      environment: 'dev',
+      kind: 'deploy',
+      createdBy: actor,
+    });
+  }
+
+  const steps = (d: DeploymentRecord) =>
+    d.steps.map(s => `${s.name}:${s.status}`);
+
+  /** Stops the API server, waits `downMs`, starts it again; returns how long it was gone. */
+  async function outage(downMs: number) {
+    const stoppedAt = Date.now();
+    await stopDevClusterComponent(APISERVER);
+    await new Promise(resolve => setTimeout(resolve, downMs));
+    await startDevClusterComponent(APISERVER);
+    return Date.now() - stoppedAt;
+  }
+
+  it('rolling: the deployment completes once the API server is back, with exactly the new release in the cluster', async () => {
+    const name = uniqueName('outage');
+    const entityRef = `component:default/${name}`;
+    const { entity, writeManifest } = entityWithManifest({
+      name,
+      manifest: checkoutserviceManifest(name),
+    });
+    const v3 = await harness.settle((await queue(entity, '0.1.3')).id, 90_000);
+    expect(`${v3.status}: ${v3.message}`).toBe('succeeded: 0.1.3 is serving');
+
+    // 0.1.4's pods count as available only after 8 s: the outage falls in the rollout.
+    writeManifest(
+      checkoutserviceManifest(name, {
+        minReadySeconds: 8,
+        paymentTimeout: '9s',
+      }),
+    );
+    const queued = await queue(entity, '0.1.4');
+    await waitUntil(
+      async () =>
+        (
+          await harness.store.getDeployment(queued.id)
+        ).steps.some(s => s.name === 'Rollout' && s.status === 'running'),
+      { timeoutMs: 60_000, intervalMs: 25 },
+    );
+    const downMs = await outage(5000);
+    const mid = await harness.store.getDeployment(queued.id);
+    const done = await harness.settle(queued.id, 180_000);
+    printFigures('API server outage during the rollout', {
+      apiServerGoneMs: downMs,
+      stepsWhenBack: steps(mid).join(' '),
+      outcome: `${done.status} after ${
+        Date.parse(done.finishedAt!) - Date.parse(done.startedAt!)
+      } ms`,
+    });
+
+    // Still running when the API server came back; then it completed, first attempt.
+    expect(mid.status).toBe('running');
+    expect(`${done.status}: ${done.message}`).toBe(
+      'succeeded: 0.1.4 is serving',
+    );
+    expect(done.attempts).toBe(1);
+    expect(steps(done)).toEqual([
+      'Dry run:succeeded',
+      'Apply:succeeded',
+      'Rollout:succeeded',
+      'Clean up:succeeded',
+    ]);
+    // Nothing orphaned: exactly 0.1.4's objects, serving 0.1.4's configuration.
+    const dev = harness.config.environments.find(e => e.name === 'dev')!;
+    const target = await renderStoredRelease(
+      harness.store,
+      entityRef,
+      '0.1.4',
+      dev,
+    );
+    expect(await liveObjectsOf(cluster, name)).toEqual(renderedObjects(target));
+    const deployment = await kubectlJson(cluster, [
+      '-n',
+      'dev',
+      'get',
+      'deployment',
+      name,
+    ]);
+    expect(deployment.spec.template.spec.containers[0].image).toBe(
+      `example.test/boutique/${name}:0.1.4`,
+    );
+    expect(deployment.status.availableReplicas).toBe(deployment.spec.replicas);
+    const config = await kubectlJson(cluster, [
+      '-n',
+      'dev',
+      'get',
+      'configmap',
+      `${name}-config`,
+    ]);
+    expect(config.data.PAYMENT_TIMEOUT).toBe('9s');
+  });
+
+  it('a deploy that starts while the API server is gone fails before writing anything, says the cluster is unreachable, and a redeploy after it is back completes', async () => {
+    const name = uniqueName('outage');
+    const entityRef = `component:default/${name}`;
+    const { entity } = entityWithManifest({
+      name,
+      manifest: checkoutserviceManifest(name),
+    });
+    await stopDevClusterComponent(APISERVER);
+    let failed: DeploymentRecord;
+    try {
+      failed = await harness.settle((await queue(entity, '0.1.3')).id, 90_000);
+    } finally {
+      await startDevClusterComponent(APISERVER);
+    }
+    expect(failed.status).toBe('failed');
+    expect(failed.message).toMatch(
+      /^Cannot reach the Kubernetes API server of environment "dev" \(namespace "dev"\) at https:\/\/127\.0\.0\.1:\d+ while trying to/,
+    );
+    expect(steps(failed)).toEqual(['Dry run:failed']);
+    expect(await liveObjectsOf(cluster, name)).toEqual([]);
+
+    const again = await harness.settle(
+      (
+        await harness.delivery.deploy({
+          entity,
+          release: (await harness.store.findRelease(entityRef, '0.1.3'))!,
+          environment: 'dev',
+          kind: 'deploy',
+          createdBy: actor,
+        })
+      ).id,
+      90_000,
+    );
+    printFigures('API server gone when a deploy starts', {
+      firstOutcome: `${failed.status}: ${failed.message!.slice(0, 60)}...`,
+      redeploy: again.status,
+    });
+    expect(`${again.status}: ${again.message}`).toBe(
+      'succeeded: 0.1.3 is serving',
+    );
+    const dev = harness.config.environments.find(e => e.name === 'dev')!;
+    const target = await renderStoredRelease(
+      harness.store,
+      entityRef,
+      '0.1.3',
+      dev,
+    );
+    expect(await liveObjectsOf(cluster, name)).toEqual(renderedObjects(target));
+  });
+});
