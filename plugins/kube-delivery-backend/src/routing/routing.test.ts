@@ -16,6 +16,7 @@ import {
   uniqueName,
   type DeliveryHarness,
 } from '../__testUtils__/deliveryHarness';
+import { deployVersions } from '../__testUtils__/routingScenario';
 import { createTestDatabases } from '../__testUtils__/testDatabases';
 import { ClusterRegistry } from '../delivery';
 import { RouteReconciler } from './RouteReconciler';
@@ -24,7 +25,6 @@ import { DatabaseRouteStore } from './RouteStore';
 
 jest.setTimeout(180_000);
 
-const createdBy = 'user:default/ada';
 const API = '/api/kube-delivery';
 
 describe('feature-branch routing on the local control plane', () => {
@@ -44,34 +44,33 @@ describe('feature-branch routing on the local control plane', () => {
   const liveVirtualService = () =>
     kubectlJson(harness.cluster, ['-n', 'dev', 'get', 'virtualservice', name]);
 
+  /** Auditor events the routes created, with how each ended. */
+  const audits: Array<{ eventId: string; outcome?: 'success' | 'fail' }> = [];
+  const auditor = mockServices.auditor.mock({
+    createEvent: async options => {
+      const audit: (typeof audits)[number] = { eventId: options.eventId };
+      audits.push(audit);
+      return {
+        success: async () => {
+          audit.outcome = 'success';
+        },
+        fail: async () => {
+          audit.outcome = 'fail';
+        },
+      };
+    },
+  });
+
   beforeAll(async () => {
     knex = await databases.init('SQLITE_3');
     harness = await createDeliveryHarness({ knex });
-    for (const version of ['0.1.3', '0.1.4-myfeature']) {
-      const release = await harness.delivery.createRelease({
-        entity,
-        version,
-        createdBy,
-      });
-      const deployment = await harness.delivery.deploy({
-        entity,
-        release,
-        environment: 'dev',
-        kind: 'deploy',
-        createdBy,
-      });
-      const settled = await harness.settle(deployment.id);
-      if (settled.status !== 'succeeded') {
-        throw new Error(
-          `Deploying ${version} to dev ${settled.status}: ${settled.message}`,
-        );
-      }
-    }
+    await deployVersions(harness, entity);
     backend = await startDeliveryBackend({
       cluster: harness.cluster,
       knex,
       entities: [entity],
       permission: AuthorizeResult.ALLOW,
+      features: [auditor.factory],
     });
   });
 
@@ -235,13 +234,11 @@ describe('feature-branch routing on the local control plane', () => {
         environment: 'dev',
       });
       const attempts = [
-        request(denied.server)
-          .post(routes)
-          .send({
-            environment: 'dev',
-            branch: 'myfeature',
-            value: randomUUID(),
-          }),
+        request(denied.server).post(routes).send({
+          environment: 'dev',
+          branch: 'myfeature',
+          value: randomUUID(),
+        }),
         request(denied.server)
           .patch(`${routes}/${rule.id}`)
           .send({ ttlMinutes: 60 }),
@@ -413,5 +410,18 @@ describe('feature-branch routing on the local control plane', () => {
       .delete(`${routes}/${rule.id}`)
       .set('Authorization', asUser());
     expect(again.status).toBe(404);
+  });
+
+  it('makes every route change an auditor event, failed ones included', async () => {
+    const succeeded = audits
+      .filter(a => a.outcome === 'success')
+      .map(a => a.eventId);
+    expect(succeeded).toEqual(['route-create', 'route-extend', 'route-delete']);
+    const failed = audits.filter(a => a.outcome === 'fail').map(a => a.eventId);
+    // Refused values, TTLs and unknown rules: audited as failures, after authorisation.
+    expect(failed).toEqual(
+      expect.arrayContaining(['route-create', 'route-extend', 'route-delete']),
+    );
+    expect(audits.every(a => a.outcome !== undefined)).toBe(true);
   });
 });
