@@ -28,6 +28,7 @@ import express from 'express';
 import Router from 'express-promise-router';
 import type { DeploymentRecord } from './database';
 import type { DeliveryService } from './delivery';
+import { actorOf } from './http/actor';
 import { readBody } from './http/body';
 import type { RoutingService } from './routing/RoutingService';
 import { createHistoryRouter, type HistoryStore } from './history';
@@ -48,18 +49,6 @@ export interface RouterOptions {
 const NAME_PART = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
 const MAX_PAGE = 100;
 const CURSOR_PATTERN = /^\d{1,16}:[0-9a-f-]{36}$/;
-
-/** The name a user or service token acts under, for the history. */
-function actorOf(credentials: BackstageCredentials): string {
-  const principal = credentials.principal as {
-    type: string;
-    userEntityRef?: string;
-    subject?: string;
-  };
-  return principal.type === 'user'
-    ? principal.userEntityRef!
-    : `service:${principal.subject}`;
-}
 
 export async function createRouter(options: RouterOptions): Promise<express.Router> {
   const { httpAuth, permissions, auditor, catalog, delivery } = options;

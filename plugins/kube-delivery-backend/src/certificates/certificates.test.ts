@@ -518,8 +518,16 @@ describe('gateway certificates on the devcluster', () => {
     expect(result.warnings.join(' ')).toMatch(/expires in 9 day/);
     expect(result.certificate.status).toBe('expiring');
 
-    // Only ENV_B's active certificate expires within 30 days.
-    expect(await certificates.checkExpiry()).toBe(1);
+    // The scheduled task, run once: only ENV_B's active certificate expires within 30 days.
+    const scheduler = mockServices.scheduler.mock();
+    await certificates.schedule(scheduler);
+    const task = scheduler.scheduleTask.mock.calls[0][0];
+    expect(task).toMatchObject({
+      id: 'kube-delivery-certificate-expiry',
+      scope: 'global',
+      frequency: { minutes: 60 },
+    });
+    await task.fn(new AbortController().signal);
     const history = await events.listEvents({ environment: ENV_B, limit: 1 });
     expect(history.items[0]).toMatchObject({
       kind: 'certificate-changed',
@@ -527,6 +535,9 @@ describe('gateway certificates on the devcluster', () => {
       details: expect.objectContaining({ change: 'expiring', daysToExpiry: 9 }),
     });
     expect(history.items[0].message).toMatch(/expires in 9 day\(s\).*Upload a renewed one/);
+    expect(
+      (await events.listEvents({ environment: ENV_A, limit: 1 })).items[0].details,
+    ).not.toMatchObject({ change: 'expiring' });
     expect(await certificates.checkExpiry()).toBe(0);
     // 400 days from now everything active has expired; ENV_B was flagged already.
     expect(await certificates.checkExpiry(new Date(Date.now() + 400 * DAY_MS))).toBe(2);

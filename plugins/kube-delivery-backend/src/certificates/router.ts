@@ -1,6 +1,5 @@
 import type {
   AuditorService,
-  BackstageCredentials,
   HttpAuthService,
   PermissionsService,
 } from '@backstage/backend-plugin-api';
@@ -9,6 +8,7 @@ import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import { kubeDeliveryCertificatePermission } from '@internal/plugin-kube-delivery-common';
 import express from 'express';
 import Router from 'express-promise-router';
+import { actorOf } from '../http/actor';
 import type { CertificateService } from './CertificateService';
 import type { CertificateUploadInput } from './validate';
 
@@ -19,17 +19,6 @@ const UPLOAD_FIELDS: Record<string, ReadonlyArray<string>> = {
   pem: ['format', 'certificateChain', 'privateKey'],
   pkcs12: ['format', 'pkcs12', 'password'],
 };
-
-function actorOf(credentials: BackstageCredentials): string {
-  const principal = credentials.principal as {
-    type: string;
-    userEntityRef?: string;
-    subject?: string;
-  };
-  return principal.type === 'user'
-    ? principal.userEntityRef!
-    : `service:${principal.subject}`;
-}
 
 /**
  * Reads an upload body. Each problem is a 400 naming the field; messages never

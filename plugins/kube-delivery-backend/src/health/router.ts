@@ -1,27 +1,16 @@
 import type {
   AuditorService,
-  BackstageCredentials,
   HttpAuthService,
 } from '@backstage/backend-plugin-api';
 import { InputError } from '@backstage/errors';
 import express from 'express';
 import Router from 'express-promise-router';
+import { actorOf } from '../http/actor';
 import { readBody } from '../http/body';
 import { EVENT_CURSOR } from './HealthStore';
 import type { HealthService } from './HealthService';
 
 const MAX_PAGE = 100;
-
-function actorOf(credentials: BackstageCredentials): string {
-  const principal = credentials.principal as {
-    type: string;
-    userEntityRef?: string;
-    subject?: string;
-  };
-  return principal.type === 'user'
-    ? principal.userEntityRef!
-    : `service:${principal.subject}`;
-}
 
 /**
  * `GET|POST /environments/:name/health` and `GET /environments/:name/history`.
