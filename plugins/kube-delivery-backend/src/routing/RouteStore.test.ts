@@ -79,4 +79,50 @@ describe('DatabaseRouteStore', () => {
       await knex.destroy();
     },
   );
+
+  it.each(TEST_DATABASE_IDS)(
+    'extends, deletes a branch and sweeps expired rules on %p',
+    async databaseId => {
+      const knex = await databases.init(databaseId);
+      const store = await DatabaseRouteStore.create({
+        database: { getClient: async () => knex } as any,
+      });
+      const ref = 'component:default/adservice';
+      const mine = await store.create(newRule());
+      const other = await store.create(
+        newRule({ value: 'bob', branch: 'other' }),
+      );
+      const inTest = await store.create(
+        newRule({ value: 'carl', environment: 'test' }),
+      );
+      const stale = await store.create(
+        newRule({
+          value: 'dora',
+          expiresAt: new Date(Date.now() - 1000).toISOString(),
+        }),
+      );
+
+      const later = new Date(Date.now() + 5 * HOUR).toISOString();
+      expect(await store.setExpiry(ref, mine.id, later)).toEqual({
+        ...mine,
+        expiresAt: later,
+      });
+      expect(
+        await store.setExpiry('component:default/other', mine.id, later),
+      ).toBeUndefined();
+      expect(await store.setExpiry(ref, 'not-a-uuid', later)).toBeUndefined();
+
+      const swept = await store.deleteExpired(new Date());
+      expect(swept.map(r => r.id)).toEqual([stale.id]);
+      // Another replica sweeping at the same time reports nothing twice.
+      expect(await store.deleteExpired(new Date())).toEqual([]);
+
+      const removed = await store.deleteBranch(ref, 'dev', 'myfeature');
+      expect(removed.map(r => r.id)).toEqual([mine.id]);
+      expect(
+        (await store.list({ entityRef: ref })).map(r => r.id).sort(),
+      ).toEqual([other.id, inTest.id].sort());
+      await knex.destroy();
+    },
+  );
 });
