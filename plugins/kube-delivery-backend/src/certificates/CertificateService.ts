@@ -28,6 +28,7 @@ import {
   GATEWAY_API_VERSION,
   istioGatewayPatch,
   ISTIO_GATEWAY_API_VERSION,
+  MANAGED_BY,
   tlsSecret,
   type CertManagerStatus,
   type HttpsTarget,
@@ -118,6 +119,7 @@ export class CertificateService {
       keyPem: validated.keyPem,
       fingerprintSha256: validated.metadata.fingerprintSha256,
     });
+    await this.assertOwnObjects(setup);
     await withoutSecretValues(secret, async () => {
       await setup.cluster.dryRun([secret, await this.gatewayPatch(setup)]);
       // A cert-manager Certificate would overwrite the uploaded Secret.
@@ -169,6 +171,7 @@ export class CertificateService {
       hosts: setup.target.hosts,
       issuer,
     });
+    await this.assertOwnObjects(setup);
     await setup.cluster.dryRun([certificate, await this.gatewayPatch(setup)]);
     await setup.cluster.apply([certificate]);
     await this.writeGateway(setup);
@@ -333,6 +336,35 @@ export class CertificateService {
     };
   }
 
+  /**
+   * Refuses to take over a Secret or cert-manager Certificate of the configured
+   * name that Kube Delivery did not create (server-side apply with force would
+   * silently replace another team's certificate).
+   */
+  private async assertOwnObjects(setup: GatewaySetup): Promise<void> {
+    const { secretName } = setup.target;
+    const where = `in namespace "${setup.gateway.namespace}"`;
+    const fix =
+      'Set another kubeDelivery.environments[].gateway.tls.secretName, or remove it if it is unused';
+    const secret = await setup.cluster.read('v1', 'Secret', secretName);
+    if (secret && !isOurs(secret)) {
+      throw new ConflictError(
+        `Secret "${secretName}" ${where} exists and was not created by Kube Delivery. ${fix}.`,
+      );
+    }
+    const certificate = await setup.cluster.read(
+      CERTIFICATE_API_VERSION,
+      'Certificate',
+      secretName,
+    );
+    if (certificate && !isOurs(certificate)) {
+      throw new ConflictError(
+        `cert-manager Certificate "${secretName}" ${where} exists and was not created by ` +
+          `Kube Delivery. ${fix}.`,
+      );
+    }
+  }
+
   /** The Gateway change of the environment, computed on the live Gateway. */
   private async gatewayPatch(setup: GatewaySetup): Promise<KubernetesObject> {
     const apiVersion =
@@ -465,6 +497,12 @@ export class CertificateService {
     if (daysToExpiry < this.options.settings.expiryWarningDays) return 'expiring';
     return 'ok';
   }
+}
+
+function isOurs(object: KubernetesObject): boolean {
+  return (
+    object.metadata?.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY
+  );
 }
 
 /** Whole days from `now` to `iso` (negative once past). */

@@ -1,5 +1,9 @@
 import { mockServices } from '@backstage/backend-test-utils';
-import { InputError, NotAllowedError } from '@backstage/errors';
+import {
+  ConflictError,
+  InputError,
+  NotAllowedError,
+} from '@backstage/errors';
 import { getDevCluster, type DevCluster } from '@internal/devcluster';
 import type { Knex } from 'knex';
 import { createPrivateKey, randomBytes } from 'node:crypto';
@@ -37,6 +41,7 @@ const ENV_A = `ca${suffix}`;
 const ENV_B = `cb${suffix}`;
 const ENV_API = `cg${suffix}`;
 const ENV_DENIED = `cd${suffix}`;
+const ENV_TAKEN = `ct${suffix}`;
 const ACTOR = 'user:default/alice';
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -107,6 +112,13 @@ describe('gateway certificates on the devcluster', () => {
         hosts: ['shop.cert-test.example'],
         token: cluster.tokens.dev,
       }),
+      // Its Secret name is taken by another team's Secret.
+      gatewayEnvironment(cluster, {
+        name: ENV_TAKEN,
+        gatewayName: ISTIO_GATEWAY,
+        hosts: ['shop.cert-test.example'],
+        issuer: true,
+      }),
     ];
     await adminApply(cluster, foreignIstioGateway(ISTIO_GATEWAY, suffix));
     await adminApply(cluster, foreignGatewayApiGateway(API_GATEWAY, suffix));
@@ -118,7 +130,7 @@ describe('gateway certificates on the devcluster', () => {
       await cleanUp(
         cluster,
         suffix,
-        [ENV_A, ENV_B, ENV_API, ENV_DENIED].map(e => `kd-${e}-tls`),
+        [ENV_A, ENV_B, ENV_API, ENV_DENIED, ENV_TAKEN].map(e => `kd-${e}-tls`),
       );
     }
   });
@@ -351,6 +363,41 @@ describe('gateway certificates on the devcluster', () => {
       .catch(e => e);
     expect(error).toBeInstanceOf(NotAllowedError);
     expect(await secretOf(ENV_DENIED)).toBeUndefined();
+    expect((await istioGateway()).metadata.resourceVersion).toBe(
+      gatewayBefore.metadata.resourceVersion,
+    );
+  });
+
+  it('refuses to take over a Secret of the configured name that another team created', async () => {
+    const name = `kd-${ENV_TAKEN}-tls`;
+    await adminApply(cluster, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name, namespace: 'istio-system' },
+      type: 'kubernetes.io/tls',
+      data: { 'tls.crt': '', 'tls.key': '' },
+    });
+    const before = await secretOf(ENV_TAKEN);
+    const gatewayBefore = await istioGateway();
+    for (const attempt of [
+      () =>
+        service().upload({
+          environment: ENV_TAKEN,
+          certificate: pem([certs.shop, certs.intermediate], certs.shop.key),
+          actor: ACTOR,
+        }),
+      () => service().useCertManager({ environment: ENV_TAKEN, actor: ACTOR }),
+    ]) {
+      const error = await attempt().catch(e => e);
+      expect(error).toBeInstanceOf(ConflictError);
+      expect(error.message).toMatch(
+        new RegExp(`Secret "${name}" in namespace "istio-system" exists and was not created by Kube Delivery`),
+      );
+    }
+    expect((await secretOf(ENV_TAKEN)).metadata.resourceVersion).toBe(
+      before.metadata.resourceVersion,
+    );
+    expect(await adminGet(cluster, 'certificates.cert-manager.io', name)).toBeUndefined();
     expect((await istioGateway()).metadata.resourceVersion).toBe(
       gatewayBefore.metadata.resourceVersion,
     );

@@ -21,7 +21,9 @@ export const ISTIO_GATEWAY_API_VERSION = 'networking.istio.io/v1';
 export const GATEWAY_API_VERSION = 'gateway.networking.k8s.io/v1';
 export const CERTIFICATE_API_VERSION = 'cert-manager.io/v1';
 
-const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'kube-delivery' };
+/** The `app.kubernetes.io/managed-by` value of every object Kube Delivery creates. */
+export const MANAGED_BY = 'kube-delivery';
+const MANAGED_BY_LABEL = { 'app.kubernetes.io/managed-by': MANAGED_BY };
 
 export interface IstioServer {
   name?: string;
@@ -156,7 +158,7 @@ export function tlsSecret(options: {
     metadata: {
       name: options.secretName,
       labels: {
-        ...MANAGED_BY,
+        ...MANAGED_BY_LABEL,
         'kube-delivery.io/environment': options.environment,
       },
       annotations: {
@@ -190,7 +192,7 @@ export function certManagerCertificate(options: {
     metadata: {
       name: options.secretName,
       labels: {
-        ...MANAGED_BY,
+        ...MANAGED_BY_LABEL,
         'kube-delivery.io/environment': options.environment,
       },
     },
@@ -200,7 +202,7 @@ export function certManagerCertificate(options: {
       issuerRef: { ...options.issuer },
       secretTemplate: {
         labels: {
-          ...MANAGED_BY,
+          ...MANAGED_BY_LABEL,
           'kube-delivery.io/environment': options.environment,
         },
       },
