@@ -94,6 +94,7 @@ export class RouteReconciler {
   reconcile(
     target: RouteTarget,
     environment: string,
+    options: { expectExisting?: boolean } = {},
   ): Promise<ReconcileResult> {
     const key = `${environment}\u0000${target.entityRef}\u0000${target.service}`;
     let queue = this.queues.get(key);
@@ -108,7 +109,7 @@ export class RouteReconciler {
       .then(() => {
         // Running now: whoever comes next needs a run that starts after them.
         if (q.waiting === next) q.waiting = undefined;
-        return this.reconcileNow(target, environment);
+        return this.reconcileNow(target, environment, options.expectExisting);
       });
     q.waiting = next;
     q.tail = next;
@@ -123,6 +124,7 @@ export class RouteReconciler {
   private async reconcileNow(
     target: RouteTarget,
     environmentName: string,
+    expectExisting = false,
   ): Promise<ReconcileResult> {
     const { service } = target;
     const environment = this.options.environment(environmentName);
@@ -136,10 +138,12 @@ export class RouteReconciler {
           }
         : undefined;
     let restoredFrom: string[] = [];
+    let missing = false;
     for (let attempt = 1; ; attempt++) {
       const live = await cluster.read(api.apiVersion, api.kind, service);
       const resourceVersion = live?.metadata?.resourceVersion;
       if (live) restoredFrom = handEditors(live, api);
+      if (attempt === 1) missing = !live;
       const now = new Date();
       const [rules, branches, port] = await Promise.all([
         this.options.store.list({
@@ -195,12 +199,17 @@ export class RouteReconciler {
       // pass, with a precondition, makes sure the last write saw every rule.
       if (!resourceVersion) continue;
       if (restoredFrom.length) {
-        await this.recordRestore(
-          target,
-          environmentName,
-          api.kind,
-          restoredFrom,
-        );
+        await this.recordRestore(target, environmentName, api.kind, {
+          action: 'restored',
+          what: `was changed by hand (${restoredFrom.join(', ')})`,
+          editors: restoredFrom,
+        });
+      } else if (missing && expectExisting) {
+        await this.recordRestore(target, environmentName, api.kind, {
+          action: 'recreated',
+          what: 'was missing though rules exist (deleted by hand?)',
+          editors: [],
+        });
       }
       return { object: applied as RouteObject, restoredFrom };
     }
@@ -210,13 +219,13 @@ export class RouteReconciler {
     target: RouteTarget,
     environment: string,
     kind: string,
-    editors: string[],
+    change: {
+      action: 'restored' | 'recreated';
+      what: string;
+      editors: string[];
+    },
   ) {
-    const message = `${kind} "${
-      target.service
-    }" was changed by hand (${editors.join(
-      ', ',
-    )}); kube-delivery put back the routing from its rules`;
+    const message = `${kind} "${target.service}" ${change.what}; kube-delivery put back the routing from its rules`;
     this.options.logger.warn(message, {
       environment,
       entityRef: target.entityRef,
@@ -228,9 +237,9 @@ export class RouteReconciler {
         kind: 'route-changed',
         message,
         details: {
-          action: 'restored',
+          action: change.action,
           object: `${kind}/${target.service}`,
-          editors,
+          editors: change.editors,
         },
         actor: ROUTING_ACTOR,
       });

@@ -112,6 +112,11 @@ describe('DatabaseRouteStore', () => {
       ).toBeUndefined();
       expect(await store.setExpiry(ref, 'not-a-uuid', later)).toBeUndefined();
 
+      expect(
+        (await store.listTargets(new Date()))
+          .map(t => `${t.environment}:${t.service}:${t.entityRef}`)
+          .sort(),
+      ).toEqual([`dev:adservice:${ref}`, `test:adservice:${ref}`]);
       const swept = await store.deleteExpired(new Date());
       expect(swept.map(r => r.id)).toEqual([stale.id]);
       // Another replica sweeping at the same time reports nothing twice.

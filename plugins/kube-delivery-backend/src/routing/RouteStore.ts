@@ -50,6 +50,12 @@ export interface RouteStore {
   ): Promise<RouteRule[]>;
   /** Deletes every rule that expired at or before `now`; the deleted rules. */
   deleteExpired(now: Date): Promise<RouteRule[]>;
+  /** The services that have rules live at `now`, each once per environment. */
+  listTargets(
+    now: Date,
+  ): Promise<
+    Array<{ entityRef: string; environment: string; service: string }>
+  >;
 }
 
 type RouteRow = {
@@ -234,5 +240,22 @@ export class DatabaseRouteStore implements RouteStore {
       if (count) deleted.push(toRule(row));
     }
     return deleted;
+  }
+
+  async listTargets(
+    now: Date,
+  ): Promise<
+    Array<{ entityRef: string; environment: string; service: string }>
+  > {
+    const rows: Array<
+      Pick<RouteRow, 'entity_ref' | 'environment' | 'service'>
+    > = await this.db<RouteRow>(TABLE)
+      .distinct('entity_ref', 'environment', 'service')
+      .where('expires_at', '>', now.getTime());
+    return rows.map(row => ({
+      entityRef: row.entity_ref,
+      environment: row.environment,
+      service: row.service,
+    }));
   }
 }

@@ -376,20 +376,35 @@ export class RoutingService {
 
   /**
    * The routing task: removes expired rules (and their entries), then
-   * reconciles every managed routing object, which puts back hand edits.
+   * reconciles every managed routing object and that of every service with
+   * live rules, which puts back hand edits and deleted objects.
    * Errors of one object are logged; the others are still done.
    */
   async runScheduled(): Promise<void> {
     const targets = new Map<
       string,
-      { entityRef: string; service: string; environment: string }
+      {
+        entityRef: string;
+        service: string;
+        environment: string;
+        expectExisting: boolean;
+      }
     >();
-    const add = (entityRef: string, service: string, environment: string) =>
-      targets.set(`${environment}\u0000${entityRef}\u0000${service}`, {
+    const add = (
+      entityRef: string,
+      service: string,
+      environment: string,
+      expectExisting = false,
+    ) => {
+      const key = `${environment}\u0000${entityRef}\u0000${service}`;
+      const known = targets.get(key);
+      targets.set(key, {
         entityRef,
         service,
         environment,
+        expectExisting: expectExisting || !!known?.expectExisting,
       });
+    };
 
     const expired = await this.options.store.deleteExpired(new Date());
     for (const rule of expired) {
@@ -402,6 +417,10 @@ export class RoutingService {
         actor: ROUTING_ACTOR,
       });
       add(rule.entityRef, rule.service, rule.environment);
+    }
+    // A service with live rules must have a routing object: one missing was deleted.
+    for (const target of await this.options.store.listTargets(new Date())) {
+      add(target.entityRef, target.service, target.environment, true);
     }
     const environments = (this.options.environments?.() ?? []).filter(
       e => e.featureBranches,
@@ -427,12 +446,18 @@ export class RoutingService {
         );
       }
     }
-    for (const { entityRef, service, environment } of targets.values()) {
+    for (const {
+      entityRef,
+      service,
+      environment,
+      expectExisting,
+    } of targets.values()) {
       try {
         const ingress = await this.ingressOf(entityRef, service, environment);
         await this.options.reconciler.reconcile(
           { entityRef, service, ingress },
           environment,
+          { expectExisting },
         );
       } catch (error) {
         this.options.logger?.warn(

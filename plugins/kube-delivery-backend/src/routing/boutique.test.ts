@@ -270,6 +270,39 @@ describe('Online Boutique feature-branch routing on the local control plane', ()
     expect((await events(`component:default/${fe}`))[0].id).toBe(latest.id);
   });
 
+  it('recreates a VirtualService deleted by hand while rules exist', async () => {
+    const before = await live(fe);
+    const deleted = await harness.cluster.kubectl([
+      '-n',
+      'dev',
+      'delete',
+      'virtualservice',
+      fe,
+    ]);
+    expect(deleted.code).toBe(0);
+    expect(
+      (await routeTest(fe, { cookie: `shop_session-id=${session}` })).body,
+    ).toMatchObject({
+      virtualService: false,
+      destination: { host: fe },
+    });
+
+    await scheduler.run(ROUTING_TASK_ID);
+
+    expect((await live(fe)).spec).toEqual(before.spec);
+    expect(
+      (await routeTest(fe, { cookie: `shop_session-id=${session}` })).body
+        .destination,
+    ).toEqual({
+      host: `${fe}-myfeature`,
+    });
+    const [latest] = await events(`component:default/${fe}`);
+    expect(latest).toMatchObject({
+      actor: 'kube-delivery:routing',
+      details: { action: 'recreated', object: `VirtualService/${fe}` },
+    });
+  });
+
   it('removes a branch: rules and route entries first, then its objects, never the mainline', async () => {
     const mainlineBefore = await kubectlJson(harness.cluster, [
       '-n',
