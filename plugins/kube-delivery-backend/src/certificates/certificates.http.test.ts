@@ -24,6 +24,7 @@ import {
   cleanUp,
   foreignIstioGateway,
   issueTestCertificates,
+  kubectl,
 } from './__testUtils__/gatewayFixtures';
 import {
   keyLines,
@@ -44,6 +45,9 @@ const suffix = randomBytes(3).toString('hex');
 const GATEWAY = `kd-cert-http-${suffix}`;
 const ENV = `ch${suffix}`;
 const SECRET = `kube-delivery-${ENV}-tls`;
+/** An environment on the same gateway that may switch to cert-manager. */
+const ENV_CM = `ci${suffix}`;
+const SECRET_CM = `kube-delivery-${ENV_CM}-tls`;
 const HOST = 'shop.cert-test.example';
 const API = '/api/kube-delivery';
 const ALICE = mockCredentials.user.header('user:default/alice');
@@ -191,6 +195,26 @@ describe('certificates HTTP API', () => {
                     tls: { httpsRedirect: true },
                   },
                 },
+                {
+                  name: ENV_CM,
+                  namespace: 'dev',
+                  cluster: {
+                    url: cluster.server,
+                    caData: cluster.caData,
+                    serviceAccountToken: cluster.tokens.dev,
+                  },
+                  gateway: {
+                    namespace: 'istio-system',
+                    name: GATEWAY,
+                    hosts: ['api.cert-test.example'],
+                    cluster: {
+                      url: cluster.server,
+                      caData: cluster.caData,
+                      serviceAccountToken: cluster.tokens['istio-system'],
+                    },
+                    tls: { certManager: { issuerName: 'letsencrypt-test' } },
+                  },
+                },
               ],
               certificates: { expiryWarningDays: 30 },
             },
@@ -214,7 +238,7 @@ describe('certificates HTTP API', () => {
   afterAll(async () => {
     await backend?.stop();
     corpus.dispose();
-    if (cluster) await cleanUp(cluster, suffix, [SECRET]);
+    if (cluster) await cleanUp(cluster, suffix, [SECRET, SECRET_CM]);
   });
 
   const pemBody = (leaf: Issued, key: Issued = leaf) => ({
@@ -325,6 +349,76 @@ describe('certificates HTTP API', () => {
       kind: 'certificate-changed',
       actor: 'user:default/alice',
     });
+  });
+
+  it('switches an environment to cert-manager and reports its Ready condition', async () => {
+    const switched = await request(backend.server)
+      .post(`${API}/environments/${ENV_CM}/certificates/cert-manager`)
+      .set('Authorization', ALICE)
+      .send({})
+      .then(remember);
+    expect(switched.status).toBe(201);
+    expect(switched.body.certificate).toMatchObject({
+      environment: ENV_CM,
+      source: 'cert-manager',
+      issuer: 'ClusterIssuer/letsencrypt-test',
+      ready: false,
+      status: 'pending',
+    });
+    const certificate = await adminGet(
+      cluster,
+      'certificates.cert-manager.io',
+      SECRET_CM,
+    );
+    expect(certificate.spec.issuerRef).toEqual({
+      name: 'letsencrypt-test',
+      kind: 'ClusterIssuer',
+      group: 'cert-manager.io',
+    });
+
+    // cert-manager's controller, played on the status subresource.
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const notAfter = '2099-01-01T00:00:00Z';
+    await kubectl(cluster, [
+      'patch',
+      'certificates.cert-manager.io',
+      SECRET_CM,
+      '-n',
+      'istio-system',
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({
+        status: {
+          conditions: [
+            { type: 'Ready', status: 'True', reason: 'Ready', message: 'issued', lastTransitionTime: now },
+          ],
+          notBefore: now,
+          notAfter,
+        },
+      }),
+    ]);
+    const listed = await request(backend.server)
+      .get(`${API}/environments/${ENV_CM}/certificates`)
+      .set('Authorization', ALICE)
+      .then(remember);
+    expect(listed.body.gateway.certManagerIssuer).toEqual({
+      name: 'letsencrypt-test',
+      kind: 'ClusterIssuer',
+      group: 'cert-manager.io',
+    });
+    expect(listed.body.items[0]).toMatchObject({
+      source: 'cert-manager',
+      ready: true,
+      readyMessage: 'issued',
+      status: 'ok',
+      notAfter: '2099-01-01T00:00:00.000Z',
+    });
+    expect(
+      logLines.some(line =>
+        line.includes('kube-delivery.certificate-cert-manager'),
+      ),
+    ).toBe(true);
   });
 
   it('leaks no part of a private key or password after 50 uploads, valid and invalid', async () => {
