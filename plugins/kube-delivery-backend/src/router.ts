@@ -400,8 +400,9 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
       res.json(rule);
     });
 
-    // Deletes workloads, so it takes the deploy permission; its rules go with it.
+    // Changes routes and deletes workloads: both the route and the deploy permission.
     router.delete(`${entityPath}/branches/:environment/:branch`, async (req, res) => {
+      await authorizedEntity(req, kubeDeliveryRoutePermission);
       const { entity, entityRef, credentials } = await authorizedEntity(
         req,
         kubeDeliveryDeployPermission,
