@@ -12,7 +12,6 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { Entity } from '@backstage/catalog-model';
 import { getDevCluster, type DevCluster } from '@internal/devcluster';
-import type { KubernetesObject } from '@kubernetes/client-node';
 import knexFactory, { type Knex } from 'knex';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -42,10 +41,11 @@ import {
   DeliveryService,
   DeploymentRunner,
   ReleaseService,
-  renderSnapshot,
 } from '../plugins/kube-delivery-backend/src/delivery';
-import { workloadObjects } from '../plugins/kube-delivery-backend/src/delivery/strategies/steps';
 import { ROLLOUT_POLL_INTERVAL_MS } from '../plugins/kube-delivery-backend/src/delivery/ClusterRegistry';
+import { renderedObjects, writeList } from './lib/render';
+import { createBenchLogger } from './lib/logger';
+import { median, round2 } from './lib/stats';
 
 const ACTOR = 'user:default/bench';
 const ENVIRONMENT = 'dev';
@@ -189,36 +189,8 @@ function checkpoint() {
   if (interrupted) throw new Interrupted();
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
 const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const pad = (text: string, width: number) => text.padEnd(width);
-const round2 = (n: number) => Math.round(n * 100) / 100;
-
-function createLogger(verbose: boolean): LoggerService {
-  const write =
-    (level: string, always: boolean) => (message: string, meta?: unknown) => {
-      if (!always && !verbose) return;
-      const extra =
-        meta && typeof meta === 'object' && Object.keys(meta).length
-          ? ` ${JSON.stringify(meta)}`
-          : '';
-      process.stderr.write(`  [backend ${level}] ${message}${extra}\n`);
-    };
-  const logger: LoggerService = {
-    error: write('error', true),
-    warn: write('warn', true),
-    info: write('info', false),
-    debug: write('debug', false),
-    child: () => logger,
-  };
-  return logger;
-}
-
 /** DIAGNOSTIC ONLY: a ClusterRegistry whose clusters poll rollouts at another interval than the shipped one. */
 class RolloutPollRegistry extends ClusterRegistry {
   private readonly byEnvironment = new Map<string, EnvironmentCluster>();
@@ -449,20 +421,12 @@ function writeRendered(
   environment: EnvironmentConfig,
   dir: string,
 ) {
-  const { rendered } = renderSnapshot(release, environment);
-  const objects: KubernetesObject[] = [
-    ...workloadObjects(rendered),
-    ...(rendered.service ? [rendered.service as KubernetesObject] : []),
-  ];
-  const file = path.join(
-    dir,
-    `${rendered.workloadName}-${release.version}.json`,
+  const { objects, workloadName } = renderedObjects(release, environment);
+  const file = writeList(
+    path.join(dir, `${workloadName}-${release.version}.json`),
+    objects,
   );
-  fs.writeFileSync(
-    file,
-    JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2),
-  );
-  return { file, workloadName: rendered.workloadName };
+  return { file, workloadName };
 }
 
 async function kubectlDeploy(
@@ -543,7 +507,7 @@ async function cleanup(parts: Parts, names: string[]) {
 
 async function main() {
   const options = parseOptions(process.argv.slice(2));
-  const logger = createLogger(options.verbose);
+  const logger = createBenchLogger(options.verbose);
   const parts = await assemble(options, logger);
   const { cluster, config, environment } = parts;
   const suffix = randomBytes(3).toString('hex');

@@ -11,6 +11,11 @@ import {
   startTestBackend,
   type TestBackend,
 } from '@backstage/backend-test-utils';
+import {
+  coreServices,
+  createServiceFactory,
+  type LoggerService,
+} from '@backstage/backend-plugin-api';
 import type { Entity } from '@backstage/catalog-model';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
@@ -75,6 +80,8 @@ export async function startBenchBackend(options: {
   /** Also install the Backstage Kubernetes backend plugin. */
   kubernetesPlugin?: boolean;
   knex?: Knex;
+  /** The root logger (default: warnings and errors on the console). */
+  logger?: LoggerService;
 }): Promise<BenchBackend> {
   const knex = options.knex ?? sqliteKnex();
   const backend = await startTestBackend({
@@ -91,7 +98,13 @@ export async function startBenchBackend(options: {
             : {}),
         },
       }),
-      mockServices.rootLogger.factory({ level: 'warn' }),
+      options.logger
+        ? createServiceFactory({
+            service: coreServices.rootLogger,
+            deps: {},
+            factory: () => options.logger!,
+          })
+        : mockServices.rootLogger.factory({ level: 'warn' }),
       mockServices.database.factory({ knex }),
       mockServices.permissions.factory({ result: AuthorizeResult.ALLOW }),
       catalogServiceMock.factory({ entities: options.entities }),

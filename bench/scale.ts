@@ -1,0 +1,417 @@
+/*
+ * Scale benchmark: a backend with N services deployed in the 3 environments
+ * of the devcluster (kwok nodes): backend memory, status-cache start-up time
+ * (to synced) and status-read latency under concurrent clients, for a
+ * baseline of 20 services and then 200, in one run. See bench/README.md.
+ *
+ *   yarn bench:scale [--services 200] [--baseline 20] [--clients 50] [--requests 20]
+ *
+ * It measures and prints; it asserts nothing about timings.
+ */
+import type { Entity } from '@backstage/catalog-model';
+import { getDevCluster, type DevCluster } from '@internal/devcluster';
+import { randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { adserviceManifest } from '../plugins/kube-delivery-backend/src/__testUtils__/boutiqueManifests';
+import {
+  entityWithManifest,
+  testDeliveryConfig,
+} from '../plugins/kube-delivery-backend/src/__testUtils__/deliveryHarness';
+import {
+  createSharedDatabase,
+  knexForShared,
+  type SharedDatabase,
+} from '../plugins/kube-delivery-backend/src/__testUtils__/sharedDatabase';
+import type { DeliveryConfig } from '../plugins/kube-delivery-backend/src/config/environments';
+import { DatabaseDeliveryStore } from '../plugins/kube-delivery-backend/src/database';
+import { ReleaseService } from '../plugins/kube-delivery-backend/src/delivery';
+import { startBenchBackend } from './lib/backend';
+import { deleteBenchObjects } from './lib/cluster';
+import { createBenchLogger } from './lib/logger';
+import { renderedObjects, writeList } from './lib/render';
+import { concurrentLoad, intOption, ms, percentile, round2 } from './lib/stats';
+
+const ACTOR = 'user:default/bench';
+const MB = 1024 * 1024;
+
+interface Service {
+  name: string;
+  entity: Entity;
+}
+
+/**
+ * Releases the services and puts them into every environment as a finished
+ * deployment would: the rendered objects applied server-side (kubectl, one
+ * List per environment), and a succeeded deployment row. The deploy path
+ * itself is bench:deploy's subject, not this one's.
+ */
+async function deployServices(options: {
+  cluster: DevCluster;
+  config: DeliveryConfig;
+  shared: SharedDatabase;
+  services: Service[];
+  workDir: string;
+}) {
+  const { cluster, config, shared, services } = options;
+  const store = await DatabaseDeliveryStore.create({
+    database: { getClient: async () => shared.knex } as any,
+  });
+  const releases = new ReleaseService({
+    store,
+    urlReader: {} as any,
+    channels: config.channels,
+  });
+  const released = [];
+  for (const service of services) {
+    released.push(
+      await releases.createRelease({
+        entity: service.entity,
+        version: '1.0.0',
+        createdBy: ACTOR,
+      }),
+    );
+  }
+  for (const environment of config.environments) {
+    const objects = released.flatMap(
+      r => renderedObjects(r, environment).objects,
+    );
+    const file = writeList(
+      path.join(options.workDir, `${environment.name}-${randomUUID()}.json`),
+      objects,
+    );
+    const apply = await cluster.kubectl([
+      'apply',
+      '--server-side',
+      '--field-manager=kube-delivery',
+      '-n',
+      environment.namespace,
+      '-f',
+      file,
+    ]);
+    if (apply.code !== 0)
+      throw new Error(`kubectl apply in ${environment.name}: ${apply.stderr}`);
+    const now = Date.now();
+    await shared.knex.batchInsert(
+      'kd_deployments',
+      released.map(release => ({
+        id: randomUUID(),
+        entity_ref: release.entityRef,
+        environment: environment.name,
+        track: 'mainline',
+        release_id: release.id,
+        version: release.version,
+        kind: 'deploy',
+        strategy: 'rolling',
+        status: 'succeeded',
+        active: false,
+        phase: 'done',
+        steps: '[]',
+        message: 'Deployed by bench:scale',
+        created_by: ACTOR,
+        created_at: now,
+        started_at: now,
+        finished_at: now,
+        attempts: 1,
+      })),
+      200,
+    );
+  }
+}
+
+/** Waits until every service's Deployment has all replicas ready in every environment. */
+async function waitReady(
+  cluster: DevCluster,
+  config: DeliveryConfig,
+  names: Set<string>,
+  timeoutMs = 600_000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (const environment of config.environments) {
+    for (;;) {
+      const result = await cluster.kubectl([
+        'get',
+        'deployments',
+        '-n',
+        environment.namespace,
+        '-l',
+        'app.kubernetes.io/managed-by=kube-delivery',
+        '-o',
+        'json',
+      ]);
+      if (result.code !== 0) throw new Error(result.stderr);
+      const items: any[] = JSON.parse(result.stdout).items.filter((d: any) =>
+        names.has(d.metadata.name),
+      );
+      const ready = items.filter(
+        d => (d.status?.readyReplicas ?? 0) >= d.spec.replicas,
+      ).length;
+      if (ready === names.size) break;
+      if (Date.now() > deadline)
+        throw new Error(
+          `${environment.name}: ${ready} of ${names.size} Deployments ready after ${timeoutMs} ms`,
+        );
+      await new Promise(resolve => setTimeout(resolve, 1000));
+    }
+  }
+}
+
+function memory() {
+  (globalThis as any).gc?.();
+  const m = process.memoryUsage();
+  return { rssMb: m.rss / MB, heapUsedMb: m.heapUsed / MB };
+}
+
+interface PhaseResult {
+  services: number;
+  syncMs: number;
+  syncByEnvironment: Record<string, number>;
+  rssMb: number;
+  heapUsedMb: number;
+  p50: number;
+  p99: number;
+  reqPerS: number;
+  bad: number;
+}
+
+/** Starts a backend on the shared database, waits for its status cache, measures, stops it. */
+async function measurePhase(options: {
+  cluster: DevCluster;
+  shared: SharedDatabase;
+  services: Service[];
+  clients: number;
+  perClient: number;
+  environments: number;
+}): Promise<PhaseResult> {
+  const synced = new Map<string, number>();
+  let allSynced: () => void = () => {};
+  const whenSynced = new Promise<void>(resolve => (allSynced = resolve));
+  const logger = createBenchLogger(false, (message, meta) => {
+    if (message === 'status cache synced') {
+      synced.set(String(meta.environment), Number(meta.syncMs));
+      if (synced.size === options.environments) allSynced();
+    }
+  });
+  const bench = await startBenchBackend({
+    cluster: options.cluster,
+    entities: options.services.map(s => s.entity),
+    knex: knexForShared(options.shared.connection),
+    logger,
+  });
+  try {
+    await Promise.race([
+      whenSynced,
+      new Promise((_, reject) =>
+        setTimeout(
+          () => reject(new Error('status cache not synced within 120 s')),
+          120_000,
+        ),
+      ),
+    ]);
+    const mem = memory();
+    let bad = 0;
+    const read = async (client: number, i: number) => {
+      const service =
+        options.services[
+          (client * options.perClient + i) % options.services.length
+        ];
+      const res = await fetch(
+        `${bench.baseUrl}/api/kube-delivery/entities/component/default/${service.name}/status`,
+      );
+      const body = await res.json();
+      const rollouts = (body.items ?? []).filter(
+        (item: any) => item.rollout?.complete,
+      );
+      if (res.status !== 200 || rollouts.length !== options.environments) bad++;
+    };
+    await concurrentLoad({
+      clients: options.clients,
+      perClient: 2,
+      request: read,
+    }); // warm-up
+    bad = 0;
+    const load = await concurrentLoad({
+      clients: options.clients,
+      perClient: options.perClient,
+      request: read,
+    });
+    return {
+      services: options.services.length,
+      syncMs: Math.max(...synced.values()),
+      syncByEnvironment: Object.fromEntries(synced),
+      ...mem,
+      p50: percentile(load.latencies, 50),
+      p99: percentile(load.latencies, 99),
+      reqPerS: (load.latencies.length / load.wallMs) * 1000,
+      bad,
+    };
+  } finally {
+    await bench.stop();
+  }
+}
+
+async function main() {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help')) {
+    console.log(
+      'Usage: yarn bench:scale [--services 200] [--baseline 20] [--clients 50] [--requests 20]',
+    );
+    return;
+  }
+  const total = intOption(argv, '--services', 200);
+  const baseline = intOption(argv, '--baseline', 20);
+  const clients = intOption(argv, '--clients', 50);
+  const perClient = intOption(argv, '--requests', 20);
+  if (baseline >= total)
+    throw new Error('--baseline must be smaller than --services');
+  if (!(globalThis as any).gc)
+    console.log(
+      '  (run with node --expose-gc, as yarn bench:scale does, for memory after a full GC)',
+    );
+  const cluster = await getDevCluster();
+  const config = testDeliveryConfig(cluster);
+  const run = randomBytes(3).toString('hex');
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kd-bench-scale-'));
+  delete process.env.KD_TEST_POSTGRES_URL; // a SQLite file, as a single backend has
+  const shared = await createSharedDatabase();
+  const services: Service[] = Array.from({ length: total }, (_, i) => {
+    const name = `bench-sc-${run}-${i}`;
+    return {
+      name,
+      entity: entityWithManifest({ name, manifest: adserviceManifest(name) })
+        .entity,
+    };
+  });
+  const entityDirs = services.map(s =>
+    path.dirname(
+      s.entity.metadata.annotations![
+        'backstage.io/managed-by-location'
+      ].replace(/^file:/, ''),
+    ),
+  );
+  const cleanup: string[] = [];
+  let summary: Record<string, unknown> = {};
+  try {
+    console.log(
+      `Scale benchmark — devcluster ${cluster.server}, run ${run}; services in the adservice shape in dev, test and production ` +
+        `(1, 1 and 2 replicas on kwok nodes); one backend (startTestBackend, SQLite file) per phase; ${clients} concurrent clients × ${perClient} status reads`,
+    );
+    const idle = memory();
+    const phases: PhaseResult[] = [];
+    let deployed = 0;
+    for (const count of [baseline, total]) {
+      const t0 = Date.now();
+      await deployServices({
+        cluster,
+        config,
+        shared,
+        services: services.slice(deployed, count),
+        workDir,
+      });
+      deployed = count;
+      await waitReady(
+        cluster,
+        config,
+        new Set(services.slice(0, count).map(s => s.name)),
+      );
+      console.log(
+        `  ${count} services × ${
+          config.environments.length
+        } environments applied and ready in ${ms(Date.now() - t0)}`,
+      );
+      const phase = await measurePhase({
+        cluster,
+        shared,
+        services: services.slice(0, count),
+        clients,
+        perClient,
+        environments: config.environments.length,
+      });
+      phases.push(phase);
+      console.log(
+        `    status cache synced in ${ms(phase.syncMs)} (${Object.entries(
+          phase.syncByEnvironment,
+        )
+          .map(([e, v]) => `${e} ${ms(v)}`)
+          .join(', ')}); memory after GC: heap ${phase.heapUsedMb.toFixed(
+          1,
+        )} MB, RSS ${phase.rssMb.toFixed(1)} MB; ` +
+          `status reads p50 ${ms(phase.p50)}, p99 ${ms(
+            phase.p99,
+          )}, ${phase.reqPerS.toFixed(0)} req/s, bad answers ${phase.bad}`,
+      );
+    }
+    const [a, b] = phases;
+    const heapA = a.heapUsedMb - idle.heapUsedMb;
+    const heapB = b.heapUsedMb - idle.heapUsedMb;
+    console.log('');
+    console.log(
+      `  bench process before any backend: heap ${idle.heapUsedMb.toFixed(
+        1,
+      )} MB, RSS ${idle.rssMb.toFixed(1)} MB`,
+    );
+    console.log(
+      `  ${''.padEnd(28)}${`${a.services} services`.padEnd(
+        16,
+      )}${`${b.services} services`.padEnd(16)}ratio`,
+    );
+    const row = (
+      label: string,
+      x: number,
+      y: number,
+      fmt: (v: number) => string,
+    ) =>
+      console.log(
+        `  ${label.padEnd(28)}${fmt(x).padEnd(16)}${fmt(y).padEnd(16)}${(
+          y / x
+        ).toFixed(2)}`,
+      );
+    const mb = (v: number) => `${v.toFixed(1)} MB`;
+    row('status cache to synced', a.syncMs, b.syncMs, ms);
+    row('heap (backend, after GC)', heapA, heapB, mb);
+    row('RSS (process)', a.rssMb, b.rssMb, mb);
+    row('status read p50', a.p50, b.p50, ms);
+    row('status read p99', a.p99, b.p99, ms);
+    summary = {
+      bench: 'kube-delivery-scale',
+      environments: config.environments.length,
+      idle: { rssMb: round2(idle.rssMb), heapUsedMb: round2(idle.heapUsedMb) },
+      phases: phases.map(p => ({
+        services: p.services,
+        syncMs: p.syncMs,
+        heapUsedMb: round2(p.heapUsedMb),
+        rssMb: round2(p.rssMb),
+        p50Ms: round2(p.p50),
+        p99Ms: round2(p.p99),
+        reqPerS: Math.round(p.reqPerS),
+        badAnswers: p.bad,
+      })),
+      ratios: {
+        syncMs: round2(b.syncMs / a.syncMs),
+        heapOverIdle: round2(heapB / heapA),
+        p99: round2(b.p99 / a.p99),
+      },
+    };
+  } finally {
+    const names = services.map(s => s.name);
+    for (const environment of config.environments) {
+      cleanup.push(
+        await deleteBenchObjects(cluster, environment.namespace, names),
+      );
+    }
+    await shared.destroy().catch(() => {});
+    for (const dir of [workDir, ...entityDirs])
+      fs.rmSync(dir, { recursive: true, force: true });
+    console.log(`cleanup: ${cleanup.join('; ')}`);
+  }
+  console.log(JSON.stringify({ ...summary, cleanup: cleanup.join('; ') }));
+}
+
+main().then(
+  () => process.exit(0),
+  error => {
+    console.error(`bench:scale failed: ${error?.stack ?? error}`);
+    process.exit(1);
+  },
+);
