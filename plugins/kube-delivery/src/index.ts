@@ -7,6 +7,8 @@
 export {
   kubeDeliveryPlugin,
   EntityKubeDeliveryEnvironmentsContent,
+  EntityKubeDeliveryFeatureBranchesContent,
+  EntityKubeDeliveryReleaseHistoryContent,
   isKubeDeliveryAvailable,
 } from './plugin';
 export { kubeDeliveryApiRef, KubeDeliveryClient } from './api';

@@ -8,7 +8,11 @@ import {
 } from '@backstage/core-plugin-api';
 import { ANNOTATION_IMAGE } from '@internal/plugin-kube-delivery-common';
 import { KubeDeliveryClient, kubeDeliveryApiRef } from './api';
-import { rootRouteRef } from './routes';
+import {
+  featureBranchesRouteRef,
+  releaseHistoryRouteRef,
+  rootRouteRef,
+} from './routes';
 
 /** Whether an entity is delivered by Kube Delivery. @public */
 export const isKubeDeliveryAvailable = (entity: Entity) =>
@@ -17,7 +21,11 @@ export const isKubeDeliveryAvailable = (entity: Entity) =>
 /** The Kube Delivery plugin for the legacy frontend system. @public */
 export const kubeDeliveryPlugin = createPlugin({
   id: 'kube-delivery',
-  routes: { root: rootRouteRef },
+  routes: {
+    root: rootRouteRef,
+    featureBranches: featureBranchesRouteRef,
+    releaseHistory: releaseHistoryRouteRef,
+  },
   apis: [
     createApiFactory({
       api: kubeDeliveryApiRef,
@@ -39,3 +47,29 @@ export const EntityKubeDeliveryEnvironmentsContent = kubeDeliveryPlugin.provide(
     mountPoint: rootRouteRef,
   }),
 );
+
+/** The Feature branches tab for the legacy frontend system. @public */
+export const EntityKubeDeliveryFeatureBranchesContent =
+  kubeDeliveryPlugin.provide(
+    createRoutableExtension({
+      name: 'EntityKubeDeliveryFeatureBranchesContent',
+      component: () =>
+        import('./components/FeatureBranchesContent').then(
+          m => m.FeatureBranchesContent,
+        ),
+      mountPoint: featureBranchesRouteRef,
+    }),
+  );
+
+/** The Release history tab for the legacy frontend system. @public */
+export const EntityKubeDeliveryReleaseHistoryContent =
+  kubeDeliveryPlugin.provide(
+    createRoutableExtension({
+      name: 'EntityKubeDeliveryReleaseHistoryContent',
+      component: () =>
+        import('./components/ReleaseHistoryContent').then(
+          m => m.ReleaseHistoryContent,
+        ),
+      mountPoint: releaseHistoryRouteRef,
+    }),
+  );

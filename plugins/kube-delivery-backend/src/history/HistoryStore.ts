@@ -74,7 +74,8 @@ export class DatabaseHistoryStore implements HistoryStore {
     ]);
     const merged = [...deployments, ...events].sort(newestFirst);
     const page = merged.slice(0, query.limit);
-    const last = merged.length > query.limit ? page[page.length - 1] : undefined;
+    const last =
+      merged.length > query.limit ? page[page.length - 1] : undefined;
     return {
       items: page.map(k => k.entry),
       ...(last && { nextCursor: `${last.createdAt}:${last.id}` }),

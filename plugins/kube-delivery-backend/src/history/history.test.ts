@@ -51,7 +51,8 @@ const mineName = mine.entity.metadata.name;
 const otherName = other.entity.metadata.name;
 const mineRef = `component:default/${mineName}`;
 const otherRef = `component:default/${otherName}`;
-const entityPath = (name: string) => `${API}/entities/component/default/${name}`;
+const entityPath = (name: string) =>
+  `${API}/entities/component/default/${name}`;
 
 const T0 = Date.now() - 3_600_000;
 const step = (name: string, startMs: number, endMs: number) => ({
@@ -86,10 +87,7 @@ describe.each(TEST_DATABASE_IDS)('Release history on %s', databaseId => {
     otherDeploy: randomUUID(),
   };
 
-  async function createRelease(
-    name: string,
-    version: string,
-  ): Promise<string> {
+  async function createRelease(name: string, version: string): Promise<string> {
     const res = await request(allowed.server)
       .post(`${entityPath(name)}/releases`)
       .set('Authorization', asUser())
@@ -208,12 +206,32 @@ describe.each(TEST_DATABASE_IDS)('Release history on %s', databaseId => {
       }),
     ]);
     await knex('kd_environment_events').insert([
-      eventRow({ id: ids.route, kind: 'route-changed', entityRef: mineRef, at: T0 + 500 }),
+      eventRow({
+        id: ids.route,
+        kind: 'route-changed',
+        entityRef: mineRef,
+        at: T0 + 500,
+      }),
       // The gateway's certificate concerns every service of the environment;
       // recorded in the same millisecond as the restart.
-      eventRow({ id: ids.certificate, kind: 'certificate-changed', entityRef: null, at: T0 + 3000 }),
-      eventRow({ id: ids.otherRoute, kind: 'route-changed', entityRef: otherRef, at: T0 + 2500 }),
-      eventRow({ id: ids.health, kind: 'health-changed', entityRef: null, at: T0 + 2600 }),
+      eventRow({
+        id: ids.certificate,
+        kind: 'certificate-changed',
+        entityRef: null,
+        at: T0 + 3000,
+      }),
+      eventRow({
+        id: ids.otherRoute,
+        kind: 'route-changed',
+        entityRef: otherRef,
+        at: T0 + 2500,
+      }),
+      eventRow({
+        id: ids.health,
+        kind: 'health-changed',
+        entityRef: null,
+        at: T0 + 2600,
+      }),
     ]);
     const sameMillisecond = [ids.restart, ids.certificate].sort().reverse();
     expectedOrder = [
@@ -245,9 +263,16 @@ describe.each(TEST_DATABASE_IDS)('Release history on %s', databaseId => {
       actor: 'user:default/jane',
       createdAt: new Date(T0 + 3000).toISOString(),
       message: 'restart 0.2.0 failed',
-      deployment: { version: '0.2.0', status: 'failed', releaseId: releases.r2 },
+      deployment: {
+        version: '0.2.0',
+        status: 'failed',
+        releaseId: releases.r2,
+      },
     });
-    expect(restart.deployment!.steps.map(s => s.name)).toEqual(['dry run', 'apply']);
+    expect(restart.deployment!.steps.map(s => s.name)).toEqual([
+      'dry run',
+      'apply',
+    ]);
     expect(restart.deployment!.steps[1].finishedAt).toBe(
       new Date(T0 + 1200 + 3000).toISOString(),
     );
@@ -297,7 +322,10 @@ describe.each(TEST_DATABASE_IDS)('Release history on %s', databaseId => {
   it.each([
     ['kind=health-changed', /^kind must be one of deploy, promote, rollback/],
     ['kind=deploy&kind=rollback', /^Field "kind" must be a string/],
-    ['environment=staging', /^Unknown environment "staging"; configured: dev, test, production/],
+    [
+      'environment=staging',
+      /^Unknown environment "staging"; configured: dev, test, production/,
+    ],
     ['limit=0', /^limit must be an integer from 1 to 100/],
     ['limit=1e1', /^limit must be an integer from 1 to 100/],
     ['before=yesterday', /^before must be a nextCursor value/],
@@ -313,7 +341,10 @@ describe.each(TEST_DATABASE_IDS)('Release history on %s', databaseId => {
       request(allowed.server)
         .get(`${entityPath(mineName)}/releases/${id}`)
         .set('Authorization', asUser());
-    const [first, second] = await Promise.all([read(releases.r1), read(releases.r2)]);
+    const [first, second] = await Promise.all([
+      read(releases.r1),
+      read(releases.r2),
+    ]);
     expect(first.status).toBe(200);
     const one: ReleaseDetailView = first.body;
     const two: ReleaseDetailView = second.body;

@@ -14,7 +14,8 @@ import { toReleaseDetail } from './releaseDetail';
 
 const MAX_PAGE = 100;
 const DEFAULT_PAGE = 20;
-const RELEASE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const RELEASE_ID =
+  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * `GET …/history` (the service's Release history) and `GET …/releases/:id`
@@ -34,7 +35,10 @@ export function createHistoryRouter(options: {
   const router = Router();
 
   router.get(`${entityPath}/history`, async (req, res) => {
-    const { entityRef } = await authorizedEntity(req, kubeDeliveryReadPermission);
+    const { entityRef } = await authorizedEntity(
+      req,
+      kubeDeliveryReadPermission,
+    );
     const query = readBody(req.query, {
       environment: 'optional',
       kind: 'optional',
@@ -43,12 +47,15 @@ export function createHistoryRouter(options: {
     });
     // Digits only: Number() would also take "1e1", " 10" or "0x10".
     const digits = query.limit === undefined || /^\d{1,3}$/.test(query.limit);
-    const limit = query.limit === undefined ? DEFAULT_PAGE : Number(query.limit);
+    const limit =
+      query.limit === undefined ? DEFAULT_PAGE : Number(query.limit);
     if (!digits || limit < 1 || limit > MAX_PAGE) {
       throw new InputError(`limit must be an integer from 1 to ${MAX_PAGE}`);
     }
     if (query.before !== undefined && !HISTORY_CURSOR.test(query.before)) {
-      throw new InputError('before must be a nextCursor value from an earlier page');
+      throw new InputError(
+        'before must be a nextCursor value from an earlier page',
+      );
     }
     if (
       query.kind !== undefined &&
@@ -59,7 +66,8 @@ export function createHistoryRouter(options: {
       );
     }
     // Throws a 400 naming the configured environments.
-    if (query.environment !== undefined) delivery.environment(query.environment);
+    if (query.environment !== undefined)
+      delivery.environment(query.environment);
     res.json(
       await history.list({
         entityRef,
@@ -72,9 +80,14 @@ export function createHistoryRouter(options: {
   });
 
   router.get(`${entityPath}/releases/:id`, async (req, res) => {
-    const { entityRef } = await authorizedEntity(req, kubeDeliveryReadPermission);
+    const { entityRef } = await authorizedEntity(
+      req,
+      kubeDeliveryReadPermission,
+    );
     if (!RELEASE_ID.test(req.params.id)) {
-      throw new InputError('id must be a release id (a UUID) from the releases list');
+      throw new InputError(
+        'id must be a release id (a UUID) from the releases list',
+      );
     }
     res.json(toReleaseDetail(await delivery.release(entityRef, req.params.id)));
   });

@@ -119,7 +119,9 @@ export function release(version: string, minutes = 20): ReleaseView {
 }
 
 /** Every method a jest.fn that fails loudly unless a test gives it an answer. */
-export function mockApi(overrides: Partial<KubeDeliveryApi> = {}): KubeDeliveryApi {
+export function mockApi(
+  overrides: Partial<KubeDeliveryApi> = {},
+): KubeDeliveryApi {
   const unexpected = (name: string) =>
     jest.fn().mockRejectedValue(new Error(`${name} was not expected`));
   return {
@@ -134,12 +136,14 @@ export function mockApi(overrides: Partial<KubeDeliveryApi> = {}): KubeDeliveryA
     restart: unexpected('restart'),
     getHistory: jest.fn().mockResolvedValue({ items: [] }),
     getRelease: unexpected('getRelease'),
-    getEnvironmentHealth: jest.fn().mockImplementation(async (name: string) => ({
-      environment: name,
-      status: 'ok',
-      checkedAt: minutesAgo(2),
-      findings: [],
-    })),
+    getEnvironmentHealth: jest
+      .fn()
+      .mockImplementation(async (name: string) => ({
+        environment: name,
+        status: 'ok',
+        checkedAt: minutesAgo(2),
+        findings: [],
+      })),
     listRoutes: jest.fn().mockResolvedValue([]),
     createRoute: unexpected('createRoute'),
     extendRoute: unexpected('extendRoute'),

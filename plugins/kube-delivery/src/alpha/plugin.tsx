@@ -18,12 +18,19 @@ const kubeDeliveryApi = ApiBlueprint.make({
     }),
 });
 
+/** The tabs show only on services delivered by Kube Delivery. */
+const filter = {
+  [`metadata.annotations.${ANNOTATION_IMAGE}`]: { $exists: true },
+};
+
+// Each loader imports its tab on first use, so the plugin's code lands in
+// chunks of its own, not in the app's entry bundle.
 const environmentsContent = EntityContentBlueprint.make({
   name: 'environments',
   params: {
     path: '/kube-delivery/environments',
     title: 'Environments',
-    filter: { [`metadata.annotations.${ANNOTATION_IMAGE}`]: { $exists: true } },
+    filter,
     loader: () =>
       import('../components/EnvironmentsContent').then(m => (
         <m.EnvironmentsContent />
@@ -31,8 +38,39 @@ const environmentsContent = EntityContentBlueprint.make({
   },
 });
 
+const featureBranchesContent = EntityContentBlueprint.make({
+  name: 'feature-branches',
+  params: {
+    path: '/kube-delivery/feature-branches',
+    title: 'Feature branches',
+    filter,
+    loader: () =>
+      import('../components/FeatureBranchesContent').then(m => (
+        <m.FeatureBranchesContent />
+      )),
+  },
+});
+
+const releaseHistoryContent = EntityContentBlueprint.make({
+  name: 'release-history',
+  params: {
+    path: '/kube-delivery/release-history',
+    title: 'Release history',
+    filter,
+    loader: () =>
+      import('../components/ReleaseHistoryContent').then(m => (
+        <m.ReleaseHistoryContent />
+      )),
+  },
+});
+
 /** The Kube Delivery plugin for the new frontend system. @alpha */
 export default createFrontendPlugin({
   pluginId: 'kube-delivery',
-  extensions: [kubeDeliveryApi, environmentsContent],
+  extensions: [
+    kubeDeliveryApi,
+    environmentsContent,
+    featureBranchesContent,
+    releaseHistoryContent,
+  ],
 });

@@ -118,7 +118,11 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
   }
 
   async createRoute(entityRef: string, rule: NewRouteRule) {
-    return this.send<RouteRule>('POST', `${entityPath(entityRef)}/routes`, rule);
+    return this.send<RouteRule>(
+      'POST',
+      `${entityPath(entityRef)}/routes`,
+      rule,
+    );
   }
 
   async extendRoute(entityRef: string, id: string, ttlMinutes: number) {

@@ -53,7 +53,11 @@ function FilePicker(props: {
           e.target.value = '';
         }}
       />
-      <Button size="small" variant="outlined" onClick={() => input.current?.click()}>
+      <Button
+        size="small"
+        variant="outlined"
+        onClick={() => input.current?.click()}
+      >
         {props.label}
       </Button>
     </Box>
@@ -96,7 +100,9 @@ export function CertificateUploadDialog(props: {
 
   const readText = (set: (text: string) => void) => async (file: File) => {
     if (file.size > MAX_FIELD_BYTES) {
-      setError(`${file.name} is larger than 64 KiB; choose the PEM file itself.`);
+      setError(
+        `${file.name} is larger than 64 KiB; choose the PEM file itself.`,
+      );
       return;
     }
     set(await file.text());
@@ -127,8 +133,16 @@ export function CertificateUploadDialog(props: {
 
   const titleId = `kd-upload-${environment}-title`;
   return (
-    <Dialog open={open} onClose={close} aria-labelledby={titleId} fullWidth maxWidth="md">
-      <DialogTitle id={titleId}>Upload certificate for {environment}</DialogTitle>
+    <Dialog
+      open={open}
+      onClose={close}
+      aria-labelledby={titleId}
+      fullWidth
+      maxWidth="md"
+    >
+      <DialogTitle id={titleId}>
+        Upload certificate for {environment}
+      </DialogTitle>
       <DialogContent>
         <Typography variant="body2" gutterBottom>
           The certificate must be valid now, its key must match, and its SANs
@@ -142,7 +156,11 @@ export function CertificateUploadDialog(props: {
           onChange={e => setFormat(e.target.value as Format)}
         >
           <FormControlLabel value="pem" control={<Radio />} label="PEM" />
-          <FormControlLabel value="pkcs12" control={<Radio />} label="PKCS#12" />
+          <FormControlLabel
+            value="pkcs12"
+            control={<Radio />}
+            label="PKCS#12"
+          />
         </RadioGroup>
         {format === 'pem' ? (
           <>
@@ -157,7 +175,10 @@ export function CertificateUploadDialog(props: {
               margin="normal"
               value={certificateChain}
               onChange={e => setCertificateChain(e.target.value)}
-              inputProps={{ spellCheck: false, style: { fontFamily: 'monospace' } }}
+              inputProps={{
+                spellCheck: false,
+                style: { fontFamily: 'monospace' },
+              }}
             />
             <FilePicker
               label="Choose certificate file"
@@ -197,7 +218,10 @@ export function CertificateUploadDialog(props: {
                   setError(`${file.name} is larger than 64 KiB.`);
                   return;
                 }
-                setPkcs12({ name: file.name, base64: await fileAsBase64(file) });
+                setPkcs12({
+                  name: file.name,
+                  base64: await fileAsBase64(file),
+                });
               }}
             />
             <Typography variant="body2">

@@ -16,7 +16,7 @@ import type {
 import { kubeDeliveryApiRef } from '../../api';
 import { EnvironmentHealth } from './EnvironmentHealth';
 import { GatewayHttps } from './GatewayHttps';
-import { ReleaseDialog, type ReleaseAction } from './ReleaseDialog';
+import { ReleaseDialog, type ReleaseAction } from '../common/ReleaseDialog';
 import { DeploymentSteps } from '../common/DeploymentSteps';
 import { reasonOf, relativeTime } from '../common/format';
 import { RolloutHealth } from './RolloutHealth';
@@ -108,8 +108,7 @@ export function EnvironmentCard(props: {
             </Typography>
             {current && (
               <Typography variant="body2" color="textSecondary">
-                {KIND_IN_WORDS[current.kind]}{' '}
-                by {current.createdBy}{' '}
+                {KIND_IN_WORDS[current.kind]} by {current.createdBy}{' '}
                 {relativeTime(current.finishedAt ?? current.createdAt)} ·{' '}
                 {current.strategy}
               </Typography>

@@ -80,13 +80,16 @@ function mockApi(overrides: Partial<KubeDeliveryApi> = {}): KubeDeliveryApi {
 
 function renderContent(
   api: KubeDeliveryApi,
-  authorize: Parameters<typeof renderTab>[1]['authorize'] = AuthorizeResult.ALLOW,
+  authorize: Parameters<
+    typeof renderTab
+  >[1]['authorize'] = AuthorizeResult.ALLOW,
   name = 'cart',
 ) {
   return renderTab(<EnvironmentsContent />, { api, authorize, name });
 }
 
-const conflict = (message: string) => backendError(409, 'ConflictError', message);
+const conflict = (message: string) =>
+  backendError(409, 'ConflictError', message);
 
 describe('EnvironmentsContent', () => {
   it('shows every environment in lifecycle order with its version and health', async () => {
@@ -282,28 +285,47 @@ describe('EnvironmentsContent: rollback, health and HTTPS', () => {
     const api = mockApi({
       listReleases: jest
         .fn()
-        .mockResolvedValue([release('0.1.5', 5), release('0.1.4', 30), release('0.1.3', 60)]),
+        .mockResolvedValue([
+          release('0.1.5', 5),
+          release('0.1.4', 30),
+          release('0.1.3', 60),
+        ]),
       getRelease: jest.fn().mockImplementation(async (_ref, id) => details[id]),
       rollback: jest
         .fn()
-        .mockResolvedValue(deployment('dev', '0.1.3', { kind: 'rollback', status: 'queued' })),
+        .mockResolvedValue(
+          deployment('dev', '0.1.3', { kind: 'rollback', status: 'queued' }),
+        ),
     });
     await renderContent(api);
 
-    await userEvent.click(await screen.findByRole('button', { name: 'Roll back dev' }));
+    await userEvent.click(
+      await screen.findByRole('button', { name: 'Roll back dev' }),
+    );
     const diff = await screen.findByLabelText('Changes from 0.1.4 to 0.1.3');
     expect(diff).toHaveTextContent('- # release 0.1.4');
-    expect(within(diff).getByText('- ADS_PER_PAGE: "5"', { exact: false })).toBeInTheDocument();
-    expect(within(diff).getByText('+ ADS_PER_PAGE: "2"', { exact: false })).toBeInTheDocument();
+    expect(
+      within(diff).getByText('- ADS_PER_PAGE: "5"', { exact: false }),
+    ).toBeInTheDocument();
+    expect(
+      within(diff).getByText('+ ADS_PER_PAGE: "2"', { exact: false }),
+    ).toBeInTheDocument();
     // The running release is not offered.
-    expect(api.getRelease).toHaveBeenCalledWith('component:default/cart', 'rel-0.1.4');
+    expect(api.getRelease).toHaveBeenCalledWith(
+      'component:default/cart',
+      'rel-0.1.4',
+    );
 
-    await userEvent.click(screen.getByRole('button', { name: 'Roll back dev to 0.1.3' }));
+    await userEvent.click(
+      screen.getByRole('button', { name: 'Roll back dev to 0.1.3' }),
+    );
     expect(api.rollback).toHaveBeenCalledWith('component:default/cart', {
       environment: 'dev',
       releaseId: 'rel-0.1.3',
     });
-    expect(await screen.findByText('Rollback of 0.1.3 to dev started.')).toBeInTheDocument();
+    expect(
+      await screen.findByText('Rollback of 0.1.3 to dev started.'),
+    ).toBeInTheDocument();
   });
 
   it('offers no Roll back to users the policy does not allow to roll back', async () => {
@@ -312,31 +334,48 @@ describe('EnvironmentsContent: rollback, health and HTTPS', () => {
       denyOnly(kubeDeliveryRollbackPermission.name),
       'cart-no-rollback',
     );
-    expect(await screen.findByRole('button', { name: 'Deploy to dev' })).toBeInTheDocument();
-    expect(screen.queryByRole('button', { name: /^Roll back/ })).not.toBeInTheDocument();
+    expect(
+      await screen.findByRole('button', { name: 'Deploy to dev' }),
+    ).toBeInTheDocument();
+    expect(
+      screen.queryByRole('button', { name: /^Roll back/ }),
+    ).not.toBeInTheDocument();
   });
 
   it('shows health findings with what to do about them', async () => {
     const api = mockApi({
-      getEnvironmentHealth: jest.fn().mockImplementation(async (name: string) => ({
-        environment: name,
-        status: name === 'staging' ? 'warning' : 'ok',
-        checkedAt: minutesAgo(1),
-        findings:
-          name === 'staging'
-            ? [
-                {
-                  check: 'sidecar-injection',
-                  status: 'warning',
-                  message: 'Namespace cart-staging has no istio-injection label',
-                  action: 'kubectl label namespace cart-staging istio-injection=enabled',
-                },
-              ]
-            : [{ check: 'cluster', status: 'ok', message: 'answers', action: '' }],
-      })),
+      getEnvironmentHealth: jest
+        .fn()
+        .mockImplementation(async (name: string) => ({
+          environment: name,
+          status: name === 'staging' ? 'warning' : 'ok',
+          checkedAt: minutesAgo(1),
+          findings:
+            name === 'staging'
+              ? [
+                  {
+                    check: 'sidecar-injection',
+                    status: 'warning',
+                    message:
+                      'Namespace cart-staging has no istio-injection label',
+                    action:
+                      'kubectl label namespace cart-staging istio-injection=enabled',
+                  },
+                ]
+              : [
+                  {
+                    check: 'cluster',
+                    status: 'ok',
+                    message: 'answers',
+                    action: '',
+                  },
+                ],
+        })),
     });
     await renderContent(api);
-    const staging = await screen.findByRole('region', { name: 'Environment staging' });
+    const staging = await screen.findByRole('region', {
+      name: 'Environment staging',
+    });
     expect(
       await within(staging).findByText(/has no istio-injection label/),
     ).toBeInTheDocument();
@@ -346,7 +385,9 @@ describe('EnvironmentsContent: rollback, health and HTTPS', () => {
       ),
     ).toBeInTheDocument();
     const dev = screen.getByRole('region', { name: 'Environment dev' });
-    expect(await within(dev).findByText(/Environment healthy/)).toBeInTheDocument();
+    expect(
+      await within(dev).findByText(/Environment healthy/),
+    ).toBeInTheDocument();
   });
 
   it("shows the gateway's certificate with a warning near expiry", async () => {
@@ -355,20 +396,29 @@ describe('EnvironmentsContent: rollback, health and HTTPS', () => {
       listCertificates: certificatesApi([certificate()]),
     });
     await renderContent(api);
-    const https = await screen.findByRole('region', { name: 'HTTPS of production' });
+    const https = await screen.findByRole('region', {
+      name: 'HTTPS of production',
+    });
     expect(
-      await within(https).findByLabelText('Certificate of production: 12 days to expiry'),
+      await within(https).findByLabelText(
+        'Certificate of production: 12 days to expiry',
+      ),
     ).toBeInTheDocument();
     expect(within(https).getByText('CN=shop.example')).toBeInTheDocument();
-    expect(within(https).getByText('shop.example, www.shop.example')).toBeInTheDocument();
+    expect(
+      within(https).getByText('shop.example, www.shop.example'),
+    ).toBeInTheDocument();
     expect(within(https).getByText('CN=Boutique Test CA')).toBeInTheDocument();
     expect(within(https).getByText(/Expires soon/)).toBeInTheDocument();
     // Environments without a gateway show no HTTPS section.
-    expect(screen.queryByRole('region', { name: 'HTTPS of dev' })).not.toBeInTheDocument();
+    expect(
+      screen.queryByRole('region', { name: 'HTTPS of dev' }),
+    ).not.toBeInTheDocument();
   });
 
   it("uploads a PEM certificate and shows the backend's reason when it is refused", async () => {
-    const reason = 'The certificate does not cover shop.example; its SANs are other.example';
+    const reason =
+      'The certificate does not cover shop.example; its SANs are other.example';
     const uploadCertificate = jest
       .fn()
       .mockImplementationOnce(async () => {
@@ -384,18 +434,26 @@ describe('EnvironmentsContent: rollback, health and HTTPS', () => {
       uploadCertificate,
     });
     await renderContent(api);
-    const https = await screen.findByRole('region', { name: 'HTTPS of production' });
-    expect(await within(https).findByText(/No certificate yet/)).toBeInTheDocument();
+    const https = await screen.findByRole('region', {
+      name: 'HTTPS of production',
+    });
+    expect(
+      await within(https).findByText(/No certificate yet/),
+    ).toBeInTheDocument();
 
     await userEvent.click(
-      within(https).getByRole('button', { name: 'Upload certificate for production' }),
+      within(https).getByRole('button', {
+        name: 'Upload certificate for production',
+      }),
     );
     const dialog = await screen.findByRole('dialog');
     const upload = within(dialog).getByRole('button', {
       name: 'Upload the certificate to production',
     });
     expect(upload).toBeDisabled();
-    await userEvent.click(within(dialog).getByLabelText('Certificate chain (PEM, leaf first)'));
+    await userEvent.click(
+      within(dialog).getByLabelText('Certificate chain (PEM, leaf first)'),
+    );
     await userEvent.paste('-----BEGIN CERTIFICATE-----');
     await userEvent.click(within(dialog).getByLabelText('Private key (PEM)'));
     await userEvent.paste('-----BEGIN PRIVATE KEY-----');
@@ -408,20 +466,36 @@ describe('EnvironmentsContent: rollback, health and HTTPS', () => {
     expect(await within(dialog).findByText(reason)).toBeInTheDocument();
 
     await userEvent.click(upload);
-    await waitFor(() => expect(screen.queryByRole('dialog')).not.toBeInTheDocument());
+    await waitFor(() =>
+      expect(screen.queryByRole('dialog')).not.toBeInTheDocument(),
+    );
     expect(
-      await screen.findByText(/installed on the gateway\. The certificate is self-signed\./),
+      await screen.findByText(
+        /installed on the gateway\. The certificate is self-signed\./,
+      ),
     ).toBeInTheDocument();
   });
 
   it('hides the upload from users the policy does not allow to change certificates', async () => {
     const api = mockApi({
       listEnvironments: jest.fn().mockResolvedValue(withGateway),
-      listCertificates: certificatesApi([certificate({ status: 'ok', daysToExpiry: 80 })]),
+      listCertificates: certificatesApi([
+        certificate({ status: 'ok', daysToExpiry: 80 }),
+      ]),
     });
-    await renderContent(api, denyOnly(kubeDeliveryCertificatePermission.name), 'cart-no-certs');
-    const https = await screen.findByRole('region', { name: 'HTTPS of production' });
-    expect(await within(https).findByText('CN=shop.example')).toBeInTheDocument();
-    expect(within(https).queryByRole('button', { name: /Upload certificate/ })).not.toBeInTheDocument();
+    await renderContent(
+      api,
+      denyOnly(kubeDeliveryCertificatePermission.name),
+      'cart-no-certs',
+    );
+    const https = await screen.findByRole('region', {
+      name: 'HTTPS of production',
+    });
+    expect(
+      await within(https).findByText('CN=shop.example'),
+    ).toBeInTheDocument();
+    expect(
+      within(https).queryByRole('button', { name: /Upload certificate/ }),
+    ).not.toBeInTheDocument();
   });
 });

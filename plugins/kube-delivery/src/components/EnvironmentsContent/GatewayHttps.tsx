@@ -24,13 +24,14 @@ const useStyles = makeStyles(theme => ({
   info: {},
 }));
 
-const SEVERITY: Record<CertificateStatus, 'ok' | 'warning' | 'error' | 'info'> = {
-  ok: 'ok',
-  expiring: 'warning',
-  expired: 'error',
-  failed: 'error',
-  pending: 'info',
-};
+const SEVERITY: Record<CertificateStatus, 'ok' | 'warning' | 'error' | 'info'> =
+  {
+    ok: 'ok',
+    expiring: 'warning',
+    expired: 'error',
+    failed: 'error',
+    pending: 'info',
+  };
 
 function expiryWords(certificate: GatewayCertificateView): string {
   if (certificate.status === 'pending') return 'waiting for cert-manager';
@@ -70,7 +71,9 @@ export function GatewayHttps(props: {
       <Alert severity="warning">
         {ResponseError.is(error) && error.response.status === 404
           ? 'The backend does not serve certificates for this environment yet; ask your platform team to configure its gateway.'
-          : `The certificate could not be read: ${reasonOf(error)}. Try again later.`}
+          : `The certificate could not be read: ${reasonOf(
+              error,
+            )}. Try again later.`}
       </Alert>
     );
   } else if (!active) {
@@ -176,7 +179,9 @@ export function GatewayHttps(props: {
               setUploading(false);
               setNotice(
                 [
-                  `Certificate for ${response.certificate.sans.join(', ')} installed on the gateway.`,
+                  `Certificate for ${response.certificate.sans.join(
+                    ', ',
+                  )} installed on the gateway.`,
                   ...response.warnings,
                 ].join(' '),
               );

@@ -40,7 +40,9 @@ export function diffTexts(from: string, to: string) {
   let removed = 0;
   const parts = diffLines(from, to);
   parts.forEach((part, index) => {
-    const text = part.value.endsWith('\n') ? part.value.slice(0, -1) : part.value;
+    const text = part.value.endsWith('\n')
+      ? part.value.slice(0, -1)
+      : part.value;
     const partLines = text.split('\n');
     if (part.added || part.removed) {
       const kind = part.added ? 'added' : 'removed';
@@ -55,7 +57,9 @@ export function diffTexts(from: string, to: string) {
       partLines.forEach(l => lines.push({ kind: 'context', text: l }));
       return;
     }
-    partLines.slice(0, keepHead).forEach(l => lines.push({ kind: 'context', text: l }));
+    partLines
+      .slice(0, keepHead)
+      .forEach(l => lines.push({ kind: 'context', text: l }));
     lines.push({ kind: 'fold', count: partLines.length - keepHead - keepTail });
     partLines
       .slice(partLines.length - keepTail)

@@ -18,6 +18,7 @@ export function releaseText(release: ReleaseDetailView): string {
     '---',
   ];
   return `${lines.join('\n')}\n${
-    release.manifest ?? '# no manifest of its own: a minimal Deployment and Service\n'
+    release.manifest ??
+    '# no manifest of its own: a minimal Deployment and Service\n'
   }`;
 }

@@ -14,8 +14,8 @@ import Select from '@material-ui/core/Select';
 import Typography from '@material-ui/core/Typography';
 import type { ReleaseView } from '@internal/plugin-kube-delivery-common';
 import { kubeDeliveryApiRef } from '../../api';
-import { relativeTime } from '../common/format';
-import { ReleaseComparison } from '../common/ReleaseComparison';
+import { relativeTime } from './format';
+import { ReleaseComparison } from './ReleaseComparison';
 
 /** What the dialog does with the chosen release. */
 export type ReleaseAction = 'Deploy' | 'Roll back';
@@ -32,6 +32,8 @@ export function ReleaseDialog(props: {
   environment: string;
   /** The release the environment runs now. */
   currentReleaseId?: string;
+  /** The release to select first, e.g. the one a history entry deployed. */
+  preselectedReleaseId?: string;
   onClose: () => void;
   onConfirm: (release: ReleaseView) => void;
 }) {
@@ -41,6 +43,7 @@ export function ReleaseDialog(props: {
     entityRef,
     environment,
     currentReleaseId,
+    preselectedReleaseId,
     onClose,
     onConfirm,
   } = props;
@@ -60,12 +63,11 @@ export function ReleaseDialog(props: {
       items => {
         if (cancelled) return;
         const current = items.find(r => r.id === currentReleaseId);
-        const offered = rollback
-          ? items.filter(r => r !== current)
-          : items;
+        const offered = rollback ? items.filter(r => r !== current) : items;
         setReleases(offered);
         // Rolling back: the newest release older than the running one.
         const preferred =
+          offered.find(r => r.id === preselectedReleaseId) ||
           (rollback &&
             current &&
             offered.find(r => r.createdAt < current.createdAt)) ||
@@ -79,12 +81,16 @@ export function ReleaseDialog(props: {
     return () => {
       cancelled = true;
     };
-  }, [api, entityRef, open, rollback, currentReleaseId]);
+  }, [api, entityRef, open, rollback, currentReleaseId, preselectedReleaseId]);
 
   const release = releases?.find(r => r.id === selected);
-  const idBase = `kube-delivery-${rollback ? 'rollback' : 'deploy'}-${environment}`;
+  const idBase = `kube-delivery-${
+    rollback ? 'rollback' : 'deploy'
+  }-${environment}`;
   const verb = rollback ? 'Roll back' : 'Deploy';
-  let confirmLabel = rollback ? `Roll back ${environment}` : `Deploy to ${environment}`;
+  let confirmLabel = rollback
+    ? `Roll back ${environment}`
+    : `Deploy to ${environment}`;
   if (release) {
     confirmLabel = rollback
       ? `Roll back ${environment} to ${release.version}`
@@ -120,7 +126,9 @@ export function ReleaseDialog(props: {
               value={selected}
               onChange={e => setSelected(e.target.value as string)}
               inputProps={{
-                'aria-label': rollback ? 'Release to roll back to' : 'Release to deploy',
+                'aria-label': rollback
+                  ? 'Release to roll back to'
+                  : 'Release to deploy',
               }}
             >
               {releases.map(r => (

@@ -1,0 +1,152 @@
+import Box from '@material-ui/core/Box';
+import Button from '@material-ui/core/Button';
+import Chip from '@material-ui/core/Chip';
+import Paper from '@material-ui/core/Paper';
+import Table from '@material-ui/core/Table';
+import TableBody from '@material-ui/core/TableBody';
+import TableCell from '@material-ui/core/TableCell';
+import TableHead from '@material-ui/core/TableHead';
+import TableRow from '@material-ui/core/TableRow';
+import Typography from '@material-ui/core/Typography';
+import type { RouteRule } from '@internal/plugin-kube-delivery-common';
+import { relativeTime } from '../common/format';
+import type { BranchView } from './branches';
+import { timeLeft } from './routingKey';
+
+/** One branch deployment with its state and routing rules, and what may be done to them. */
+export function BranchCard(props: {
+  view: BranchView;
+  canRoute: boolean;
+  canRemoveBranch: boolean;
+  busy: boolean;
+  onAddRule: () => void;
+  onExtend: (rule: RouteRule) => void;
+  onRemoveRule: (rule: RouteRule) => void;
+  onRemoveBranch: () => void;
+}) {
+  const { view, canRoute, canRemoveBranch, busy } = props;
+  const { latest } = view;
+  const label = `Branch ${view.branch} in ${view.environment}`;
+  return (
+    <Paper variant="outlined" component="section" aria-label={label}>
+      <Box p={2}>
+        <Box
+          display="flex"
+          alignItems="center"
+          flexWrap="wrap"
+          style={{ gap: 8 }}
+        >
+          <Typography variant="h6" component="h3">
+            {view.branch}
+          </Typography>
+          {latest ? (
+            <>
+              <Chip size="small" label={latest.version} variant="outlined" />
+              <Chip
+                size="small"
+                label={latest.status}
+                color={latest.status === 'succeeded' ? 'primary' : 'default'}
+              />
+              <Typography variant="body2" color="textSecondary">
+                {latest.kind} by {latest.createdBy}{' '}
+                {relativeTime(latest.finishedAt ?? latest.createdAt)}
+              </Typography>
+            </>
+          ) : (
+            <Typography variant="body2" color="textSecondary">
+              No deployment of this branch in the recent history.
+            </Typography>
+          )}
+        </Box>
+        {latest?.message && (
+          <Typography variant="body2">{latest.message}</Typography>
+        )}
+
+        {view.rules.length === 0 ? (
+          <Typography variant="body2">
+            No routing rules: only requests someone routes here reach it.
+            {canRoute && ' Add a rule to route yourself.'}
+          </Typography>
+        ) : (
+          <Table
+            size="small"
+            aria-label={`Routing rules of ${view.branch} in ${view.environment}`}
+          >
+            <TableHead>
+              <TableRow>
+                <TableCell>Kind</TableCell>
+                <TableCell>Key</TableCell>
+                <TableCell>Value</TableCell>
+                <TableCell>Owner</TableCell>
+                <TableCell>Time left</TableCell>
+                {canRoute && <TableCell>Actions</TableCell>}
+              </TableRow>
+            </TableHead>
+            <TableBody>
+              {view.rules.map(rule => (
+                <TableRow key={rule.id}>
+                  <TableCell>{rule.kind}</TableCell>
+                  <TableCell>{rule.key}</TableCell>
+                  <TableCell style={{ fontFamily: 'monospace' }}>
+                    {rule.value}
+                  </TableCell>
+                  <TableCell>{rule.owner}</TableCell>
+                  <TableCell title={new Date(rule.expiresAt).toLocaleString()}>
+                    {timeLeft(rule.expiresAt)}
+                  </TableCell>
+                  {canRoute && (
+                    <TableCell>
+                      <Button
+                        size="small"
+                        disabled={busy}
+                        onClick={() => props.onExtend(rule)}
+                        aria-label={`Extend rule ${rule.key}=${rule.value} by 8 hours`}
+                      >
+                        Extend
+                      </Button>
+                      <Button
+                        size="small"
+                        disabled={busy}
+                        onClick={() => props.onRemoveRule(rule)}
+                        aria-label={`Remove rule ${rule.key}=${rule.value}`}
+                      >
+                        Remove
+                      </Button>
+                    </TableCell>
+                  )}
+                </TableRow>
+              ))}
+            </TableBody>
+          </Table>
+        )}
+        {(canRoute || canRemoveBranch) && (
+          <Box mt={1} display="flex" style={{ gap: 8 }}>
+            {canRoute && (
+              <Button
+                variant="contained"
+                color="primary"
+                size="small"
+                disabled={busy}
+                onClick={props.onAddRule}
+                aria-label={`Add rule for ${view.branch} in ${view.environment}`}
+              >
+                Add rule
+              </Button>
+            )}
+            {canRemoveBranch && (
+              <Button
+                variant="outlined"
+                size="small"
+                disabled={busy}
+                onClick={props.onRemoveBranch}
+                aria-label={`Remove branch ${view.branch} from ${view.environment}`}
+              >
+                Remove branch
+              </Button>
+            )}
+          </Box>
+        )}
+      </Box>
+    </Paper>
+  );
+}

@@ -1,0 +1,238 @@
+import { useMemo, useState } from 'react';
+import {
+  EmptyState,
+  InfoCard,
+  Progress,
+  ResponseErrorPanel,
+} from '@backstage/core-components';
+import { useApi } from '@backstage/core-plugin-api';
+import { stringifyEntityRef } from '@backstage/catalog-model';
+import { useEntity } from '@backstage/plugin-catalog-react';
+import { usePermission } from '@backstage/plugin-permission-react';
+import Box from '@material-ui/core/Box';
+import Grid from '@material-ui/core/Grid';
+import Typography from '@material-ui/core/Typography';
+import Alert from '@material-ui/lab/Alert';
+import {
+  kubeDeliveryDeployPermission,
+  kubeDeliveryRoutePermission,
+  type RouteRule,
+} from '@internal/plugin-kube-delivery-common';
+import { kubeDeliveryApiRef, type NewRouteRule } from '../../api';
+import { usePolledAsync } from '../../hooks/usePolledAsync';
+import { ConfirmDialog } from '../common/ConfirmDialog';
+import { reasonOf } from '../common/format';
+import { AddRuleDialog } from './AddRuleDialog';
+import { BranchCard } from './BranchCard';
+import { branchesOf, type BranchView } from './branches';
+import { RouteTester } from './RouteTester';
+import { routingKeyOf } from './routingKey';
+
+/** Branch states and rules are read again this often. */
+export const BRANCHES_POLL_INTERVAL_MS = 5000;
+/** "Extend" moves the expiry to this long from now. */
+const EXTEND_MINUTES = 480;
+/** Deployments read to find the branches; older branches show through their rules. */
+const HISTORY_DEPTH = 100;
+
+type Outcome = { severity: 'success' | 'error'; message: string };
+
+/**
+ * The Feature branches tab: per environment that takes feature branches,
+ * the branch deployments with their state and routing rules, adding a rule
+ * for yourself, extending and removing rules and branches, and the route
+ * tester.
+ */
+export const FeatureBranchesContent = () => {
+  const { entity } = useEntity();
+  const entityRef = stringifyEntityRef(entity);
+  // Stable between polls: the add-rule form resets when it changes.
+  const routing = useMemo(() => routingKeyOf(entity), [entity]);
+  const api = useApi(kubeDeliveryApiRef);
+  const { allowed: canRoute } = usePermission({
+    permission: kubeDeliveryRoutePermission,
+    resourceRef: entityRef,
+  });
+  // Removing a branch deletes its workloads: the deploy permission.
+  const { allowed: canRemoveBranch } = usePermission({
+    permission: kubeDeliveryDeployPermission,
+    resourceRef: entityRef,
+  });
+  const [adding, setAdding] = useState<BranchView>();
+  const [removing, setRemoving] = useState<BranchView>();
+  const [addError, setAddError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const [outcome, setOutcome] = useState<Outcome>();
+
+  const { value, loading, error, retry } = usePolledAsync(
+    async () => {
+      const [environments, deployments, rules] = await Promise.all([
+        api.listEnvironments(),
+        api.listDeployments(entityRef, { limit: HISTORY_DEPTH }),
+        api.listRoutes(entityRef),
+      ]);
+      return { environments, deployments: deployments.items, rules };
+    },
+    BRANCHES_POLL_INTERVAL_MS,
+    [api, entityRef],
+  );
+
+  const act = async (
+    run: () => Promise<unknown>,
+    success: string,
+    onError?: (message: string) => void,
+  ) => {
+    setBusy(true);
+    setOutcome(undefined);
+    try {
+      await run();
+      setOutcome({ severity: 'success', message: success });
+      retry();
+      return true;
+    } catch (e) {
+      if (onError) onError(reasonOf(e));
+      else setOutcome({ severity: 'error', message: reasonOf(e) });
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (loading) return <Progress />;
+  if (!value) {
+    return (
+      <ResponseErrorPanel
+        title="Feature branches could not be read; reload the page, or ask your platform team if it persists"
+        error={error ?? new Error('No answer')}
+      />
+    );
+  }
+  const environments = value.environments.filter(e => e.featureBranches);
+  if (environments.length === 0) {
+    return (
+      <EmptyState
+        missing="data"
+        title="No environment takes feature branches"
+        description="Ask your platform team to set featureBranches: true on an environment (e.g. dev) under kubeDelivery in app-config.yaml."
+      />
+    );
+  }
+  const branches = branchesOf(
+    entity.metadata.name,
+    value.deployments,
+    value.rules,
+  );
+
+  const addRule = async (rule: NewRouteRule) => {
+    const ok = await act(
+      () => api.createRoute(entityRef, rule),
+      `Rule added: requests with ${rule.key}=${rule.value} now go to ${rule.branch} in ${rule.environment}.`,
+      setAddError,
+    );
+    if (ok) setAdding(undefined);
+  };
+  const extend = (rule: RouteRule) =>
+    act(
+      () => api.extendRoute(entityRef, rule.id, EXTEND_MINUTES),
+      `Rule ${rule.key}=${rule.value} now expires in 8 hours.`,
+    );
+  const removeRule = (rule: RouteRule) =>
+    act(
+      () => api.deleteRoute(entityRef, rule.id),
+      `Rule ${rule.key}=${rule.value} removed.`,
+    );
+  const removeBranch = (view: BranchView) => {
+    setRemoving(undefined);
+    act(
+      () => api.removeBranch(entityRef, view.environment, view.branch),
+      `Branch ${view.branch} removed from ${view.environment} with its rules.`,
+    );
+  };
+
+  return (
+    <Grid container spacing={3}>
+      <Grid item xs={12} lg={8}>
+        {error && (
+          <Box mb={2}>
+            <Alert severity="warning">
+              Could not refresh: {reasonOf(error)}
+            </Alert>
+          </Box>
+        )}
+        {outcome && (
+          <Box mb={2}>
+            <Alert
+              severity={outcome.severity}
+              onClose={() => setOutcome(undefined)}
+            >
+              {outcome.message}
+            </Alert>
+          </Box>
+        )}
+        {environments.map(environment => {
+          const here = branches.filter(b => b.environment === environment.name);
+          return (
+            <Box mb={3} key={environment.name}>
+              <InfoCard title={`Feature branches in ${environment.name}`}>
+                {here.length === 0 ? (
+                  <Typography variant="body2">
+                    No branch deployed in {environment.name}. Create a release
+                    with a pre-release version (e.g. 0.1.5-myfeature) in CI and
+                    deploy it to {environment.name} from the Environments tab.
+                  </Typography>
+                ) : (
+                  here.map(view => (
+                    <Box mb={2} key={view.slug}>
+                      <BranchCard
+                        view={view}
+                        canRoute={canRoute}
+                        canRemoveBranch={canRemoveBranch}
+                        busy={busy}
+                        onAddRule={() => {
+                          setAddError(undefined);
+                          setAdding(view);
+                        }}
+                        onExtend={extend}
+                        onRemoveRule={removeRule}
+                        onRemoveBranch={() => setRemoving(view)}
+                      />
+                    </Box>
+                  ))
+                )}
+              </InfoCard>
+            </Box>
+          );
+        })}
+      </Grid>
+      <Grid item xs={12} lg={4}>
+        <RouteTester
+          entityRef={entityRef}
+          environments={environments}
+          routing={routing}
+        />
+      </Grid>
+      <AddRuleDialog
+        open={adding !== undefined}
+        environment={adding?.environment ?? ''}
+        branch={adding?.branch ?? ''}
+        routing={routing}
+        error={addError}
+        busy={busy}
+        onClose={() => setAdding(undefined)}
+        onAdd={addRule}
+      />
+      <ConfirmDialog
+        open={removing !== undefined}
+        title={`Remove branch ${removing?.branch ?? ''} from ${
+          removing?.environment ?? ''
+        }?`}
+        confirmLabel="Remove branch"
+        onCancel={() => setRemoving(undefined)}
+        onConfirm={() => removing && removeBranch(removing)}
+      >
+        Its Deployment, Service and routing rules are deleted; requests that
+        matched its rules go to the mainline again.
+      </ConfirmDialog>
+    </Grid>
+  );
+};

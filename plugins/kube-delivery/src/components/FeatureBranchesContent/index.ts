@@ -1,0 +1,1 @@
+export { FeatureBranchesContent } from './FeatureBranchesContent';

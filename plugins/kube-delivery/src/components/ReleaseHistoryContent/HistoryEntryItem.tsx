@@ -1,0 +1,140 @@
+import { useState } from 'react';
+import Box from '@material-ui/core/Box';
+import Button from '@material-ui/core/Button';
+import Chip from '@material-ui/core/Chip';
+import ListItem from '@material-ui/core/ListItem';
+import Typography from '@material-ui/core/Typography';
+import { makeStyles } from '@material-ui/core/styles';
+import type {
+  DeploymentStatus,
+  HistoryEntry,
+  HistoryEntryKind,
+} from '@internal/plugin-kube-delivery-common';
+import { StepList } from '../common/DeploymentSteps';
+import { duration, relativeTime } from '../common/format';
+
+/** What an entry records, in words. */
+export const KIND_WORDS: Record<HistoryEntryKind, string> = {
+  deploy: 'Deployed',
+  promote: 'Promoted',
+  rollback: 'Rolled back to',
+  restart: 'Restarted',
+  'route-changed': 'Route changed',
+  'certificate-changed': 'Certificate changed',
+  'promotion-refused': 'Promotion refused',
+};
+
+const useStyles = makeStyles(theme => ({
+  item: {
+    display: 'block',
+    borderLeft: `3px solid ${theme.palette.divider}`,
+    marginBottom: theme.spacing(1),
+  },
+  succeeded: { borderLeftColor: theme.palette.success.main },
+  failed: { borderLeftColor: theme.palette.error.main },
+  'rolled-back': { borderLeftColor: theme.palette.warning.main },
+  running: { borderLeftColor: theme.palette.info.main },
+  queued: { borderLeftColor: theme.palette.info.main },
+}));
+
+const STATUS_COLOR: Record<
+  DeploymentStatus,
+  'primary' | 'secondary' | 'default'
+> = {
+  succeeded: 'primary',
+  failed: 'secondary',
+  'rolled-back': 'secondary',
+  running: 'default',
+  queued: 'default',
+};
+
+/** A detail of an event (branch, host, rule id …) as a short string. */
+function detailText(value: unknown): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 79)}…` : text;
+}
+
+/** One entry of the Release history: a deployment with its steps, or an event. */
+export function HistoryEntryItem(props: {
+  entry: HistoryEntry;
+  /** Offered on finished deployments to users who may roll back. */
+  onRedeploy?: (entry: HistoryEntry) => void;
+}) {
+  const { entry, onRedeploy } = props;
+  const classes = useStyles();
+  const [expanded, setExpanded] = useState(false);
+  const d = entry.deployment;
+  const title = d
+    ? `${KIND_WORDS[entry.kind]} ${d.version}`
+    : KIND_WORDS[entry.kind];
+  const label = `${title} in ${entry.environment}`;
+  return (
+    <ListItem
+      className={`${classes.item} ${d ? classes[d.status] : ''}`}
+      aria-label={label}
+    >
+      <Box
+        display="flex"
+        alignItems="center"
+        flexWrap="wrap"
+        style={{ gap: 8 }}
+      >
+        <Typography variant="subtitle1" component="h3">
+          {title}
+        </Typography>
+        <Chip size="small" variant="outlined" label={entry.environment} />
+        {d && (
+          <Chip size="small" color={STATUS_COLOR[d.status]} label={d.status} />
+        )}
+        {d && <Chip size="small" variant="outlined" label={d.strategy} />}
+      </Box>
+      <Typography variant="body2" color="textSecondary">
+        by {entry.actor} {relativeTime(entry.createdAt)} (
+        {new Date(entry.createdAt).toLocaleString()})
+        {d?.startedAt &&
+          ` · took ${duration(d.startedAt, d.finishedAt)}${
+            d.finishedAt ? '' : ' so far'
+          }`}
+      </Typography>
+      {entry.message && (
+        <Typography variant="body2">{entry.message}</Typography>
+      )}
+      {entry.details && Object.keys(entry.details).length > 0 && (
+        <Box mt={0.5}>
+          {Object.entries(entry.details).map(([key, value]) => (
+            <Chip
+              key={key}
+              size="small"
+              variant="outlined"
+              style={{ marginRight: 4 }}
+              label={`${key}: ${detailText(value)}`}
+            />
+          ))}
+        </Box>
+      )}
+      {d && (
+        <Box mt={0.5} display="flex" style={{ gap: 8 }}>
+          <Button
+            size="small"
+            aria-expanded={expanded}
+            onClick={() => setExpanded(!expanded)}
+            aria-label={`${expanded ? 'Hide' : 'Show'} steps of ${label}`}
+          >
+            {expanded ? 'Hide steps' : `Steps (${d.steps.length})`}
+          </Button>
+          {onRedeploy && d.status === 'succeeded' && (
+            <Button
+              size="small"
+              variant="outlined"
+              onClick={() => onRedeploy(entry)}
+              aria-label={`Redeploy ${d.version} to ${entry.environment}`}
+            >
+              Redeploy
+            </Button>
+          )}
+        </Box>
+      )}
+      {d && expanded && <StepList deployment={d} />}
+    </ListItem>
+  );
+}

@@ -1,0 +1,268 @@
+import { useCallback, useEffect, useState } from 'react';
+import {
+  EmptyState,
+  InfoCard,
+  Progress,
+  ResponseErrorPanel,
+} from '@backstage/core-components';
+import { useApi } from '@backstage/core-plugin-api';
+import { stringifyEntityRef } from '@backstage/catalog-model';
+import { useEntity } from '@backstage/plugin-catalog-react';
+import { usePermission } from '@backstage/plugin-permission-react';
+import Box from '@material-ui/core/Box';
+import Button from '@material-ui/core/Button';
+import FormControl from '@material-ui/core/FormControl';
+import Grid from '@material-ui/core/Grid';
+import InputLabel from '@material-ui/core/InputLabel';
+import List from '@material-ui/core/List';
+import MenuItem from '@material-ui/core/MenuItem';
+import Select from '@material-ui/core/Select';
+import Alert from '@material-ui/lab/Alert';
+import {
+  HISTORY_ENTRY_KINDS,
+  kubeDeliveryRollbackPermission,
+  type HistoryEntry,
+  type HistoryEntryKind,
+  type ReleaseView,
+} from '@internal/plugin-kube-delivery-common';
+import { kubeDeliveryApiRef } from '../../api';
+import { useLoad } from '../../hooks/usePolledAsync';
+import { reasonOf } from '../common/format';
+import { ReleaseDialog } from '../common/ReleaseDialog';
+import { CompareReleases } from './CompareReleases';
+import { HistoryEntryItem, KIND_WORDS } from './HistoryEntryItem';
+
+/** Entries per page. */
+export const PAGE_SIZE = 20;
+
+type Page = {
+  entries: HistoryEntry[];
+  nextCursor?: string;
+  loading: boolean;
+  error?: Error;
+};
+
+/** A select of the filters, "All" as the empty value. */
+function FilterSelect(props: {
+  id: string;
+  label: string;
+  value: string;
+  options: Array<{ value: string; label: string }>;
+  onChange: (value: string) => void;
+}) {
+  return (
+    <FormControl fullWidth>
+      <InputLabel id={`${props.id}-label`}>{props.label}</InputLabel>
+      <Select
+        labelId={`${props.id}-label`}
+        value={props.value}
+        onChange={e => props.onChange(e.target.value as string)}
+        inputProps={{ 'aria-label': props.label }}
+      >
+        <MenuItem value="">All</MenuItem>
+        {props.options.map(o => (
+          <MenuItem key={o.value} value={o.value}>
+            {o.label}
+          </MenuItem>
+        ))}
+      </Select>
+    </FormControl>
+  );
+}
+
+/**
+ * The Release history tab: one timeline of the service's deployments,
+ * rollbacks, promotions, route and certificate changes, filterable by
+ * environment and kind, paged, with steps, redeploys and a release diff.
+ */
+export const ReleaseHistoryContent = () => {
+  const { entity } = useEntity();
+  const entityRef = stringifyEntityRef(entity);
+  const api = useApi(kubeDeliveryApiRef);
+  const { allowed: canRollback } = usePermission({
+    permission: kubeDeliveryRollbackPermission,
+    resourceRef: entityRef,
+  });
+  const [environment, setEnvironment] = useState('');
+  const [kind, setKind] = useState<HistoryEntryKind | ''>('');
+  const [page, setPage] = useState<Page>({ entries: [], loading: true });
+  const [redeploy, setRedeploy] = useState<{
+    entry: HistoryEntry;
+    currentReleaseId?: string;
+  }>();
+  const [outcome, setOutcome] = useState<{
+    severity: 'success' | 'error';
+    message: string;
+  }>();
+  const environments = useLoad(() => api.listEnvironments(), [api]);
+
+  const load = useCallback(
+    async (before?: string) => {
+      setPage(p => ({ ...p, loading: true, error: undefined }));
+      try {
+        const result = await api.getHistory(entityRef, {
+          environment: environment || undefined,
+          kind: kind || undefined,
+          limit: PAGE_SIZE,
+          before,
+        });
+        setPage(p => ({
+          entries: before ? [...p.entries, ...result.items] : result.items,
+          nextCursor: result.nextCursor,
+          loading: false,
+        }));
+      } catch (e) {
+        setPage(p => ({ ...p, loading: false, error: e as Error }));
+      }
+    },
+    [api, entityRef, environment, kind],
+  );
+
+  useEffect(() => {
+    setPage({ entries: [], loading: true });
+    load();
+  }, [load]);
+
+  const startRedeploy = async (entry: HistoryEntry) => {
+    setOutcome(undefined);
+    // The diff is shown from what the environment runs now, if anything.
+    const statuses = await api.getStatus(entityRef).catch(() => []);
+    const current = statuses.find(s => s.environment === entry.environment);
+    setRedeploy({ entry, currentReleaseId: current?.current?.releaseId });
+  };
+
+  const confirmRedeploy = async (release: ReleaseView) => {
+    const target = redeploy!.entry.environment;
+    setRedeploy(undefined);
+    try {
+      const deployment = await api.rollback(entityRef, {
+        environment: target,
+        releaseId: release.id,
+      });
+      setOutcome({
+        severity: 'success',
+        message: `Redeploy of ${deployment.version} to ${target} started; it appears here as a rollback.`,
+      });
+      load();
+    } catch (e) {
+      setOutcome({ severity: 'error', message: reasonOf(e) });
+    }
+  };
+
+  const filtered = environment !== '' || kind !== '';
+  let timeline: JSX.Element;
+  if (page.error && page.entries.length === 0) {
+    timeline = (
+      <Box>
+        <ResponseErrorPanel
+          title="The Release history could not be read"
+          error={page.error}
+        />
+        <Button variant="outlined" onClick={() => load()}>
+          Try again
+        </Button>
+      </Box>
+    );
+  } else if (page.loading && page.entries.length === 0) {
+    timeline = <Progress />;
+  } else if (page.entries.length === 0) {
+    timeline = filtered ? (
+      <EmptyState
+        missing="data"
+        title="Nothing matches these filters"
+        description="Choose All for environment and kind to see the whole history."
+      />
+    ) : (
+      <EmptyState
+        missing="data"
+        title="No history yet"
+        description="Deploy a release from the Environments tab; deployments, rollbacks, promotions, route and certificate changes appear here."
+      />
+    );
+  } else {
+    timeline = (
+      <>
+        <List aria-label="Release history" disablePadding>
+          {page.entries.map(entry => (
+            <HistoryEntryItem
+              key={entry.id}
+              entry={entry}
+              onRedeploy={canRollback ? startRedeploy : undefined}
+            />
+          ))}
+        </List>
+        {page.error && (
+          <Alert severity="warning">
+            More entries could not be read: {reasonOf(page.error)}
+          </Alert>
+        )}
+        {page.nextCursor && (
+          <Button
+            variant="outlined"
+            disabled={page.loading}
+            onClick={() => load(page.nextCursor)}
+          >
+            {page.loading ? 'Loading…' : 'Load older entries'}
+          </Button>
+        )}
+      </>
+    );
+  }
+
+  return (
+    <Grid container spacing={3}>
+      <Grid item xs={12} lg={8}>
+        <InfoCard title="Release history">
+          <Box display="flex" style={{ gap: 16 }} mb={2}>
+            <FilterSelect
+              id="kd-history-environment"
+              label="Environment"
+              value={environment}
+              options={(environments.value ?? []).map(e => ({
+                value: e.name,
+                label: e.name,
+              }))}
+              onChange={setEnvironment}
+            />
+            <FilterSelect
+              id="kd-history-kind"
+              label="Kind"
+              value={kind}
+              options={HISTORY_ENTRY_KINDS.map(k => ({
+                value: k,
+                label: KIND_WORDS[k].replace(/ to$/, ''),
+              }))}
+              onChange={v => setKind(v as HistoryEntryKind | '')}
+            />
+          </Box>
+          {outcome && (
+            <Box mb={2}>
+              <Alert
+                severity={outcome.severity}
+                onClose={() => setOutcome(undefined)}
+              >
+                {outcome.message}
+              </Alert>
+            </Box>
+          )}
+          {timeline}
+        </InfoCard>
+      </Grid>
+      <Grid item xs={12} lg={4}>
+        <CompareReleases entityRef={entityRef} />
+      </Grid>
+      {redeploy && (
+        <ReleaseDialog
+          open
+          action="Roll back"
+          entityRef={entityRef}
+          environment={redeploy.entry.environment}
+          currentReleaseId={redeploy.currentReleaseId}
+          preselectedReleaseId={redeploy.entry.deployment?.releaseId}
+          onClose={() => setRedeploy(undefined)}
+          onConfirm={confirmRedeploy}
+        />
+      )}
+    </Grid>
+  );
+};

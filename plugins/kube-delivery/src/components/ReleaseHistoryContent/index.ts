@@ -1,0 +1,1 @@
+export { ReleaseHistoryContent } from './ReleaseHistoryContent';
