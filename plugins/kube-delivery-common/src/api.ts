@@ -256,4 +256,22 @@ export interface RouteTestView {
   rule?: RouteRule;
   /** False when the service has no VirtualService: Kubernetes routes to the mainline Service. */
   virtualService: boolean;
+  /** The routing object evaluated: `VirtualService`, or `HTTPRoute` where the environment uses the Gateway API. */
+  kind?: string;
+}
+
+/** `PATCH …/routes/:id`: a new lifetime for a rule, counted from now. @public */
+export interface RouteExtendRequest {
+  ttlMinutes: number;
+}
+
+/** `DELETE …/branches/:environment/:branch`: what removing a branch deleted. @public */
+export interface BranchRemovalView {
+  environment: string;
+  /** The branch's slug, as in `<service>-<slug>`. */
+  branch: string;
+  /** The rules deleted. */
+  rules: RouteRule[];
+  /** `Kind/name` of each object deleted, in order. */
+  objects: string[];
 }

@@ -4,6 +4,7 @@ import { InputError, NotFoundError } from '@backstage/errors';
 import {
   branchSlug,
   validateRouteValue,
+  type BranchRemovalView,
   type HttpDestination,
   type RouteRule,
   type RoutingKind,
@@ -60,14 +61,8 @@ export interface RouteTestResult {
   kind: string;
 }
 
-export interface BranchRemoval {
-  environment: string;
-  branch: string;
-  /** The rules deleted. */
-  rules: RouteRule[];
-  /** `Kind/name` of the objects deleted, in order. */
-  objects: string[];
-}
+/** What removing a branch deleted. */
+export type BranchRemoval = BranchRemovalView;
 
 function targetOf(spec: ServiceSpec): RouteTarget {
   return {
