@@ -43,9 +43,10 @@ export interface Config {
       featureBranches?: boolean;
       /**
        * How feature-branch routing is written: `istio` (a VirtualService per
-       * service, default) or `gateway-api` (an HTTPRoute per service, with the
+       * service) or `gateway-api` (an HTTPRoute per service, with the
        * mainline Service as parent and, for a service with the ingress
-       * annotation, the environment's gateway).
+       * annotation, the environment's gateway). Default: `gateway.api`, else
+       * `istio`.
        */
       routingApi?: 'istio' | 'gateway-api';
       /** Variables available to manifests as `#{Name}` placeholders. */

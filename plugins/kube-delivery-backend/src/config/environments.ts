@@ -98,7 +98,11 @@ export function readDeliveryConfig(root: Config): DeliveryConfig {
           );
         }
       }
-      const routingApi = env.getOptionalString('routingApi') ?? 'istio';
+      // A Gateway API gateway binds HTTPRoutes only: default to them there.
+      const routingApi =
+        env.getOptionalString('routingApi') ??
+        env.getOptionalString('gateway.api') ??
+        'istio';
       if (routingApi !== 'istio' && routingApi !== 'gateway-api') {
         throw new Error(
           `kubeDelivery.environments: routingApi of "${name}" must be istio or gateway-api`,

@@ -1,4 +1,5 @@
 import { ConfigReader } from '@backstage/config';
+import { readDeliveryConfig } from '../config/environments';
 import { readRoutingSettings } from './settings';
 
 const read = (routing?: object) =>
@@ -38,5 +39,42 @@ describe('readRoutingSettings', () => {
     ],
   ])('refuses %p', (routing, message) => {
     expect(() => read(routing)).toThrow(message);
+  });
+});
+
+describe('routingApi of an environment', () => {
+  const environment = (extra: object) => ({
+    name: 'dev',
+    namespace: 'dev',
+    cluster: { url: 'https://127.0.0.1:6443' },
+    ...extra,
+  });
+  const routingApi = (extra: object) =>
+    readDeliveryConfig(
+      new ConfigReader({
+        kubeDelivery: { environments: [environment(extra)] },
+      }),
+    ).environments[0].routingApi;
+
+  it('is istio by default, follows a Gateway API gateway, and may be set', () => {
+    expect(routingApi({})).toBe('istio');
+    const gateway = { namespace: 'istio-system', name: 'ingressgateway' };
+    expect(routingApi({ gateway })).toBe('istio');
+    expect(routingApi({ gateway: { ...gateway, api: 'gateway-api' } })).toBe(
+      'gateway-api',
+    );
+    expect(routingApi({ routingApi: 'gateway-api' })).toBe('gateway-api');
+    expect(
+      routingApi({
+        routingApi: 'istio',
+        gateway: { ...gateway, api: 'gateway-api' },
+      }),
+    ).toBe('istio');
+  });
+
+  it('refuses anything else', () => {
+    expect(() => routingApi({ routingApi: 'nginx' })).toThrow(
+      'kubeDelivery.environments: routingApi of "dev" must be istio or gateway-api',
+    );
   });
 });
