@@ -94,6 +94,14 @@ export interface GatewayRefView {
   httpsRedirect: boolean;
   /** The cert-manager issuer an authorised user may switch to; absent when none is configured. */
   certManagerIssuer?: { kind: string; name: string; group: string };
+  /**
+   * Whether the live Gateway has Kube Delivery's HTTPS server (Istio) or
+   * listeners (Gateway API) for these hosts, reading `secretName`; absent when
+   * the Gateway could not be read.
+   */
+  serving?: boolean;
+  /** When not serving: why, and what to do. */
+  servingMessage?: string;
 }
 
 /**

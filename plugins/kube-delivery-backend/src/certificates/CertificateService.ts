@@ -29,6 +29,7 @@ import {
   istioGatewayPatch,
   ISTIO_GATEWAY_API_VERSION,
   MANAGED_BY,
+  missingHttps,
   tlsSecret,
   type CertManagerStatus,
   type HttpsTarget,
@@ -94,7 +95,7 @@ export class CertificateService {
         : undefined;
     return {
       environment: environmentName,
-      gateway: setup.ref,
+      gateway: { ...setup.ref, ...(await this.servingState(setup, records)) },
       items: records.map((record, index) =>
         this.toView(record, index === 0, index === 0 ? live : undefined, now),
       ),
@@ -363,6 +364,42 @@ export class CertificateService {
           `Kube Delivery. ${fix}.`,
       );
     }
+  }
+
+  /** Whether the live Gateway still serves the environment's HTTPS; nothing when it cannot be read. */
+  private async servingState(
+    setup: GatewaySetup,
+    records: CertificateRecord[],
+  ): Promise<Pick<GatewayRefView, 'serving' | 'servingMessage'>> {
+    let live: KubernetesObject | undefined;
+    try {
+      live = await setup.cluster.read(
+        setup.api === 'istio' ? ISTIO_GATEWAY_API_VERSION : GATEWAY_API_VERSION,
+        'Gateway',
+        setup.gateway.name,
+      );
+    } catch (error) {
+      this.options.logger.warn('cannot read the gateway', {
+        environment: setup.environment.name,
+        error: (error as Error).message,
+      });
+      return {};
+    }
+    const gateway = `Gateway ${setup.gateway.namespace}/${setup.gateway.name}`;
+    if (!live) {
+      return {
+        serving: false,
+        servingMessage: `${gateway} does not exist; create it, or correct the environment's gateway in app-config`,
+      };
+    }
+    const missing = missingHttps(setup.api, live, setup.target);
+    if (!missing) return { serving: true };
+    return {
+      serving: false,
+      servingMessage: records.length
+        ? `${gateway} does not serve HTTPS for these hosts: ${missing}. Upload the certificate again (or switch to cert-manager again) to restore it.`
+        : `No certificate yet: upload one or switch to cert-manager.`,
+    };
   }
 
   /** The Gateway change of the environment, computed on the live Gateway. */

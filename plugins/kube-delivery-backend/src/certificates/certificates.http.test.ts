@@ -332,6 +332,7 @@ describe('certificates HTTP API', () => {
       hosts: [HOST],
       secretName: SECRET,
       httpsRedirect: true,
+      serving: true,
     });
     expect(listed.body.items[0]).toEqual(created.body.certificate);
     const gateway = await adminGet(cluster, 'gateways.networking.istio.io', GATEWAY);
@@ -402,6 +403,7 @@ describe('certificates HTTP API', () => {
       .get(`${API}/environments/${ENV_CM}/certificates`)
       .set('Authorization', ALICE)
       .then(remember);
+    expect(listed.body.gateway.serving).toBe(true);
     expect(listed.body.gateway.certManagerIssuer).toEqual({
       name: 'letsencrypt-test',
       kind: 'ClusterIssuer',

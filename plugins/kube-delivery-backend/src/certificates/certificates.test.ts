@@ -555,6 +555,41 @@ describe('gateway certificates on the devcluster', () => {
     expect((await certificates.list(ENV_A)).items[0].source).toBe('upload');
   });
 
+  it('reports when the live Gateway no longer serves the environment, until the next upload restores it', async () => {
+    const certificates = service();
+    expect((await certificates.list(ENV_B)).gateway.serving).toBe(true);
+    // ENV_API's gateway serves the two hosts of the earlier test, not its configured one.
+    expect((await certificates.list(ENV_API)).gateway).toMatchObject({
+      serving: false,
+      servingMessage: expect.stringContaining(`listener "kd-${ENV_API}-https" is missing`),
+    });
+    const servers = (await istioGateway()).spec.servers;
+    const index = servers.findIndex(
+      (s: any) => s.name === `kube-delivery-https-${ENV_B}`,
+    );
+    await kubectl(cluster, [
+      'patch',
+      'gateways.networking.istio.io',
+      ISTIO_GATEWAY,
+      '-n',
+      'istio-system',
+      '--type=json',
+      '-p',
+      JSON.stringify([{ op: 'remove', path: `/spec/servers/${index}` }]),
+    ]);
+    const listed = await certificates.list(ENV_B);
+    expect(listed.gateway.serving).toBe(false);
+    expect(listed.gateway.servingMessage).toMatch(
+      new RegExp(`has no server "kube-delivery-https-${ENV_B}".*Upload the certificate again`),
+    );
+    await certificates.upload({
+      environment: ENV_B,
+      certificate: pem([certs.wildcard, certs.intermediate], certs.wildcard.key),
+      actor: ACTOR,
+    });
+    expect((await certificates.list(ENV_B)).gateway.serving).toBe(true);
+  });
+
   it('accepts a certificate expiring soon with a warning, and the scheduled check flags it once', async () => {
     const certificates = service();
     const result = await certificates.upload({

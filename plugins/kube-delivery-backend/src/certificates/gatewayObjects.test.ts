@@ -3,7 +3,9 @@ import { readDeliveryConfig } from '../config/environments';
 import { readCertificateSettings } from './config';
 import {
   certManagerStatus,
+  gatewayApiPatch,
   istioServers,
+  missingHttps,
   type HttpsTarget,
   type IstioServer,
 } from './gatewayObjects';
@@ -60,6 +62,41 @@ describe('istioServers', () => {
       undefined,
       'kube-delivery-https-dev',
     ]);
+  });
+});
+
+describe('missingHttps', () => {
+  const istio = (servers: IstioServer[]) => ({
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'Gateway',
+    spec: { servers },
+  });
+
+  it('accepts its own server and names what is missing or changed', () => {
+    const served = istioServers([plainHttp], target);
+    expect(missingHttps('istio', istio(served), target)).toBeUndefined();
+    expect(missingHttps('istio', istio([plainHttp]), target)).toBe(
+      'it has no server "kube-delivery-https-dev"',
+    );
+    const otherSecret = served.map(s =>
+      s.name === 'kube-delivery-https-dev'
+        ? { ...s, tls: { mode: 'SIMPLE', credentialName: 'other' } }
+        : s,
+    );
+    expect(missingHttps('istio', istio(otherSecret), target)).toMatch(/was changed/);
+    expect(
+      missingHttps('istio', istio(served), { ...target, hosts: ['new.example'] }),
+    ).toMatch(/was changed/);
+  });
+
+  it('checks every Gateway API listener', () => {
+    const live = gatewayApiPatch({ ...target, hosts: ['a.example', 'b.example'] });
+    expect(
+      missingHttps('gateway-api', live, { ...target, hosts: ['a.example', 'b.example'] }),
+    ).toBeUndefined();
+    expect(missingHttps('gateway-api', live, target)).toBe(
+      'its listener "kd-dev-https" is missing or was changed',
+    );
   });
 });
 

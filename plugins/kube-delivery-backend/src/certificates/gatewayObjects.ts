@@ -257,3 +257,44 @@ export function certManagerStatus(
     notAfter: asDate(status.notAfter),
   };
 }
+
+/**
+ * Whether the live Gateway serves the target's HTTPS: Kube Delivery's 443
+ * server (Istio) or listeners (Gateway API) for exactly its hosts, reading its
+ * Secret. Undefined when it does; otherwise what is missing.
+ */
+export function missingHttps(
+  api: 'istio' | 'gateway-api',
+  live: KubernetesObject,
+  target: HttpsTarget,
+): string | undefined {
+  const spec = (live as any).spec ?? {};
+  const sameHosts = (hosts: unknown) =>
+    JSON.stringify(hosts) === JSON.stringify(target.hosts);
+  if (api === 'istio') {
+    const name = httpsServerName(target.environment);
+    const server = (spec.servers ?? []).find((s: IstioServer) => s.name === name);
+    if (!server) return `it has no server "${name}"`;
+    if (
+      server.tls?.mode !== 'SIMPLE' ||
+      server.tls?.credentialName !== target.secretName ||
+      !sameHosts(server.hosts)
+    ) {
+      return `its server "${name}" was changed (hosts, mode or credentialName)`;
+    }
+    return undefined;
+  }
+  const expected = (gatewayApiPatch(target) as any).spec.listeners;
+  const listeners = spec.listeners ?? [];
+  for (const want of expected) {
+    const have = listeners.find((l: { name?: string }) => l.name === want.name);
+    if (
+      !have ||
+      have.hostname !== want.hostname ||
+      have.tls?.certificateRefs?.[0]?.name !== target.secretName
+    ) {
+      return `its listener "${want.name}" is missing or was changed`;
+    }
+  }
+  return undefined;
+}
