@@ -1,4 +1,5 @@
 import { devClusterAppConfig } from './appConfig';
+import { kubernetesPluginAppConfig } from './kubernetesPlugin';
 import {
   devClusterStatus,
   getDevCluster,
@@ -17,7 +18,8 @@ const USAGE = `usage: devcluster <command>
   down        stop every devcluster process and delete its state
   status      print each component, pid, port and health
   kubeconfig  print the path of the admin kubeconfig
-  app-config  print the kubeDelivery app-config section for this cluster
+  app-config  print the kubeDelivery and kubernetes (Backstage Kubernetes plugin,
+              read-only account) app-config sections for this cluster
 `;
 
 function health(c: { healthy: boolean; running: boolean }): string {
@@ -95,7 +97,9 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'app-config': {
-      process.stdout.write(devClusterAppConfig(await getDevCluster()));
+      const cluster = await getDevCluster();
+      process.stdout.write(devClusterAppConfig(cluster));
+      process.stdout.write(await kubernetesPluginAppConfig(cluster));
       return 0;
     }
     case 'versions': {

@@ -17,7 +17,7 @@ import { getDevCluster } from '@internal/devcluster';
 // The test runs the real plugin this module's actions call.
 // eslint-disable-next-line @backstage/no-mixed-plugin-imports
 import kubeDeliveryPlugin from '@internal/plugin-kube-delivery-backend';
-import { devClusterKubeDeliveryConfig } from '../__testUtils__/devClusterConfig';
+import { devClusterAppConfig } from '../__testUtils__/devClusterConfig';
 import { createDeployAction } from './deploy';
 import { createReleaseAction } from './createRelease';
 import { serviceClient } from './serviceClient';
@@ -49,7 +49,7 @@ beforeAll(async () => {
     features: [
       kubeDeliveryPlugin,
       mockServices.rootConfig.factory({
-        data: { kubeDelivery: await devClusterKubeDeliveryConfig() },
+        data: { kubeDelivery: (await devClusterAppConfig()).kubeDelivery },
       }),
       catalogServiceMock.factory({ entities: [entity] }),
     ],

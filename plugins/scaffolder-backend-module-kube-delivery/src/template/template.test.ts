@@ -26,7 +26,7 @@ import kubeDeliveryPlugin from '@internal/plugin-kube-delivery-backend';
 /* eslint-enable @backstage/no-mixed-plugin-imports */
 import { parse } from 'yaml';
 import {
-  devClusterKubeDeliveryConfig,
+  devClusterAppConfig,
   REPO_ROOT,
 } from '../__testUtils__/devClusterConfig';
 import {
@@ -94,7 +94,7 @@ beforeAll(async () => {
             locations: [{ type: 'file', target: TEMPLATE }],
           },
           kubeDelivery: {
-            ...(await devClusterKubeDeliveryConfig()),
+            ...(await devClusterAppConfig()).kubeDelivery,
             scaffolder: { publishDirectory },
           },
         },

@@ -1,0 +1,324 @@
+/*
+ * The demo seed on a clean database: the real Kube Delivery plugin (fresh
+ * SQLite), the real catalog reading examples/online-boutique from its file
+ * location as app-config.yaml registers it, the real auth services accepting
+ * the static CI token of app-config.yaml, and the devcluster's dev, test and
+ * production namespaces. The seeded state is checked through the API; a
+ * second run changes nothing.
+ *
+ * This is the one test that uses the real Online Boutique names (other tests
+ * use names of their own), because that is what the demo shows. It removes
+ * its objects, routes and certificate afterwards and puts the shared dev
+ * gateway back as it found it.
+ */
+import path from 'node:path';
+import {
+  mockServices,
+  startTestBackend,
+  type TestBackend,
+} from '@backstage/backend-test-utils';
+import { authServiceFactory } from '@backstage/backend-defaults/auth';
+import { httpAuthServiceFactory } from '@backstage/backend-defaults/httpAuth';
+import { getDevCluster, kubeApiRequest } from '@internal/devcluster';
+import type {
+  EnvironmentStatusView,
+  GatewayCertificateListResponse,
+} from '@internal/plugin-kube-delivery-common';
+/* eslint-disable @backstage/no-mixed-plugin-imports -- the test runs the real plugins the demo needs */
+import catalogPlugin from '@backstage/plugin-catalog-backend';
+import kubeDeliveryPlugin from '@internal/plugin-kube-delivery-backend';
+/* eslint-enable @backstage/no-mixed-plugin-imports */
+import { entityPath, KubeDeliveryClient } from '../client';
+import {
+  devClusterAppConfig,
+  REPO_ROOT,
+} from '../__testUtils__/devClusterConfig';
+import {
+  BOUTIQUE_SERVICES,
+  BRANCH,
+  BRANCH_ROUTES,
+  MAINLINE,
+  NEXT,
+  REDIS_CART,
+  REDIS_RELEASE,
+  seedDemo,
+} from '.';
+
+jest.setTimeout(600_000);
+
+const TOKEN = 'seed-test-static-token';
+const NAMESPACES = ['dev', 'test', 'production'];
+const NAMES = [...BOUTIQUE_SERVICES, REDIS_CART].map(ref => ref.split('/')[1]);
+
+let backend: TestBackend;
+let client: KubeDeliveryClient;
+let kubernetesConfig: any;
+let gatewayBefore: any;
+let secretBefore: boolean;
+let secretName: string | undefined;
+
+async function kubectl(args: string[]) {
+  const cluster = await getDevCluster();
+  const result = await cluster.kubectl(args);
+  if (result.code !== 0)
+    throw new Error(`kubectl ${args.join(' ')}: ${result.stderr}`);
+  return result.stdout;
+}
+
+beforeAll(async () => {
+  // kubeDelivery and kubernetes, as scripts/dev.sh writes them.
+  const appConfig = await devClusterAppConfig();
+  kubernetesConfig = appConfig.kubernetes;
+  gatewayBefore = JSON.parse(
+    await kubectl([
+      'get',
+      'gateways.networking.istio.io',
+      'ingressgateway',
+      '-n',
+      'istio-system',
+      '-o',
+      'json',
+    ]),
+  );
+  backend = await startTestBackend({
+    features: [
+      catalogPlugin,
+      kubeDeliveryPlugin,
+      authServiceFactory,
+      httpAuthServiceFactory,
+      mockServices.rootConfig.factory({
+        data: {
+          backend: {
+            auth: {
+              externalAccess: [
+                { type: 'static', options: { token: TOKEN, subject: 'ci' } },
+              ],
+            },
+          },
+          catalog: {
+            rules: [
+              {
+                allow: [
+                  'Component',
+                  'System',
+                  'API',
+                  'Resource',
+                  'Location',
+                  'Group',
+                ],
+              },
+            ],
+            locations: [
+              {
+                type: 'file',
+                target: path.join(
+                  REPO_ROOT,
+                  'examples/online-boutique/catalog-info.yaml',
+                ),
+              },
+            ],
+          },
+          kubeDelivery: appConfig.kubeDelivery,
+        },
+      }),
+    ],
+  });
+  client = new KubeDeliveryClient({
+    baseUrl: async () =>
+      `http://localhost:${backend.server.port()}/api/kube-delivery`,
+    token: async () => TOKEN,
+  });
+});
+
+afterAll(async () => {
+  if (client) {
+    for (const route of BRANCH_ROUTES) {
+      for (const rule of await client
+        .listRoutes(route.entityRef, 'dev')
+        .catch(() => [])) {
+        await client.request(
+          'DELETE',
+          `${entityPath(route.entityRef)}/routes/${rule.id}`,
+        );
+      }
+    }
+  }
+  await backend?.stop();
+  const selector = `app.kubernetes.io/name in (${NAMES.join(',')})`;
+  for (const namespace of NAMESPACES) {
+    await kubectl([
+      'delete',
+      'deployments,services,configmaps,poddisruptionbudgets',
+      '-n',
+      namespace,
+      '-l',
+      selector,
+      '--ignore-not-found',
+    ]);
+  }
+  // The routing rules' VirtualServices, named after the services.
+  await kubectl([
+    'delete',
+    'virtualservices.networking.istio.io',
+    ...BRANCH_ROUTES.map(route => route.entityRef.split('/')[1]),
+    '-n',
+    'dev',
+    '--ignore-not-found',
+  ]);
+  if (gatewayBefore) {
+    const { metadata, spec } = gatewayBefore;
+    const current = JSON.parse(
+      await kubectl([
+        'get',
+        'gateways.networking.istio.io',
+        'ingressgateway',
+        '-n',
+        'istio-system',
+        '-o',
+        'json',
+      ]),
+    );
+    const cluster = await getDevCluster();
+    await cluster.kubectl(['replace', '-f', '-'], {
+      input: JSON.stringify({
+        ...current,
+        metadata: {
+          ...current.metadata,
+          labels: metadata.labels,
+          annotations: metadata.annotations,
+        },
+        spec,
+      }),
+    });
+  }
+  if (secretName && !secretBefore) {
+    await kubectl([
+      'delete',
+      'secret',
+      secretName,
+      '-n',
+      'istio-system',
+      '--ignore-not-found',
+    ]);
+  }
+});
+
+async function statusOf(
+  entityRef: string,
+): Promise<Record<string, string | undefined>> {
+  const { items } = await client.request<{ items: EnvironmentStatusView[] }>(
+    'GET',
+    `${entityPath(entityRef)}/status`,
+  );
+  return Object.fromEntries(
+    items.map(i => [i.environment, i.current?.version]),
+  );
+}
+
+it('seeds Online Boutique through the API with the static token, and a second run changes nothing', async () => {
+  const certificatesPath = '/environments/dev/certificates';
+  const before = await client.request<GatewayCertificateListResponse>(
+    'GET',
+    certificatesPath,
+  );
+  secretName = before.gateway.secretName;
+  secretBefore =
+    (
+      await (
+        await getDevCluster()
+      ).kubectl(['get', 'secret', secretName, '-n', 'istio-system'])
+    ).code === 0;
+
+  const first = await seedDemo({ client, pollIntervalMs: 200 });
+  expect(first).toEqual({
+    releasesCreated: 12 + 11 + 2,
+    deploymentsRun: 12 * 3 + 11 + 2,
+    routesCreated: 2,
+    certificatesUploaded: before.items.some(c => c.active && c.status === 'ok')
+      ? 0
+      : 1,
+  });
+
+  for (const ref of BOUTIQUE_SERVICES) {
+    expect({ ref, ...(await statusOf(ref)) }).toEqual({
+      ref,
+      dev: NEXT,
+      test: MAINLINE,
+      production: MAINLINE,
+    });
+  }
+  expect(await statusOf(REDIS_CART)).toEqual({
+    dev: REDIS_RELEASE.version,
+    test: REDIS_RELEASE.version,
+    production: REDIS_RELEASE.version,
+  });
+  for (const route of BRANCH_ROUTES) {
+    const history = await client.listDeployments(route.entityRef, 'dev');
+    expect(history.find(d => d.version === BRANCH)?.status).toBe('succeeded');
+    const rules = await client.listRoutes(route.entityRef, 'dev');
+    expect(rules.map(r => [r.branch, r.kind, r.key, r.value])).toEqual([
+      ['myfeature', route.kind, route.key, route.value],
+    ]);
+  }
+  const certificates = await client.request<GatewayCertificateListResponse>(
+    'GET',
+    certificatesPath,
+  );
+  const active = certificates.items.find(c => c.active);
+  expect(active).toMatchObject({
+    status: 'ok',
+    sans: expect.arrayContaining(certificates.gateway.hosts),
+  });
+
+  // The branch pods run beside the mainline, in the dev namespace.
+  const frontendPods = JSON.parse(
+    await kubectl([
+      'get',
+      'deployments',
+      '-n',
+      'dev',
+      '-l',
+      'backstage.io/kubernetes-id=frontend',
+      '-o',
+      'json',
+    ]),
+  ).items.map((d: any) => d.metadata.name);
+  expect(frontendPods.sort()).toEqual(['frontend', 'frontend-myfeature']);
+
+  // The Backstage Kubernetes plugin shows the same pods as Kube Delivery.
+  const [frontend] = BOUTIQUE_SERVICES.filter(ref => ref.endsWith('/frontend'));
+  const { items } = await client.request<{ items: EnvironmentStatusView[] }>(
+    'GET',
+    `${entityPath(frontend)}/status`,
+  );
+  const kubeDeliveryPods = items
+    .flatMap(i => i.rollout?.pods ?? [])
+    .map(p => p.name);
+  // The plugin's own code cannot run under Jest (it imports
+  // @kubernetes/client-node dynamically), so this makes the query it makes
+  // for the frontend: pods in every namespace by label, with the cluster,
+  // CA and token of the generated `kubernetes` config.
+  const [pluginCluster] = kubernetesConfig.clusterLocatorMethods[0].clusters;
+  const pods = await kubeApiRequest(
+    { server: pluginCluster.url, caData: pluginCluster.caData },
+    {
+      path: '/api/v1/pods?labelSelector=backstage.io%2Fkubernetes-id%3Dfrontend',
+      token: pluginCluster.serviceAccountToken,
+    },
+  );
+  expect(pods.status).toBe(200);
+  const kubernetesPluginPods = pods.body.items.map(
+    (pod: any) => pod.metadata.name,
+  );
+  expect(kubeDeliveryPods.length).toBeGreaterThanOrEqual(4);
+  expect(kubernetesPluginPods).toEqual(
+    expect.arrayContaining(kubeDeliveryPods),
+  );
+
+  await expect(seedDemo({ client, pollIntervalMs: 200 })).resolves.toEqual({
+    releasesCreated: 0,
+    deploymentsRun: 0,
+    routesCreated: 0,
+    certificatesUploaded: 0,
+  });
+});
