@@ -13,6 +13,9 @@ import type { ReleaseService } from './ReleaseService';
 import type { RolloutStatusSource } from '../status';
 import { refusalOf } from './promotionRules';
 
+/** How long after a deployment finished status reads still go to the cluster rather than the status cache. */
+export const SETTLED_AFTER_MS = 5_000;
+
 /** What an environment runs of one service, for the Environments tab. */
 export interface EnvironmentStatus {
   environment: string;
@@ -256,8 +259,15 @@ export class DeliveryService {
         if (current) {
           try {
             const workloadName = await this.workloadName(current.releaseId, environment);
+            // While a deployment runs or has just finished, read the cluster: the
+            // answer then matches what the runner saw, not a watch a few events behind.
+            const settled =
+              status.active.length === 0 &&
+              Date.now() - Date.parse(current.finishedAt ?? '') > SETTLED_AFTER_MS;
             status.rollout =
-              this.options.statusCache?.rolloutStatus(environment.name, workloadName) ??
+              (settled
+                ? this.options.statusCache?.rolloutStatus(environment.name, workloadName)
+                : undefined) ??
               (await this.options.clusters.forEnvironment(environment).rolloutStatus(workloadName));
           } catch (error) {
             status.rolloutError = (error as Error).message;

@@ -14,6 +14,7 @@ import { createTestDatabases } from '../__testUtils__/testDatabases';
 import { createEnvironmentCluster, type RolloutStatus } from '../cluster';
 import type { EnvironmentConfig } from '../config/environments';
 import { ClusterRegistry, DeliveryService, ReleaseService } from '../delivery';
+import { SETTLED_AFTER_MS } from '../delivery/DeliveryService';
 import { StatusCache } from './StatusCache';
 
 jest.setTimeout(180_000);
@@ -207,6 +208,16 @@ describe('StatusCache on the local control plane', () => {
     });
     const entityRef = `component:default/${name}`;
     await agreedStatus(s => s.ready === 3);
+    // Right after a deployment the endpoint reads the cluster; this one is older.
+    const current = await harness.store.lastSucceeded(
+      entityRef,
+      'dev',
+      'mainline',
+    );
+    const settledAt = Date.parse(current!.finishedAt!) + SETTLED_AFTER_MS;
+    await new Promise(resolve =>
+      setTimeout(resolve, Math.max(0, settledAt - Date.now())),
+    );
     const fromCache = await withCache.status(entityRef);
     expect(read).not.toHaveBeenCalled();
     expect(fromCache).toEqual(await harness.delivery.status(entityRef));
