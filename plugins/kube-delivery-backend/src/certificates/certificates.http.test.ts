@@ -296,6 +296,18 @@ describe('certificates HTTP API', () => {
     expect(huge.status).toBe(413);
     expect(huge.body.error.message).toMatch(/larger than 256kb/);
 
+    // A JSON syntax error would quote the body around the error: not here.
+    const keyLine = keyLines(certs.leaf0.key)[0];
+    const malformed = await request(backend.server)
+      .post(`${API}/environments/${ENV}/certificates`)
+      .set('Authorization', ALICE)
+      .set('Content-Type', 'application/json')
+      .send(`{"format":"pem","privateKey": ${keyLine}}`)
+      .then(remember);
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.error.message).toMatch(/not valid JSON/);
+    expect(malformed.text).not.toContain(keyLine.slice(0, 8));
+
     const noBody = await request(backend.server)
       .post(`${API}/environments/${ENV}/certificates/cert-manager`)
       .set('Authorization', ALICE)

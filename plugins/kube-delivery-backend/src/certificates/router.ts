@@ -176,7 +176,8 @@ export function createCertificateRouter(options: {
     res.status(201).json(result);
   });
 
-  // The body parser's own 413 says only "request entity too large".
+  // The body parser's errors: its 413 says only "request entity too large", and a
+  // JSON syntax error quotes part of the body, which may be a key or a password.
   router.use(
     (
       error: Error & { type?: string },
@@ -184,19 +185,26 @@ export function createCertificateRouter(options: {
       _res: express.Response,
       next: express.NextFunction,
     ) => {
-      if (error.type !== 'entity.too.large') {
-        next(error);
-        return;
-      }
-      next(
-        Object.assign(
-          new Error(
-            `The upload is larger than ${BODY_LIMIT}. Upload only the server certificate, ` +
-              'its intermediates and its key (64 KiB each at most).',
+      if (error.type === 'entity.parse.failed') {
+        next(
+          new InputError(
+            'The request body is not valid JSON. Send PEM text as JSON strings (newlines as \\n) ' +
+              'and a PKCS#12 file as base64.',
           ),
-          { name: 'PayloadTooLargeError', statusCode: 413 },
-        ),
-      );
+        );
+      } else if (error.type === 'entity.too.large') {
+        next(
+          Object.assign(
+            new Error(
+              `The upload is larger than ${BODY_LIMIT}. Upload only the server certificate, ` +
+                'its intermediates and its key (64 KiB each at most).',
+            ),
+            { name: 'PayloadTooLargeError', statusCode: 413 },
+          ),
+        );
+      } else {
+        next(error);
+      }
     },
   );
 
