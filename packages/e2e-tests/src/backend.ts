@@ -5,6 +5,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { parse, stringify } from 'yaml';
+import type { E2eGateway } from './gateway';
 
 /** The repository root (this file is packages/e2e-tests/src/backend.ts). */
 // These tests always run from source in the repository, never bundled.
@@ -72,11 +74,14 @@ function tail(file: string, lines = 60): string {
  * Starts packages/backend as `yarn start` runs it (Backstage's Node transform,
  * NODE_ENV=development, so guest sign-in works), on a free port, a fresh
  * SQLite directory, the devcluster's environments and only the given catalog
- * file, and waits for /.backstage/health/v1/readiness. The app it serves is
+ * file (and, if given, a gateway of the test's own), and waits for
+ * /.backstage/health/v1/readiness. The app it serves is
  * packages/app/dist, which `yarn workspace app build` produces.
  */
 export async function startE2eBackend(options: {
   catalogFile: string;
+  /** The environments' gateway, instead of the shared ingressgateway. */
+  gateway?: E2eGateway;
 }): Promise<E2eBackend> {
   if (!fs.existsSync(APP_INDEX)) {
     throw new Error(
@@ -88,23 +93,23 @@ export async function startE2eBackend(options: {
   const token = randomBytes(24).toString('base64url');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kd-e2e-backend-'));
   const configPath = path.join(dir, 'app-config.e2e.yaml');
+  const { kubeDelivery } = parse(await devClusterConfig());
+  if (options.gateway) {
+    for (const environment of kubeDelivery.environments) {
+      environment.gateway.name = options.gateway.name;
+      environment.gateway.tls = {
+        secretName: options.gateway.secretName(environment.name),
+      };
+    }
+  }
   fs.writeFileSync(
     configPath,
-    `app:
-  baseUrl: ${baseUrl}
-backend:
-  baseUrl: ${baseUrl}
-  listen:
-    port: ${port}
-  cors:
-    origin: ${baseUrl}
-catalog:
-  locations:
-    - type: file
-      target: ${JSON.stringify(options.catalogFile)}
-${await devClusterConfig()}  deployments:
-    pollIntervalMs: 200
-`,
+    stringify({
+      app: { baseUrl },
+      backend: { baseUrl, listen: { port }, cors: { origin: baseUrl } },
+      catalog: { locations: [{ type: 'file', target: options.catalogFile }] },
+      kubeDelivery: { ...kubeDelivery, deployments: { pollIntervalMs: 200 } },
+    }),
   );
   const logPath = path.join(dir, 'backend.log');
   const log = fs.openSync(logPath, 'w');

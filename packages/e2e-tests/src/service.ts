@@ -14,6 +14,11 @@ export interface E2eService {
   catalogFile: string;
   /** API path prefix of the entity, `/api/kube-delivery/entities/component/default/<name>`. */
   apiPath: string;
+  /**
+   * Changes the ConfigMap value GREETING in the manifest (initially "hello"):
+   * releases created afterwards freeze the new manifest, so two releases differ.
+   */
+  setGreeting(greeting: string): void;
   /** Deletes what Kube Delivery created for it in dev, test and production, and the files. */
   remove(): Promise<void>;
 }
@@ -55,9 +60,45 @@ spec:
   children: []
 `,
   );
-  fs.writeFileSync(
-    path.join(dir, 'deploy.yaml'),
-    `apiVersion: apps/v1
+  const manifestFile = path.join(dir, 'deploy.yaml');
+  const writeManifest = (greeting: string) =>
+    fs.writeFileSync(manifestFile, manifest(name, greeting));
+  writeManifest('hello');
+  return {
+    name,
+    catalogFile,
+    apiPath: `/api/kube-delivery/entities/component/default/${name}`,
+    setGreeting: writeManifest,
+    async remove() {
+      const cluster = await getDevCluster();
+      for (const namespace of ['dev', 'test', 'production']) {
+        await cluster.kubectl([
+          '-n',
+          namespace,
+          'delete',
+          'deployment,service,configmap,secret,pdb,job,virtualservice',
+          '-l',
+          `app.kubernetes.io/name=${name}`,
+          '--ignore-not-found',
+          '--wait=false',
+        ]);
+        await cluster.kubectl([
+          '-n',
+          namespace,
+          'delete',
+          'virtualservice',
+          name,
+          '--ignore-not-found',
+          '--wait=false',
+        ]);
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function manifest(name: string, greeting: string) {
+  return `apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: ${name}
@@ -100,37 +141,6 @@ metadata:
   name: ${name}-settings
 data:
   DEPLOYMENT_ENVIRONMENT: '#{Environment}'
-`,
-  );
-
-  return {
-    name,
-    catalogFile,
-    apiPath: `/api/kube-delivery/entities/component/default/${name}`,
-    async remove() {
-      const cluster = await getDevCluster();
-      for (const namespace of ['dev', 'test', 'production']) {
-        await cluster.kubectl([
-          '-n',
-          namespace,
-          'delete',
-          'deployment,service,configmap,secret,pdb,job,virtualservice',
-          '-l',
-          `app.kubernetes.io/name=${name}`,
-          '--ignore-not-found',
-          '--wait=false',
-        ]);
-        await cluster.kubectl([
-          '-n',
-          namespace,
-          'delete',
-          'virtualservice',
-          name,
-          '--ignore-not-found',
-          '--wait=false',
-        ]);
-      }
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  GREETING: ${JSON.stringify(greeting)}
+`;
 }
