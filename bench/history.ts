@@ -16,7 +16,7 @@ import {
   type SharedDatabase,
 } from '../plugins/kube-delivery-backend/src/__testUtils__/sharedDatabase';
 import { DatabaseDeliveryStore } from '../plugins/kube-delivery-backend/src/database';
-import { intOption, ms, percentile, round2 } from './lib/stats';
+import { intOption, loadNote, ms, percentile, round2 } from './lib/stats';
 
 const ENVIRONMENTS = ['dev', 'test', 'production'];
 /** The service whose history is read: a busy one, holding this share of all rows. */
@@ -210,6 +210,7 @@ async function main() {
       )}% of the rows belong to the service read, the rest to ${OTHER_SERVICES} others; ` +
       `${queries} sequential queries per case`,
   );
+  console.log(`  ${loadNote()}`);
   const summary: Record<string, unknown>[] = [];
   for (const database of postgresUrl ? [undefined, postgresUrl] : [undefined]) {
     const base = await onDatabase(database, baselineRows, queries);

@@ -21,7 +21,14 @@ import {
 } from '../plugins/kube-delivery-backend/src/__testUtils__/sharedDatabase';
 import { startBenchBackend, type BenchBackend } from './lib/backend';
 import { deleteBenchObjects, deployThroughApi } from './lib/cluster';
-import { intOption, median, ms, percentile, round2 } from './lib/stats';
+import {
+  intOption,
+  loadNote,
+  median,
+  ms,
+  percentile,
+  round2,
+} from './lib/stats';
 
 const BRANCH = 'myfeature';
 
@@ -74,6 +81,7 @@ async function main() {
       `Route-edit benchmark — devcluster ${cluster.server}, service ${name} (routing header:userid) in dev; ` +
         `${replicaCount} backend replica(s) on one ${shared.description} database`,
     );
+    console.log(`  ${loadNote()}`);
     // The mainline and the branch's workload, as the routing tests deploy them.
     for (const version of ['0.1.3', `0.1.4-${BRANCH}`]) {
       await deployThroughApi(replicas[0].baseUrl, entityPath, version, 'dev');

@@ -31,7 +31,14 @@ import { startBenchBackend } from './lib/backend';
 import { deleteBenchObjects } from './lib/cluster';
 import { createBenchLogger } from './lib/logger';
 import { renderedObjects, writeList } from './lib/render';
-import { concurrentLoad, intOption, ms, percentile, round2 } from './lib/stats';
+import {
+  concurrentLoad,
+  intOption,
+  loadNote,
+  ms,
+  percentile,
+  round2,
+} from './lib/stats';
 
 const ACTOR = 'user:default/bench';
 const MB = 1024 * 1024;
@@ -167,6 +174,8 @@ interface PhaseResult {
   services: number;
   syncMs: number;
   syncByEnvironment: Record<string, number>;
+  /** Heap after GC with the backend running minus after it stopped: what the backend holds. */
+  backendHeapMb: number;
   rssMb: number;
   heapUsedMb: number;
   p50: number;
@@ -193,6 +202,7 @@ async function measurePhase(options: {
       if (synced.size === options.environments) allSynced();
     }
   });
+  let stopped = false;
   const bench = await startBenchBackend({
     cluster: options.cluster,
     entities: options.services.map(s => s.entity),
@@ -236,8 +246,12 @@ async function measurePhase(options: {
       perClient: options.perClient,
       request: read,
     });
+    await bench.stop();
+    stopped = true;
+    const after = memory();
     return {
       services: options.services.length,
+      backendHeapMb: mem.heapUsedMb - after.heapUsedMb,
       syncMs: Math.max(...synced.values()),
       syncByEnvironment: Object.fromEntries(synced),
       ...mem,
@@ -247,7 +261,7 @@ async function measurePhase(options: {
       bad,
     };
   } finally {
-    await bench.stop();
+    if (!stopped) await bench.stop();
   }
 }
 
@@ -297,6 +311,7 @@ async function main() {
       `Scale benchmark — devcluster ${cluster.server}, run ${run}; services in the adservice shape in dev, test and production ` +
         `(1, 1 and 2 replicas on kwok nodes); one backend (startTestBackend, SQLite file) per phase; ${clients} concurrent clients × ${perClient} status reads`,
     );
+    console.log(`  ${loadNote()}`);
     const idle = memory();
     const phases: PhaseResult[] = [];
     let deployed = 0;
@@ -334,17 +349,19 @@ async function main() {
           phase.syncByEnvironment,
         )
           .map(([e, v]) => `${e} ${ms(v)}`)
-          .join(', ')}); memory after GC: heap ${phase.heapUsedMb.toFixed(
+          .join(', ')}); after GC: backend heap ${phase.backendHeapMb.toFixed(
           1,
-        )} MB, RSS ${phase.rssMb.toFixed(1)} MB; ` +
+        )} MB (process heap ${phase.heapUsedMb.toFixed(
+          1,
+        )} MB, RSS ${phase.rssMb.toFixed(1)} MB); ` +
           `status reads p50 ${ms(phase.p50)}, p99 ${ms(
             phase.p99,
           )}, ${phase.reqPerS.toFixed(0)} req/s, bad answers ${phase.bad}`,
       );
     }
     const [a, b] = phases;
-    const heapA = a.heapUsedMb - idle.heapUsedMb;
-    const heapB = b.heapUsedMb - idle.heapUsedMb;
+    const heapA = a.backendHeapMb;
+    const heapB = b.backendHeapMb;
     console.log('');
     console.log(
       `  bench process before any backend: heap ${idle.heapUsedMb.toFixed(
@@ -369,7 +386,7 @@ async function main() {
       );
     const mb = (v: number) => `${v.toFixed(1)} MB`;
     row('status cache to synced', a.syncMs, b.syncMs, ms);
-    row('heap (backend, after GC)', heapA, heapB, mb);
+    row('backend heap (after GC)', heapA, heapB, mb);
     row('RSS (process)', a.rssMb, b.rssMb, mb);
     row('status read p50', a.p50, b.p50, ms);
     row('status read p99', a.p99, b.p99, ms);
@@ -380,6 +397,7 @@ async function main() {
       phases: phases.map(p => ({
         services: p.services,
         syncMs: p.syncMs,
+        backendHeapMb: round2(p.backendHeapMb),
         heapUsedMb: round2(p.heapUsedMb),
         rssMb: round2(p.rssMb),
         p50Ms: round2(p.p50),
@@ -389,7 +407,7 @@ async function main() {
       })),
       ratios: {
         syncMs: round2(b.syncMs / a.syncMs),
-        heapOverIdle: round2(heapB / heapA),
+        backendHeap: round2(heapB / heapA),
         p99: round2(b.p99 / a.p99),
       },
     };

@@ -17,7 +17,14 @@ import { adserviceManifest } from '../plugins/kube-delivery-backend/src/__testUt
 import { entityWithManifest } from '../plugins/kube-delivery-backend/src/__testUtils__/deliveryHarness';
 import { startBenchBackend } from './lib/backend';
 import { deleteBenchObjects, deployThroughApi } from './lib/cluster';
-import { concurrentLoad, intOption, ms, percentile, round2 } from './lib/stats';
+import {
+  concurrentLoad,
+  intOption,
+  loadNote,
+  ms,
+  percentile,
+  round2,
+} from './lib/stats';
 
 async function main() {
   const argv = process.argv.slice(2);
@@ -87,6 +94,7 @@ async function main() {
       `Status-read benchmark — devcluster ${cluster.server}, service ${name} (adservice shape, 2 replicas) in dev; ` +
         `one backend (startTestBackend) with kube-delivery and kubernetes-backend, SQLite in memory`,
     );
+    console.log(`  ${loadNote()}`);
     const deployMs = await deployThroughApi(
       bench.baseUrl,
       entityPath,

@@ -1,4 +1,5 @@
 /** Percentiles and formatting shared by the bench scripts. */
+import os from 'node:os';
 
 /** The p-th percentile (0..100) by the nearest-rank method. */
 export function percentile(values: number[], p: number): number {
@@ -59,4 +60,12 @@ export function intOption(
     );
   }
   return value;
+}
+
+/** The machine's load, printed with every run: the numbers mean little on a busy machine. */
+export function loadNote(): string {
+  return `load average ${os
+    .loadavg()
+    .map(l => l.toFixed(1))
+    .join(' ')} on ${os.cpus().length} cores`;
 }
