@@ -88,7 +88,6 @@ export const kubeDeliveryPlugin = createBackendPlugin({
 
         const routing = await createRouting({
           ...deps,
-          environments: config.environments,
           environment: name => delivery.environment(name),
           cluster: environment => clusters.forEnvironment(environment),
         });

@@ -23,12 +23,7 @@ import {
 import type { RouteStore } from './RouteStore';
 import { boundToGateway, routeApi, type RouteObject } from './routeApis';
 import { DEFAULT_ROUTING_SETTINGS, type RoutingSettings } from './settings';
-import {
-  ENTITY_REF_ANNOTATION,
-  MANAGED_BY,
-  MANAGED_BY_LABEL,
-  RULE_ROUTE_PREFIX,
-} from './virtualService';
+import { RULE_ROUTE_PREFIX } from './virtualService';
 
 const KINDS: readonly RoutingKind[] = ['cookie', 'header', 'baggage'];
 /** A SemVer pre-release, as a branch appears in a version. */
@@ -89,8 +84,6 @@ export class RoutingService {
       reconciler: RouteReconciler;
       environment: (name: string) => EnvironmentConfig;
       cluster: (environment: EnvironmentConfig) => EnvironmentCluster;
-      /** The environments the periodic task looks at; none when absent. */
-      environments?: () => EnvironmentConfig[];
       settings?: RoutingSettings;
       history?: RouteHistory;
       logger?: LoggerService;
@@ -201,6 +194,13 @@ export class RoutingService {
       owner: input.owner,
       expiresAt: new Date(Date.now() + ttl * 60_000).toISOString(),
     });
+    try {
+      await this.options.reconciler.reconcile(targetOf(spec), environment.name);
+    } catch (error) {
+      // Nothing half applied: a rule that could not be routed is not kept.
+      await this.options.store.delete(spec.entityRef, rule.id);
+      throw error;
+    }
     await this.record({
       environment: environment.name,
       entityRef: spec.entityRef,
@@ -209,7 +209,6 @@ export class RoutingService {
       details: { action: 'created', rule },
       actor: input.owner,
     });
-    await this.options.reconciler.reconcile(targetOf(spec), environment.name);
     return rule;
   }
 
@@ -371,8 +370,10 @@ export class RoutingService {
 
   /**
    * The routing task: removes expired rules (and their entries), then
-   * reconciles every managed routing object and that of every service with
-   * live rules, which puts back hand edits and deleted objects.
+   * reconciles the routing object of every service with live rules, which
+   * puts back hand edits and deleted objects. Only services this database
+   * has rules for: another Backstage (or a test) with its own database may
+   * manage routing objects in the same namespace, and must not be undone.
    * Errors of one object are logged; the others are still done.
    */
   async runScheduled(): Promise<void> {
@@ -416,30 +417,6 @@ export class RoutingService {
     // A service with live rules must have a routing object: one missing was deleted.
     for (const target of await this.options.store.listTargets(new Date())) {
       add(target.entityRef, target.service, target.environment, true);
-    }
-    const environments = (this.options.environments?.() ?? []).filter(
-      e => e.featureBranches,
-    );
-    for (const environment of environments) {
-      const api = routeApi(environment.routingApi);
-      try {
-        const objects = await this.options
-          .cluster(environment)
-          .list(api.apiVersion, api.kind, `${MANAGED_BY_LABEL}=${MANAGED_BY}`);
-        for (const object of objects) {
-          const entityRef =
-            object.metadata?.annotations?.[ENTITY_REF_ANNOTATION];
-          if (entityRef && object.metadata?.name)
-            add(entityRef, object.metadata.name, environment.name);
-        }
-      } catch (error) {
-        this.options.logger?.warn(
-          `Routing task: could not list ${api.kind}s in ${environment.name}`,
-          {
-            error: (error as Error).message,
-          },
-        );
-      }
     }
     for (const {
       entityRef,

@@ -28,7 +28,6 @@ export async function createRouting(options: {
   catalog: CatalogService;
   auth: AuthService;
   logger: LoggerService;
-  environments: EnvironmentConfig[];
   environment: (name: string) => EnvironmentConfig;
   cluster: (environment: EnvironmentConfig) => EnvironmentCluster;
 }): Promise<RoutingService> {
@@ -49,7 +48,6 @@ export async function createRouting(options: {
     }),
     environment,
     cluster,
-    environments: () => options.environments,
     settings,
     history,
     logger,

@@ -32,6 +32,8 @@ describe('feature-branch routing with Gateway API HTTPRoutes on the local contro
   const databases = createTestDatabases();
   const scheduler = manualScheduler();
   const { frontend, adservice } = boutiqueEntities();
+  // Registered, never deployed: no Service port for backendRefs.
+  const undeployed = boutiqueEntities().adservice;
   const fe = frontend.metadata.name;
   const ad = adservice.metadata.name;
   const routesOf = (name: string) =>
@@ -65,7 +67,7 @@ describe('feature-branch routing with Gateway API HTTPRoutes on the local contro
     backend = await startDeliveryBackend({
       cluster: harness.cluster,
       knex,
-      entities: [frontend, adservice],
+      entities: [frontend, adservice, undeployed],
       permission: AuthorizeResult.ALLOW,
       configure: config => {
         const dev = config.kubeDelivery.environments.find(
@@ -190,6 +192,27 @@ describe('feature-branch routing with Gateway API HTTPRoutes on the local contro
     expect((await live(ad)).metadata.resourceVersion).toBe(
       before.metadata.resourceVersion,
     );
+  });
+
+  it('refuses a rule for a service whose mainline is not deployed, keeping nothing', async () => {
+    const name = undeployed.metadata.name;
+    const res = await request(backend.server)
+      .post(routesOf(name))
+      .set('Authorization', asUser())
+      .send({ environment: 'dev', branch: 'myfeature', value: user });
+    expect(res.status).toBe(409);
+    expect(res.body.error.message).toBe(
+      `Service "${name}" has no port in dev; deploy the mainline there before routing to its branches`,
+    );
+    expect(await knex('kd_route_rules').where({ service: name })).toEqual([]);
+    const route = await harness.cluster.kubectl([
+      '-n',
+      'dev',
+      'get',
+      'httproutes.gateway.networking.k8s.io',
+      name,
+    ]);
+    expect(route.stderr).toMatch(/NotFound/);
   });
 
   it('puts back a hand-edited HTTPRoute in one run of the routing task', async () => {

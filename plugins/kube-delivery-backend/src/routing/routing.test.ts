@@ -345,6 +345,45 @@ describe('feature-branch routing on the local control plane', () => {
     },
   );
 
+  it.each([
+    ['a branch with a regex', 'a%7Cb'],
+    ['a branch with a slash', '..%2Fmainline'],
+    ['a branch of 10 kB', 'x'.repeat(10_000)],
+  ])('refuses to remove %s, deleting nothing', async (_what, branch) => {
+    const before = await liveVirtualService();
+    const objects = await kubectlJson(harness.cluster, [
+      '-n',
+      'dev',
+      'get',
+      'deployment,service',
+      '-l',
+      `app.kubernetes.io/name=${name}`,
+    ]);
+    const res = await request(backend!.server)
+      .delete(
+        `${API}/entities/component/default/${name}/branches/dev/${branch}`,
+      )
+      .set('Authorization', asUser());
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toMatch(
+      /^Field "branch" must be a feature branch/,
+    );
+    expect((await liveVirtualService()).metadata.resourceVersion).toBe(
+      before.metadata.resourceVersion,
+    );
+    const after = await kubectlJson(harness.cluster, [
+      '-n',
+      'dev',
+      'get',
+      'deployment,service',
+      '-l',
+      `app.kubernetes.io/name=${name}`,
+    ]);
+    expect(after.items.map((o: any) => o.metadata.resourceVersion)).toEqual(
+      objects.items.map((o: any) => o.metadata.resourceVersion),
+    );
+  });
+
   it('retries with a fresh read when another writer changes the VirtualService in between', async () => {
     const clusters = new ClusterRegistry(mockServices.logger.mock());
     const store = new DatabaseRouteStore(knex);
