@@ -10,7 +10,10 @@
  * (default: app-config.yaml's local token) point it elsewhere.
  */
 import { KubeDeliveryClient } from '../plugins/scaffolder-backend-module-kube-delivery/src/client';
-import { seedDemo } from '../plugins/scaffolder-backend-module-kube-delivery/src/demo';
+import {
+  seedDemo,
+  type SeedSummary,
+} from '../plugins/scaffolder-backend-module-kube-delivery/src/demo';
 
 const backendUrl = process.env.KUBE_DELIVERY_URL ?? 'http://localhost:7007';
 const token = process.env.KUBE_DELIVERY_CI_TOKEN ?? 'local-ci-token-change-me';
@@ -34,17 +37,38 @@ async function waitForBackend(): Promise<void> {
   }
 }
 
+/** A restarting backend: refused connections or 503 while it shuts down. */
+function isInterruption(error: unknown): boolean {
+  const e = error as {
+    response?: { status?: number };
+  };
+  return (
+    e?.response?.status === 503 ||
+    (error instanceof TypeError &&
+      String(error.message).includes('fetch failed'))
+  );
+}
+
 async function main() {
   const log = (message: string) => console.log(`demo-seed: ${message}`);
-  await waitForBackend();
-  const started = Date.now();
-  const summary = await seedDemo({
-    client: new KubeDeliveryClient({
-      baseUrl: async () => `${backendUrl}/api/kube-delivery`,
-      token: async () => token,
-    }),
-    log,
+  const client = new KubeDeliveryClient({
+    baseUrl: async () => `${backendUrl}/api/kube-delivery`,
+    token: async () => token,
   });
+  const started = Date.now();
+  let summary: SeedSummary | undefined;
+  // `yarn start` restarts the backend when a source file changes; seeding is
+  // idempotent, so after an interruption it simply starts over.
+  for (let attempt = 1; !summary; attempt++) {
+    await waitForBackend();
+    try {
+      summary = await seedDemo({ client, log });
+    } catch (error) {
+      if (attempt >= 5 || !isInterruption(error)) throw error;
+      log(`the backend went away (${(error as Error).message}); seeding again`);
+      await new Promise(resolve => setTimeout(resolve, 3000));
+    }
+  }
   log(
     `done in ${Math.round((Date.now() - started) / 1000)} s: ${
       summary.releasesCreated

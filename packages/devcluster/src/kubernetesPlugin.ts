@@ -99,6 +99,8 @@ export async function kubernetesPluginAppConfig(
           url: ${cluster.server}
           caData: ${cluster.caData}
           authProvider: serviceAccount
+          # No metrics-server in the devcluster.
+          skipMetricsLookup: true
           serviceAccountToken:
             $file: ${tokenFile}
 `;
