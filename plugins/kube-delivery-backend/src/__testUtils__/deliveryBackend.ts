@@ -5,6 +5,8 @@ import {
   type TestBackend,
 } from '@backstage/backend-test-utils';
 import type { Entity } from '@backstage/catalog-model';
+import { createServiceFactory } from '@backstage/backend-plugin-api';
+import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import type { JsonObject } from '@backstage/types';
@@ -12,6 +14,7 @@ import type { DevCluster } from '@internal/devcluster';
 import type { Knex } from 'knex';
 import { kubeDeliveryPlugin } from '../plugin';
 import { devClusterEnvironments, testDeliveryConfig } from './deliveryHarness';
+import type { MutableCatalog } from './mutableCatalog';
 
 /**
  * The `kubeDelivery` app-config an operator would write for the devcluster's
@@ -69,6 +72,8 @@ export function startDeliveryBackend(options: {
   configure?: (config: { kubeDelivery: Record<string, any> }) => void;
   /** More features, e.g. a scheduler mock that captures tasks. */
   features?: Parameters<typeof startTestBackend>[0]['features'];
+  /** A catalog the test adds entities to while the backend runs, instead of `entities`. */
+  catalog?: MutableCatalog;
 }): Promise<TestBackend> {
   const config = devClusterAppConfig(options.cluster) as { kubeDelivery: Record<string, any> };
   options.configure?.(config);
@@ -81,7 +86,13 @@ export function startDeliveryBackend(options: {
         defaultCredentials: mockCredentials.none(),
       }),
       mockServices.permissions.factory({ result: options.permission }),
-      catalogServiceMock.factory({ entities: options.entities }),
+      options.catalog
+        ? createServiceFactory({
+            service: catalogServiceRef,
+            deps: {},
+            factory: () => options.catalog!,
+          })
+        : catalogServiceMock.factory({ entities: options.entities }),
       ...(options.features ?? []),
     ],
   });

@@ -157,6 +157,8 @@ export async function startFaultProxy(
     );
     // The API server went away: the client sees its connection dropped, as it would.
     forward.on('error', () => req.socket.destroy());
+    // The client went away (or the proxy closes): so does the upstream request, e.g. a watch.
+    res.on('close', () => forward.destroy());
     req.pipe(forward);
   });
   server.on('connection', socket => {
