@@ -1,1 +1,9 @@
-module.exports = require('@backstage/cli/config/eslint-factory')(__dirname);
+module.exports = require('@backstage/cli/config/eslint-factory')(__dirname, {
+  rules: {
+    // A Playwright wait that times out fails the test: it is an assertion.
+    'jest/expect-expect': [
+      'warn',
+      { assertFunctionNames: ['expect', '**.waitFor', 'waitForText'] },
+    ],
+  },
+});

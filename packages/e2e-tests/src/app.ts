@@ -76,3 +76,20 @@ export async function waitForText(
     await new Promise(resolve => setTimeout(resolve, 100));
   }
 }
+
+/**
+ * Saves what the user sees as a PNG, the window made as tall as the page so
+ * the whole tab is in it (a full-page capture would misplace the fixed sidebar).
+ */
+export async function saveScreenshot(page: Page, file: string) {
+  const viewport = page.viewportSize()!;
+  const height = await page.evaluate(
+    () => document.documentElement.scrollHeight,
+  );
+  await page.setViewportSize({
+    width: viewport.width,
+    height: Math.max(viewport.height, height),
+  });
+  await page.screenshot({ path: file });
+  await page.setViewportSize(viewport);
+}

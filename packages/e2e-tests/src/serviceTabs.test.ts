@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import {
   entityTabUrl,
   openTab,
+  saveScreenshot,
   signedInPage,
   waitForEntity,
   waitForText,
@@ -98,9 +100,10 @@ describe('Kube Delivery tabs in Chromium against the real app and backend', () =
     const steps = dev.getByLabel('Steps of the deploy of 0.1.0');
     const during = await waitForText(steps, /Rollout\s+running/);
     expect(during).toMatch(/Dry run\s+succeeded[\s\S]*Apply\s+succeeded/);
-    await page.screenshot({
-      path: path.join(SCREENSHOTS, 'environments-rollout.png'),
-    });
+    await saveScreenshot(
+      page,
+      path.join(SCREENSHOTS, 'environments-rollout.png'),
+    );
     // ...and when it is done, the card says what runs, who deployed it, and
     // where the two ready replicas landed.
     await steps.waitFor({ state: 'detached' });
@@ -160,9 +163,7 @@ describe('Kube Delivery tabs in Chromium against the real app and backend', () =
     );
     expect(diff).toMatch(/^- .*GREETING: hello again$/m);
     expect(diff).toMatch(/^\+ .*GREETING: hello$/m);
-    await page.screenshot({
-      path: path.join(SCREENSHOTS, 'rollback-diff.png'),
-    });
+    await saveScreenshot(page, path.join(SCREENSHOTS, 'rollback-diff.png'));
     await dialog
       .getByRole('button', { name: 'Roll back dev to 0.1.0' })
       .click();
@@ -262,9 +263,175 @@ describe('Kube Delivery tabs in Chromium against the real app and backend', () =
       .getByText('CN=dev.boutique.example', { exact: true })
       .first()
       .waitFor();
-    await page.screenshot({
-      path: path.join(SCREENSHOTS, 'environments.png'),
-      fullPage: true,
+    await saveScreenshot(page, path.join(SCREENSHOTS, 'environments.png'));
+  });
+
+  it('routes yourself to a feature branch and checks it with the route tester', async () => {
+    // CI builds the branch and deploys it to dev.
+    await backend!.request('POST', `${service.apiPath}/releases`, {
+      version: '0.3.0-myfeature',
     });
+    await deployThroughApi(backend!, service, 'dev', '0.3.0-myfeature');
+
+    await openTab(page, 'Feature branches');
+    const branch = page.getByRole('region', {
+      name: 'Branch myfeature in dev',
+    });
+    await branch.getByText('0.3.0-myfeature', { exact: true }).waitFor();
+    await branch.getByText(/^No routing rules/).waitFor();
+
+    await branch
+      .getByRole('button', { name: 'Add rule for myfeature in dev' })
+      .click();
+    const dialog = page.getByRole('dialog', {
+      name: 'Route yourself to myfeature in dev',
+    });
+    // Prefilled from the service's routing annotation, with a generated value.
+    const value = await dialog
+      .getByRole('textbox', { name: 'Value' })
+      .inputValue();
+    expect(value).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
+    expect(await dialog.getByLabel('Header to send').innerText()).toBe(
+      `userid: ${value}`,
+    );
+    await dialog
+      .getByRole('button', { name: 'Create the rule for myfeature in dev' })
+      .click();
+    await dialog.waitFor({ state: 'detached' });
+
+    const row = branch
+      .getByRole('table', { name: 'Routing rules of myfeature in dev' })
+      .getByRole('row')
+      .filter({ hasText: value });
+    const cells = await row.getByRole('cell').allInnerTexts();
+    expect(cells.slice(0, 4)).toEqual([
+      'header',
+      'userid',
+      value,
+      'user:development/guest',
+    ]);
+
+    // The live VirtualService sends that header to the branch, first.
+    const cluster = await getDevCluster();
+    const virtualService = JSON.parse(
+      (
+        await cluster.kubectl([
+          '-n',
+          'dev',
+          'get',
+          'virtualservice',
+          service.name,
+          '-o',
+          'json',
+        ])
+      ).stdout,
+    );
+    expect(virtualService.spec.http[0]).toMatchObject({
+      match: [{ headers: { userid: { exact: value } } }],
+      route: [{ destination: { host: `${service.name}-myfeature` } }],
+    });
+
+    // The route tester answers from that live routing: my header goes to the branch...
+    await page.getByRole('textbox', { name: 'Header 1 name' }).fill('userid');
+    await page.getByRole('textbox', { name: 'Header 1 value' }).fill(value);
+    await page.getByRole('button', { name: 'Test route' }).click();
+    const destination = page.getByLabel('Route test destination');
+    expect(await waitForText(destination, /^Goes to /)).toBe(
+      `Goes to ${service.name}-myfeature`,
+    );
+    await page
+      .getByText(
+        `Matched the header rule userid=${value} of user:development/guest for branch myfeature.`,
+      )
+      .waitFor();
+    await saveScreenshot(page, path.join(SCREENSHOTS, 'feature-branches.png'));
+
+    // ...and anyone else's to the mainline.
+    await page
+      .getByRole('textbox', { name: 'Header 1 value' })
+      .fill(randomUUID());
+    await page.getByRole('button', { name: 'Test route' }).click();
+    await page.getByText(/^No rule matched: the mainline route/).waitFor();
+    expect(await destination.innerText()).toBe(`Goes to ${service.name}`);
+  });
+
+  it('shows the release history newest first, with steps, filters and a release diff', async () => {
+    await openTab(page, 'Release history');
+    const history = page.getByRole('list', { name: 'Release history' });
+    await history
+      .getByRole('listitem', { name: 'Rolled back to 0.1.0 in dev' })
+      .waitFor();
+    const entries = await history
+      .getByRole('listitem')
+      .evaluateAll(items => items.map(i => i.getAttribute('aria-label')));
+    const deployments = entries.filter(
+      e => !/^(Route|Certificate|Promotion refused)/.test(e!),
+    );
+    expect(deployments).toEqual([
+      'Deployed 0.3.0-myfeature in dev',
+      'Rolled back to 0.1.0 in dev',
+      'Deployed 0.2.0 in dev',
+      'Promoted 0.1.0 in test',
+      'Deployed 0.1.0 in dev',
+    ]);
+    expect(entries).toContain('Route changed in dev');
+    expect(entries).toContain('Certificate changed in dev');
+
+    // Each deployment with its steps and how long they took.
+    await history
+      .getByRole('button', {
+        name: 'Show steps of Rolled back to 0.1.0 in dev',
+      })
+      .click();
+    const rollback = history.getByRole('listitem', {
+      name: 'Rolled back to 0.1.0 in dev',
+    });
+    expect(await waitForText(rollback, /Rollout/)).toMatch(
+      /Rollout[\s\S]*succeeded/,
+    );
+    await saveScreenshot(page, path.join(SCREENSHOTS, 'release-history.png'));
+
+    // Filtered by environment...
+    const choose = async (filter: string, option: string) => {
+      await page.getByRole('button', { name: filter, exact: true }).click();
+      await page
+        .getByRole('listbox', { name: filter })
+        .getByRole('option', { name: option, exact: true })
+        .click();
+    };
+    const labels = () =>
+      history
+        .getByRole('listitem')
+        .evaluateAll(items => items.map(i => i.getAttribute('aria-label')));
+    await choose('Environment', 'test');
+    await history
+      .getByRole('listitem', { name: 'Deployed 0.1.0 in dev' })
+      .waitFor({ state: 'detached' });
+    await history
+      .getByRole('listitem', { name: 'Promoted 0.1.0 in test' })
+      .waitFor();
+    expect(await labels()).toEqual(['Promoted 0.1.0 in test']);
+    // ...and by kind.
+    await choose('Environment', 'All');
+    await choose('Kind', 'Rolled back');
+    await history
+      .getByRole('listitem', { name: 'Deployed 0.2.0 in dev' })
+      .waitFor({ state: 'detached' });
+    await history
+      .getByRole('listitem', { name: 'Rolled back to 0.1.0 in dev' })
+      .waitFor();
+    expect(await labels()).toEqual(['Rolled back to 0.1.0 in dev']);
+
+    // Any two releases compared.
+    await choose('From release', '0.1.0');
+    await choose('To release', '0.2.0');
+    const diff = await waitForText(
+      page.getByLabel('Changes from 0.1.0 to 0.2.0'),
+      /GREETING/,
+    );
+    expect(diff).toMatch(/^- .*GREETING: hello$/m);
+    expect(diff).toMatch(/^\+ .*GREETING: hello again$/m);
   });
 });
