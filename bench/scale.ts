@@ -27,6 +27,7 @@ import {
 import type { DeliveryConfig } from '../plugins/kube-delivery-backend/src/config/environments';
 import { DatabaseDeliveryStore } from '../plugins/kube-delivery-backend/src/database';
 import { ReleaseService } from '../plugins/kube-delivery-backend/src/delivery';
+import { StatusCache } from '../plugins/kube-delivery-backend/src/status';
 import { startBenchBackend } from './lib/backend';
 import { deleteBenchObjects } from './lib/cluster';
 import { createBenchLogger } from './lib/logger';
@@ -99,7 +100,8 @@ async function deployServices(options: {
     ]);
     if (apply.code !== 0)
       throw new Error(`kubectl apply in ${environment.name}: ${apply.stderr}`);
-    const now = Date.now();
+    // Finished a minute ago: status reads go to the cache, not to the cluster as right after a deployment.
+    const now = Date.now() - 60_000;
     await shared.knex.batchInsert(
       'kd_deployments',
       released.map(release => ({
@@ -174,14 +176,30 @@ interface PhaseResult {
   services: number;
   syncMs: number;
   syncByEnvironment: Record<string, number>;
-  /** Heap after GC with the backend running minus after it stopped: what the backend holds. */
-  backendHeapMb: number;
+  /** Heap after GC of a StatusCache of its own (same environments) once synced, minus before it started. */
+  cacheHeapMb: number;
+  /** Objects that cache holds (Deployments, ReplicaSets, pods of every environment). */
+  cacheObjects: number;
   rssMb: number;
   heapUsedMb: number;
   p50: number;
   p99: number;
   reqPerS: number;
   bad: number;
+}
+
+/** The heap a StatusCache of the environments holds once synced (after GC, before its start vs after sync). */
+async function measureCache(config: DeliveryConfig) {
+  const cache = new StatusCache(config.environments, createBenchLogger(false));
+  const before = memory();
+  await cache.start();
+  const after = memory();
+  const objects = cache
+    .stats()
+    .flatMap(e => Object.values(e.kinds))
+    .reduce((sum, kind) => sum + kind.objects, 0);
+  await cache.stop();
+  return { heapMb: after.heapUsedMb - before.heapUsedMb, objects };
 }
 
 /** Starts a backend on the shared database, waits for its status cache, measures, stops it. */
@@ -191,7 +209,7 @@ async function measurePhase(options: {
   services: Service[];
   clients: number;
   perClient: number;
-  environments: number;
+  config: DeliveryConfig;
 }): Promise<PhaseResult> {
   const synced = new Map<string, number>();
   let allSynced: () => void = () => {};
@@ -199,7 +217,7 @@ async function measurePhase(options: {
   const logger = createBenchLogger(false, (message, meta) => {
     if (message === 'status cache synced') {
       synced.set(String(meta.environment), Number(meta.syncMs));
-      if (synced.size === options.environments) allSynced();
+      if (synced.size === options.config.environments.length) allSynced();
     }
   });
   let stopped = false;
@@ -233,7 +251,11 @@ async function measurePhase(options: {
       const rollouts = (body.items ?? []).filter(
         (item: any) => item.rollout?.complete,
       );
-      if (res.status !== 200 || rollouts.length !== options.environments) bad++;
+      if (
+        res.status !== 200 ||
+        rollouts.length !== options.config.environments.length
+      )
+        bad++;
     };
     await concurrentLoad({
       clients: options.clients,
@@ -248,10 +270,11 @@ async function measurePhase(options: {
     });
     await bench.stop();
     stopped = true;
-    const after = memory();
+    const cache = await measureCache(options.config);
     return {
       services: options.services.length,
-      backendHeapMb: mem.heapUsedMb - after.heapUsedMb,
+      cacheHeapMb: cache.heapMb,
+      cacheObjects: cache.objects,
       syncMs: Math.max(...synced.values()),
       syncByEnvironment: Object.fromEntries(synced),
       ...mem,
@@ -341,7 +364,7 @@ async function main() {
         services: services.slice(0, count),
         clients,
         perClient,
-        environments: config.environments.length,
+        config,
       });
       phases.push(phase);
       console.log(
@@ -349,19 +372,21 @@ async function main() {
           phase.syncByEnvironment,
         )
           .map(([e, v]) => `${e} ${ms(v)}`)
-          .join(', ')}); after GC: backend heap ${phase.backendHeapMb.toFixed(
+          .join(
+            ', ',
+          )}); after GC with the backend running: process heap ${phase.heapUsedMb.toFixed(
           1,
-        )} MB (process heap ${phase.heapUsedMb.toFixed(
+        )} MB, RSS ${phase.rssMb.toFixed(
           1,
-        )} MB, RSS ${phase.rssMb.toFixed(1)} MB); ` +
+        )} MB; a StatusCache alone: ${phase.cacheHeapMb.toFixed(
+          2,
+        )} MB heap for ${phase.cacheObjects} objects; ` +
           `status reads p50 ${ms(phase.p50)}, p99 ${ms(
             phase.p99,
           )}, ${phase.reqPerS.toFixed(0)} req/s, bad answers ${phase.bad}`,
       );
     }
     const [a, b] = phases;
-    const heapA = a.backendHeapMb;
-    const heapB = b.backendHeapMb;
     console.log('');
     console.log(
       `  bench process before any backend: heap ${idle.heapUsedMb.toFixed(
@@ -386,8 +411,10 @@ async function main() {
       );
     const mb = (v: number) => `${v.toFixed(1)} MB`;
     row('status cache to synced', a.syncMs, b.syncMs, ms);
-    row('backend heap (after GC)', heapA, heapB, mb);
-    row('RSS (process)', a.rssMb, b.rssMb, mb);
+    row('process heap (after GC)', a.heapUsedMb, b.heapUsedMb, mb);
+    row('process RSS', a.rssMb, b.rssMb, mb);
+    row('status cache heap', a.cacheHeapMb, b.cacheHeapMb, mb);
+    row('status cache objects', a.cacheObjects, b.cacheObjects, String);
     row('status read p50', a.p50, b.p50, ms);
     row('status read p99', a.p99, b.p99, ms);
     summary = {
@@ -397,7 +424,8 @@ async function main() {
       phases: phases.map(p => ({
         services: p.services,
         syncMs: p.syncMs,
-        backendHeapMb: round2(p.backendHeapMb),
+        cacheHeapMb: round2(p.cacheHeapMb),
+        cacheObjects: p.cacheObjects,
         heapUsedMb: round2(p.heapUsedMb),
         rssMb: round2(p.rssMb),
         p50Ms: round2(p.p50),
@@ -407,7 +435,8 @@ async function main() {
       })),
       ratios: {
         syncMs: round2(b.syncMs / a.syncMs),
-        backendHeap: round2(heapB / heapA),
+        cacheHeap: round2(b.cacheHeapMb / a.cacheHeapMb),
+        processHeap: round2(b.heapUsedMb / a.heapUsedMb),
         p99: round2(b.p99 / a.p99),
       },
     };

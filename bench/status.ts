@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { adserviceManifest } from '../plugins/kube-delivery-backend/src/__testUtils__/boutiqueManifests';
 import { entityWithManifest } from '../plugins/kube-delivery-backend/src/__testUtils__/deliveryHarness';
+import { SETTLED_AFTER_MS } from '../plugins/kube-delivery-backend/src/delivery/DeliveryService';
 import { startBenchBackend } from './lib/backend';
 import { deleteBenchObjects, deployThroughApi } from './lib/cluster';
 import {
@@ -102,6 +103,8 @@ async function main() {
       'dev',
     );
     console.log(`  deployed 1.0.0 to dev through the API in ${ms(deployMs)}`);
+    // Right after a deployment the endpoint reads the cluster directly; measure the settled state.
+    await new Promise(resolve => setTimeout(resolve, SETTLED_AFTER_MS));
 
     // Both answer about the same objects before anything is timed.
     const sampleKd = await readKd();
