@@ -40,7 +40,7 @@ const TEMPLATE = path.join(
   REPO_ROOT,
   'examples/templates/kube-delivery-service/template.yaml',
 );
-const name = `kdtpl-${randomBytes(3).toString('hex')}`;
+const run = `kdtpl-${randomBytes(3).toString('hex')}`;
 const publishDirectory = fs.mkdtempSync(path.join(os.tmpdir(), 'kd-publish-'));
 
 let backend: TestBackend;
@@ -114,7 +114,7 @@ afterAll(async () => {
     '-n',
     'dev',
     '-l',
-    `app.kubernetes.io/name=${name}`,
+    `app.kubernetes.io/name in (${run}-grpc,${run}-http)`,
     '--ignore-not-found',
   ]);
 });
@@ -126,83 +126,98 @@ it('is a valid Template entity', async () => {
   );
 });
 
-it('writes, registers, releases and deploys a new service', async () => {
-  await eventually('the template in the catalog', () =>
-    call(
-      'GET',
-      '/catalog/entities/by-name/template/default/kube-delivery-service',
-    ),
-  );
-  const { id } = await call<{ id: string }>('POST', '/scaffolder/v2/tasks', {
-    templateRef: 'template:default/kube-delivery-service',
-    values: {
-      name,
-      description: 'Made by the template test: a service.',
-      owner: 'group:default/platform-team',
-      image: `example.test/boutique/${name}`,
-      protocol: 'grpc',
-      port: 9555,
-      strategy: 'rolling',
-      replicas: 1,
-      version: '0.1.0',
-      environment: 'dev',
-    },
-  });
-  const task = await eventually('the task to finish', async () => {
-    const t = await call('GET', `/scaffolder/v2/tasks/${id}`);
-    return t.status === 'completed' || t.status === 'failed' ? t : undefined;
-  });
-  if (task.status !== 'completed') {
-    const events = await call('GET', `/scaffolder/v2/tasks/${id}/events`);
-    throw new Error(
-      `Task ${task.status}: ${events
-        .map((e: any) => e.body.message)
-        .join('\n')}`,
+it.each([
+  { protocol: 'grpc', port: 9555, probe: { grpc: { port: 9555 } } },
+  {
+    protocol: 'http',
+    port: 8080,
+    probe: { httpGet: { path: '/healthz', port: 8080 } },
+  },
+])(
+  'writes, registers, releases and deploys a new $protocol service',
+  async ({ protocol, port, probe }) => {
+    const name = `${run}-${protocol}`;
+    await eventually('the template in the catalog', () =>
+      call(
+        'GET',
+        '/catalog/entities/by-name/template/default/kube-delivery-service',
+      ),
     );
-  }
-
-  // Published: the files are where the publish step put them.
-  const published = path.join(publishDirectory, name);
-  expect(fs.readdirSync(published).sort()).toEqual([
-    'catalog-info.yaml',
-    'deploy.yaml',
-  ]);
-
-  // Registered: the catalog has the component with its annotations.
-  const entity = await eventually('the component in the catalog', () =>
-    call<Entity>('GET', `/catalog/entities/by-name/component/default/${name}`),
-  );
-  expect(entity.metadata.annotations).toMatchObject({
-    'kube-delivery.io/image': `example.test/boutique/${name}`,
-    'kube-delivery.io/manifest': './deploy.yaml',
-    'backstage.io/kubernetes-id': name,
-  });
-
-  // Deployed: Kube Delivery's history and the live Deployment agree.
-  const history = await call(
-    'GET',
-    `/kube-delivery/entities/component/default/${name}/deployments?environment=dev`,
-  );
-  expect(history.items.map((d: any) => [d.version, d.status])).toEqual([
-    ['0.1.0', 'succeeded'],
-  ]);
-  const cluster = await getDevCluster();
-  const live = JSON.parse(
-    (
-      await cluster.kubectl([
-        'get',
-        'deployment',
+    const { id } = await call<{ id: string }>('POST', '/scaffolder/v2/tasks', {
+      templateRef: 'template:default/kube-delivery-service',
+      values: {
         name,
-        '-n',
-        'dev',
-        '-o',
-        'json',
-      ])
-    ).stdout,
-  );
-  expect(live.spec.template.spec.containers[0]).toMatchObject({
-    image: `example.test/boutique/${name}:0.1.0`,
-    readinessProbe: { grpc: { port: 9555 } },
-  });
-  expect(live.metadata.labels['backstage.io/kubernetes-id']).toBe(name);
-});
+        description: 'Made by the template test: a service.',
+        owner: 'group:default/platform-team',
+        image: `example.test/boutique/${name}`,
+        protocol,
+        port,
+        strategy: 'rolling',
+        replicas: 1,
+        version: '0.1.0',
+        environment: 'dev',
+      },
+    });
+    const task = await eventually('the task to finish', async () => {
+      const t = await call('GET', `/scaffolder/v2/tasks/${id}`);
+      return t.status === 'completed' || t.status === 'failed' ? t : undefined;
+    });
+    if (task.status !== 'completed') {
+      const events = await call('GET', `/scaffolder/v2/tasks/${id}/events`);
+      throw new Error(
+        `Task ${task.status}: ${events
+          .map((e: any) => e.body.message)
+          .join('\n')}`,
+      );
+    }
+
+    // Published: the files are where the publish step put them.
+    const published = path.join(publishDirectory, name);
+    expect(fs.readdirSync(published).sort()).toEqual([
+      'catalog-info.yaml',
+      'deploy.yaml',
+    ]);
+
+    // Registered: the catalog has the component with its annotations.
+    const entity = await eventually('the component in the catalog', () =>
+      call<Entity>(
+        'GET',
+        `/catalog/entities/by-name/component/default/${name}`,
+      ),
+    );
+    expect(entity.metadata.annotations).toMatchObject({
+      'kube-delivery.io/image': `example.test/boutique/${name}`,
+      'kube-delivery.io/manifest': './deploy.yaml',
+      'backstage.io/kubernetes-id': name,
+    });
+
+    // Deployed: Kube Delivery's history and the live Deployment agree.
+    const history = await call(
+      'GET',
+      `/kube-delivery/entities/component/default/${name}/deployments?environment=dev`,
+    );
+    expect(history.items.map((d: any) => [d.version, d.status])).toEqual([
+      ['0.1.0', 'succeeded'],
+    ]);
+    const cluster = await getDevCluster();
+    const live = JSON.parse(
+      (
+        await cluster.kubectl([
+          'get',
+          'deployment',
+          name,
+          '-n',
+          'dev',
+          '-o',
+          'json',
+        ])
+      ).stdout,
+    );
+    expect(live.spec.template.spec.containers[0]).toMatchObject({
+      image: `example.test/boutique/${name}:0.1.0`,
+      readinessProbe: probe,
+      livenessProbe: probe,
+    });
+    expect(live.metadata.labels['backstage.io/kubernetes-id']).toBe(name);
+  },
+);
