@@ -271,6 +271,10 @@ async function measurePhase(options: {
     await bench.stop();
     stopped = true;
     const cache = await measureCache(options.config);
+    if (load.firstError)
+      console.log(
+        `    ${load.errors} requests failed, e.g. ${load.firstError}`,
+      );
     return {
       services: options.services.length,
       cacheHeapMb: cache.heapMb,
@@ -281,7 +285,7 @@ async function measurePhase(options: {
       p50: percentile(load.latencies, 50),
       p99: percentile(load.latencies, 99),
       reqPerS: (load.latencies.length / load.wallMs) * 1000,
-      bad,
+      bad: bad + load.errors,
     };
   } finally {
     if (!stopped) await bench.stop();

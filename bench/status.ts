@@ -154,6 +154,11 @@ async function main() {
         });
         samples[key].push(...result.latencies);
         walls[key] += result.wallMs;
+        failures[key] += result.errors;
+        if (result.firstError)
+          console.log(
+            `    ${result.errors} requests failed, e.g. ${result.firstError}`,
+          );
         console.log(
           `    round ${round} ${
             key === 'kd' ? 'Kube Delivery    ' : 'Kubernetes plugin'

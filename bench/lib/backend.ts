@@ -110,6 +110,10 @@ export async function startBenchBackend(options: {
       catalogServiceMock.factory({ entities: options.entities }),
     ],
   });
+  // Longer than the clients' (undici's 4 s) idle keep-alive, so the server never
+  // closes a connection a client is just reusing ("fetch failed: other side closed").
+  backend.server.keepAliveTimeout = 30_000;
+  backend.server.headersTimeout = 31_000;
   const { port } = backend.server.address() as AddressInfo;
   return {
     backend,

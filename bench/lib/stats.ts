@@ -21,25 +21,41 @@ export const round2 = (value: number) => Math.round(value * 100) / 100;
 
 /**
  * Runs `clients` concurrent loops, each calling `request` `perClient` times
- * in sequence; returns every latency in ms and the wall time.
+ * in sequence; returns the latencies in ms of the requests that did not
+ * throw, the wall time, and how many threw (with the first error's cause).
  */
 export async function concurrentLoad(options: {
   clients: number;
   perClient: number;
   request: (client: number, i: number) => Promise<void>;
-}): Promise<{ latencies: number[]; wallMs: number }> {
+}): Promise<{
+  latencies: number[];
+  wallMs: number;
+  errors: number;
+  firstError?: string;
+}> {
   const latencies: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: options.clients }, async (_, client) => {
       for (let i = 0; i < options.perClient; i++) {
         const start = performance.now();
-        await options.request(client, i);
-        latencies.push(performance.now() - start);
+        try {
+          await options.request(client, i);
+          latencies.push(performance.now() - start);
+        } catch (error) {
+          errors++;
+          const e = error as Error & { cause?: Error };
+          firstError ??= `${e.message}${
+            e.cause ? ` (${e.cause.message})` : ''
+          }`;
+        }
       }
     }),
   );
-  return { latencies, wallMs: performance.now() - t0 };
+  return { latencies, wallMs: performance.now() - t0, errors, firstError };
 }
 
 /** Reads `--name value` / `--name=value` integer options with defaults. */
