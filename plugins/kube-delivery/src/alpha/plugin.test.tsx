@@ -11,6 +11,8 @@ import { kubeDeliveryApiRef } from '../api';
 import { entity, mockApi } from '../__testUtils__/fixtures';
 import plugin from './plugin';
 
+jest.setTimeout(30_000);
+
 const TABS = [
   ['environments', 'Environments'],
   ['feature-branches', 'Feature branches'],

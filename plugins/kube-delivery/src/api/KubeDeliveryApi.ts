@@ -1,5 +1,6 @@
 import { createApiRef } from '@backstage/core-plugin-api';
 import type {
+  BranchRemovalView,
   CertificateUploadRequest,
   CertificateUploadResponse,
   Deployment,
@@ -87,7 +88,7 @@ export interface KubeDeliveryApi {
     entityRef: string,
     environment: string,
     branch: string,
-  ): Promise<void>;
+  ): Promise<BranchRemovalView>;
   testRoute(
     entityRef: string,
     request: { environment: string; headers: Record<string, string> },

@@ -2,6 +2,7 @@ import type { DiscoveryApi, FetchApi } from '@backstage/core-plugin-api';
 import { parseEntityRef } from '@backstage/catalog-model';
 import { ResponseError } from '@backstage/errors';
 import type {
+  BranchRemovalView,
   CertificateUploadRequest,
   CertificateUploadResponse,
   Deployment,
@@ -14,6 +15,7 @@ import type {
   ItemsResponse,
   ReleaseDetailView,
   ReleaseView,
+  RouteExtendRequest,
   RouteRule,
   RouteTestView,
 } from '@internal/plugin-kube-delivery-common';
@@ -129,7 +131,7 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     return this.send<RouteRule>(
       'PATCH',
       `${entityPath(entityRef)}/routes/${encodeURIComponent(id)}`,
-      { ttlMinutes },
+      { ttlMinutes } satisfies RouteExtendRequest,
     );
   }
 
@@ -144,8 +146,8 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     entityRef: string,
     environment: string,
     branch: string,
-  ): Promise<void> {
-    await this.request(
+  ): Promise<BranchRemovalView> {
+    return this.request<BranchRemovalView>(
       `${entityPath(entityRef)}/branches/${encodeURIComponent(
         environment,
       )}/${encodeURIComponent(branch)}`,

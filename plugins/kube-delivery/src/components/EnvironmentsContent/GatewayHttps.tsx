@@ -152,6 +152,13 @@ export function GatewayHttps(props: {
       <Typography variant="body2" color="textSecondary">
         Hosts: {hosts.join(', ') || 'none configured'}
       </Typography>
+      {value?.gateway.serving === false && (
+        <Alert severity="error">
+          The gateway does not serve HTTPS for these hosts:{' '}
+          {value.gateway.servingMessage ??
+            'ask your platform team to check it.'}
+        </Alert>
+      )}
       {body}
       {notice && (
         <Box mt={1}>

@@ -181,7 +181,12 @@ describe('FeatureBranchesContent', () => {
 
   it('removes a branch after confirmation', async () => {
     const api = branchesApi({
-      removeBranch: jest.fn().mockResolvedValue(undefined),
+      removeBranch: jest.fn().mockResolvedValue({
+        environment: 'dev',
+        branch: 'myfeature',
+        rules: [rule],
+        objects: ['Deployment/cart-myfeature', 'Service/cart-myfeature'],
+      }),
     });
     await renderTab(<FeatureBranchesContent />, { api });
     await userEvent.click(
@@ -200,7 +205,9 @@ describe('FeatureBranchesContent', () => {
       'myfeature',
     );
     expect(
-      await screen.findByText(/Branch myfeature removed from dev/),
+      await screen.findByText(
+        'Branch myfeature removed from dev: Deployment/cart-myfeature, Service/cart-myfeature, 1 rule.',
+      ),
     ).toBeInTheDocument();
   });
 

@@ -77,16 +77,19 @@ export const FeatureBranchesContent = () => {
     [api, entityRef],
   );
 
-  const act = async (
-    run: () => Promise<unknown>,
-    success: string,
+  const act = async <T,>(
+    run: () => Promise<T>,
+    success: string | ((result: T) => string),
     onError?: (message: string) => void,
   ) => {
     setBusy(true);
     setOutcome(undefined);
     try {
-      await run();
-      setOutcome({ severity: 'success', message: success });
+      const result = await run();
+      setOutcome({
+        severity: 'success',
+        message: typeof success === 'string' ? success : success(result),
+      });
       retry();
       return true;
     } catch (e) {
@@ -145,7 +148,13 @@ export const FeatureBranchesContent = () => {
     setRemoving(undefined);
     act(
       () => api.removeBranch(entityRef, view.environment, view.branch),
-      `Branch ${view.branch} removed from ${view.environment} with its rules.`,
+      removal =>
+        `Branch ${view.branch} removed from ${view.environment}: ${[
+          ...removal.objects,
+          `${removal.rules.length} rule${
+            removal.rules.length === 1 ? '' : 's'
+          }`,
+        ].join(', ')}.`,
     );
   };
 

@@ -88,8 +88,8 @@ function Verdict({ result }: { result: RouteTestView }) {
     return (
       <Alert severity="info">
         Goes to {result.destination?.host ?? 'the mainline Service'}: the
-        service has no VirtualService yet, so Kubernetes routes every request to
-        the mainline. Add a rule to route to a branch.
+        service has no {result.kind ?? 'VirtualService'} yet, so Kubernetes
+        routes every request to the mainline. Add a rule to route to a branch.
       </Alert>
     );
   }
