@@ -5,7 +5,11 @@ import {
   type TestBackend,
 } from '@backstage/backend-test-utils';
 import type { Entity } from '@backstage/catalog-model';
-import { createServiceFactory } from '@backstage/backend-plugin-api';
+import {
+  coreServices,
+  createServiceFactory,
+  type PermissionsService,
+} from '@backstage/backend-plugin-api';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
@@ -67,7 +71,11 @@ export function startDeliveryBackend(options: {
   cluster: DevCluster;
   knex: Knex;
   entities: Entity[];
-  permission: AuthorizeResult.ALLOW | AuthorizeResult.DENY;
+  /** What the permission policy answers; `{ onlyEntityRef }` allows on that entity only and denies the rest. */
+  permission:
+    | AuthorizeResult.ALLOW
+    | AuthorizeResult.DENY
+    | { onlyEntityRef: string };
   /** Changes the app-config before the backend starts (e.g. a gateway or routingApi). */
   configure?: (config: { kubeDelivery: Record<string, any> }) => void;
   /** More features, e.g. a scheduler mock that captures tasks. */
@@ -75,7 +83,9 @@ export function startDeliveryBackend(options: {
   /** A catalog the test adds entities to while the backend runs, instead of `entities`. */
   catalog?: MutableCatalog;
 }): Promise<TestBackend> {
-  const config = devClusterAppConfig(options.cluster) as { kubeDelivery: Record<string, any> };
+  const config = devClusterAppConfig(options.cluster) as {
+    kubeDelivery: Record<string, any>;
+  };
   options.configure?.(config);
   return startTestBackend({
     features: [
@@ -85,7 +95,9 @@ export function startDeliveryBackend(options: {
       mockServices.httpAuth.factory({
         defaultCredentials: mockCredentials.none(),
       }),
-      mockServices.permissions.factory({ result: options.permission }),
+      typeof options.permission === 'object'
+        ? onlyEntityPermissions(options.permission.onlyEntityRef)
+        : mockServices.permissions.factory({ result: options.permission }),
       options.catalog
         ? createServiceFactory({
             service: catalogServiceRef,
@@ -95,5 +107,25 @@ export function startDeliveryBackend(options: {
         : catalogServiceMock.factory({ entities: options.entities }),
       ...(options.features ?? []),
     ],
+  });
+}
+
+/** A permission policy that allows resource permissions on one entity and denies everything else. */
+function onlyEntityPermissions(entityRef: string) {
+  const decide = (request: object) => ({
+    result:
+      'resourceRef' in request && request.resourceRef === entityRef
+        ? AuthorizeResult.ALLOW
+        : AuthorizeResult.DENY,
+  });
+  return createServiceFactory({
+    service: coreServices.permissions,
+    deps: {},
+    factory: () =>
+      ({
+        authorize: async (requests: object[]) => requests.map(decide),
+        authorizeConditional: async (requests: object[]) =>
+          requests.map(() => ({ result: AuthorizeResult.DENY })),
+      } as unknown as PermissionsService),
   });
 }
