@@ -5,8 +5,8 @@ import {
   branchSlug,
   validateRouteValue,
   type BranchRemovalView,
-  type HttpDestination,
   type RouteRule,
+  type RouteTestView,
   type RoutingKind,
 } from '@internal/plugin-kube-delivery-common';
 import { parseServiceSpec, type ServiceSpec } from '../catalog';
@@ -43,18 +43,8 @@ export interface NewRuleInput {
   owner: string;
 }
 
-export interface RouteTestResult {
-  /** Where the request goes; undefined when no entry routes it anywhere. */
-  destination?: HttpDestination;
-  /** The `spec.http` (VirtualService) or `spec.rules` (HTTPRoute) entry that won. */
-  routeName?: string;
-  /** The rule behind the winning entry, when it is a rule. */
-  rule?: RouteRule;
-  /** False when the service has no routing object: Kubernetes routes to the mainline Service. */
-  virtualService: boolean;
-  /** The kind of routing object evaluated: VirtualService or HTTPRoute. */
-  kind: string;
-}
+/** The route tester's answer; `kind` is always set here. */
+export type RouteTestResult = RouteTestView & { kind: string };
 
 /** What removing a branch deleted. */
 export type BranchRemoval = BranchRemovalView;
