@@ -4,7 +4,7 @@ import type { RunnerSettings } from '../config/environments';
 import type { RunnerProcessConfig } from './runnerProcess';
 import type { SharedDatabaseConnection } from './sharedDatabase';
 
-const ENTRY = path.resolve(__dirname, 'runnerProcess.ts');
+const RUNNER_ENTRY = path.resolve(__dirname, 'runnerProcess.ts');
 
 /** The child processes still alive, so a test file can kill them all in afterAll. */
 const alive = new Set<RunnerChild>();
@@ -22,8 +22,13 @@ export class RunnerChild {
 
   private constructor(
     private readonly child: ChildProcess,
-    /** The lease owner id the child's runner claims deployments with. */
+    /**
+     * The lease owner id the child's runner claims deployments with (for a
+     * backendProcess.ts child: the `<hostname>-<pid>-` its ids start with).
+     */
     readonly owner: string,
+    /** The port a backendProcess.ts child serves its HTTP API on. */
+    readonly port: number | undefined,
     exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>,
     private readonly readOutput: () => string,
   ) {
@@ -39,14 +44,22 @@ export class RunnerChild {
     database: SharedDatabaseConnection;
     runner: RunnerSettings;
     timeoutMs?: number;
+    /** Another entry with the same protocol, e.g. backendProcess.ts, and what it reads besides. */
+    entry?: string;
+    extra?: Record<string, unknown>;
   }): Promise<RunnerChild> {
     const config: RunnerProcessConfig = {
       database: options.database,
       runner: options.runner,
+      ...options.extra,
     };
     const child = spawn(
       process.execPath,
-      ['-r', require.resolve('@backstage/cli/config/nodeTransform.cjs'), ENTRY],
+      [
+        '-r',
+        require.resolve('@backstage/cli/config/nodeTransform.cjs'),
+        options.entry ?? RUNNER_ENTRY,
+      ],
       {
         cwd: path.resolve(__dirname, '../..'),
         env: { ...process.env, KD_RUNNER_CONFIG: JSON.stringify(config) },
@@ -69,10 +82,10 @@ export class RunnerChild {
     const timeoutMs = options.timeoutMs ?? 60_000;
     let timer: NodeJS.Timeout | undefined;
     try {
-      const owner = await Promise.race([
-        new Promise<string>(resolve =>
+      const ready = await Promise.race([
+        new Promise<{ owner: string; port?: number }>(resolve =>
           child.on('message', (message: any) => {
-            if (message?.type === 'ready') resolve(message.owner);
+            if (message?.type === 'ready') resolve(message);
           }),
         ),
         exited.then(({ code, signal }) => {
@@ -92,7 +105,13 @@ export class RunnerChild {
           );
         }),
       ]);
-      const runner = new RunnerChild(child, owner, exited, () => output);
+      const runner = new RunnerChild(
+        child,
+        ready.owner,
+        ready.port,
+        exited,
+        () => output,
+      );
       alive.add(runner);
       return runner;
     } catch (error) {
