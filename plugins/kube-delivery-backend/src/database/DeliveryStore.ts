@@ -13,6 +13,7 @@ import type {
 } from '@internal/plugin-kube-delivery-common';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import { pageOf, rowsAfterCursor } from './newestFirstPage';
 
 const migrationsDir = resolvePackagePath(
   '@internal/plugin-kube-delivery-backend',
@@ -212,12 +213,6 @@ export function toDeployment(row: DeploymentRow): DeploymentRecord {
   };
 }
 
-// Cursor: "<created_at>:<id>" of the last item of a page.
-function parseCursor(cursor: string): [number, string] | undefined {
-  const match = /^(\d{1,16}):([0-9a-f-]{36})$/.exec(cursor);
-  return match ? [Number(match[1]), match[2]] : undefined;
-}
-
 /** Knex implementation of {@link DeliveryStore}, for SQLite and PostgreSQL. */
 export class DatabaseDeliveryStore implements DeliveryStore {
   static async create(options: {
@@ -340,29 +335,8 @@ export class DatabaseDeliveryStore implements DeliveryStore {
       entity_ref: query.entityRef,
     });
     if (query.environment) q = q.where({ environment: query.environment });
-    const cursor = query.before ? parseCursor(query.before) : undefined;
-    if (cursor) {
-      const [createdAt, id] = cursor;
-      q = q.where(inner =>
-        inner
-          .where('created_at', '<', createdAt)
-          .orWhere(same =>
-            same.where('created_at', '=', createdAt).andWhere('id', '<', id),
-          ),
-      );
-    }
-    const rows = await q
-      .orderBy([
-        { column: 'created_at', order: 'desc' },
-        { column: 'id', order: 'desc' },
-      ])
-      .limit(query.limit + 1);
-    const items = rows.slice(0, query.limit).map(toDeployment);
-    const last = rows.length > query.limit ? rows[query.limit - 1] : undefined;
-    return {
-      items,
-      nextCursor: last ? `${Number(last.created_at)}:${last.id}` : undefined,
-    };
+    const rows = await rowsAfterCursor<DeploymentRow>(q, query.before, query.limit);
+    return pageOf(rows, query.limit, toDeployment);
   }
 
   async lastSucceeded(entityRef: string, environment: string, track: string) {

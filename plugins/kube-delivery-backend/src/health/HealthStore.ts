@@ -4,6 +4,11 @@ import {
 } from '@backstage/backend-plugin-api';
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
+import {
+  PAGE_CURSOR,
+  pageOf,
+  rowsAfterCursor,
+} from '../database/newestFirstPage';
 import type {
   EnvironmentEvent,
   EnvironmentEventKind,
@@ -118,7 +123,7 @@ function eventRow(event: NewEnvironmentEvent): EventRow {
 }
 
 /** Cursor: "<created_at>:<id>" of the last item of a page. */
-export const EVENT_CURSOR = /^(\d{1,16}):([0-9a-f-]{36})$/;
+export const EVENT_CURSOR = PAGE_CURSOR;
 
 /** Knex implementation of {@link HealthStore}, for SQLite and PostgreSQL. */
 export class DatabaseHealthStore implements HealthStore {
@@ -193,31 +198,13 @@ export class DatabaseHealthStore implements HealthStore {
     limit: number;
     before?: string;
   }) {
-    let q = this.db<EventRow>('kd_environment_events').where({
-      environment: query.environment,
-    });
-    const cursor = query.before ? EVENT_CURSOR.exec(query.before) : undefined;
-    if (cursor) {
-      const createdAt = Number(cursor[1]);
-      const id = cursor[2];
-      q = q.where(inner =>
-        inner
-          .where('created_at', '<', createdAt)
-          .orWhere(same =>
-            same.where('created_at', '=', createdAt).andWhere('id', '<', id),
-          ),
-      );
-    }
-    const rows = await q
-      .orderBy([
-        { column: 'created_at', order: 'desc' },
-        { column: 'id', order: 'desc' },
-      ])
-      .limit(query.limit + 1);
-    const last = rows.length > query.limit ? rows[query.limit - 1] : undefined;
-    return {
-      items: rows.slice(0, query.limit).map(toEvent),
-      nextCursor: last ? `${Number(last.created_at)}:${last.id}` : undefined,
-    };
+    const rows = await rowsAfterCursor<EventRow>(
+      this.db('kd_environment_events').where({
+        environment: query.environment,
+      }),
+      query.before,
+      query.limit,
+    );
+    return pageOf(rows, query.limit, toEvent);
   }
 }

@@ -7,7 +7,8 @@ import type {
 } from '@internal/plugin-kube-delivery-common';
 import type { Knex } from 'knex';
 import { toDeployment, type DeploymentRow } from '../database';
-import { EVENT_CURSOR, toEvent, type EventRow } from '../health/HealthStore';
+import { PAGE_CURSOR, rowsAfterCursor } from '../database/newestFirstPage';
+import { toEvent, type EventRow } from '../health/HealthStore';
 import type { EnvironmentEventKind } from '../health/types';
 
 const DEPLOYMENT_KINDS: readonly string[] = [
@@ -25,7 +26,7 @@ const EVENT_KINDS: readonly string[] = [
 ] satisfies EnvironmentEventKind[];
 
 /** Cursor of a history page: "<created_at ms>:<id>", as the two tables order by. */
-export const HISTORY_CURSOR = EVENT_CURSOR;
+export const HISTORY_CURSOR = PAGE_CURSOR;
 
 export interface HistoryQuery {
   entityRef: string;
@@ -88,7 +89,11 @@ export class DatabaseHistoryStore implements HistoryStore {
     });
     if (query.environment) q = q.where({ environment: query.environment });
     if (query.kind) q = q.where({ kind: query.kind as DeploymentKind });
-    const rows = await this.page(q, query);
+    const rows = await rowsAfterCursor<DeploymentRow>(
+      q,
+      query.before,
+      query.limit,
+    );
     return rows.map(row => {
       const {
         track: _track,
@@ -131,7 +136,7 @@ export class DatabaseHistoryStore implements HistoryStore {
           ),
       );
     if (query.environment) q = q.where({ environment: query.environment });
-    const rows = await this.page(q, query);
+    const rows = await rowsAfterCursor<EventRow>(q, query.before, query.limit);
     return rows.map(row => {
       const event = toEvent(row);
       return {
@@ -148,31 +153,5 @@ export class DatabaseHistoryStore implements HistoryStore {
         },
       };
     });
-  }
-
-  /** Rows after the cursor, newest first, one more than a page. */
-  private page<Row extends { created_at: number | string; id: string }>(
-    q: Knex.QueryBuilder<Row, Row[]>,
-    query: HistoryQuery,
-  ): Promise<Row[]> {
-    const cursor = query.before ? HISTORY_CURSOR.exec(query.before) : null;
-    let paged = q;
-    if (cursor) {
-      const createdAt = Number(cursor[1]);
-      const id = cursor[2];
-      paged = paged.where(inner =>
-        inner
-          .where('created_at', '<', createdAt)
-          .orWhere(same =>
-            same.where('created_at', '=', createdAt).andWhere('id', '<', id),
-          ),
-      );
-    }
-    return paged
-      .orderBy([
-        { column: 'created_at', order: 'desc' },
-        { column: 'id', order: 'desc' },
-      ])
-      .limit(query.limit + 1) as unknown as Promise<Row[]>;
   }
 }

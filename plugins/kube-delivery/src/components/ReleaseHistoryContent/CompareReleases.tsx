@@ -6,41 +6,11 @@ import {
 } from '@backstage/core-components';
 import { useApi } from '@backstage/core-plugin-api';
 import Box from '@material-ui/core/Box';
-import FormControl from '@material-ui/core/FormControl';
-import InputLabel from '@material-ui/core/InputLabel';
-import MenuItem from '@material-ui/core/MenuItem';
-import Select from '@material-ui/core/Select';
 import Typography from '@material-ui/core/Typography';
-import type { ReleaseView } from '@internal/plugin-kube-delivery-common';
 import { kubeDeliveryApiRef } from '../../api';
 import { useLoad } from '../../hooks/usePolledAsync';
+import { LabelledSelect } from '../common/LabelledSelect';
 import { ReleaseComparison } from '../common/ReleaseComparison';
-
-function ReleaseSelect(props: {
-  id: string;
-  label: string;
-  releases: ReleaseView[];
-  value: string;
-  onChange: (id: string) => void;
-}) {
-  return (
-    <FormControl fullWidth margin="dense">
-      <InputLabel id={`${props.id}-label`}>{props.label}</InputLabel>
-      <Select
-        labelId={`${props.id}-label`}
-        value={props.value}
-        onChange={e => props.onChange(e.target.value as string)}
-        inputProps={{ 'aria-label': props.label }}
-      >
-        {props.releases.map(r => (
-          <MenuItem key={r.id} value={r.id}>
-            {r.version}
-          </MenuItem>
-        ))}
-      </Select>
-    </FormControl>
-  );
-}
 
 /** Two releases of the service side by side: what changed in settings and manifest. */
 export function CompareReleases({ entityRef }: { entityRef: string }) {
@@ -72,19 +42,20 @@ export function CompareReleases({ entityRef }: { entityRef: string }) {
       </Typography>
     );
   } else {
+    const options = releases.map(r => ({ value: r.id, label: r.version }));
     body = (
       <>
-        <ReleaseSelect
+        <LabelledSelect
           id="kd-compare-from"
           label="From release"
-          releases={releases}
+          options={options}
           value={fromId}
           onChange={setFromId}
         />
-        <ReleaseSelect
+        <LabelledSelect
           id="kd-compare-to"
           label="To release"
-          releases={releases}
+          options={options}
           value={toId}
           onChange={setToId}
         />

@@ -11,12 +11,8 @@ import { useEntity } from '@backstage/plugin-catalog-react';
 import { usePermission } from '@backstage/plugin-permission-react';
 import Box from '@material-ui/core/Box';
 import Button from '@material-ui/core/Button';
-import FormControl from '@material-ui/core/FormControl';
 import Grid from '@material-ui/core/Grid';
-import InputLabel from '@material-ui/core/InputLabel';
 import List from '@material-ui/core/List';
-import MenuItem from '@material-ui/core/MenuItem';
-import Select from '@material-ui/core/Select';
 import Alert from '@material-ui/lab/Alert';
 import {
   HISTORY_ENTRY_KINDS,
@@ -28,6 +24,7 @@ import {
 import { kubeDeliveryApiRef } from '../../api';
 import { useLoad } from '../../hooks/usePolledAsync';
 import { reasonOf } from '../common/format';
+import { LabelledSelect } from '../common/LabelledSelect';
 import { ReleaseDialog } from '../common/ReleaseDialog';
 import { CompareReleases } from './CompareReleases';
 import { HistoryEntryItem, KIND_WORDS } from './HistoryEntryItem';
@@ -41,34 +38,6 @@ type Page = {
   loading: boolean;
   error?: Error;
 };
-
-/** A select of the filters, "All" as the empty value. */
-function FilterSelect(props: {
-  id: string;
-  label: string;
-  value: string;
-  options: Array<{ value: string; label: string }>;
-  onChange: (value: string) => void;
-}) {
-  return (
-    <FormControl fullWidth>
-      <InputLabel id={`${props.id}-label`}>{props.label}</InputLabel>
-      <Select
-        labelId={`${props.id}-label`}
-        value={props.value}
-        onChange={e => props.onChange(e.target.value as string)}
-        inputProps={{ 'aria-label': props.label }}
-      >
-        <MenuItem value="">All</MenuItem>
-        {props.options.map(o => (
-          <MenuItem key={o.value} value={o.value}>
-            {o.label}
-          </MenuItem>
-        ))}
-      </Select>
-    </FormControl>
-  );
-}
 
 /**
  * The Release history tab: one timeline of the service's deployments,
@@ -214,7 +183,7 @@ export const ReleaseHistoryContent = () => {
       <Grid item xs={12} lg={8}>
         <InfoCard title="Release history">
           <Box display="flex" style={{ gap: 16 }} mb={2}>
-            <FilterSelect
+            <LabelledSelect
               id="kd-history-environment"
               label="Environment"
               value={environment}
@@ -223,8 +192,9 @@ export const ReleaseHistoryContent = () => {
                 label: e.name,
               }))}
               onChange={setEnvironment}
+              allLabel="All"
             />
-            <FilterSelect
+            <LabelledSelect
               id="kd-history-kind"
               label="Kind"
               value={kind}
@@ -233,6 +203,7 @@ export const ReleaseHistoryContent = () => {
                 label: KIND_WORDS[k].replace(/ to$/, ''),
               }))}
               onChange={v => setKind(v as HistoryEntryKind | '')}
+              allLabel="All"
             />
           </Box>
           {outcome && (
