@@ -188,18 +188,26 @@ interface PhaseResult {
   bad: number;
 }
 
-/** The heap a StatusCache of the environments holds once synced (after GC, before its start vs after sync). */
+/**
+ * The heap a StatusCache of the environments retains once synced: heap after
+ * GC while it is synced minus after it is stopped and dropped (so start-up
+ * garbage and code compiled on the way count in neither).
+ */
 async function measureCache(config: DeliveryConfig) {
-  const cache = new StatusCache(config.environments, createBenchLogger(false));
-  const before = memory();
+  let cache: StatusCache | undefined = new StatusCache(
+    config.environments,
+    createBenchLogger(false),
+  );
   await cache.start();
-  const after = memory();
+  const synced = memory();
   const objects = cache
     .stats()
     .flatMap(e => Object.values(e.kinds))
     .reduce((sum, kind) => sum + kind.objects, 0);
   await cache.stop();
-  return { heapMb: after.heapUsedMb - before.heapUsedMb, objects };
+  cache = undefined;
+  const dropped = memory();
+  return { heapMb: synced.heapUsedMb - dropped.heapUsedMb, objects };
 }
 
 /** Starts a backend on the shared database, waits for its status cache, measures, stops it. */

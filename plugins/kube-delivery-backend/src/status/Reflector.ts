@@ -210,7 +210,7 @@ export class Reflector<T extends KubernetesObject> {
         )
         .then(controller => {
           this.watchController = controller;
-          if (this.stopped) controller.abort();
+          if (this.stopped || failed) controller.abort();
         }, reject);
     });
   }
