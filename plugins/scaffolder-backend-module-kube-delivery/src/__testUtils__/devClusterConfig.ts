@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { JsonObject } from '@backstage/types';
@@ -10,8 +9,8 @@ export const REPO_ROOT = path.resolve(__dirname, '../../../..');
 /**
  * The app-config that `scripts/dev.sh` writes for the running devcluster
  * (`yarn devcluster app-config`): `kubeDelivery`, with a fast deployment
- * runner, and `kubernetes` for the Backstage Kubernetes plugin, with its
- * `$file` token read as the config loader would.
+ * runner, and `kubernetes` for the Backstage Kubernetes plugin (its token
+ * as a `$file` reference, for the real config loader).
  */
 export async function devClusterAppConfig(): Promise<{
   kubeDelivery: JsonObject;
@@ -23,14 +22,6 @@ export async function devClusterAppConfig(): Promise<{
     { cwd: REPO_ROOT },
   );
   const config = parse(stdout);
-  for (const method of config.kubernetes.clusterLocatorMethods) {
-    for (const cluster of method.clusters) {
-      cluster.serviceAccountToken = fs.readFileSync(
-        cluster.serviceAccountToken.$file,
-        'utf8',
-      );
-    }
-  }
   return {
     kubeDelivery: {
       ...config.kubeDelivery,

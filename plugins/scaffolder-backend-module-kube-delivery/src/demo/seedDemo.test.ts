@@ -19,7 +19,7 @@ import {
 } from '@backstage/backend-test-utils';
 import { authServiceFactory } from '@backstage/backend-defaults/auth';
 import { httpAuthServiceFactory } from '@backstage/backend-defaults/httpAuth';
-import { getDevCluster, kubeApiRequest } from '@internal/devcluster';
+import { getDevCluster } from '@internal/devcluster';
 import type {
   EnvironmentStatusView,
   GatewayCertificateListResponse,
@@ -33,6 +33,7 @@ import {
   devClusterAppConfig,
   REPO_ROOT,
 } from '../__testUtils__/devClusterConfig';
+import { startKubernetesPlugin } from '../__testUtils__/kubernetesPlugin';
 import {
   BOUTIQUE_SERVICES,
   BRANCH,
@@ -52,7 +53,7 @@ const NAMES = [...BOUTIQUE_SERVICES, REDIS_CART].map(ref => ref.split('/')[1]);
 
 let backend: TestBackend;
 let client: KubeDeliveryClient;
-let kubernetesConfig: any;
+let kubernetesPlugin: Awaited<ReturnType<typeof startKubernetesPlugin>>;
 let gatewayBefore: any;
 let secretBefore: boolean;
 let secretName: string | undefined;
@@ -68,7 +69,10 @@ async function kubectl(args: string[]) {
 beforeAll(async () => {
   // kubeDelivery and kubernetes, as scripts/dev.sh writes them.
   const appConfig = await devClusterAppConfig();
-  kubernetesConfig = appConfig.kubernetes;
+  kubernetesPlugin = await startKubernetesPlugin({
+    kubernetes: appConfig.kubernetes,
+    token: TOKEN,
+  });
   gatewayBefore = JSON.parse(
     await kubectl([
       'get',
@@ -144,6 +148,7 @@ afterAll(async () => {
     }
   }
   await backend?.stop();
+  await kubernetesPlugin?.stop();
   const selector = `app.kubernetes.io/name in (${NAMES.join(',')})`;
   for (const namespace of NAMESPACES) {
     await kubectl([
@@ -202,6 +207,47 @@ afterAll(async () => {
     ]);
   }
 });
+
+/**
+ * The pods the Backstage Kubernetes plugin shows on frontend's Kubernetes
+ * tab (`POST /api/kubernetes/services/frontend`, as its frontend asks),
+ * once its catalog has read the examples.
+ */
+async function eventuallyPods(baseUrl: string): Promise<string[]> {
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    const response = await fetch(
+      `${baseUrl}/api/kubernetes/services/frontend`,
+      {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${TOKEN}`,
+          'Content-Type': 'application/json',
+        },
+        body: JSON.stringify({
+          entity: {
+            kind: 'Component',
+            metadata: { name: 'frontend', namespace: 'default' },
+          },
+        }),
+      },
+    );
+    const body = await response.text();
+    if (response.ok) {
+      const { items } = JSON.parse(body);
+      expect(items.flatMap((c: any) => c.errors)).toEqual([]);
+      return items
+        .flatMap((c: any) => c.resources)
+        .filter((r: any) => r.type === 'pods')
+        .flatMap((r: any) => r.resources)
+        .map((pod: any) => pod.metadata.name);
+    }
+    // 403 "Entity not found" until its catalog has read the examples.
+    if (Date.now() > deadline)
+      throw new Error(`Kubernetes plugin: ${response.status} ${body}`);
+    await new Promise(resolve => setTimeout(resolve, 1000));
+  }
+}
 
 async function statusOf(
   entityRef: string,
@@ -294,22 +340,7 @@ it('seeds Online Boutique through the API with the static token, and a second ru
   const kubeDeliveryPods = items
     .flatMap(i => i.rollout?.pods ?? [])
     .map(p => p.name);
-  // The plugin's own code cannot run under Jest (it imports
-  // @kubernetes/client-node dynamically), so this makes the query it makes
-  // for the frontend: pods in every namespace by label, with the cluster,
-  // CA and token of the generated `kubernetes` config.
-  const [pluginCluster] = kubernetesConfig.clusterLocatorMethods[0].clusters;
-  const pods = await kubeApiRequest(
-    { server: pluginCluster.url, caData: pluginCluster.caData },
-    {
-      path: '/api/v1/pods?labelSelector=backstage.io%2Fkubernetes-id%3Dfrontend',
-      token: pluginCluster.serviceAccountToken,
-    },
-  );
-  expect(pods.status).toBe(200);
-  const kubernetesPluginPods = pods.body.items.map(
-    (pod: any) => pod.metadata.name,
-  );
+  const kubernetesPluginPods = await eventuallyPods(kubernetesPlugin.baseUrl);
   expect(kubeDeliveryPods.length).toBeGreaterThanOrEqual(4);
   expect(kubernetesPluginPods).toEqual(
     expect.arrayContaining(kubeDeliveryPods),
