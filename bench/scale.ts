@@ -247,11 +247,9 @@ async function measurePhase(options: {
     ]);
     const mem = memory();
     let bad = 0;
-    const read = async (client: number, i: number) => {
-      const service =
-        options.services[
-          (client * options.perClient + i) % options.services.length
-        ];
+    let next = 0;
+    const read = async () => {
+      const service = options.services[next++ % options.services.length];
       const res = await fetch(
         `${bench.baseUrl}/api/kube-delivery/entities/component/default/${service.name}/status`,
       );
@@ -265,11 +263,15 @@ async function measurePhase(options: {
       )
         bad++;
     };
+    // Warm-up: every service read at least once, as a backend that has run a while has.
     await concurrentLoad({
       clients: options.clients,
-      perClient: 2,
+      perClient: Math.max(
+        2,
+        Math.ceil(options.services.length / options.clients),
+      ),
       request: read,
-    }); // warm-up
+    });
     bad = 0;
     const load = await concurrentLoad({
       clients: options.clients,
