@@ -2,7 +2,7 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import type { E2eBackend } from './backend';
 
 /** Time the app and backend get for what a user waits for (page loads, live updates). */
-export const UI_TIMEOUT_MS = 60_000;
+export const UI_TIMEOUT_MS = 120_000;
 
 /**
  * A page signed in as the guest user: the sign-in page's guest provider is

@@ -100,10 +100,6 @@ describe('Kube Delivery tabs in Chromium against the real app and backend', () =
     const steps = dev.getByLabel('Steps of the deploy of 0.1.0');
     const during = await waitForText(steps, /Rollout\s+running/);
     expect(during).toMatch(/Dry run\s+succeeded[\s\S]*Apply\s+succeeded/);
-    await saveScreenshot(
-      page,
-      path.join(SCREENSHOTS, 'environments-rollout.png'),
-    );
     // ...and when it is done, the card says what runs, who deployed it, and
     // where the two ready replicas landed.
     await steps.waitFor({ state: 'detached' });
@@ -119,6 +115,27 @@ describe('Kube Delivery tabs in Chromium against the real app and backend', () =
     );
     expect(readyPods.reduce((a, b) => a + b, 0)).toBe(2);
     expect(await page.evaluate(() => (window as any).kdE2eNoReload)).toBe(true);
+  });
+
+  it('restarts what runs in dev, operated from the keyboard', async () => {
+    const dev = card('dev');
+    await dev.getByRole('button', { name: 'Restart in dev' }).focus();
+    await page.keyboard.press('Enter');
+    // While the new pods roll out, the card shows the live replica counts
+    // beside the running step.
+    const during = await waitForText(
+      dev,
+      /\d of 2 ready[\s\S]*Rollout\s+running/,
+    );
+    expect(during).toMatch(/Restart: 0\.1\.0 \(rolling\) — running/);
+    await saveScreenshot(
+      page,
+      path.join(SCREENSHOTS, 'environments-rollout.png'),
+    );
+    const steps = dev.getByLabel('Steps of the restart of 0.1.0');
+    await steps.waitFor({ state: 'detached' });
+    await dev.getByText(/^Restarted by user:development\/guest/).waitFor();
+    await dev.getByText('2 of 2 ready').waitFor();
   });
 
   it("shows the backend's reason when it refuses a promotion", async () => {
@@ -190,7 +207,9 @@ describe('Kube Delivery tabs in Chromium against the real app and backend', () =
 
   it('uploads a certificate for the gateway and shows its HTTPS state', async () => {
     const https = page.getByRole('region', { name: 'HTTPS of dev' });
-    await https.getByText(/No certificate yet/).waitFor();
+    await https
+      .getByText(/^No certificate yet: the gateway serves no HTTPS/)
+      .waitFor();
     const wrongHost = await selfSignedCertificate('shop.elsewhere.example');
     const right = await selfSignedCertificate('dev.boutique.example');
     try {
@@ -305,6 +324,7 @@ describe('Kube Delivery tabs in Chromium against the real app and backend', () =
       .getByRole('table', { name: 'Routing rules of myfeature in dev' })
       .getByRole('row')
       .filter({ hasText: value });
+    await row.waitFor();
     const cells = await row.getByRole('cell').allInnerTexts();
     expect(cells.slice(0, 4)).toEqual([
       'header',
@@ -374,6 +394,7 @@ describe('Kube Delivery tabs in Chromium against the real app and backend', () =
       'Rolled back to 0.1.0 in dev',
       'Deployed 0.2.0 in dev',
       'Promoted 0.1.0 in test',
+      'Restarted 0.1.0 in dev',
       'Deployed 0.1.0 in dev',
     ]);
     expect(entries).toContain('Route changed in dev');
