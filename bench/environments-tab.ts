@@ -127,6 +127,17 @@ async function main() {
         2,
       )}`,
     );
+    console.log(
+      JSON.stringify({
+        bench: 'kube-delivery-ui-environments-tab',
+        runs,
+        environmentsTabMs: tab.map(Math.round),
+        overviewTabMs: baseline.map(Math.round),
+        environmentsTabMedianMs: Math.round(tabMedian),
+        overviewTabMedianMs: Math.round(baselineMedian),
+        ratio: Number((tabMedian / baselineMedian).toFixed(2)),
+      }),
+    );
   } finally {
     await browser.close();
     await backend.stop();
