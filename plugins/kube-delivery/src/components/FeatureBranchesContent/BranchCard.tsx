@@ -85,13 +85,20 @@ export function BranchCard(props: {
             <TableBody>
               {view.rules.map(rule => (
                 <TableRow key={rule.id}>
-                  <TableCell>{rule.kind}</TableCell>
-                  <TableCell>{rule.key}</TableCell>
+                  <TableCell style={{ whiteSpace: 'nowrap' }}>
+                    {rule.kind}
+                  </TableCell>
+                  <TableCell style={{ whiteSpace: 'nowrap' }}>
+                    {rule.key}
+                  </TableCell>
                   <TableCell style={{ fontFamily: 'monospace' }}>
                     {rule.value}
                   </TableCell>
                   <TableCell>{rule.owner}</TableCell>
-                  <TableCell title={new Date(rule.expiresAt).toLocaleString()}>
+                  <TableCell
+                    style={{ whiteSpace: 'nowrap' }}
+                    title={new Date(rule.expiresAt).toLocaleString()}
+                  >
                     {timeLeft(rule.expiresAt)}
                   </TableCell>
                   {canRoute && (

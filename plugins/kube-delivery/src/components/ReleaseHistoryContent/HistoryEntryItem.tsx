@@ -48,10 +48,22 @@ const STATUS_COLOR: Record<
   queued: 'default',
 };
 
-/** A detail of an event (branch, host, rule id …) as a short string. */
-function detailText(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  return text.length > 80 ? `${text.slice(0, 79)}…` : text;
+/**
+ * The details of an event worth a chip: plain values and lists of them, not
+ * nested records nor ids and fingerprints, shortened to one line.
+ */
+function detailChips(details: Record<string, unknown>): string[] {
+  const chips: string[] = [];
+  for (const [key, value] of Object.entries(details)) {
+    if (/(^id|Id|fingerprint\w*)$/.test(key)) continue;
+    const plain = Array.isArray(value)
+      ? value.every(v => typeof v !== 'object')
+      : typeof value !== 'object' || value === null;
+    if (!plain) continue;
+    const text = Array.isArray(value) ? value.join(', ') : String(value);
+    chips.push(`${key}: ${text.length > 80 ? `${text.slice(0, 79)}…` : text}`);
+  }
+  return chips;
 }
 
 /** One entry of the Release history: a deployment with its steps, or an event. */
@@ -99,15 +111,15 @@ export function HistoryEntryItem(props: {
       {entry.message && (
         <Typography variant="body2">{entry.message}</Typography>
       )}
-      {entry.details && Object.keys(entry.details).length > 0 && (
+      {entry.details && (
         <Box mt={0.5}>
-          {Object.entries(entry.details).map(([key, value]) => (
+          {detailChips(entry.details).map(chip => (
             <Chip
-              key={key}
+              key={chip}
               size="small"
               variant="outlined"
-              style={{ marginRight: 4 }}
-              label={`${key}: ${detailText(value)}`}
+              style={{ marginRight: 4, marginBottom: 4 }}
+              label={chip}
             />
           ))}
         </Box>

@@ -60,7 +60,12 @@ const routeEvent: HistoryEntry = {
   createdAt: minutesAgo(5),
   actor: 'user:default/joe',
   message: 'Rule shop_session-id=abc added for myfeature',
-  details: { branch: 'myfeature' },
+  details: {
+    branch: 'myfeature',
+    hosts: ['a.example', 'b.example'],
+    ruleId: 'rule-1',
+    rule: { id: 'rule-1', value: 'abc' },
+  },
 };
 
 function detail(version: string, replicas: number): ReleaseDetailView {
@@ -93,6 +98,11 @@ describe('ReleaseHistoryContent', () => {
     });
     expect(within(timeline).getByText('Route changed')).toBeInTheDocument();
     expect(within(timeline).getByText('branch: myfeature')).toBeInTheDocument();
+    expect(
+      within(timeline).getByText('hosts: a.example, b.example'),
+    ).toBeInTheDocument();
+    // Ids and nested records stay out of the chips.
+    expect(within(timeline).queryByText(/^rule(Id)?:/)).not.toBeInTheDocument();
     const deployed = within(timeline).getByRole('listitem', {
       name: 'Deployed 0.1.5 in dev',
     });
@@ -136,11 +146,14 @@ describe('ReleaseHistoryContent', () => {
     await renderTab(<ReleaseHistoryContent />, { api });
     expect(await screen.findByText('No history yet')).toBeInTheDocument();
 
-    await userEvent.click(screen.getByRole('button', { name: /Environment/ }));
+    expect(
+      screen.getByRole('button', { name: 'Environment' }),
+    ).toHaveTextContent('All');
+    await userEvent.click(screen.getByRole('button', { name: 'Environment' }));
     await userEvent.click(
       await screen.findByRole('option', { name: 'staging' }),
     );
-    await userEvent.click(screen.getByRole('button', { name: /Kind/ }));
+    await userEvent.click(screen.getByRole('button', { name: 'Kind' }));
     await userEvent.click(
       await screen.findByRole('option', { name: 'Rolled back' }),
     );

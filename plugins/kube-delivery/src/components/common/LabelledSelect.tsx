@@ -14,10 +14,16 @@ export function LabelledSelect(props: {
 }) {
   return (
     <FormControl fullWidth margin="dense">
-      <InputLabel id={`${props.id}-label`}>{props.label}</InputLabel>
+      <InputLabel
+        id={`${props.id}-label`}
+        shrink={props.allLabel ? true : undefined}
+      >
+        {props.label}
+      </InputLabel>
       <Select
         labelId={`${props.id}-label`}
         value={props.value}
+        displayEmpty={Boolean(props.allLabel)}
         onChange={e => props.onChange(e.target.value as string)}
         inputProps={{ 'aria-label': props.label }}
       >
