@@ -55,7 +55,12 @@ export const EnvironmentsContent = () => {
 
   if (loading) return <Progress />;
   if (!value) {
-    return error ? <ResponseErrorPanel error={error} /> : null;
+    return error ? (
+      <ResponseErrorPanel
+        title="Environments could not be read; reload the page, or ask your platform team if it persists"
+        error={error}
+      />
+    ) : null;
   }
   if (value.environments.length === 0) {
     return (
