@@ -141,6 +141,7 @@ export class HealthService {
       await this.options.store.addEvent({
         environment: refusal.environment,
         kind: 'promotion-refused',
+        entityRef: refusal.entityRef,
         message: refusal.message,
         details: {
           entityRef: refusal.entityRef,

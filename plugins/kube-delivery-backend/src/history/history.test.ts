@@ -75,6 +75,8 @@ describe.each(TEST_DATABASE_IDS)('Release history on %s', databaseId => {
   };
   /** Entry ids of `mine`, newest first, as the timeline must list them. */
   let expectedOrder: string[];
+  /** The 409's message when promoting `mine` to dev. */
+  let refusal: string;
   const ids = {
     deploy: randomUUID(),
     promote: randomUUID(),
@@ -233,8 +235,20 @@ describe.each(TEST_DATABASE_IDS)('Release history on %s', databaseId => {
         at: T0 + 2600,
       }),
     ]);
+    // A refused promotion, refused and recorded by the real promotion rules:
+    // dev is first in the lifecycle, so there is nothing to promote from.
+    const refused = await request(allowed.server)
+      .post(`${entityPath(mineName)}/promotions`)
+      .set('Authorization', asUser())
+      .send({ environment: 'dev' });
+    expect(refused.status).toBe(409);
+    refusal = refused.body.error.message;
+    const [refusalEvent] = await knex('kd_environment_events')
+      .where({ kind: 'promotion-refused', entity_ref: mineRef })
+      .select('id');
     const sameMillisecond = [ids.restart, ids.certificate].sort().reverse();
     expectedOrder = [
+      refusalEvent.id,
       ...sameMillisecond,
       ids.rollback,
       ids.promote,
@@ -280,6 +294,12 @@ describe.each(TEST_DATABASE_IDS)('Release history on %s', databaseId => {
     expect(restart.deployment).not.toHaveProperty('leaseOwner');
     expect(restart.deployment).not.toHaveProperty('attempts');
 
+    expect(items[0]).toMatchObject({
+      kind: 'promotion-refused',
+      environment: 'dev',
+      actor: 'user:default/mock',
+      message: refusal,
+    });
     expect(items.find(i => i.id === ids.route)).toMatchObject({
       kind: 'route-changed',
       actor: 'user:default/joe',
@@ -302,7 +322,7 @@ describe.each(TEST_DATABASE_IDS)('Release history on %s', databaseId => {
       pages += 1;
     } while (cursor && pages < 10);
     expect(seen).toEqual(expectedOrder);
-    expect(pages).toBe(3);
+    expect(pages).toBe(4);
   });
 
   it.each([
@@ -310,7 +330,7 @@ describe.each(TEST_DATABASE_IDS)('Release history on %s', databaseId => {
     ['kind=rollback', () => [ids.rollback]],
     ['kind=certificate-changed', () => [ids.certificate]],
     ['kind=route-changed', () => [ids.route]],
-    ['kind=promotion-refused', () => []],
+    ['kind=promotion-refused', () => expectedOrder.slice(0, 1)],
     ['environment=dev&kind=deploy', () => [ids.deploy]],
     ['environment=production', () => []],
   ])('filters with %s', async (query, expected) => {
