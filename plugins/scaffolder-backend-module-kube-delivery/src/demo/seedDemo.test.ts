@@ -135,43 +135,60 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (client) {
-    for (const route of BRANCH_ROUTES) {
-      for (const rule of await client
-        .listRoutes(route.entityRef, 'dev')
-        .catch(() => [])) {
+  // Every step runs even when one before it failed, so the shared gateway
+  // is always put back. The first failure is reported.
+  const failures: unknown[] = [];
+  const step = async (run: () => Promise<unknown>) => {
+    try {
+      await run();
+    } catch (error) {
+      failures.push(error);
+    }
+  };
+  await step(async () => {
+    for (const route of client ? BRANCH_ROUTES : []) {
+      for (const rule of await client.listRoutes(route.entityRef, 'dev')) {
         await client.request(
           'DELETE',
           `${entityPath(route.entityRef)}/routes/${rule.id}`,
         );
       }
     }
-  }
-  await backend?.stop();
-  await kubernetesPlugin?.stop();
-  const selector = `app.kubernetes.io/name in (${NAMES.join(',')})`;
-  for (const namespace of NAMESPACES) {
-    await kubectl([
-      'delete',
-      'deployments,services,configmaps,poddisruptionbudgets',
-      '-n',
-      namespace,
-      '-l',
-      selector,
-      '--ignore-not-found',
-    ]);
-  }
+  });
+  await step(async () => backend?.stop());
+  await step(async () => kubernetesPlugin?.stop());
+  await step(async () => {
+    const selector = `app.kubernetes.io/name in (${NAMES.join(',')})`;
+    for (const namespace of NAMESPACES) {
+      await kubectl([
+        'delete',
+        'deployments,services,configmaps,poddisruptionbudgets',
+        '-n',
+        namespace,
+        '-l',
+        selector,
+        '--ignore-not-found',
+      ]);
+    }
+  });
   // The routing rules' VirtualServices, named after the services.
-  await kubectl([
-    'delete',
-    'virtualservices.networking.istio.io',
-    ...BRANCH_ROUTES.map(route => route.entityRef.split('/')[1]),
-    '-n',
-    'dev',
-    '--ignore-not-found',
-  ]);
-  if (gatewayBefore) {
-    const { metadata, spec } = gatewayBefore;
+  await step(() =>
+    kubectl([
+      'delete',
+      'virtualservices.networking.istio.io',
+      ...BRANCH_ROUTES.map(route => route.entityRef.split('/')[1]),
+      '-n',
+      'dev',
+      '--ignore-not-found',
+    ]),
+  );
+  // Only the HTTPS server this test's upload added: other tests may be
+  // changing the same gateway at the same time.
+  await step(async () => {
+    if (!gatewayBefore || !secretName) return;
+    const before = new Set(
+      (gatewayBefore.spec.servers ?? []).map((server: any) => server.name),
+    );
     const current = JSON.parse(
       await kubectl([
         'get',
@@ -183,20 +200,31 @@ afterAll(async () => {
         'json',
       ]),
     );
-    const cluster = await getDevCluster();
-    await cluster.kubectl(['replace', '-f', '-'], {
-      input: JSON.stringify({
-        ...current,
-        metadata: {
-          ...current.metadata,
-          labels: metadata.labels,
-          annotations: metadata.annotations,
-        },
-        spec,
-      }),
-    });
-  }
-  if (secretName && !secretBefore) {
+    const patch = (current.spec.servers ?? [])
+      .map((server: any, index: number) => ({ server, index }))
+      .filter(
+        ({ server }: any) =>
+          !before.has(server.name) && server.tls?.credentialName === secretName,
+      )
+      .reverse()
+      .flatMap(({ server, index }: any) => [
+        { op: 'test', path: `/spec/servers/${index}/name`, value: server.name },
+        { op: 'remove', path: `/spec/servers/${index}` },
+      ]);
+    if (patch.length === 0) return;
+    await kubectl([
+      'patch',
+      'gateways.networking.istio.io',
+      'ingressgateway',
+      '-n',
+      'istio-system',
+      '--type=json',
+      '-p',
+      JSON.stringify(patch),
+    ]);
+  });
+  await step(async () => {
+    if (!secretName || secretBefore) return;
     await kubectl([
       'delete',
       'secret',
@@ -205,7 +233,8 @@ afterAll(async () => {
       'istio-system',
       '--ignore-not-found',
     ]);
-  }
+  });
+  if (failures.length > 0) throw failures[0];
 });
 
 /**
