@@ -209,7 +209,11 @@ describe(`every endpoint against callers without rights (${database})`, () => {
   });
 
   afterAll(async () => {
+    // The proxy first: it cuts the status caches' watches, which the
+    // backends would otherwise wait for. The backends before the database:
+    // their runners poll it until they stop.
     await proxy?.close();
+    await Promise.all([admin, denied, otherOnly].map(b => b?.stop()));
     await cluster?.kubectl([
       'delete',
       'deployments,services,configmaps,poddisruptionbudgets',
