@@ -149,7 +149,17 @@ export async function seedDemo(options: {
       c => c.active && (c.status === 'ok' || c.status === 'expiring'),
     );
     if (usable) return;
-    const pem = await generateDemoCertificate(list.gateway.hosts);
+    let pem: { certificateChain: string; privateKey: string };
+    try {
+      pem = await generateDemoCertificate(list.gateway.hosts);
+    } catch (error) {
+      // Everything else of the demo works without it.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      log(
+        'openssl is not installed: no demo certificate on the dev gateway (install openssl and start again)',
+      );
+      return;
+    }
     const { certificate } = await client.request<CertificateUploadResponse>(
       'POST',
       path,
