@@ -1,5 +1,5 @@
-import { getDevCluster } from '@internal/devcluster';
 import { randomBytes } from 'node:crypto';
+import { kubectl, readObject } from './cluster';
 
 const GATEWAY_NAMESPACE = 'istio-system';
 const TEST_LABEL = 'kube-delivery.io/e2e';
@@ -22,17 +22,6 @@ export interface E2eGateway {
   remove(): Promise<void>;
 }
 
-async function kubectl(args: string[], input?: string): Promise<string> {
-  const cluster = await getDevCluster();
-  const result = await cluster.kubectl(args, { input });
-  if (result.code !== 0) {
-    throw new Error(
-      `kubectl ${args.join(' ')}: ${result.stderr || result.stdout}`,
-    );
-  }
-  return result.stdout;
-}
-
 /** Creates the Gateway with plain HTTP for the devcluster environments' hosts. */
 export async function createE2eGateway(hosts: string[]): Promise<E2eGateway> {
   const suffix = randomBytes(3).toString('hex');
@@ -53,31 +42,13 @@ export async function createE2eGateway(hosts: string[]): Promise<E2eGateway> {
     }),
   );
   const secretName = (environment: string) => `${name}-${environment}-tls`;
-  const get = async (resource: string, objectName: string) => {
-    const cluster = await getDevCluster();
-    const result = await cluster.kubectl([
-      '-n',
-      GATEWAY_NAMESPACE,
-      'get',
-      resource,
-      objectName,
-      '-o',
-      'json',
-    ]);
-    if (result.code !== 0) {
-      if (/NotFound/.test(result.stderr)) return undefined;
-      throw new Error(
-        `kubectl get ${resource} ${objectName}: ${result.stderr}`,
-      );
-    }
-    return JSON.parse(result.stdout);
-  };
   return {
     namespace: GATEWAY_NAMESPACE,
     name,
     secretName,
-    read: () => get('gateway.networking.istio.io', name),
-    readSecret: secretNameToRead => get('secret', secretNameToRead),
+    read: () =>
+      readObject(GATEWAY_NAMESPACE, 'gateway.networking.istio.io', name),
+    readSecret: secret => readObject(GATEWAY_NAMESPACE, 'secret', secret),
     async remove() {
       await kubectl([
         '-n',

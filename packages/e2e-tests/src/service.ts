@@ -1,8 +1,8 @@
-import { getDevCluster } from '@internal/devcluster';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { kubectl } from './cluster';
 
 /** How long a rollout of the e2e service takes at least (minReadySeconds). */
 export const ROLLOUT_SECONDS = 8;
@@ -70,9 +70,8 @@ spec:
     apiPath: `/api/kube-delivery/entities/component/default/${name}`,
     setGreeting: writeManifest,
     async remove() {
-      const cluster = await getDevCluster();
       for (const namespace of ['dev', 'test', 'production']) {
-        await cluster.kubectl([
+        await kubectl([
           '-n',
           namespace,
           'delete',
@@ -82,7 +81,7 @@ spec:
           '--ignore-not-found',
           '--wait=false',
         ]);
-        await cluster.kubectl([
+        await kubectl([
           '-n',
           namespace,
           'delete',

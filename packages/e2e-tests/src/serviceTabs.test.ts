@@ -10,9 +10,9 @@ import {
   waitForEntity,
   waitForText,
 } from './app';
-import { getDevCluster } from '@internal/devcluster';
 import { REPO_ROOT, startE2eBackend, type E2eBackend } from './backend';
 import { launchChromium } from './chromium';
+import { readObject } from './cluster';
 import { createE2eGateway, type E2eGateway } from './gateway';
 import { deployThroughApi } from './seed';
 import { createE2eService } from './service';
@@ -192,17 +192,12 @@ describe('Kube Delivery tabs in Chromium against the real app and backend', () =
     await dev.getByText('0.1.0', { exact: true }).waitFor();
     await dev.getByText(/^Rolled back by user:development\/guest/).waitFor();
     // The rollback brought 0.1.0's configuration back, not only its image.
-    const cluster = await getDevCluster();
-    const configMap = await cluster.kubectl([
-      '-n',
+    const configMap = await readObject(
       'dev',
-      'get',
       'configmap',
       `${service.name}-settings`,
-      '-o',
-      'jsonpath={.data.GREETING}',
-    ]);
-    expect(configMap.stdout).toBe('hello');
+    );
+    expect(configMap.data.GREETING).toBe('hello');
   });
 
   it('uploads a certificate for the gateway and shows its HTTPS state', async () => {
@@ -334,19 +329,10 @@ describe('Kube Delivery tabs in Chromium against the real app and backend', () =
     ]);
 
     // The live VirtualService sends that header to the branch, first.
-    const cluster = await getDevCluster();
-    const virtualService = JSON.parse(
-      (
-        await cluster.kubectl([
-          '-n',
-          'dev',
-          'get',
-          'virtualservice',
-          service.name,
-          '-o',
-          'json',
-        ])
-      ).stdout,
+    const virtualService = await readObject(
+      'dev',
+      'virtualservice',
+      service.name,
     );
     expect(virtualService.spec.http[0]).toMatchObject({
       match: [{ headers: { userid: { exact: value } } }],
