@@ -385,6 +385,7 @@ describe('Kube Delivery tabs in Chromium against the real app and backend', () =
     ]);
     expect(entries).toContain('Route changed in dev');
     expect(entries).toContain('Certificate changed in dev');
+    expect(entries).toContain('Promotion refused in production');
 
     // Each deployment with its steps and how long they took.
     await history
