@@ -145,16 +145,6 @@ afterAll(async () => {
       failures.push(error);
     }
   };
-  await step(async () => {
-    for (const route of client ? BRANCH_ROUTES : []) {
-      for (const rule of await client.listRoutes(route.entityRef, 'dev')) {
-        await client.request(
-          'DELETE',
-          `${entityPath(route.entityRef)}/routes/${rule.id}`,
-        );
-      }
-    }
-  });
   await step(async () => backend?.stop());
   await step(async () => kubernetesPlugin?.stop());
   await step(async () => {
@@ -171,7 +161,8 @@ afterAll(async () => {
       ]);
     }
   });
-  // The routing rules' VirtualServices, named after the services.
+  // The routing rules' VirtualServices, named after the services (the rules
+  // themselves go with the test's database).
   await step(() =>
     kubectl([
       'delete',
