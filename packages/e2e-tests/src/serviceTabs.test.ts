@@ -310,6 +310,12 @@ describe('Kube Delivery tabs in Chromium against the real app and backend', () =
     expect(await dialog.getByLabel('Header to send').innerText()).toBe(
       `userid: ${value}`,
     );
+    // An hour is enough for this; extending it comes later.
+    await dialog.getByRole('button', { name: /^Expires after/ }).click();
+    await page
+      .getByRole('listbox', { name: 'Expires after' })
+      .getByRole('option', { name: '1 hour', exact: true })
+      .click();
     await dialog
       .getByRole('button', { name: 'Create the rule for myfeature in dev' })
       .click();
@@ -321,11 +327,12 @@ describe('Kube Delivery tabs in Chromium against the real app and backend', () =
       .filter({ hasText: value });
     await row.waitFor();
     const cells = await row.getByRole('cell').allInnerTexts();
-    expect(cells.slice(0, 4)).toEqual([
+    expect(cells.slice(0, 5)).toEqual([
       'header',
       'userid',
       value,
       'user:development/guest',
+      expect.stringMatching(/^(1h 00m|[1-5]?\dm) left$/),
     ]);
 
     // The live VirtualService sends that header to the branch, first.
@@ -347,17 +354,38 @@ describe('Kube Delivery tabs in Chromium against the real app and backend', () =
     expect(await waitForText(destination, /^Goes to /)).toBe(
       `Goes to ${service.name}-myfeature`,
     );
-    await page
-      .getByText(
-        `Matched the header rule userid=${value} of user:development/guest for branch myfeature.`,
-      )
-      .waitFor();
+    const matched = page.getByText(
+      `Matched the header rule userid=${value} of user:development/guest for branch myfeature.`,
+    );
+    await matched.waitFor();
     await saveScreenshot(page, path.join(SCREENSHOTS, 'feature-branches.png'));
 
     // ...and anyone else's to the mainline.
     await page
       .getByRole('textbox', { name: 'Header 1 value' })
       .fill(randomUUID());
+    await page.getByRole('button', { name: 'Test route' }).click();
+    await page.getByText(/^No rule matched: the mainline route/).waitFor();
+    expect(await destination.innerText()).toBe(`Goes to ${service.name}`);
+
+    // Extending the rule gives it 8 hours from now...
+    await row
+      .getByRole('button', { name: `Extend rule userid=${value} by 8 hours` })
+      .click();
+    await waitForText(row.getByRole('cell').nth(4), /^(7h 5\dm|8h 00m) left$/);
+    await page.getByRole('textbox', { name: 'Header 1 value' }).fill(value);
+    await page.getByRole('button', { name: 'Test route' }).click();
+    await matched.waitFor();
+    // ...and removing it takes it out of the live routing: my header goes to
+    // the mainline again.
+    await row
+      .getByRole('button', { name: `Remove rule userid=${value}` })
+      .click();
+    await row.waitFor({ state: 'detached' });
+    const routes = (await readObject('dev', 'virtualservice', service.name))
+      .spec.http;
+    expect(JSON.stringify(routes)).not.toContain(value);
+    await page.getByRole('textbox', { name: 'Header 1 value' }).fill(value);
     await page.getByRole('button', { name: 'Test route' }).click();
     await page.getByText(/^No rule matched: the mainline route/).waitFor();
     expect(await destination.innerText()).toBe(`Goes to ${service.name}`);
