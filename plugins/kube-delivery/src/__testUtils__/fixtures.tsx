@@ -152,6 +152,7 @@ export function mockApi(
     testRoute: unexpected('testRoute'),
     listCertificates: unexpected('listCertificates'),
     uploadCertificate: unexpected('uploadCertificate'),
+    useCertManager: unexpected('useCertManager'),
     ...overrides,
   };
 }

@@ -101,6 +101,8 @@ export interface KubeDeliveryApi {
     environment: string,
     request: CertificateUploadRequest,
   ): Promise<CertificateUploadResponse>;
+  /** Has the configured cert-manager issuer issue the gateway's certificate. */
+  useCertManager(environment: string): Promise<CertificateUploadResponse>;
 }
 
 /** The API reference of {@link KubeDeliveryApi}. @public */

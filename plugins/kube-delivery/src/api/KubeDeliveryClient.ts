@@ -185,6 +185,16 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     );
   }
 
+  async useCertManager(environment: string) {
+    return this.send<CertificateUploadResponse>(
+      'POST',
+      `/environments/${encodeURIComponent(
+        environment,
+      )}/certificates/cert-manager`,
+      {},
+    );
+  }
+
   private post(path: string, body: object): Promise<Deployment> {
     return this.send<Deployment>('POST', path, body);
   }

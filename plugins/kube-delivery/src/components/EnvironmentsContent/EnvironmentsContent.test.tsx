@@ -2,20 +2,20 @@ import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import type {
   EnvironmentStatusView,
-  GatewayCertificateView,
   ReleaseDetailView,
 } from '@internal/plugin-kube-delivery-common';
-import {
-  kubeDeliveryCertificatePermission,
-  kubeDeliveryRollbackPermission,
-} from '@internal/plugin-kube-delivery-common';
+import { kubeDeliveryRollbackPermission } from '@internal/plugin-kube-delivery-common';
 import type { KubeDeliveryApi } from '../../api';
+import {
+  certificate,
+  certificatesApi,
+  withGateway,
+} from '../../__testUtils__/certificates';
 import {
   AuthorizeResult,
   backendError,
   denyOnly,
   deployment,
-  environments,
   minutesAgo,
   mockApi as baseMockApi,
   release,
@@ -224,58 +224,6 @@ function detail(version: string, adsPerPage: string): ReleaseDetailView {
   };
 }
 
-const withGateway = environments.map(e =>
-  e.name === 'production'
-    ? {
-        ...e,
-        gateway: {
-          namespace: 'istio-system',
-          name: 'ingressgateway',
-          hosts: ['shop.example'],
-        },
-      }
-    : e,
-);
-
-function certificate(
-  overrides: Partial<GatewayCertificateView> = {},
-): GatewayCertificateView {
-  return {
-    id: 'cert-1',
-    environment: 'production',
-    gateway: 'istio-system/ingressgateway',
-    hosts: ['shop.example'],
-    source: 'upload',
-    active: true,
-    secretName: 'shop-tls',
-    subject: 'CN=shop.example',
-    sans: ['shop.example', 'www.shop.example'],
-    issuer: 'CN=Boutique Test CA',
-    notAfter: new Date(Date.now() + 12 * 86_400_000).toISOString(),
-    daysToExpiry: 12,
-    uploadedBy: 'user:default/jane',
-    uploadedAt: minutesAgo(60),
-    status: 'expiring',
-    warnings: [],
-    ...overrides,
-  };
-}
-
-function certificatesApi(items: GatewayCertificateView[]) {
-  return jest.fn().mockResolvedValue({
-    environment: 'production',
-    gateway: {
-      api: 'istio',
-      namespace: 'istio-system',
-      name: 'ingressgateway',
-      hosts: ['shop.example'],
-      secretName: 'shop-tls',
-      httpsRedirect: true,
-    },
-    items,
-  });
-}
-
 describe('EnvironmentsContent: rollback, health and HTTPS', () => {
   it('rolls back to an earlier release after showing the manifest diff', async () => {
     const details: Record<string, ReleaseDetailView> = {
@@ -476,26 +424,44 @@ describe('EnvironmentsContent: rollback, health and HTTPS', () => {
     ).toBeInTheDocument();
   });
 
-  it('hides the upload from users the policy does not allow to change certificates', async () => {
+  it('switches the gateway to the configured cert-manager issuer', async () => {
+    const reason = 'cert-manager is not installed in the cluster of production';
+    const useCertManager = jest
+      .fn()
+      .mockImplementationOnce(async () => {
+        throw await backendError(409, 'ConflictError', reason);
+      })
+      .mockResolvedValueOnce({
+        certificate: certificate({ source: 'cert-manager', status: 'pending' }),
+        warnings: [],
+      });
     const api = mockApi({
       listEnvironments: jest.fn().mockResolvedValue(withGateway),
-      listCertificates: certificatesApi([
-        certificate({ status: 'ok', daysToExpiry: 80 }),
-      ]),
+      listCertificates: certificatesApi([], {
+        certManagerIssuer: {
+          kind: 'ClusterIssuer',
+          name: 'letsencrypt',
+          group: 'cert-manager.io',
+        },
+      }),
+      useCertManager,
     });
-    await renderContent(
-      api,
-      denyOnly(kubeDeliveryCertificatePermission.name),
-      'cart-no-certs',
-    );
+    await renderContent(api);
     const https = await screen.findByRole('region', {
       name: 'HTTPS of production',
     });
+    const button = await within(https).findByRole('button', {
+      name: 'Use cert-manager for production',
+    });
+    expect(button).toHaveTextContent('ClusterIssuer/letsencrypt');
+    await userEvent.click(button);
+    expect(await within(https).findByText(reason)).toBeInTheDocument();
+    await userEvent.click(button);
     expect(
-      await within(https).findByText('CN=shop.example'),
+      await within(https).findByText(
+        'cert-manager now issues the certificate for shop.example.',
+      ),
     ).toBeInTheDocument();
-    expect(
-      within(https).queryByRole('button', { name: /Upload certificate/ }),
-    ).not.toBeInTheDocument();
+    expect(useCertManager).toHaveBeenCalledWith('production');
   });
 });

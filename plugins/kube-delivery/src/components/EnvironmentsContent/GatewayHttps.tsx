@@ -52,13 +52,37 @@ export function GatewayHttps(props: {
   const classes = useStyles();
   const api = useApi(kubeDeliveryApiRef);
   const [uploading, setUploading] = useState(false);
-  const [notice, setNotice] = useState<string>();
+  const [notice, setNotice] = useState<{
+    severity: 'success' | 'error';
+    message: string;
+  }>();
+  const [switching, setSwitching] = useState(false);
   const { value, error, loading, retry } = useLoad(
     () => api.listCertificates(name),
     [api, name],
   );
   const active = value?.items.find(c => c.active);
   const hosts = value?.gateway.hosts ?? gateway.hosts;
+  const issuer = value?.gateway.certManagerIssuer;
+  const switchToCertManager = async () => {
+    setSwitching(true);
+    setNotice(undefined);
+    try {
+      const response = await api.useCertManager(name);
+      setNotice({
+        severity: 'success',
+        message: [
+          `cert-manager now issues the certificate for ${hosts.join(', ')}.`,
+          ...response.warnings,
+        ].join(' '),
+      });
+      retry();
+    } catch (e) {
+      setNotice({ severity: 'error', message: reasonOf(e) });
+    } finally {
+      setSwitching(false);
+    }
+  };
   let body: JSX.Element;
   if (loading) {
     body = (
@@ -162,8 +186,11 @@ export function GatewayHttps(props: {
       {body}
       {notice && (
         <Box mt={1}>
-          <Alert severity="success" onClose={() => setNotice(undefined)}>
-            {notice}
+          <Alert
+            severity={notice.severity}
+            onClose={() => setNotice(undefined)}
+          >
+            {notice.message}
           </Alert>
         </Box>
       )}
@@ -177,6 +204,18 @@ export function GatewayHttps(props: {
           >
             Upload certificate
           </Button>
+          {issuer && (
+            <Button
+              variant="outlined"
+              size="small"
+              style={{ marginLeft: 8 }}
+              disabled={switching}
+              onClick={switchToCertManager}
+              aria-label={`Use cert-manager for ${name}`}
+            >
+              Use cert-manager ({issuer.kind}/{issuer.name})
+            </Button>
+          )}
           <CertificateUploadDialog
             open={uploading}
             environment={name}
@@ -184,14 +223,15 @@ export function GatewayHttps(props: {
             onClose={() => setUploading(false)}
             onUploaded={response => {
               setUploading(false);
-              setNotice(
-                [
+              setNotice({
+                severity: 'success',
+                message: [
                   `Certificate for ${response.certificate.sans.join(
                     ', ',
                   )} installed on the gateway.`,
                   ...response.warnings,
                 ].join(' '),
-              );
+              });
               retry();
             }}
           />
