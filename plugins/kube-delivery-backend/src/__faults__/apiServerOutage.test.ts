@@ -13,11 +13,15 @@ import type { DeploymentRecord } from '../database';
 import {
   createDeliveryHarness,
   entityWithManifest,
-  kubectlJson,
   uniqueName,
   type DeliveryHarness,
 } from '../__testUtils__/deliveryHarness';
 import { printFigures } from '../__testUtils__/figures';
+import {
+  queueDeploy,
+  servingInDev,
+  stepOutcomes,
+} from '../__testUtils__/faultScenario';
 import {
   liveObjectsOf,
   renderedObjects,
@@ -32,7 +36,6 @@ import { checkoutserviceManifest } from '../__testUtils__/smokeTestManifests';
 
 jest.setTimeout(300_000);
 
-const actor = 'user:default/ada';
 const database = process.env.KD_TEST_POSTGRES_URL
   ? 'PostgreSQL'
   : 'SQLite file';
@@ -72,23 +75,9 @@ describe(`the API server stopped during a deploy and started again (${database})
     fs.rmSync(stateDir, { recursive: true, force: true });
   });
 
-  async function queue(entity: Entity, version: string) {
-    const release = await harness.delivery.createRelease({
-      entity,
-      version,
-      createdBy: actor,
-    });
-    return harness.delivery.deploy({
-      entity,
-      release,
-      environment: 'dev',
-      kind: 'deploy',
-      createdBy: actor,
-    });
-  }
-
-  const steps = (d: DeploymentRecord) =>
-    d.steps.map(s => `${s.name}:${s.status}`);
+  const queue = (entity: Entity, version: string) =>
+    queueDeploy(harness, entity, version);
+  const steps = stepOutcomes;
 
   /** Stops the API server, waits `downMs`, starts it again; returns how long it was gone. */
   async function outage(downMs: number) {
@@ -155,26 +144,12 @@ describe(`the API server stopped during a deploy and started again (${database})
       '0.1.4',
       dev,
     );
-    expect(await liveObjectsOf(cluster, name)).toEqual(renderedObjects(target));
-    const deployment = await kubectlJson(cluster, [
-      '-n',
-      'dev',
-      'get',
-      'deployment',
-      name,
-    ]);
-    expect(deployment.spec.template.spec.containers[0].image).toBe(
-      `example.test/boutique/${name}:0.1.4`,
-    );
-    expect(deployment.status.availableReplicas).toBe(deployment.spec.replicas);
-    const config = await kubectlJson(cluster, [
-      '-n',
-      'dev',
-      'get',
-      'configmap',
-      `${name}-config`,
-    ]);
-    expect(config.data.PAYMENT_TIMEOUT).toBe('9s');
+    expect(await servingInDev(cluster, name)).toEqual({
+      objects: renderedObjects(target),
+      image: `example.test/boutique/${name}:0.1.4`,
+      allAvailable: true,
+      paymentTimeout: '9s',
+    });
   });
 
   it('a deploy that starts while the API server is gone fails before writing anything, says the cluster is unreachable, and a redeploy after it is back completes', async () => {
@@ -198,6 +173,7 @@ describe(`the API server stopped during a deploy and started again (${database})
     expect(steps(failed)).toEqual(['Dry run:failed']);
     expect(await liveObjectsOf(cluster, name)).toEqual([]);
 
+    // The release was created before the outage showed; deploy it again.
     const again = await harness.settle(
       (
         await harness.delivery.deploy({
@@ -205,7 +181,7 @@ describe(`the API server stopped during a deploy and started again (${database})
           release: (await harness.store.findRelease(entityRef, '0.1.3'))!,
           environment: 'dev',
           kind: 'deploy',
-          createdBy: actor,
+          createdBy: 'user:default/ada',
         })
       ).id,
       90_000,

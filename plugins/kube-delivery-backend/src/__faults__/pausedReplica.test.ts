@@ -4,6 +4,10 @@ import {
   uniqueName,
   type DeliveryHarness,
 } from '../__testUtils__/deliveryHarness';
+import {
+  deleteServiceObjects,
+  queueDeploy,
+} from '../__testUtils__/faultScenario';
 import { printFigures } from '../__testUtils__/figures';
 import { waitUntil } from '../__testUtils__/releaseObjects';
 import { RunnerChild } from '../__testUtils__/runnerChild';
@@ -20,7 +24,6 @@ import {
 
 jest.setTimeout(240_000);
 
-const actor = 'user:default/ada';
 const database = process.env.KD_TEST_POSTGRES_URL
   ? 'PostgreSQL'
   : 'SQLite file';
@@ -45,18 +48,7 @@ describe(`a replica paused past its lease and resumed (${database})`, () => {
   afterAll(async () => {
     await RunnerChild.killAll();
     await harness?.close();
-    for (const name of names) {
-      await harness?.cluster.kubectl([
-        'delete',
-        'deployments,services,configmaps',
-        '-n',
-        'dev',
-        '--ignore-not-found',
-        '--wait=false',
-        '-l',
-        `app.kubernetes.io/name=${name}`,
-      ]);
-    }
+    await deleteServiceObjects(harness?.cluster, names);
     await db?.destroy();
   });
 
@@ -73,20 +65,7 @@ describe(`a replica paused past its lease and resumed (${database})`, () => {
       name,
       manifest: checkoutserviceManifest(name),
     });
-    const queue = async (version: string) => {
-      const release = await h.delivery.createRelease({
-        entity,
-        version,
-        createdBy: actor,
-      });
-      return h.delivery.deploy({
-        entity,
-        release,
-        environment: 'dev',
-        kind: 'deploy',
-        createdBy: actor,
-      });
-    };
+    const queue = (version: string) => queueDeploy(h, entity, version);
 
     const v3 = await h.settle((await queue('0.1.3')).id, 90_000);
     expect(`${v3.status}: ${v3.message}`).toBe('succeeded: 0.1.3 is serving');

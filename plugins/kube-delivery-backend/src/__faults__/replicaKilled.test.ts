@@ -3,12 +3,15 @@ import request from 'supertest';
 import { BACKEND_PROCESS_ENTRY } from '../__testUtils__/backendProcess';
 import {
   entityWithManifest,
-  kubectlJson,
   testDeliveryConfig,
   uniqueName,
 } from '../__testUtils__/deliveryHarness';
+import {
+  deleteServiceObjects,
+  servingInDev,
+} from '../__testUtils__/faultScenario';
 import { printFigures } from '../__testUtils__/figures';
-import { liveObjectsOf, waitUntil } from '../__testUtils__/releaseObjects';
+import { waitUntil } from '../__testUtils__/releaseObjects';
 import { RunnerChild } from '../__testUtils__/runnerChild';
 import {
   createSharedDatabase,
@@ -44,16 +47,7 @@ describe(`two backend replicas sharing the database, one killed during a deploy 
 
   afterAll(async () => {
     await RunnerChild.killAll();
-    await cluster?.kubectl([
-      'delete',
-      'deployments,services,configmaps',
-      '-n',
-      'dev',
-      '--ignore-not-found',
-      '--wait=false',
-      '-l',
-      `app.kubernetes.io/name=${name}`,
-    ]);
+    await deleteServiceObjects(cluster, [name]);
     await db?.destroy();
   });
 
@@ -166,30 +160,16 @@ describe(`two backend replicas sharing the database, one killed during a deploy 
     expect(survivor.running).toBe(true);
 
     // Nothing orphaned: 0.1.4's objects, serving 0.1.4's configuration.
-    expect(await liveObjectsOf(cluster, name)).toEqual([
-      `ConfigMap/${name}-config`,
-      `Deployment/${name}`,
-      `Service/${name}`,
-    ]);
-    const deployment = await kubectlJson(cluster, [
-      '-n',
-      'dev',
-      'get',
-      'deployment',
-      name,
-    ]);
-    expect(deployment.spec.template.spec.containers[0].image).toBe(
-      `example.test/boutique/${name}:0.1.4`,
-    );
-    expect(deployment.status.availableReplicas).toBe(deployment.spec.replicas);
-    const config = await kubectlJson(cluster, [
-      '-n',
-      'dev',
-      'get',
-      'configmap',
-      `${name}-config`,
-    ]);
-    expect(config.data.PAYMENT_TIMEOUT).toBe('9s');
+    expect(await servingInDev(cluster, name)).toEqual({
+      objects: [
+        `ConfigMap/${name}-config`,
+        `Deployment/${name}`,
+        `Service/${name}`,
+      ],
+      image: `example.test/boutique/${name}:0.1.4`,
+      allAvailable: true,
+      paymentTimeout: '9s',
+    });
     const history = await api(survivor).send('get', '/deployments');
     expect(
       history.body.items.map((d: any) => `${d.version} ${d.status}`),

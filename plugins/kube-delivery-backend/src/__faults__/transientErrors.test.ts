@@ -3,7 +3,6 @@ import { getDevCluster, type DevCluster } from '@internal/devcluster';
 import {
   createDeliveryHarness,
   entityWithManifest,
-  kubectlJson,
   uniqueName,
   type DeliveryHarness,
 } from '../__testUtils__/deliveryHarness';
@@ -14,7 +13,12 @@ import {
 } from '../__testUtils__/faultProxy';
 import { printFigures } from '../__testUtils__/figures';
 import {
-  liveObjectsOf,
+  deleteServiceObjects,
+  queueDeploy,
+  servingInDev,
+  stepOutcomes,
+} from '../__testUtils__/faultScenario';
+import {
   renderedObjects,
   renderStoredRelease,
 } from '../__testUtils__/releaseObjects';
@@ -26,7 +30,6 @@ import { checkoutserviceManifest } from '../__testUtils__/smokeTestManifests';
 
 jest.setTimeout(240_000);
 
-const actor = 'user:default/ada';
 const database = process.env.KD_TEST_POSTGRES_URL
   ? 'PostgreSQL'
   : 'SQLite file';
@@ -58,18 +61,7 @@ describe(`transient API server errors during deploys (${database})`, () => {
   afterAll(async () => {
     await harness?.close();
     await proxy?.close();
-    for (const name of services) {
-      await cluster?.kubectl([
-        'delete',
-        'deployments,services,configmaps,jobs',
-        '-n',
-        'dev',
-        '--ignore-not-found',
-        '--wait=false',
-        '-l',
-        `app.kubernetes.io/name=${name}`,
-      ]);
-    }
+    await deleteServiceObjects(cluster, services);
     await db?.destroy();
   });
 
@@ -82,25 +74,8 @@ describe(`transient API server errors during deploys (${database})`, () => {
     };
   }
 
-  async function deploy(entity: Entity, version: string) {
-    const release = await harness.delivery.createRelease({
-      entity,
-      version,
-      createdBy: actor,
-    });
-    const queued = await harness.delivery.deploy({
-      entity,
-      release,
-      environment: 'dev',
-      kind: 'deploy',
-      createdBy: actor,
-    });
-    return harness.settle(queued.id, 180_000);
-  }
-
-  const image = async (name: string) =>
-    (await kubectlJson(cluster, ['-n', 'dev', 'get', 'deployment', name])).spec
-      .template.spec.containers[0].image;
+  const deploy = async (entity: Entity, version: string) =>
+    harness.settle((await queueDeploy(harness, entity, version)).id, 180_000);
 
   it('retries through throttling, 5xx answers, dropped connections and a request that never answers; the deployment succeeds and its record matches the cluster', async () => {
     const { name, entity, writeManifest } = newService();
@@ -166,7 +141,7 @@ describe(`transient API server errors during deploys (${database})`, () => {
       'succeeded: 0.1.4 is serving',
     );
     expect(second.attempts).toBe(1);
-    expect(second.steps.map(s => `${s.name}:${s.status}`)).toEqual([
+    expect(stepOutcomes(second)).toEqual([
       'Dry run:succeeded',
       'Apply:succeeded',
       'Rollout:succeeded',
@@ -180,16 +155,12 @@ describe(`transient API server errors during deploys (${database})`, () => {
       '0.1.4',
       dev,
     );
-    expect(await liveObjectsOf(cluster, name)).toEqual(renderedObjects(target));
-    expect(await image(name)).toBe(`example.test/boutique/${name}:0.1.4`);
-    const config = await kubectlJson(cluster, [
-      '-n',
-      'dev',
-      'get',
-      'configmap',
-      `${name}-config`,
-    ]);
-    expect(config.data.PAYMENT_TIMEOUT).toBe('7s');
+    expect(await servingInDev(cluster, name)).toEqual({
+      objects: renderedObjects(target),
+      image: `example.test/boutique/${name}:0.1.4`,
+      allAvailable: true,
+      paymentTimeout: '7s',
+    });
   });
 
   it('records a failure naming the API server answer when the errors outlast the retries, and the cluster keeps the previous release', async () => {
@@ -222,21 +193,14 @@ describe(`transient API server errors during deploys (${database})`, () => {
     expect(second.message).toMatch(
       /^The Kubernetes API server of environment "dev" \(namespace "dev"\) at https:\/\/127\.0\.0\.1:\d+ answered 503 .*ServiceUnavailable/,
     );
-    expect(second.steps.map(s => `${s.name}:${s.status}`)).toEqual([
-      'Dry run:failed',
-    ]);
+    expect(stepOutcomes(second)).toEqual(['Dry run:failed']);
     // What the database calls current is what runs: 0.1.3, with its configuration.
     const status = await harness.delivery.status(`component:default/${name}`);
     const dev = status.find(s => s.environment === 'dev')!;
     expect(dev.current?.version).toBe('0.1.3');
-    expect(await image(name)).toBe(`example.test/boutique/${name}:0.1.3`);
-    const config = await kubectlJson(cluster, [
-      '-n',
-      'dev',
-      'get',
-      'configmap',
-      `${name}-config`,
-    ]);
-    expect(config.data.PAYMENT_TIMEOUT).toBe('5s');
+    expect(await servingInDev(cluster, name)).toMatchObject({
+      image: `example.test/boutique/${name}:0.1.3`,
+      paymentTimeout: '5s',
+    });
   });
 });

@@ -12,6 +12,7 @@ import {
   uniqueName,
 } from '../__testUtils__/deliveryHarness';
 import { startFaultProxy, type FaultProxy } from '../__testUtils__/faultProxy';
+import { deleteServiceObjects } from '../__testUtils__/faultScenario';
 import { printFigures } from '../__testUtils__/figures';
 import { listRoutes, type RouteEntry } from '../__testUtils__/routeTable';
 import { DEV_GATEWAY, manualScheduler } from '../__testUtils__/routingScenario';
@@ -214,15 +215,7 @@ describe(`every endpoint against callers without rights (${database})`, () => {
     // their runners poll it until they stop.
     await proxy?.close();
     await Promise.all([admin, denied, otherOnly].map(b => b?.stop()));
-    await cluster?.kubectl([
-      'delete',
-      'deployments,services,configmaps,poddisruptionbudgets',
-      '--all-namespaces',
-      '--ignore-not-found',
-      '--wait=false',
-      '-l',
-      `app.kubernetes.io/name=${target}`,
-    ]);
+    await deleteServiceObjects(cluster, [target]);
     await cluster?.kubectl([
       'delete',
       'virtualservices.networking.istio.io',

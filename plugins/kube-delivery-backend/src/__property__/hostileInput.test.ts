@@ -38,8 +38,8 @@ const RUNS = {
   annotations: 2500,
   manifests: 2000,
   versions: 2500,
-  routes: 2000,
-  queries: 1000,
+  routes: 1000,
+  queries: 2000,
 };
 
 const API = '/api/kube-delivery';

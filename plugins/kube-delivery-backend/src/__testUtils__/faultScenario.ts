@@ -1,0 +1,84 @@
+import type { Entity } from '@backstage/catalog-model';
+import type { DevCluster } from '@internal/devcluster';
+import type { DeploymentRecord } from '../database';
+import type { DeliveryHarness } from './deliveryHarness';
+import { kubectlJson } from './deliveryHarness';
+import { liveObjectsOf } from './releaseObjects';
+
+/** Creates a release of `version` and queues its deployment to dev, as a user would. */
+export async function queueDeploy(
+  harness: DeliveryHarness,
+  entity: Entity,
+  version: string,
+): Promise<DeploymentRecord> {
+  const createdBy = 'user:default/ada';
+  const release = await harness.delivery.createRelease({
+    entity,
+    version,
+    createdBy,
+  });
+  return harness.delivery.deploy({
+    entity,
+    release,
+    environment: 'dev',
+    kind: 'deploy',
+    createdBy,
+  });
+}
+
+/** Step names and outcomes, e.g. "Rollout:succeeded". */
+export const stepOutcomes = (deployment: {
+  steps: Array<{ name: string; status: string }>;
+}) => deployment.steps.map(s => `${s.name}:${s.status}`);
+
+/**
+ * What a checkoutservice-shaped service (smokeTestManifests.ts) serves in dev:
+ * its objects, the image of its Deployment, whether every replica is
+ * available, and its ConfigMap's PAYMENT_TIMEOUT.
+ */
+export async function servingInDev(cluster: DevCluster, name: string) {
+  const deployment = await kubectlJson(cluster, [
+    '-n',
+    'dev',
+    'get',
+    'deployment',
+    name,
+  ]);
+  const config = await kubectlJson(cluster, [
+    '-n',
+    'dev',
+    'get',
+    'configmap',
+    `${name}-config`,
+  ]);
+  return {
+    objects: await liveObjectsOf(cluster, name),
+    image: deployment.spec.template.spec.containers[0].image as string,
+    allAvailable:
+      deployment.status.availableReplicas === deployment.spec.replicas,
+    paymentTimeout: config.data.PAYMENT_TIMEOUT as string,
+  };
+}
+
+/** Removes what a test created for its services (by app.kubernetes.io/name) in the given namespaces. */
+export async function deleteServiceObjects(
+  cluster: DevCluster | undefined,
+  names: string[],
+  namespaces = ['dev'],
+) {
+  if (!cluster) return;
+  for (const name of names) {
+    for (const namespace of namespaces) {
+      await cluster.kubectl([
+        'delete',
+        'deployments,services,configmaps,jobs,poddisruptionbudgets',
+        '-n',
+        namespace,
+        '--ignore-not-found',
+        '--wait=false',
+        '-l',
+        `app.kubernetes.io/name=${name}`,
+      ]);
+    }
+  }
+}
