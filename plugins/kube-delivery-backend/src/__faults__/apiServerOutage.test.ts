@@ -68,8 +68,9 @@ describe(`the API server stopped during a deploy and started again (${database})
   afterAll(async () => {
     await harness?.close();
     await db?.destroy();
-    // Removes the private cluster's processes and state, nothing of the shared one.
-    await stopDevCluster();
+    // Removes the private cluster's processes and state, nothing of the
+    // shared one: only while the state directory is this file's own.
+    if (process.env.DEVCLUSTER_STATE_DIR === stateDir) await stopDevCluster();
     if (savedStateDir === undefined) delete process.env.DEVCLUSTER_STATE_DIR;
     else process.env.DEVCLUSTER_STATE_DIR = savedStateDir;
     fs.rmSync(stateDir, { recursive: true, force: true });
