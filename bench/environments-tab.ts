@@ -20,26 +20,9 @@ import { startE2eBackend } from '../packages/e2e-tests/src/backend';
 import { launchChromium } from '../packages/e2e-tests/src/chromium';
 import { deployThroughApi } from '../packages/e2e-tests/src/seed';
 import { createE2eService } from '../packages/e2e-tests/src/service';
+import { intOption, loadNote, median } from './lib/stats';
 
 const ENVIRONMENTS = ['dev', 'test', 'production'];
-
-function parseRuns(args: string[]): number {
-  const index = args.indexOf('--runs');
-  const raw = index >= 0 ? args[index + 1] : process.env.BENCH_RUNS ?? '7';
-  const runs = Number(raw);
-  if (!Number.isInteger(runs) || runs < 1 || runs > 100) {
-    throw new Error(`--runs must be a whole number from 1 to 100, got ${raw}`);
-  }
-  return runs;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2
-    ? sorted[middle]
-    : (sorted[middle - 1] + sorted[middle]) / 2;
-}
 
 /** Milliseconds from `page.goto` until `ready` resolves, on a fresh load of the app. */
 async function timeNavigation(
@@ -56,7 +39,7 @@ async function timeNavigation(
 }
 
 async function main() {
-  const runs = parseRuns(process.argv.slice(2));
+  const runs = intOption(process.argv.slice(2), '--runs', 7);
   const service = createE2eService('bench-ui');
   const browser = await launchChromium();
   const backend = await startE2eBackend({ catalogFile: service.catalogFile });
@@ -95,7 +78,9 @@ async function main() {
       }`,
     );
     console.log(
-      `service ${service.name}: 0.1.0 in dev and test; ${runs} runs after one warm-up each, alternating\n`,
+      `service ${
+        service.name
+      }: 0.1.0 in dev and test; ${runs} runs after one warm-up each, alternating; ${loadNote()}\n`,
     );
     await environmentsTab();
     await overviewTab();
@@ -127,6 +112,7 @@ async function main() {
         2,
       )}`,
     );
+    console.log(loadNote());
     console.log(
       JSON.stringify({
         bench: 'kube-delivery-ui-environments-tab',
