@@ -11,6 +11,7 @@ import {
   denyOnly,
   deployment,
   environments,
+  minutesAgo,
   mockApi,
   renderTab,
 } from '../../__testUtils__/fixtures';
@@ -297,6 +298,44 @@ describe('FeatureBranchesContent', () => {
     expect(
       (await screen.findAllByText(/routing store is down/)).length,
     ).toBeGreaterThan(0);
+  });
+});
+
+describe('FeatureBranchesContent after a branch removal', () => {
+  it('no longer shows a branch removed since its latest deployment', async () => {
+    const removal = (environment: string, branch: string, minutes: number) => ({
+      id: `removed-${branch}`,
+      kind: 'route-changed' as const,
+      environment,
+      createdAt: minutesAgo(minutes),
+      actor: 'user:default/joe',
+      details: { action: 'branch-removed', branch },
+    });
+    const api = branchesApi({
+      listRoutes: jest.fn().mockResolvedValue([]),
+      getHistory: jest.fn().mockResolvedValue({
+        // The deployments were made 10 minutes ago: "other" was removed
+        // after that, "myfeature" before it was deployed again.
+        items: [
+          removal('staging', 'other', 2),
+          removal('dev', 'myfeature', 30),
+        ],
+      }),
+    });
+    await renderTab(<FeatureBranchesContent />, { api });
+    expect(
+      await screen.findByRole('region', { name: 'Branch myfeature in dev' }),
+    ).toBeInTheDocument();
+    expect(
+      screen.queryByRole('region', { name: 'Branch other in staging' }),
+    ).not.toBeInTheDocument();
+    expect(
+      screen.getByText(/No branch deployed in staging/),
+    ).toBeInTheDocument();
+    expect(api.getHistory).toHaveBeenCalledWith('component:default/cart', {
+      kind: 'route-changed',
+      limit: 100,
+    });
   });
 });
 

@@ -66,12 +66,23 @@ export const FeatureBranchesContent = () => {
 
   const { value, loading, error, retry } = usePolledAsync(
     async () => {
-      const [environments, deployments, rules] = await Promise.all([
-        api.listEnvironments(),
-        api.listDeployments(entityRef, { limit: HISTORY_DEPTH }),
-        api.listRoutes(entityRef),
-      ]);
-      return { environments, deployments: deployments.items, rules };
+      const [environments, deployments, rules, routeChanges] =
+        await Promise.all([
+          api.listEnvironments(),
+          api.listDeployments(entityRef, { limit: HISTORY_DEPTH }),
+          api.listRoutes(entityRef),
+          // Branch removals, so that a removed branch's deployments no longer show it.
+          api.getHistory(entityRef, {
+            kind: 'route-changed',
+            limit: HISTORY_DEPTH,
+          }),
+        ]);
+      return {
+        environments,
+        deployments: deployments.items,
+        rules,
+        routeChanges: routeChanges.items,
+      };
     },
     BRANCHES_POLL_INTERVAL_MS,
     [api, entityRef],
@@ -124,6 +135,7 @@ export const FeatureBranchesContent = () => {
     entity.metadata.name,
     value.deployments,
     value.rules,
+    value.routeChanges,
   );
 
   const addRule = async (rule: NewRouteRule) => {

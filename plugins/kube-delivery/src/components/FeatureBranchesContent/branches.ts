@@ -3,6 +3,7 @@ import {
   branchSlug,
   parseVersion,
   type Deployment,
+  type HistoryEntry,
   type RouteRule,
 } from '@internal/plugin-kube-delivery-common';
 
@@ -17,23 +18,43 @@ export interface BranchView {
   rules: RouteRule[];
 }
 
+/** When each branch was last removed, from the history's route changes. */
+function removals(routeChanges: HistoryEntry[]): Map<string, string> {
+  const removedAt = new Map<string, string>();
+  for (const entry of routeChanges) {
+    const { action, branch } = entry.details ?? {};
+    if (action !== 'branch-removed' || typeof branch !== 'string') continue;
+    const key = `${entry.environment}/${branch}`;
+    // Newest first: the first removal seen is the latest.
+    if (!removedAt.has(key)) removedAt.set(key, entry.createdAt);
+  }
+  return removedAt;
+}
+
 /**
  * Branches per environment, from the newest-first deployment history and
- * the rules; a branch with rules but no deployment in the page still shows.
+ * the rules; a branch with rules but no deployment in the page still shows,
+ * and one removed since its latest deployment does not.
  */
 export function branchesOf(
   serviceName: string,
   deployments: Deployment[],
   rules: RouteRule[],
+  routeChanges: HistoryEntry[] = [],
 ): BranchView[] {
+  const removedAt = removals(routeChanges);
   const byKey = new Map<string, BranchView>();
+  const seen = new Set<string>();
   for (const deployment of deployments) {
     const parsed = parseVersion(deployment.version);
     const branch = parsed && branchOf(parsed);
     if (!branch) continue;
     const slug = branchSlug(branch, serviceName);
     const key = `${deployment.environment}/${slug}`;
-    if (!byKey.has(key)) {
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const removed = removedAt.get(key);
+    if (!removed || removed < deployment.createdAt) {
       byKey.set(key, {
         environment: deployment.environment,
         branch,
