@@ -399,6 +399,13 @@ describe.each(TEST_DATABASE_IDS)('Release history on %s', databaseId => {
     expect(malformed.body.error.message).toMatch(/^id must be a release id/);
   });
 
+  it('answers 404 for a service the catalog does not show the caller', async () => {
+    const res = await request(allowed.server)
+      .get(`${entityPath(uniqueName('not-in-catalog'))}/history`)
+      .set('Authorization', asUser());
+    expect(res.status).toBe(404);
+  });
+
   it('needs credentials and the read permission on the entity', async () => {
     const anonymous = await request(allowed.server).get(
       `${entityPath(mineName)}/history`,
