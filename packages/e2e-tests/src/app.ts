@@ -1,5 +1,6 @@
 import type { Browser, Locator, Page } from 'playwright-core';
 import type { E2eBackend } from './backend';
+import { poll } from './poll';
 
 /** Time the app and backend get for what a user waits for (page loads, live updates). */
 export const UI_TIMEOUT_MS = 120_000;
@@ -31,22 +32,19 @@ export function entityTabUrl(backend: E2eBackend, name: string, tabPath = '') {
 
 /** Waits until the catalog has processed the entity (the file location is read after start). */
 export async function waitForEntity(backend: E2eBackend, name: string) {
-  const deadline = Date.now() + UI_TIMEOUT_MS * 2;
-  for (;;) {
-    try {
-      return await backend.request(
+  await poll(
+    () =>
+      backend.request(
         'GET',
         `/api/catalog/entities/by-name/component/default/${name}`,
-      );
-    } catch (e) {
-      if (Date.now() > deadline) {
-        throw new Error(
-          `The catalog did not list component ${name}: ${(e as Error).message}`,
-        );
-      }
-      await new Promise(resolve => setTimeout(resolve, 500));
-    }
-  }
+      ),
+    () => true,
+    {
+      timeoutMs: UI_TIMEOUT_MS,
+      describe: (_, error) =>
+        `The catalog did not list component ${name}: ${error}`,
+    },
+  );
 }
 
 /** Opens a tab of the entity page by its title, as a user clicks it. */
@@ -65,16 +63,15 @@ export async function waitForText(
   locator: Locator,
   pattern: RegExp,
 ): Promise<string> {
-  const deadline = Date.now() + UI_TIMEOUT_MS;
-  let text = '';
-  for (;;) {
-    text = await locator.innerText().catch(() => '');
-    if (pattern.test(text)) return text;
-    if (Date.now() > deadline) {
-      throw new Error(`Text never matched ${pattern}; last seen:\n${text}`);
-    }
-    await new Promise(resolve => setTimeout(resolve, 100));
-  }
+  return poll(
+    () => locator.innerText().catch(() => ''),
+    text => pattern.test(text),
+    {
+      timeoutMs: UI_TIMEOUT_MS,
+      intervalMs: 100,
+      describe: last => `Text never matched ${pattern}; last seen:\n${last}`,
+    },
+  );
 }
 
 /**

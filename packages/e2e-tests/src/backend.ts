@@ -7,6 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import type { E2eGateway } from './gateway';
+import { poll } from './poll';
 
 /** The repository root (this file is packages/e2e-tests/src/backend.ts). */
 // These tests always run from source in the repository, never bundled.
@@ -167,29 +168,27 @@ export async function startE2eBackend(options: {
     fs.rmSync(dir, { recursive: true, force: true });
   };
 
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    if (exited) {
-      const text = tail(logPath);
-      await stop();
-      throw new Error(`The backend exited before it was ready:\n${text}`);
-    }
-    const status = await fetch(
-      `${baseUrl}/.backstage/health/v1/readiness`,
-    ).then(
-      r => r.status,
-      () => 0,
-    );
-    if (status === 200) break;
-    if (Date.now() > deadline) {
-      const text = tail(logPath);
-      await stop();
-      throw new Error(
-        `The backend was not ready after ${READY_TIMEOUT_MS / 1000}s:\n${text}`,
-      );
-    }
-    await new Promise(resolve => setTimeout(resolve, 500));
-  }
+  // -1: the process has exited; 0: no answer yet.
+  const readiness = () =>
+    exited
+      ? Promise.resolve(-1)
+      : fetch(`${baseUrl}/.backstage/health/v1/readiness`).then(
+          r => r.status,
+          () => 0,
+        );
+  const failure = async (what: string) => {
+    const text = tail(logPath);
+    await stop();
+    return new Error(`The backend ${what}:\n${text}`);
+  };
+  const status = await poll(readiness, s => s === 200 || s === -1, {
+    timeoutMs: READY_TIMEOUT_MS,
+    intervalMs: 500,
+    describe: () => `not ready after ${READY_TIMEOUT_MS / 1000}s`,
+  }).catch(async e => {
+    throw await failure((e as Error).message);
+  });
+  if (status === -1) throw await failure('exited before it was ready');
 
   const request = async <T>(
     method: string,

@@ -1,4 +1,5 @@
 import type { E2eBackend } from './backend';
+import { poll } from './poll';
 import type { E2eService } from './service';
 
 interface DeploymentAnswer {
@@ -23,23 +24,24 @@ export async function deployThroughApi(
     `${service.apiPath}/deployments`,
     { environment, version },
   );
-  const deadline = Date.now() + 180_000;
-  for (;;) {
-    const deployment = await backend.request<DeploymentAnswer>(
-      'GET',
-      `${service.apiPath}/deployments/${started.id}`,
+  const deployment = await poll(
+    () =>
+      backend.request<DeploymentAnswer>(
+        'GET',
+        `${service.apiPath}/deployments/${started.id}`,
+      ),
+    d => d.status !== 'queued' && d.status !== 'running',
+    {
+      timeoutMs: 180_000,
+      describe: (last, error) =>
+        `Deploying ${version} to ${environment} not finished after 180 s: ${
+          last?.status ?? error
+        }`,
+    },
+  );
+  if (deployment.status !== 'succeeded') {
+    throw new Error(
+      `Deploying ${version} to ${environment} ${deployment.status}: ${deployment.message}`,
     );
-    if (deployment.status === 'succeeded') return;
-    if (deployment.status !== 'queued' && deployment.status !== 'running') {
-      throw new Error(
-        `Deploying ${version} to ${environment} ${deployment.status}: ${deployment.message}`,
-      );
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `Deploying ${version} to ${environment} still ${deployment.status} after 180 s`,
-      );
-    }
-    await new Promise(resolve => setTimeout(resolve, 250));
   }
 }
