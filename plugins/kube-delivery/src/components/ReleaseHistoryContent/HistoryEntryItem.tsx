@@ -50,12 +50,13 @@ const STATUS_COLOR: Record<
 
 /**
  * The details of an event worth a chip: plain values and lists of them, not
- * nested records nor ids and fingerprints, shortened to one line.
+ * nested records, shortened to one line.
  */
 function detailChips(details: Record<string, unknown>): string[] {
   const chips: string[] = [];
   for (const [key, value] of Object.entries(details)) {
-    if (/(^id|Id|fingerprint\w*)$/.test(key)) continue;
+    // The entry already names its service; ids and fingerprints mean little here.
+    if (/^(id|entityRef)$|Id$|^fingerprint/.test(key)) continue;
     const plain = Array.isArray(value)
       ? value.every(v => typeof v !== 'object')
       : typeof value !== 'object' || value === null;

@@ -64,6 +64,7 @@ const routeEvent: HistoryEntry = {
     branch: 'myfeature',
     hosts: ['a.example', 'b.example'],
     ruleId: 'rule-1',
+    entityRef: 'component:default/cart',
     rule: { id: 'rule-1', value: 'abc' },
   },
 };
@@ -102,7 +103,9 @@ describe('ReleaseHistoryContent', () => {
       within(timeline).getByText('hosts: a.example, b.example'),
     ).toBeInTheDocument();
     // Ids and nested records stay out of the chips.
-    expect(within(timeline).queryByText(/^rule(Id)?:/)).not.toBeInTheDocument();
+    expect(
+      within(timeline).queryByText(/^(rule|ruleId|entityRef):/),
+    ).not.toBeInTheDocument();
     const deployed = within(timeline).getByRole('listitem', {
       name: 'Deployed 0.1.5 in dev',
     });
