@@ -1,4 +1,5 @@
 import type { ReactNode } from 'react';
+import { SWRConfig } from 'swr';
 import type { Entity } from '@backstage/catalog-model';
 import { ResponseError } from '@backstage/errors';
 import { EntityProvider } from '@backstage/plugin-catalog-react';
@@ -144,6 +145,7 @@ export function mockApi(
         checkedAt: minutesAgo(2),
         findings: [],
       })),
+    checkEnvironmentHealth: unexpected('checkEnvironmentHealth'),
     listRoutes: jest.fn().mockResolvedValue([]),
     createRoute: unexpected('createRoute'),
     extendRoute: unexpected('extendRoute'),
@@ -159,8 +161,8 @@ export function mockApi(
 
 /**
  * Renders a tab of the entity `name` with the API and a permission policy.
- * usePermission caches decisions per resource across renders: a test with
- * another policy uses its own entity name so the cache cannot leak.
+ * usePermission caches decisions in SWR's cache; each render gets a cache of
+ * its own, so no test sees another test's decisions.
  */
 export function renderTab(
   tab: ReactNode,
@@ -168,18 +170,20 @@ export function renderTab(
 ) {
   const { api, authorize = AuthorizeResult.ALLOW, name = 'cart' } = options;
   return renderInTestApp(
-    <TestApiProvider
-      apis={[
-        [kubeDeliveryApiRef, api],
-        [permissionApiRef, mockApis.permission({ authorize })],
-      ]}
-    >
-      <EntityProvider
-        entity={{ ...entity, metadata: { ...entity.metadata, name } }}
+    <SWRConfig value={{ provider: () => new Map() }}>
+      <TestApiProvider
+        apis={[
+          [kubeDeliveryApiRef, api],
+          [permissionApiRef, mockApis.permission({ authorize })],
+        ]}
       >
-        {tab}
-      </EntityProvider>
-    </TestApiProvider>,
+        <EntityProvider
+          entity={{ ...entity, metadata: { ...entity.metadata, name } }}
+        >
+          {tab}
+        </EntityProvider>
+      </TestApiProvider>
+    </SWRConfig>,
   );
 }
 

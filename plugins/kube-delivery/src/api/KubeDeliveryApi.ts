@@ -73,6 +73,8 @@ export interface KubeDeliveryApi {
   getHistory(entityRef: string, options?: HistoryOptions): Promise<HistoryPage>;
   getRelease(entityRef: string, id: string): Promise<ReleaseDetailView>;
   getEnvironmentHealth(environment: string): Promise<EnvironmentHealthView>;
+  /** Checks the environment now instead of waiting for the schedule. */
+  checkEnvironmentHealth(environment: string): Promise<EnvironmentHealthView>;
 
   listRoutes(entityRef: string): Promise<RouteRule[]>;
   createRoute(entityRef: string, rule: NewRouteRule): Promise<RouteRule>;

@@ -112,6 +112,16 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     );
   }
 
+  async checkEnvironmentHealth(
+    environment: string,
+  ): Promise<EnvironmentHealthView> {
+    return this.send<EnvironmentHealthView>(
+      'POST',
+      `/environments/${encodeURIComponent(environment)}/health`,
+      {},
+    );
+  }
+
   async listRoutes(entityRef: string): Promise<RouteRule[]> {
     const body = await this.request<ItemsResponse<RouteRule>>(
       `${entityPath(entityRef)}/routes`,

@@ -1,5 +1,8 @@
+import { useState } from 'react';
 import { useApi } from '@backstage/core-plugin-api';
+import type { EnvironmentHealthView } from '@internal/plugin-kube-delivery-common';
 import Box from '@material-ui/core/Box';
+import Button from '@material-ui/core/Button';
 import Typography from '@material-ui/core/Typography';
 import Alert from '@material-ui/lab/Alert';
 import { kubeDeliveryApiRef } from '../../api';
@@ -12,11 +15,32 @@ export const HEALTH_POLL_INTERVAL_MS = 30_000;
 /** The environment's latest health check: what is wrong, and what to do about it. */
 export function EnvironmentHealth({ environment }: { environment: string }) {
   const api = useApi(kubeDeliveryApiRef);
-  const { value, error, loading } = usePolledAsync(
+  const polled = usePolledAsync(
     () => api.getEnvironmentHealth(environment),
     HEALTH_POLL_INTERVAL_MS,
     [api, environment],
   );
+  const [checked, setChecked] = useState<EnvironmentHealthView>();
+  const [checking, setChecking] = useState(false);
+  const [checkError, setCheckError] = useState<string>();
+  const { error, loading } = polled;
+  // A check made here is newer than the polled answer until the next poll.
+  const value =
+    checked && (!polled.value || checked.checkedAt >= polled.value.checkedAt)
+      ? checked
+      : polled.value;
+
+  const checkNow = async () => {
+    setChecking(true);
+    setCheckError(undefined);
+    try {
+      setChecked(await api.checkEnvironmentHealth(environment));
+    } catch (e) {
+      setCheckError(reasonOf(e));
+    } finally {
+      setChecking(false);
+    }
+  };
   if (loading) {
     return (
       <Typography variant="body2" color="textSecondary">
@@ -54,6 +78,17 @@ export function EnvironmentHealth({ environment }: { environment: string }) {
           </Box>
         ))
       )}
+      {checkError && (
+        <Alert severity="error">The check failed: {checkError}</Alert>
+      )}
+      <Button
+        size="small"
+        disabled={checking}
+        onClick={checkNow}
+        aria-label={`Check the health of ${environment} now`}
+      >
+        {checking ? 'Checking…' : 'Check now'}
+      </Button>
     </Box>
   );
 }

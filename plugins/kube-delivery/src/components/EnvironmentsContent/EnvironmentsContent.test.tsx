@@ -4,7 +4,10 @@ import type {
   EnvironmentStatusView,
   ReleaseDetailView,
 } from '@internal/plugin-kube-delivery-common';
-import { kubeDeliveryRollbackPermission } from '@internal/plugin-kube-delivery-common';
+import {
+  kubeDeliveryCertificatePermission,
+  kubeDeliveryRollbackPermission,
+} from '@internal/plugin-kube-delivery-common';
 import type { KubeDeliveryApi } from '../../api';
 import {
   certificate,
@@ -118,11 +121,13 @@ describe('EnvironmentsContent', () => {
 
     // Promote is offered from the previous environment only.
     expect(
+      await screen.findByRole('button', {
+        name: 'Promote from dev to staging',
+      }),
+    ).toBeInTheDocument();
+    expect(
       screen.queryByRole('button', { name: /Promote from .* to dev/ }),
     ).not.toBeInTheDocument();
-    expect(
-      screen.getByRole('button', { name: 'Promote from dev to staging' }),
-    ).toBeInTheDocument();
   });
 
   it('renders the steps of the deployment in progress', async () => {
@@ -336,6 +341,28 @@ describe('EnvironmentsContent: rollback, health and HTTPS', () => {
     expect(
       await within(dev).findByText(/Environment healthy/),
     ).toBeInTheDocument();
+
+    // Fixed it: check again now instead of waiting for the schedule.
+    (api.checkEnvironmentHealth as jest.Mock).mockResolvedValue({
+      environment: 'staging',
+      status: 'ok',
+      checkedAt: new Date().toISOString(),
+      findings: [
+        { check: 'sidecar-injection', status: 'ok', message: 'on', action: '' },
+      ],
+    });
+    await userEvent.click(
+      within(staging).getByRole('button', {
+        name: 'Check the health of staging now',
+      }),
+    );
+    expect(
+      await within(staging).findByText(/Environment healthy/),
+    ).toBeInTheDocument();
+    expect(
+      within(staging).queryByText(/has no istio-injection label/),
+    ).not.toBeInTheDocument();
+    expect(api.checkEnvironmentHealth).toHaveBeenCalledWith('staging');
   });
 
   it("shows the gateway's certificate with a warning near expiry", async () => {
@@ -390,7 +417,7 @@ describe('EnvironmentsContent: rollback, health and HTTPS', () => {
     ).toBeInTheDocument();
 
     await userEvent.click(
-      within(https).getByRole('button', {
+      await within(https).findByRole('button', {
         name: 'Upload certificate for production',
       }),
     );
@@ -463,5 +490,30 @@ describe('EnvironmentsContent: rollback, health and HTTPS', () => {
       ),
     ).toBeInTheDocument();
     expect(useCertManager).toHaveBeenCalledWith('production');
+  });
+
+  it('hides the upload from users the policy does not allow to change certificates', async () => {
+    const api = mockApi({
+      listEnvironments: jest.fn().mockResolvedValue(withGateway),
+      listCertificates: certificatesApi([
+        certificate({ status: 'ok', daysToExpiry: 80 }),
+      ]),
+    });
+    await renderTab(<EnvironmentsContent />, {
+      api,
+      authorize: denyOnly(kubeDeliveryCertificatePermission.name),
+    });
+    const https = await screen.findByRole('region', {
+      name: 'HTTPS of production',
+    });
+    expect(
+      await within(https).findByText('CN=shop.example'),
+    ).toBeInTheDocument();
+    expect(
+      within(https).queryByRole('button', { name: /Upload certificate/ }),
+    ).not.toBeInTheDocument();
+    expect(
+      within(https).queryByRole('button', { name: /Use cert-manager/ }),
+    ).not.toBeInTheDocument();
   });
 });
