@@ -15,7 +15,7 @@ import { poll } from './poll';
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
 const BACKEND_DIR = path.join(REPO_ROOT, 'packages/backend');
 const APP_INDEX = path.join(REPO_ROOT, 'packages/app/dist/index.html');
-const READY_TIMEOUT_MS = 240_000;
+const READY_TIMEOUT_MS = 180_000;
 
 /** The real backend (packages/backend) serving the built app, as a child process. */
 export interface E2eBackend {
@@ -63,9 +63,15 @@ async function devClusterConfig(): Promise<string> {
   }
 }
 
+/** The end of the backend's log, without the readiness polls that would fill it. */
 function tail(file: string, lines = 60): string {
   try {
-    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+    return fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(line => !line.includes('/.backstage/health/'))
+      .slice(-lines)
+      .join('\n');
   } catch {
     return '(no log)';
   }
@@ -168,9 +174,13 @@ export async function startE2eBackend(options: {
     fs.rmSync(dir, { recursive: true, force: true });
   };
 
-  // -1: the process has exited; 0: no answer yet.
+  // -1: the process has exited, or its start failed (a plugin threw; the
+  // process then lives on, never ready); 0: no answer yet.
+  const failedToStart = () =>
+    exited ||
+    fs.readFileSync(logPath, 'utf8').includes('Backend startup failed');
   const readiness = () =>
-    exited
+    failedToStart()
       ? Promise.resolve(-1)
       : fetch(`${baseUrl}/.backstage/health/v1/readiness`).then(
           r => r.status,
@@ -188,7 +198,7 @@ export async function startE2eBackend(options: {
   }).catch(async e => {
     throw await failure((e as Error).message);
   });
-  if (status === -1) throw await failure('exited before it was ready');
+  if (status === -1) throw await failure('failed to start');
 
   const request = async <T>(
     method: string,
