@@ -290,10 +290,12 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
   ): Promise<RolloutStatus> {
     let lastKey = '';
     const op = { verb: 'get', kind: 'Deployment', name: deploymentName };
+    // The spec was applied before this wait: older deadline conditions are stale.
+    const appliedAt = Date.now();
     const result = await this.poll(
       op,
       options,
-      (b, signal) => this.fetchRollout(b, deploymentName, signal),
+      (b, signal) => this.fetchRollout(b, deploymentName, signal, appliedAt),
       status => {
         const key = JSON.stringify(status);
         if (key !== lastKey) {
@@ -550,6 +552,7 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
     b: Batch,
     name: string,
     signal?: AbortSignal,
+    appliedAt?: number,
   ): Promise<RolloutStatus> {
     const ns = enc(this.namespace);
     const deployment = await b.requestOrUndefined<V1Deployment>({
@@ -586,6 +589,7 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
       pods.items.filter(p =>
         p.metadata?.ownerReferences?.some(o => owned.has(o.uid)),
       ),
+      { appliedAt },
     );
   }
 

@@ -102,6 +102,36 @@ describe('rolloutStatusFrom', () => {
     );
   });
 
+  it('waits past a deadline condition written before the spec was applied (rollback of a failed rollout)', () => {
+    const stale = {
+      replicas: 2,
+      updatedReplicas: 1,
+      readyReplicas: 1,
+      availableReplicas: 1,
+      conditions: [
+        {
+          type: 'Progressing',
+          status: 'False',
+          reason: 'ProgressDeadlineExceeded',
+          lastUpdateTime: new Date('2026-11-26T07:00:00Z'),
+        },
+      ],
+    };
+    const appliedAt = Date.parse('2026-11-26T07:00:01.500Z');
+    const s = rolloutStatusFrom('web', dep(stale, { replicas: 1 }), [], {
+      appliedAt,
+    });
+    expect(s).toMatchObject({ deadlineExceeded: false, complete: false });
+    expect(s.message).toBe('1 old replica is pending termination');
+    // Written in the second of the apply or later: about this rollout.
+    const fresh = structuredClone(stale);
+    fresh.conditions[0].lastUpdateTime = new Date('2026-11-26T07:00:01Z');
+    expect(
+      rolloutStatusFrom('web', dep(fresh, { replicas: 1 }), [], { appliedAt })
+        .deadlineExceeded,
+    ).toBe(true);
+  });
+
   it('is not complete while the new spec is unobserved, even if counts match', () => {
     const s = rolloutStatusFrom(
       'web',

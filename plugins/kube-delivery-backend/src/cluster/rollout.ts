@@ -27,6 +27,16 @@ export function rolloutStatusFrom(
   name: string,
   deployment: V1Deployment | undefined,
   pods: V1Pod[] = [],
+  options: {
+    /**
+     * Epoch ms the spec being waited for was applied. A ProgressDeadlineExceeded
+     * condition last written before it is about the previous rollout: the
+     * controller keeps that reason unchanged (same lastUpdateTime) on its first
+     * sync of a rollback that has not moved a replica yet, which kubectl would
+     * call a failure.
+     */
+    appliedAt?: number;
+  } = {},
 ): RolloutStatus {
   if (!deployment) {
     return {
@@ -63,7 +73,8 @@ export function rolloutStatusFrom(
   // controller has observed it (a rollback re-apply leaves a stale one).
   const deadlineExceeded =
     observedGenerationCurrent &&
-    condition?.reason === 'ProgressDeadlineExceeded';
+    condition?.reason === 'ProgressDeadlineExceeded' &&
+    !writtenBefore(condition.lastUpdateTime, options.appliedAt);
 
   let complete = false;
   let message: string;
@@ -103,6 +114,16 @@ export function rolloutStatusFrom(
     message,
     pods: pods.map(podSummary).sort((a, b) => a.name.localeCompare(b.name)),
   };
+}
+
+/** Kubernetes condition times have whole seconds: compare at that precision. */
+function writtenBefore(
+  time: Date | string | undefined,
+  appliedAt: number | undefined,
+): boolean {
+  if (appliedAt === undefined || time === undefined) return false;
+  const written = new Date(time).getTime();
+  return written < Math.floor(appliedAt / 1000) * 1000;
 }
 
 function podSummary(pod: V1Pod): RolloutPod {
