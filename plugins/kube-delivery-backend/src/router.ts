@@ -29,6 +29,7 @@ import Router from 'express-promise-router';
 import type { DeploymentRecord } from './database';
 import type { DeliveryService } from './delivery';
 import { actorOf } from './http/actor';
+import { runAudited } from './http/audited';
 import { readBody } from './http/body';
 import type { RoutingService } from './routing/RoutingService';
 import { createHistoryRouter, type HistoryStore } from './history';
@@ -83,26 +84,13 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
   }
 
   /** Runs a mutation inside an auditor event, recording success or failure. */
-  async function audited<T>(
+  function audited<T>(
     req: express.Request,
     eventId: string,
     meta: JsonObject,
     run: () => Promise<T>,
   ): Promise<T> {
-    const event = await auditor.createEvent({
-      eventId,
-      severityLevel: 'medium',
-      request: req,
-      meta,
-    });
-    try {
-      const result = await run();
-      await event.success();
-      return result;
-    } catch (error) {
-      await event.fail({ error: error as Error });
-      throw error;
-    }
+    return runAudited(auditor, { request: req, eventId, meta }, run);
   }
 
   router.get('/environments', async (req, res) => {

@@ -9,6 +9,7 @@ import { kubeDeliveryCertificatePermission } from '@internal/plugin-kube-deliver
 import express from 'express';
 import Router from 'express-promise-router';
 import { actorOf } from '../http/actor';
+import { runAudited } from '../http/audited';
 import type { CertificateService } from './CertificateService';
 import type { CertificateUploadInput } from './validate';
 
@@ -19,6 +20,21 @@ const UPLOAD_FIELDS: Record<string, ReadonlyArray<string>> = {
   pem: ['format', 'certificateChain', 'privateKey'],
   pkcs12: ['format', 'pkcs12', 'password'],
 };
+
+/** The public facts of an uploaded or issued certificate, for the audit log. */
+function certificateAuditMeta(result: {
+  certificate: { id: string };
+}): Record<string, string> {
+  const certificate = result.certificate as Record<string, unknown>;
+  return {
+    certificateId: certificate.id as string,
+    source: certificate.source as string,
+    ...(certificate.fingerprintSha256
+      ? { fingerprintSha256: certificate.fingerprintSha256 as string }
+      : {}),
+    ...(certificate.serial ? { serial: certificate.serial as string } : {}),
+  };
+}
 
 /**
  * Reads an upload body. Each problem is a 400 naming the field; messages never
@@ -99,36 +115,17 @@ export function createCertificateRouter(options: {
   }
 
   /** Runs a change inside an auditor event whose metadata holds public facts only. */
-  async function audited<T extends { certificate: { id: string } }>(
+  function audited<T extends { certificate: { id: string } }>(
     req: express.Request,
     eventId: string,
     meta: Record<string, string>,
     run: () => Promise<T>,
   ): Promise<T> {
-    const event = await auditor.createEvent({
-      eventId,
-      severityLevel: 'medium',
-      request: req,
-      meta,
-    });
-    try {
-      const result = await run();
-      const certificate = result.certificate as Record<string, unknown>;
-      await event.success({
-        meta: {
-          certificateId: certificate.id as string,
-          source: certificate.source as string,
-          ...(certificate.fingerprintSha256
-            ? { fingerprintSha256: certificate.fingerprintSha256 as string }
-            : {}),
-          ...(certificate.serial ? { serial: certificate.serial as string } : {}),
-        },
-      });
-      return result;
-    } catch (error) {
-      await event.fail({ error: error as Error });
-      throw error;
-    }
+    return runAudited(
+      auditor,
+      { request: req, eventId, meta, successMeta: certificateAuditMeta },
+      run,
+    );
   }
 
   router.get(path, async (req, res) => {

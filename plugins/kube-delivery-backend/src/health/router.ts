@@ -6,6 +6,7 @@ import { InputError } from '@backstage/errors';
 import express from 'express';
 import Router from 'express-promise-router';
 import { actorOf } from '../http/actor';
+import { runAudited } from '../http/audited';
 import { readBody } from '../http/body';
 import { EVENT_CURSOR } from './HealthStore';
 import type { HealthService } from './HealthService';
@@ -36,20 +37,18 @@ export function createHealthRouter(options: {
       allow: ['user', 'service'],
     });
     health.environment(req.params.name);
-    const event = await auditor.createEvent({
-      eventId: 'environment-health-check',
-      severityLevel: 'low',
-      request: req,
-      meta: { environment: req.params.name },
-    });
-    try {
-      const result = await health.check(req.params.name, actorOf(credentials));
-      await event.success({ meta: { status: result.status } });
-      res.json(result);
-    } catch (error) {
-      await event.fail({ error: error as Error });
-      throw error;
-    }
+    const result = await runAudited(
+      auditor,
+      {
+        request: req,
+        eventId: 'environment-health-check',
+        severityLevel: 'low',
+        meta: { environment: req.params.name },
+        successMeta: checked => ({ status: checked.status }),
+      },
+      () => health.check(req.params.name, actorOf(credentials)),
+    );
+    res.json(result);
   });
 
   router.get('/environments/:name/history', async (req, res) => {
