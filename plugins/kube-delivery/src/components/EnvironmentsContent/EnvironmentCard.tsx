@@ -18,6 +18,7 @@ import { EnvironmentHealth } from './EnvironmentHealth';
 import { GatewayHttps } from './GatewayHttps';
 import { ReleaseDialog, type ReleaseAction } from '../common/ReleaseDialog';
 import { DeploymentSteps } from '../common/DeploymentSteps';
+import { OutcomeAlert, type Outcome } from '../common/OutcomeAlert';
 import { reasonOf, relativeTime } from '../common/format';
 import { RolloutHealth } from './RolloutHealth';
 
@@ -29,7 +30,6 @@ const KIND_IN_WORDS: Record<DeploymentKind, string> = {
   restart: 'Restarted',
 };
 
-type Outcome = { severity: 'success' | 'error'; message: string };
 
 /** One environment of the lifecycle: what runs there, how healthy, and the actions. */
 export function EnvironmentCard(props: {
@@ -151,16 +151,11 @@ export function EnvironmentCard(props: {
           />
         )}
 
-        {outcome && (
-          <Box mt={1}>
-            <Alert
-              severity={outcome.severity}
-              onClose={() => setOutcome(undefined)}
-            >
-              {outcome.message}
-            </Alert>
-          </Box>
-        )}
+        <OutcomeAlert
+          outcome={outcome}
+          onClose={() => setOutcome(undefined)}
+          spacing={{ mt: 1 }}
+        />
 
         {(canDeploy || (canRollback && deployed)) && (
           <Box mt={2} display="flex" flexWrap="wrap" style={{ gap: 8 }}>

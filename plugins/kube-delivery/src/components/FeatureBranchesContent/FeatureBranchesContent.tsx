@@ -21,6 +21,7 @@ import {
 import { kubeDeliveryApiRef, type NewRouteRule } from '../../api';
 import { usePolledAsync } from '../../hooks/usePolledAsync';
 import { ConfirmDialog } from '../common/ConfirmDialog';
+import { OutcomeAlert, type Outcome } from '../common/OutcomeAlert';
 import { reasonOf } from '../common/format';
 import { AddRuleDialog } from './AddRuleDialog';
 import { BranchCard } from './BranchCard';
@@ -35,7 +36,6 @@ const EXTEND_MINUTES = 480;
 /** Deployments read to find the branches; older branches show through their rules. */
 const HISTORY_DEPTH = 100;
 
-type Outcome = { severity: 'success' | 'error'; message: string };
 
 /**
  * The Feature branches tab: per environment that takes feature branches,
@@ -180,16 +180,11 @@ export const FeatureBranchesContent = () => {
             </Alert>
           </Box>
         )}
-        {outcome && (
-          <Box mb={2}>
-            <Alert
-              severity={outcome.severity}
-              onClose={() => setOutcome(undefined)}
-            >
-              {outcome.message}
-            </Alert>
-          </Box>
-        )}
+        <OutcomeAlert
+          outcome={outcome}
+          onClose={() => setOutcome(undefined)}
+          spacing={{ mb: 2 }}
+        />
         {environments.map(environment => {
           const here = branches.filter(b => b.environment === environment.name);
           return (

@@ -23,6 +23,7 @@ import {
 } from '@internal/plugin-kube-delivery-common';
 import { kubeDeliveryApiRef } from '../../api';
 import { useLoad } from '../../hooks/usePolledAsync';
+import { OutcomeAlert, type Outcome } from '../common/OutcomeAlert';
 import { reasonOf } from '../common/format';
 import { LabelledSelect } from '../common/LabelledSelect';
 import { ReleaseDialog } from '../common/ReleaseDialog';
@@ -59,10 +60,7 @@ export const ReleaseHistoryContent = () => {
     entry: HistoryEntry;
     currentReleaseId?: string;
   }>();
-  const [outcome, setOutcome] = useState<{
-    severity: 'success' | 'error';
-    message: string;
-  }>();
+  const [outcome, setOutcome] = useState<Outcome>();
   const environments = useLoad(() => api.listEnvironments(), [api]);
 
   const load = useCallback(
@@ -206,16 +204,11 @@ export const ReleaseHistoryContent = () => {
               allLabel="All"
             />
           </Box>
-          {outcome && (
-            <Box mb={2}>
-              <Alert
-                severity={outcome.severity}
-                onClose={() => setOutcome(undefined)}
-              >
-                {outcome.message}
-              </Alert>
-            </Box>
-          )}
+          <OutcomeAlert
+            outcome={outcome}
+            onClose={() => setOutcome(undefined)}
+            spacing={{ mb: 2 }}
+          />
           {timeline}
         </InfoCard>
       </Grid>
