@@ -57,12 +57,43 @@ export function boutiqueEntities() {
         'kube-delivery.io/ingress': 'istio-system/ingressgateway',
       },
     }).entity,
-    adservice: entityWithManifest({
-      name: adserviceName,
-      manifest: adserviceManifest(adserviceName),
-      annotations: { 'kube-delivery.io/routing': 'header:userid' },
-    }).entity,
+    adservice: routedAdservice(adserviceName),
   };
+}
+
+/** The ad service, routed by its `userid` header, under the given name. */
+export function routedAdservice(name: string): Entity {
+  return entityWithManifest({
+    name,
+    manifest: adserviceManifest(name),
+    annotations: { 'kube-delivery.io/routing': 'header:userid' },
+  }).entity;
+}
+
+/** Removes what routing tests leave in `dev`: each service's route object and workloads. */
+export async function removeRoutedServices(
+  cluster: DevCluster,
+  names: string[],
+  routeResource = 'virtualservice',
+): Promise<void> {
+  for (const name of names) {
+    await cluster.kubectl([
+      '-n',
+      'dev',
+      'delete',
+      routeResource,
+      name,
+      '--ignore-not-found',
+    ]);
+    await cluster.kubectl([
+      '-n',
+      'dev',
+      'delete',
+      'deployment,service,configmap,pdb,job',
+      '-l',
+      `app.kubernetes.io/name=${name}`,
+    ]);
+  }
 }
 
 /** The gateway the devcluster has, as an environment configures it. */
@@ -71,6 +102,17 @@ export const DEV_GATEWAY = {
   name: 'ingressgateway',
   hosts: ['dev.boutique.example'],
 };
+
+/** A backend `configure` giving `dev` the devcluster's gateway, and a routing API if named. */
+export function withDevGateway(routingApi?: string) {
+  return (config: { kubeDelivery: Record<string, any> }) => {
+    const dev = config.kubeDelivery.environments.find(
+      (e: any) => e.name === 'dev',
+    );
+    dev.gateway = DEV_GATEWAY;
+    if (routingApi) dev.routingApi = routingApi;
+  };
+}
 
 /** A scheduler whose tasks run only when the test says so, as one scheduled run would. */
 export function manualScheduler() {

@@ -13,11 +13,12 @@ import {
   type DeliveryHarness,
 } from '../__testUtils__/deliveryHarness';
 import {
-  DEV_GATEWAY,
   boutiqueEntities,
   deployVersions,
   manualScheduler,
+  removeRoutedServices,
   watchEvents,
+  withDevGateway,
 } from '../__testUtils__/routingScenario';
 import { createTestDatabases } from '../__testUtils__/testDatabases';
 import { DatabaseHealthStore } from '../health/HealthStore';
@@ -75,12 +76,7 @@ describe('Online Boutique feature-branch routing on the local control plane', ()
       knex,
       entities: [frontend, adservice],
       permission: AuthorizeResult.ALLOW,
-      configure: config => {
-        const dev = config.kubeDelivery.environments.find(
-          (e: any) => e.name === 'dev',
-        );
-        dev.gateway = DEV_GATEWAY;
-      },
+      configure: withDevGateway(),
       features: [scheduler.factory],
     });
   });
@@ -88,24 +84,7 @@ describe('Online Boutique feature-branch routing on the local control plane', ()
   afterAll(async () => {
     await backend?.stop();
     await harness?.close();
-    for (const name of [fe, ad]) {
-      await harness?.cluster.kubectl([
-        '-n',
-        'dev',
-        'delete',
-        'virtualservice',
-        name,
-        '--ignore-not-found',
-      ]);
-      await harness?.cluster.kubectl([
-        '-n',
-        'dev',
-        'delete',
-        'deployment,service,configmap,pdb,job',
-        '-l',
-        `app.kubernetes.io/name=${name}`,
-      ]);
-    }
+    if (harness) await removeRoutedServices(harness.cluster, [fe, ad]);
   });
 
   it('routes the chosen session to frontend-myfeature through the gateway-bound VirtualService', async () => {

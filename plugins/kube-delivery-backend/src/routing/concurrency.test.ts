@@ -6,16 +6,18 @@ import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import type { Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { adserviceManifest } from '../__testUtils__/boutiqueManifests';
 import { startDeliveryBackend } from '../__testUtils__/deliveryBackend';
 import {
   createDeliveryHarness,
-  entityWithManifest,
   kubectlJson,
   uniqueName,
   type DeliveryHarness,
 } from '../__testUtils__/deliveryHarness';
-import { deployVersions } from '../__testUtils__/routingScenario';
+import {
+  deployVersions,
+  removeRoutedServices,
+  routedAdservice,
+} from '../__testUtils__/routingScenario';
 import {
   createSharedDatabase,
   knexForShared,
@@ -40,11 +42,7 @@ function percentile(sorted: number[], p: number): number {
  */
 describe('concurrent rule creation through two backend replicas sharing PostgreSQL', () => {
   const name = uniqueName('adservice');
-  const { entity } = entityWithManifest({
-    name,
-    manifest: adserviceManifest(name),
-    annotations: { 'kube-delivery.io/routing': 'header:userid' },
-  });
+  const entity = routedAdservice(name);
   let shared: SharedDatabase;
   let harness: DeliveryHarness;
   const replicas: Array<{ backend: TestBackend; knex: Knex }> = [];
@@ -72,22 +70,7 @@ describe('concurrent rule creation through two backend replicas sharing PostgreS
       await knex.destroy();
     }
     await harness?.close();
-    await harness?.cluster.kubectl([
-      '-n',
-      'dev',
-      'delete',
-      'virtualservice',
-      name,
-      '--ignore-not-found',
-    ]);
-    await harness?.cluster.kubectl([
-      '-n',
-      'dev',
-      'delete',
-      'deployment,service,configmap,pdb,job',
-      '-l',
-      `app.kubernetes.io/name=${name}`,
-    ]);
+    if (harness) await removeRoutedServices(harness.cluster, [name]);
     await shared?.destroy();
   });
 

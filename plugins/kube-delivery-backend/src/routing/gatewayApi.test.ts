@@ -13,10 +13,11 @@ import {
   type DeliveryHarness,
 } from '../__testUtils__/deliveryHarness';
 import {
-  DEV_GATEWAY,
   boutiqueEntities,
   deployVersions,
   manualScheduler,
+  removeRoutedServices,
+  withDevGateway,
 } from '../__testUtils__/routingScenario';
 import { createTestDatabases } from '../__testUtils__/testDatabases';
 import { DatabaseHealthStore } from '../health/HealthStore';
@@ -69,13 +70,7 @@ describe('feature-branch routing with Gateway API HTTPRoutes on the local contro
       knex,
       entities: [frontend, adservice, undeployed],
       permission: AuthorizeResult.ALLOW,
-      configure: config => {
-        const dev = config.kubeDelivery.environments.find(
-          (e: any) => e.name === 'dev',
-        );
-        dev.gateway = DEV_GATEWAY;
-        dev.routingApi = 'gateway-api';
-      },
+      configure: withDevGateway('gateway-api'),
       features: [scheduler.factory],
     });
   });
@@ -83,23 +78,12 @@ describe('feature-branch routing with Gateway API HTTPRoutes on the local contro
   afterAll(async () => {
     await backend?.stop();
     await harness?.close();
-    for (const name of [fe, ad]) {
-      await harness?.cluster.kubectl([
-        '-n',
-        'dev',
-        'delete',
+    if (harness) {
+      await removeRoutedServices(
+        harness.cluster,
+        [fe, ad],
         'httproutes.gateway.networking.k8s.io',
-        name,
-        '--ignore-not-found',
-      ]);
-      await harness?.cluster.kubectl([
-        '-n',
-        'dev',
-        'delete',
-        'deployment,service,configmap,pdb,job',
-        '-l',
-        `app.kubernetes.io/name=${name}`,
-      ]);
+      );
     }
   });
 

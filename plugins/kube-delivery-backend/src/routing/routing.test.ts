@@ -7,16 +7,18 @@ import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import type { Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { adserviceManifest } from '../__testUtils__/boutiqueManifests';
 import { startDeliveryBackend } from '../__testUtils__/deliveryBackend';
 import {
   createDeliveryHarness,
-  entityWithManifest,
   kubectlJson,
   uniqueName,
   type DeliveryHarness,
 } from '../__testUtils__/deliveryHarness';
-import { deployVersions } from '../__testUtils__/routingScenario';
+import {
+  deployVersions,
+  removeRoutedServices,
+  routedAdservice,
+} from '../__testUtils__/routingScenario';
 import { createTestDatabases } from '../__testUtils__/testDatabases';
 import { ClusterRegistry } from '../delivery';
 import { RouteReconciler } from './RouteReconciler';
@@ -33,11 +35,7 @@ describe('feature-branch routing on the local control plane', () => {
   let harness: DeliveryHarness;
   let backend: TestBackend | undefined;
   const name = uniqueName('adservice');
-  const { entity } = entityWithManifest({
-    name,
-    manifest: adserviceManifest(name),
-    annotations: { 'kube-delivery.io/routing': 'header:userid' },
-  });
+  const entity = routedAdservice(name);
   const entityRef = `component:default/${name}`;
   const routes = `${API}/entities/component/default/${name}/routes`;
   const asUser = () => mockCredentials.user.header();
@@ -77,24 +75,7 @@ describe('feature-branch routing on the local control plane', () => {
   afterAll(async () => {
     await backend?.stop();
     await harness?.close();
-    if (harness) {
-      await harness.cluster.kubectl([
-        '-n',
-        'dev',
-        'delete',
-        'virtualservice',
-        name,
-        '--ignore-not-found',
-      ]);
-      await harness.cluster.kubectl([
-        '-n',
-        'dev',
-        'delete',
-        'deployment,service,configmap,pdb',
-        '-l',
-        `app.kubernetes.io/name=${name}`,
-      ]);
-    }
+    if (harness) await removeRoutedServices(harness.cluster, [name]);
   });
 
   const userId = randomUUID();
