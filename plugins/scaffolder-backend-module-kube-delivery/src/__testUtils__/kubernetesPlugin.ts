@@ -4,7 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { REPO_ROOT } from './devClusterConfig';
+import { exampleCatalogConfig } from './devClusterConfig';
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -27,6 +27,7 @@ export async function startKubernetesPlugin(options: {
   const baseUrl = `http://localhost:${port}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kd-k8s-plugin-'));
   const configFile = path.join(dir, 'app-config.yaml');
+  const examples = exampleCatalogConfig(options.token);
   fs.writeFileSync(
     configFile,
     stringify({
@@ -34,38 +35,9 @@ export async function startKubernetesPlugin(options: {
         baseUrl,
         listen: { port },
         database: { client: 'better-sqlite3', connection: ':memory:' },
-        auth: {
-          externalAccess: [
-            {
-              type: 'static',
-              options: { token: options.token, subject: 'ci' },
-            },
-          ],
-        },
+        auth: examples.auth,
       },
-      catalog: {
-        rules: [
-          {
-            allow: [
-              'Component',
-              'System',
-              'API',
-              'Resource',
-              'Location',
-              'Group',
-            ],
-          },
-        ],
-        locations: [
-          {
-            type: 'file',
-            target: path.join(
-              REPO_ROOT,
-              'examples/online-boutique/catalog-info.yaml',
-            ),
-          },
-        ],
-      },
+      catalog: examples.catalog,
       kubernetes: options.kubernetes,
     }),
   );

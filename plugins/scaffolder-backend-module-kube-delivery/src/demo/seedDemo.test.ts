@@ -11,7 +11,6 @@
  * its objects, routes and certificate afterwards and puts the shared dev
  * gateway back as it found it.
  */
-import path from 'node:path';
 import {
   mockServices,
   startTestBackend,
@@ -31,7 +30,7 @@ import kubeDeliveryPlugin from '@internal/plugin-kube-delivery-backend';
 import { entityPath, KubeDeliveryClient } from '../client';
 import {
   devClusterAppConfig,
-  REPO_ROOT,
+  exampleCatalogConfig,
 } from '../__testUtils__/devClusterConfig';
 import { startKubernetesPlugin } from '../__testUtils__/kubernetesPlugin';
 import {
@@ -69,6 +68,7 @@ async function kubectl(args: string[]) {
 beforeAll(async () => {
   // kubeDelivery and kubernetes, as scripts/dev.sh writes them.
   const appConfig = await devClusterAppConfig();
+  const examples = exampleCatalogConfig(TOKEN);
   kubernetesPlugin = await startKubernetesPlugin({
     kubernetes: appConfig.kubernetes,
     token: TOKEN,
@@ -92,36 +92,8 @@ beforeAll(async () => {
       httpAuthServiceFactory,
       mockServices.rootConfig.factory({
         data: {
-          backend: {
-            auth: {
-              externalAccess: [
-                { type: 'static', options: { token: TOKEN, subject: 'ci' } },
-              ],
-            },
-          },
-          catalog: {
-            rules: [
-              {
-                allow: [
-                  'Component',
-                  'System',
-                  'API',
-                  'Resource',
-                  'Location',
-                  'Group',
-                ],
-              },
-            ],
-            locations: [
-              {
-                type: 'file',
-                target: path.join(
-                  REPO_ROOT,
-                  'examples/online-boutique/catalog-info.yaml',
-                ),
-              },
-            ],
-          },
+          backend: { auth: examples.auth },
+          catalog: examples.catalog,
           kubeDelivery: appConfig.kubeDelivery,
         },
       }),
