@@ -30,7 +30,6 @@ const KIND_IN_WORDS: Record<DeploymentKind, string> = {
   restart: 'Restarted',
 };
 
-
 /** One environment of the lifecycle: what runs there, how healthy, and the actions. */
 export function EnvironmentCard(props: {
   entityRef: string;

@@ -36,7 +36,6 @@ const EXTEND_MINUTES = 480;
 /** Deployments read to find the branches; older branches show through their rules. */
 const HISTORY_DEPTH = 100;
 
-
 /**
  * The Feature branches tab: per environment that takes feature branches,
  * the branch deployments with their state and routing rules, adding a rule
