@@ -18,16 +18,14 @@ import {
 } from '../__testUtils__/deliveryHarness';
 import { printFigures } from '../__testUtils__/figures';
 import {
+  FAULT_DATABASE,
   queueDeploy,
+  renderedInDev,
+  ROLLING_STEPS_SUCCEEDED,
   servingInDev,
   stepOutcomes,
 } from '../__testUtils__/faultScenario';
-import {
-  liveObjectsOf,
-  renderedObjects,
-  renderStoredRelease,
-  waitUntil,
-} from '../__testUtils__/releaseObjects';
+import { liveObjectsOf, waitUntil } from '../__testUtils__/releaseObjects';
 import {
   createSharedDatabase,
   type SharedDatabase,
@@ -36,9 +34,6 @@ import { checkoutserviceManifest } from '../__testUtils__/smokeTestManifests';
 
 jest.setTimeout(300_000);
 
-const database = process.env.KD_TEST_POSTGRES_URL
-  ? 'PostgreSQL'
-  : 'SQLite file';
 const APISERVER = 'kube-apiserver';
 
 /**
@@ -47,7 +42,7 @@ const APISERVER = 'kube-apiserver';
  * (DEVCLUSTER_STATE_DIR, cached binaries) and stops and starts that one's
  * kube-apiserver process; etcd, the controllers and kwok keep running.
  */
-describe(`the API server stopped during a deploy and started again (${database})`, () => {
+describe(`the API server stopped during a deploy and started again (${FAULT_DATABASE})`, () => {
   const savedStateDir = process.env.DEVCLUSTER_STATE_DIR;
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kd-outage-cluster-'));
   let cluster: DevCluster;
@@ -131,22 +126,10 @@ describe(`the API server stopped during a deploy and started again (${database})
       'succeeded: 0.1.4 is serving',
     );
     expect(done.attempts).toBe(1);
-    expect(steps(done)).toEqual([
-      'Dry run:succeeded',
-      'Apply:succeeded',
-      'Rollout:succeeded',
-      'Clean up:succeeded',
-    ]);
+    expect(steps(done)).toEqual(ROLLING_STEPS_SUCCEEDED);
     // Nothing orphaned: exactly 0.1.4's objects, serving 0.1.4's configuration.
-    const dev = harness.config.environments.find(e => e.name === 'dev')!;
-    const target = await renderStoredRelease(
-      harness.store,
-      entityRef,
-      '0.1.4',
-      dev,
-    );
     expect(await servingInDev(cluster, name)).toEqual({
-      objects: renderedObjects(target),
+      objects: await renderedInDev(harness, entityRef, '0.1.4'),
       image: `example.test/boutique/${name}:0.1.4`,
       allAvailable: true,
       paymentTimeout: '9s',
@@ -194,13 +177,8 @@ describe(`the API server stopped during a deploy and started again (${database})
     expect(`${again.status}: ${again.message}`).toBe(
       'succeeded: 0.1.3 is serving',
     );
-    const dev = harness.config.environments.find(e => e.name === 'dev')!;
-    const target = await renderStoredRelease(
-      harness.store,
-      entityRef,
-      '0.1.3',
-      dev,
+    expect(await liveObjectsOf(cluster, name)).toEqual(
+      await renderedInDev(harness, entityRef, '0.1.3'),
     );
-    expect(await liveObjectsOf(cluster, name)).toEqual(renderedObjects(target));
   });
 });

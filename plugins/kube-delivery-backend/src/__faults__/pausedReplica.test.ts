@@ -6,6 +6,7 @@ import {
 } from '../__testUtils__/deliveryHarness';
 import {
   deleteServiceObjects,
+  FAULT_DATABASE,
   queueDeploy,
 } from '../__testUtils__/faultScenario';
 import { printFigures } from '../__testUtils__/figures';
@@ -24,10 +25,6 @@ import {
 
 jest.setTimeout(240_000);
 
-const database = process.env.KD_TEST_POSTGRES_URL
-  ? 'PostgreSQL'
-  : 'SQLite file';
-
 /**
  * A replica frozen (SIGSTOP) in the middle of a rollout, past its 3 s lease:
  * another replica takes the deployment over and finishes it. When the frozen
@@ -35,7 +32,7 @@ const database = process.env.KD_TEST_POSTGRES_URL
  * time had passed; it must notice the lost lease and write nothing, neither
  * to the database nor to the cluster.
  */
-describe(`a replica paused past its lease and resumed (${database})`, () => {
+describe(`a replica paused past its lease and resumed (${FAULT_DATABASE})`, () => {
   let db: SharedDatabase;
   let harness: DeliveryHarness;
   const names: string[] = [];

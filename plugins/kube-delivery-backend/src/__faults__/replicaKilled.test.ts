@@ -8,6 +8,7 @@ import {
 } from '../__testUtils__/deliveryHarness';
 import {
   deleteServiceObjects,
+  FAULT_DATABASE,
   servingInDev,
 } from '../__testUtils__/faultScenario';
 import { printFigures } from '../__testUtils__/figures';
@@ -22,10 +23,6 @@ import { getDevCluster, type DevCluster } from '@internal/devcluster';
 
 jest.setTimeout(300_000);
 
-const database = process.env.KD_TEST_POSTGRES_URL
-  ? 'PostgreSQL'
-  : 'SQLite file';
-
 /**
  * Two whole backend replicas (the plugin in a backend of its own process:
  * HTTP API, runner, status cache) share one database. A deploy is requested
@@ -35,7 +32,7 @@ const database = process.env.KD_TEST_POSTGRES_URL
  * resume.test.ts kills a bare DeploymentRunner process and resumes in the
  * test process; this is the same failure with everything a replica runs.
  */
-describe(`two backend replicas sharing the database, one killed during a deploy (${database})`, () => {
+describe(`two backend replicas sharing the database, one killed during a deploy (${FAULT_DATABASE})`, () => {
   let cluster: DevCluster;
   let db: SharedDatabase;
   const name = uniqueName('replicas');

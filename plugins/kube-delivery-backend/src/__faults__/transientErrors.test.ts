@@ -14,14 +14,13 @@ import {
 import { printFigures } from '../__testUtils__/figures';
 import {
   deleteServiceObjects,
+  FAULT_DATABASE,
   queueDeploy,
+  renderedInDev,
+  ROLLING_STEPS_SUCCEEDED,
   servingInDev,
   stepOutcomes,
 } from '../__testUtils__/faultScenario';
-import {
-  renderedObjects,
-  renderStoredRelease,
-} from '../__testUtils__/releaseObjects';
 import {
   createSharedDatabase,
   type SharedDatabase,
@@ -30,10 +29,6 @@ import { checkoutserviceManifest } from '../__testUtils__/smokeTestManifests';
 
 jest.setTimeout(240_000);
 
-const database = process.env.KD_TEST_POSTGRES_URL
-  ? 'PostgreSQL'
-  : 'SQLite file';
-
 /**
  * The API server throttles (429 with Retry-After), fails (500, 503, 504),
  * drops connections and stops answering while a deployment runs. The backend
@@ -41,7 +36,7 @@ const database = process.env.KD_TEST_POSTGRES_URL
  * the deployment must retry through them, and what the database records must
  * be what happened in the cluster.
  */
-describe(`transient API server errors during deploys (${database})`, () => {
+describe(`transient API server errors during deploys (${FAULT_DATABASE})`, () => {
   let cluster: DevCluster;
   let db: SharedDatabase;
   let proxy: FaultProxy;
@@ -141,22 +136,10 @@ describe(`transient API server errors during deploys (${database})`, () => {
       'succeeded: 0.1.4 is serving',
     );
     expect(second.attempts).toBe(1);
-    expect(stepOutcomes(second)).toEqual([
-      'Dry run:succeeded',
-      'Apply:succeeded',
-      'Rollout:succeeded',
-      'Clean up:succeeded',
-    ]);
+    expect(stepOutcomes(second)).toEqual(ROLLING_STEPS_SUCCEEDED);
     // The cluster: exactly 0.1.4's objects, with 0.1.4's configuration.
-    const dev = harness.config.environments.find(e => e.name === 'dev')!;
-    const target = await renderStoredRelease(
-      harness.store,
-      entityRef,
-      '0.1.4',
-      dev,
-    );
     expect(await servingInDev(cluster, name)).toEqual({
-      objects: renderedObjects(target),
+      objects: await renderedInDev(harness, entityRef, '0.1.4'),
       image: `example.test/boutique/${name}:0.1.4`,
       allAvailable: true,
       paymentTimeout: '7s',

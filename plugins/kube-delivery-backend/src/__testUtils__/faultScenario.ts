@@ -3,7 +3,24 @@ import type { DevCluster } from '@internal/devcluster';
 import type { DeploymentRecord } from '../database';
 import type { DeliveryHarness } from './deliveryHarness';
 import { kubectlJson } from './deliveryHarness';
-import { liveObjectsOf } from './releaseObjects';
+import {
+  liveObjectsOf,
+  renderedObjects,
+  renderStoredRelease,
+} from './releaseObjects';
+
+/** The database the fault tests share, for their titles. */
+export const FAULT_DATABASE = process.env.KD_TEST_POSTGRES_URL
+  ? 'PostgreSQL'
+  : 'SQLite file';
+
+/** The steps of a rolling deploy that succeeded, as stepOutcomes gives them. */
+export const ROLLING_STEPS_SUCCEEDED = [
+  'Dry run:succeeded',
+  'Apply:succeeded',
+  'Rollout:succeeded',
+  'Clean up:succeeded',
+];
 
 /** Creates a release of `version` and queues its deployment to dev, as a user would. */
 export async function queueDeploy(
@@ -30,6 +47,18 @@ export async function queueDeploy(
 export const stepOutcomes = (deployment: {
   steps: Array<{ name: string; status: string }>;
 }) => deployment.steps.map(s => `${s.name}:${s.status}`);
+
+/** The objects a stored release of the entity puts in dev, as sorted "Kind/name". */
+export async function renderedInDev(
+  harness: DeliveryHarness,
+  entityRef: string,
+  version: string,
+): Promise<string[]> {
+  const dev = harness.config.environments.find(e => e.name === 'dev')!;
+  return renderedObjects(
+    await renderStoredRelease(harness.store, entityRef, version, dev),
+  );
+}
 
 /**
  * What a checkoutservice-shaped service (smokeTestManifests.ts) serves in dev:
