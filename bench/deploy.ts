@@ -43,6 +43,7 @@ import {
   ReleaseService,
 } from '../plugins/kube-delivery-backend/src/delivery';
 import { ROLLOUT_POLL_INTERVAL_MS } from '../plugins/kube-delivery-backend/src/delivery/ClusterRegistry';
+import { entityDirOf } from './lib/cluster';
 import { renderedObjects, writeList } from './lib/render';
 import { createBenchLogger } from './lib/logger';
 import { median, round2 } from './lib/stats';
@@ -475,9 +476,7 @@ function entityFor(name: string, manifest: string, tempDirs: string[]) {
       'kube-delivery.io/strategy': 'rolling',
     },
   });
-  const location =
-    entity.metadata.annotations!['backstage.io/managed-by-location'];
-  tempDirs.push(path.dirname(location.replace(/^file:/, '')));
+  tempDirs.push(entityDirOf(entity));
   return entity;
 }
 

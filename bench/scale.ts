@@ -29,7 +29,7 @@ import { DatabaseDeliveryStore } from '../plugins/kube-delivery-backend/src/data
 import { ReleaseService } from '../plugins/kube-delivery-backend/src/delivery';
 import { StatusCache } from '../plugins/kube-delivery-backend/src/status';
 import { startBenchBackend } from './lib/backend';
-import { deleteBenchObjects } from './lib/cluster';
+import { deleteBenchObjects, entityDirOf } from './lib/cluster';
 import { createBenchLogger } from './lib/logger';
 import { renderedObjects, writeList } from './lib/render';
 import {
@@ -348,13 +348,7 @@ async function main() {
         .entity,
     };
   });
-  const entityDirs = services.map(s =>
-    path.dirname(
-      s.entity.metadata.annotations![
-        'backstage.io/managed-by-location'
-      ].replace(/^file:/, ''),
-    ),
-  );
+  const entityDirs = services.map(s => entityDirOf(s.entity));
   const cleanup: string[] = [];
   let summary: Record<string, unknown> = {};
   try {

@@ -12,12 +12,15 @@ import type { Entity } from '@backstage/catalog-model';
 import { getDevCluster } from '@internal/devcluster';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { adserviceManifest } from '../plugins/kube-delivery-backend/src/__testUtils__/boutiqueManifests';
 import { entityWithManifest } from '../plugins/kube-delivery-backend/src/__testUtils__/deliveryHarness';
 import { SETTLED_AFTER_MS } from '../plugins/kube-delivery-backend/src/delivery/DeliveryService';
 import { startBenchBackend } from './lib/backend';
-import { deleteBenchObjects, deployThroughApi } from './lib/cluster';
+import {
+  deleteBenchObjects,
+  deployThroughApi,
+  entityDirOf,
+} from './lib/cluster';
 import {
   concurrentLoad,
   intOption,
@@ -49,12 +52,7 @@ async function main() {
       'backstage.io/kubernetes-namespace': 'dev',
     },
   });
-  const entityDir = path.dirname(
-    entity.metadata.annotations!['backstage.io/managed-by-location'].replace(
-      /^file:/,
-      '',
-    ),
-  );
+  const entityDir = entityDirOf(entity);
   const bench = await startBenchBackend({
     cluster,
     entities: [entity],

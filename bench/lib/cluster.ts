@@ -1,5 +1,7 @@
 /** HTTP and cluster helpers shared by the bench scripts. */
+import type { Entity } from '@backstage/catalog-model';
 import type { DevCluster } from '@internal/devcluster';
+import path from 'node:path';
 
 /** A JSON request to the bench backend (its mock auth makes every request one user's); throws on an unexpected status. */
 export async function jsonRequest<T = any>(
@@ -97,4 +99,11 @@ export async function deleteBenchObjects(
       .filter(line => / deleted/.test(line)).length;
   }
   return `deleted ${deleted} objects of ${names.length} services in namespace ${namespace}`;
+}
+
+/** The temporary directory entityWithManifest wrote an entity's files to, for the clean-up. */
+export function entityDirOf(entity: Entity): string {
+  const location =
+    entity.metadata.annotations!['backstage.io/managed-by-location'];
+  return path.dirname(location.replace(/^file:/, ''));
 }
