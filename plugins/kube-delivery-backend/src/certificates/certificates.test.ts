@@ -78,6 +78,18 @@ describe('gateway certificates on the devcluster', () => {
   const secretOf = (env: string) => adminGet(cluster, 'secret', `kd-${env}-tls`);
   const istioGateway = () =>
     adminGet(cluster, 'gateways.networking.istio.io', ISTIO_GATEWAY);
+  /** Changes the shared Istio Gateway as an admin would, with a JSON patch. */
+  const patchIstioGateway = (operations: object[]) =>
+    kubectl(cluster, [
+      'patch',
+      'gateways.networking.istio.io',
+      ISTIO_GATEWAY,
+      '-n',
+      'istio-system',
+      '--type=json',
+      '-p',
+      JSON.stringify(operations),
+    ]);
 
   beforeAll(async () => {
     certs = issueTestCertificates(corpus);
@@ -233,26 +245,17 @@ describe('gateway certificates on the devcluster', () => {
         if (!interleaved && objects[0]?.kind === 'Gateway') {
           interleaved = true;
           const live = await istioGateway();
-          await kubectl(cluster, [
-            'patch',
-            'gateways.networking.istio.io',
-            ISTIO_GATEWAY,
-            '-n',
-            'istio-system',
-            '--type=json',
-            '-p',
-            JSON.stringify([
-              {
-                op: 'add',
-                path: `/spec/servers/${live.spec.servers.length}`,
-                value: {
-                  name: 'late-team',
-                  port: { number: 8443, name: 'https-late', protocol: 'HTTPS' },
-                  hosts: ['late.other-test.example'],
-                  tls: { mode: 'SIMPLE', credentialName: 'late-tls' },
-                },
+          await patchIstioGateway([
+            {
+              op: 'add',
+              path: `/spec/servers/${live.spec.servers.length}`,
+              value: {
+                name: 'late-team',
+                port: { number: 8443, name: 'https-late', protocol: 'HTTPS' },
+                hosts: ['late.other-test.example'],
+                tls: { mode: 'SIMPLE', credentialName: 'late-tls' },
               },
-            ]),
+            },
           ]);
         }
         return client.apply(objects);
@@ -567,16 +570,7 @@ describe('gateway certificates on the devcluster', () => {
     const index = servers.findIndex(
       (s: any) => s.name === `kube-delivery-https-${ENV_B}`,
     );
-    await kubectl(cluster, [
-      'patch',
-      'gateways.networking.istio.io',
-      ISTIO_GATEWAY,
-      '-n',
-      'istio-system',
-      '--type=json',
-      '-p',
-      JSON.stringify([{ op: 'remove', path: `/spec/servers/${index}` }]),
-    ]);
+    await patchIstioGateway([{ op: 'remove', path: `/spec/servers/${index}` }]);
     const listed = await certificates.list(ENV_B);
     expect(listed.gateway.serving).toBe(false);
     expect(listed.gateway.servingMessage).toMatch(
