@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { JsonObject } from '@backstage/types';
+import { getDevCluster } from '@internal/devcluster';
 import { parse } from 'yaml';
 
 export const REPO_ROOT = path.resolve(__dirname, '../../../..');
@@ -69,4 +70,18 @@ export function exampleCatalogConfig(token: string) {
       ],
     },
   };
+}
+
+/** Removes the workloads a test deployed to the devcluster's dev namespace. */
+export async function deleteDevServiceObjects(labelSelector: string) {
+  const cluster = await getDevCluster();
+  await cluster.kubectl([
+    'delete',
+    'deployments,services,configmaps,poddisruptionbudgets',
+    '-n',
+    'dev',
+    '-l',
+    labelSelector,
+    '--ignore-not-found',
+  ]);
 }

@@ -17,7 +17,10 @@ import { getDevCluster } from '@internal/devcluster';
 // The test runs the real plugin this module's actions call.
 // eslint-disable-next-line @backstage/no-mixed-plugin-imports
 import kubeDeliveryPlugin from '@internal/plugin-kube-delivery-backend';
-import { devClusterAppConfig } from '../__testUtils__/devClusterConfig';
+import {
+  deleteDevServiceObjects,
+  devClusterAppConfig,
+} from '../__testUtils__/devClusterConfig';
 import { createDeployAction } from './deploy';
 import { createReleaseAction } from './createRelease';
 import { serviceClient } from './serviceClient';
@@ -66,16 +69,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await backend?.stop();
-  const cluster = await getDevCluster();
-  await cluster.kubectl([
-    'delete',
-    'deployments,services,configmaps,poddisruptionbudgets',
-    '-n',
-    'dev',
-    '-l',
-    `app.kubernetes.io/name=${name}`,
-    '--ignore-not-found',
-  ]);
+  await deleteDevServiceObjects(`app.kubernetes.io/name=${name}`);
 });
 
 describe('kube-delivery:release:create and kube-delivery:deploy', () => {

@@ -26,6 +26,7 @@ import kubeDeliveryPlugin from '@internal/plugin-kube-delivery-backend';
 /* eslint-enable @backstage/no-mixed-plugin-imports */
 import { parse } from 'yaml';
 import {
+  deleteDevServiceObjects,
   devClusterAppConfig,
   REPO_ROOT,
 } from '../__testUtils__/devClusterConfig';
@@ -107,16 +108,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await backend?.stop();
   fs.rmSync(publishDirectory, { recursive: true, force: true });
-  const cluster = await getDevCluster();
-  await cluster.kubectl([
-    'delete',
-    'deployments,services,configmaps,poddisruptionbudgets',
-    '-n',
-    'dev',
-    '-l',
+  await deleteDevServiceObjects(
     `app.kubernetes.io/name in (${run}-grpc,${run}-http)`,
-    '--ignore-not-found',
-  ]);
+  );
 });
 
 it('is a valid Template entity', async () => {
