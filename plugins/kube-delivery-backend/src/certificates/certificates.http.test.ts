@@ -12,6 +12,7 @@ import {
 } from '@backstage/backend-test-utils';
 import { catalogServiceMock } from '@backstage/plugin-catalog-node/testUtils';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
+import type { JsonObject } from '@backstage/types';
 import { getDevCluster, type DevCluster } from '@internal/devcluster';
 import type { Knex } from 'knex';
 import { createPrivateKey, randomBytes } from 'node:crypto';
@@ -155,6 +156,32 @@ describe('certificates HTTP API', () => {
     }
   }
 
+  /** An environment in dev whose gateway is GATEWAY, as app-config states it. */
+  const gatewayAppConfig = (
+    name: string,
+    hosts: string[],
+    tls: JsonObject,
+  ): JsonObject => ({
+    name,
+    namespace: 'dev',
+    cluster: {
+      url: cluster.server,
+      caData: cluster.caData,
+      serviceAccountToken: cluster.tokens.dev,
+    },
+    gateway: {
+      namespace: 'istio-system',
+      name: GATEWAY,
+      hosts,
+      cluster: {
+        url: cluster.server,
+        caData: cluster.caData,
+        serviceAccountToken: cluster.tokens['istio-system'],
+      },
+      tls,
+    },
+  });
+
   beforeAll(async () => {
     certs = issueTestCertificates(corpus);
     // Fresh keys for the leak check: one leaf per valid upload format.
@@ -175,46 +202,10 @@ describe('certificates HTTP API', () => {
           data: {
             kubeDelivery: {
               environments: [
-                {
-                  name: ENV,
-                  namespace: 'dev',
-                  cluster: {
-                    url: cluster.server,
-                    caData: cluster.caData,
-                    serviceAccountToken: cluster.tokens.dev,
-                  },
-                  gateway: {
-                    namespace: 'istio-system',
-                    name: GATEWAY,
-                    hosts: [HOST],
-                    cluster: {
-                      url: cluster.server,
-                      caData: cluster.caData,
-                      serviceAccountToken: cluster.tokens['istio-system'],
-                    },
-                    tls: { httpsRedirect: true },
-                  },
-                },
-                {
-                  name: ENV_CM,
-                  namespace: 'dev',
-                  cluster: {
-                    url: cluster.server,
-                    caData: cluster.caData,
-                    serviceAccountToken: cluster.tokens.dev,
-                  },
-                  gateway: {
-                    namespace: 'istio-system',
-                    name: GATEWAY,
-                    hosts: ['api.cert-test.example'],
-                    cluster: {
-                      url: cluster.server,
-                      caData: cluster.caData,
-                      serviceAccountToken: cluster.tokens['istio-system'],
-                    },
-                    tls: { certManager: { issuerName: 'letsencrypt-test' } },
-                  },
-                },
+                gatewayAppConfig(ENV, [HOST], { httpsRedirect: true }),
+                gatewayAppConfig(ENV_CM, ['api.cert-test.example'], {
+                  certManager: { issuerName: 'letsencrypt-test' },
+                }),
               ],
               certificates: { expiryWarningDays: 30 },
             },
