@@ -10,6 +10,7 @@ import {
   uniqueName,
   type DeliveryHarness,
 } from '../__testUtils__/deliveryHarness';
+import { deployVersions } from '../__testUtils__/routingScenario';
 import { createTestDatabases } from '../__testUtils__/testDatabases';
 import { createEnvironmentCluster, type RolloutStatus } from '../cluster';
 import type { EnvironmentConfig } from '../config/environments';
@@ -18,8 +19,6 @@ import { SETTLED_AFTER_MS } from '../delivery/DeliveryService';
 import { StatusCache } from './StatusCache';
 
 jest.setTimeout(180_000);
-
-const actor = 'user:default/status-cache-test';
 
 /**
  * A TCP proxy in front of the API server (TLS passes through untouched), so a
@@ -131,24 +130,7 @@ describe('StatusCache on the local control plane', () => {
       name,
       manifest: adserviceManifest(name),
     }));
-    const release = await harness.delivery.createRelease({
-      entity,
-      version: '1.0.0',
-      createdBy: actor,
-    });
-    const queued = await harness.delivery.deploy({
-      entity,
-      release,
-      environment: 'dev',
-      kind: 'deploy',
-      createdBy: actor,
-    });
-    const settled = await harness.settle(queued.id);
-    if (settled.status !== 'succeeded') {
-      throw new Error(
-        `deploy of ${name} ${settled.status}: ${JSON.stringify(settled.steps)}`,
-      );
-    }
+    await deployVersions(harness, entity, ['1.0.0']);
     cache = new StatusCache(cachedEnvironments, logger);
     await cache.start();
   });
