@@ -1,9 +1,13 @@
-import { mockServices } from '@backstage/backend-test-utils';
+import { mockServices, type TestBackend } from '@backstage/backend-test-utils';
 import type { Entity } from '@backstage/catalog-model';
 import type { DevCluster } from '@internal/devcluster';
+import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
+import type { Knex } from 'knex';
 import { adserviceManifest, frontendManifest } from './boutiqueManifests';
+import { startDeliveryBackend } from './deliveryBackend';
 import {
+  createDeliveryHarness,
   entityWithManifest,
   uniqueName,
   type DeliveryHarness,
@@ -112,6 +116,37 @@ export function withDevGateway(routingApi?: string) {
     dev.gateway = DEV_GATEWAY;
     if (routingApi) dev.routingApi = routingApi;
   };
+}
+
+/**
+ * Deploys the boutique's frontend and ad service to dev (mainline and
+ * branch) and starts a backend that routes them through the dev gateway,
+ * with the routing task in the given manual scheduler.
+ */
+export async function startBoutiqueRouting(options: {
+  knex: Knex;
+  frontend: Entity;
+  adservice: Entity;
+  scheduler: ReturnType<typeof manualScheduler>;
+  /** Entities in the catalog besides the two services. */
+  moreEntities?: Entity[];
+  routingApi?: string;
+}): Promise<{ harness: DeliveryHarness; backend: TestBackend }> {
+  const { knex, frontend, adservice } = options;
+  const harness = await createDeliveryHarness({ knex });
+  await Promise.all([
+    deployVersions(harness, frontend),
+    deployVersions(harness, adservice),
+  ]);
+  const backend = await startDeliveryBackend({
+    cluster: harness.cluster,
+    knex,
+    entities: [frontend, adservice, ...(options.moreEntities ?? [])],
+    permission: AuthorizeResult.ALLOW,
+    configure: withDevGateway(options.routingApi),
+    features: [options.scheduler.factory],
+  });
+  return { harness, backend };
 }
 
 /** A scheduler whose tasks run only when the test says so, as one scheduled run would. */

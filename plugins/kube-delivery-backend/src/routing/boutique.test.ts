@@ -2,23 +2,19 @@ import {
   mockCredentials,
   type TestBackend,
 } from '@backstage/backend-test-utils';
-import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import type { Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { startDeliveryBackend } from '../__testUtils__/deliveryBackend';
 import {
-  createDeliveryHarness,
   kubectlJson,
   type DeliveryHarness,
 } from '../__testUtils__/deliveryHarness';
 import {
   boutiqueEntities,
-  deployVersions,
   manualScheduler,
   removeRoutedServices,
+  startBoutiqueRouting,
   watchEvents,
-  withDevGateway,
 } from '../__testUtils__/routingScenario';
 import { createTestDatabases } from '../__testUtils__/testDatabases';
 import { DatabaseHealthStore } from '../health/HealthStore';
@@ -66,19 +62,12 @@ describe('Online Boutique feature-branch routing on the local control plane', ()
 
   beforeAll(async () => {
     knex = await databases.init('SQLITE_3');
-    harness = await createDeliveryHarness({ knex });
-    await Promise.all([
-      deployVersions(harness, frontend),
-      deployVersions(harness, adservice),
-    ]);
-    backend = await startDeliveryBackend({
-      cluster: harness.cluster,
+    ({ harness, backend } = await startBoutiqueRouting({
       knex,
-      entities: [frontend, adservice],
-      permission: AuthorizeResult.ALLOW,
-      configure: withDevGateway(),
-      features: [scheduler.factory],
-    });
+      frontend,
+      adservice,
+      scheduler,
+    }));
   });
 
   afterAll(async () => {

@@ -2,22 +2,18 @@ import {
   mockCredentials,
   type TestBackend,
 } from '@backstage/backend-test-utils';
-import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import type { Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { startDeliveryBackend } from '../__testUtils__/deliveryBackend';
 import {
-  createDeliveryHarness,
   kubectlJson,
   type DeliveryHarness,
 } from '../__testUtils__/deliveryHarness';
 import {
   boutiqueEntities,
-  deployVersions,
   manualScheduler,
   removeRoutedServices,
-  withDevGateway,
+  startBoutiqueRouting,
 } from '../__testUtils__/routingScenario';
 import { createTestDatabases } from '../__testUtils__/testDatabases';
 import { DatabaseHealthStore } from '../health/HealthStore';
@@ -60,19 +56,14 @@ describe('feature-branch routing with Gateway API HTTPRoutes on the local contro
 
   beforeAll(async () => {
     knex = await databases.init('SQLITE_3');
-    harness = await createDeliveryHarness({ knex });
-    await Promise.all([
-      deployVersions(harness, frontend),
-      deployVersions(harness, adservice),
-    ]);
-    backend = await startDeliveryBackend({
-      cluster: harness.cluster,
+    ({ harness, backend } = await startBoutiqueRouting({
       knex,
-      entities: [frontend, adservice, undeployed],
-      permission: AuthorizeResult.ALLOW,
-      configure: withDevGateway('gateway-api'),
-      features: [scheduler.factory],
-    });
+      frontend,
+      adservice,
+      scheduler,
+      moreEntities: [undeployed],
+      routingApi: 'gateway-api',
+    }));
   });
 
   afterAll(async () => {
