@@ -1,15 +1,8 @@
-import {
-  resolvePackagePath,
-  type DatabaseService,
-} from '@backstage/backend-plugin-api';
+import type { DatabaseService } from '@backstage/backend-plugin-api';
 import type { CertificateSource } from '@internal/plugin-kube-delivery-common';
 import type { Knex } from 'knex';
+import { migratedClient } from '../database/migrate';
 import { uuidv7 } from '../health/HealthStore';
-
-const migrationsDir = resolvePackagePath(
-  '@internal/plugin-kube-delivery-backend',
-  'migrations',
-);
 
 /** One upload or switch to cert-manager: public facts only, never the key. */
 export interface CertificateRecord {
@@ -118,11 +111,7 @@ export class DatabaseCertificateStore implements CertificateStore {
   static async create(options: {
     database: DatabaseService;
   }): Promise<DatabaseCertificateStore> {
-    const client = await options.database.getClient();
-    if (!options.database.migrations?.skip) {
-      await client.migrate.latest({ directory: migrationsDir });
-    }
-    return new DatabaseCertificateStore(client);
+    return new DatabaseCertificateStore(await migratedClient(options.database));
   }
 
   constructor(private readonly db: Knex) {}

@@ -1,7 +1,4 @@
-import {
-  resolvePackagePath,
-  type DatabaseService,
-} from '@backstage/backend-plugin-api';
+import type { DatabaseService } from '@backstage/backend-plugin-api';
 import { ConflictError, NotFoundError } from '@backstage/errors';
 import type {
   Deployment,
@@ -13,12 +10,8 @@ import type {
 } from '@internal/plugin-kube-delivery-common';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import { migratedClient } from './migrate';
 import { pageOf, rowsAfterCursor } from './newestFirstPage';
-
-const migrationsDir = resolvePackagePath(
-  '@internal/plugin-kube-delivery-backend',
-  'migrations',
-);
 
 /** What a release froze at creation: the service spec and its manifest text. */
 export interface ReleaseSnapshot {
@@ -219,11 +212,9 @@ export class DatabaseDeliveryStore implements DeliveryStore {
     database: DatabaseService;
     skipMigrations?: boolean;
   }): Promise<DatabaseDeliveryStore> {
-    const client = await options.database.getClient();
-    if (!options.database.migrations?.skip && !options.skipMigrations) {
-      await client.migrate.latest({ directory: migrationsDir });
-    }
-    return new DatabaseDeliveryStore(client);
+    return new DatabaseDeliveryStore(
+      await migratedClient(options.database, options.skipMigrations),
+    );
   }
 
   constructor(private readonly db: Knex) {}

@@ -1,9 +1,7 @@
-import {
-  resolvePackagePath,
-  type DatabaseService,
-} from '@backstage/backend-plugin-api';
+import type { DatabaseService } from '@backstage/backend-plugin-api';
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
+import { migratedClient } from '../database/migrate';
 import {
   PAGE_CURSOR,
   pageOf,
@@ -16,11 +14,6 @@ import type {
   HealthFinding,
   HealthStatus,
 } from './types';
-
-const migrationsDir = resolvePackagePath(
-  '@internal/plugin-kube-delivery-backend',
-  'migrations',
-);
 
 export type NewEnvironmentEvent = Omit<EnvironmentEvent, 'id' | 'createdAt'>;
 
@@ -130,11 +123,7 @@ export class DatabaseHealthStore implements HealthStore {
   static async create(options: {
     database: DatabaseService;
   }): Promise<DatabaseHealthStore> {
-    const client = await options.database.getClient();
-    if (!options.database.migrations?.skip) {
-      await client.migrate.latest({ directory: migrationsDir });
-    }
-    return new DatabaseHealthStore(client);
+    return new DatabaseHealthStore(await migratedClient(options.database));
   }
 
   constructor(private readonly db: Knex) {}

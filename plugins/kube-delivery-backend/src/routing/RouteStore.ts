@@ -1,19 +1,12 @@
-import {
-  resolvePackagePath,
-  type DatabaseService,
-} from '@backstage/backend-plugin-api';
+import type { DatabaseService } from '@backstage/backend-plugin-api';
 import { ConflictError } from '@backstage/errors';
 import type {
   RouteRule,
   RoutingKind,
 } from '@internal/plugin-kube-delivery-common';
 import type { Knex } from 'knex';
+import { migratedClient } from '../database/migrate';
 import { uuidv7 } from '../health/HealthStore';
-
-const migrationsDir = resolvePackagePath(
-  '@internal/plugin-kube-delivery-backend',
-  'migrations',
-);
 
 const TABLE = 'kd_route_rules';
 
@@ -96,11 +89,9 @@ export class DatabaseRouteStore implements RouteStore {
     database: DatabaseService;
     skipMigrations?: boolean;
   }): Promise<DatabaseRouteStore> {
-    const client = await options.database.getClient();
-    if (!options.database.migrations?.skip && !options.skipMigrations) {
-      await client.migrate.latest({ directory: migrationsDir });
-    }
-    return new DatabaseRouteStore(client);
+    return new DatabaseRouteStore(
+      await migratedClient(options.database, options.skipMigrations),
+    );
   }
 
   constructor(private readonly db: Knex) {}
