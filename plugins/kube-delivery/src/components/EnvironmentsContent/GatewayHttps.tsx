@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useState, type ReactNode } from 'react';
 import { useApi } from '@backstage/core-plugin-api';
 import { ResponseError } from '@backstage/errors';
 import Box from '@material-ui/core/Box';
@@ -23,6 +23,18 @@ const useStyles = makeStyles(theme => ({
   error: { backgroundColor: theme.palette.error.main, color: '#fff' },
   info: {},
 }));
+
+/** One term and its value in a description list, on one line. */
+function Fact(props: { term: string; children: ReactNode }) {
+  return (
+    <>
+      <Box component="dt" display="inline" fontWeight="bold">
+        {props.term}
+      </Box>{' '}
+      <dd style={{ display: 'inline', margin: 0 }}>{props.children}</dd>
+    </>
+  );
+}
 
 const SEVERITY: Record<CertificateStatus, 'ok' | 'warning' | 'error' | 'info'> =
   {
@@ -118,35 +130,17 @@ export function GatewayHttps(props: {
           aria-label={`Certificate of ${name}: ${expiryWords(active)}`}
         />
         <Typography variant="body2" component="dl">
-          <Box component="dt" display="inline" fontWeight="bold">
-            Subject:
-          </Box>{' '}
-          <dd style={{ display: 'inline', margin: 0 }}>
-            {active.subject ?? 'not issued yet'}
-          </dd>
+          <Fact term="Subject:">{active.subject ?? 'not issued yet'}</Fact>
           <br />
-          <Box component="dt" display="inline" fontWeight="bold">
-            SANs:
-          </Box>{' '}
-          <dd style={{ display: 'inline', margin: 0 }}>
-            {active.sans.join(', ') || 'none'}
-          </dd>
+          <Fact term="SANs:">{active.sans.join(', ') || 'none'}</Fact>
           <br />
-          <Box component="dt" display="inline" fontWeight="bold">
-            Issuer:
-          </Box>{' '}
-          <dd style={{ display: 'inline', margin: 0 }}>
-            {active.issuer ?? 'unknown'}
-          </dd>
+          <Fact term="Issuer:">{active.issuer ?? 'unknown'}</Fact>
           {active.notAfter && (
             <>
               <br />
-              <Box component="dt" display="inline" fontWeight="bold">
-                Expires:
-              </Box>{' '}
-              <dd style={{ display: 'inline', margin: 0 }}>
+              <Fact term="Expires:">
                 {new Date(active.notAfter).toUTCString()}
-              </dd>
+              </Fact>
             </>
           )}
         </Typography>
