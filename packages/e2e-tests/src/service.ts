@@ -2,7 +2,14 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { REPO_ROOT } from './backend';
 import { kubectl } from './cluster';
+
+const EXAMPLE_MANIFEST = path.join(
+  REPO_ROOT,
+  'examples/online-boutique/adservice/deploy.yaml',
+);
 
 /** How long a rollout of the e2e service takes at least (minReadySeconds). */
 export const ROLLOUT_SECONDS = 8;
@@ -24,10 +31,10 @@ export interface E2eService {
 }
 
 /**
- * A small gRPC service in the shape of Online Boutique's adservice: a
- * Deployment, its Service and a ConfigMap, delivered by rolling update,
- * routed by the `userid` header, with two replicas so the rollout has
- * something to show.
+ * Online Boutique's adservice (the example's manifest: a Deployment, its
+ * Service and a ConfigMap) under a name of its own, delivered by rolling
+ * update, routed by the `userid` header, with two replicas so the rollout
+ * has something to show.
  */
 export function createE2eService(prefix = 'e2e-shop'): E2eService {
   const name = `${prefix}-${randomBytes(3).toString('hex')}`;
@@ -96,50 +103,22 @@ spec:
   };
 }
 
-function manifest(name: string, greeting: string) {
-  return `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: ${name}
-spec:
-  # Simulated pods are ready at once; a pod counts as available only after
-  # this, so a rollout lasts long enough to be watched in the UI.
-  minReadySeconds: ${ROLLOUT_SECONDS}
-  selector:
-    matchLabels:
-      app: ${name}
-  template:
-    metadata:
-      labels:
-        app: ${name}
-    spec:
-      containers:
-        - name: server
-          image: set-by-kube-delivery
-          ports:
-            - containerPort: 9555
-          envFrom:
-            - configMapRef:
-                name: ${name}-settings
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: ${name}
-spec:
-  selector:
-    app: ${name}
-  ports:
-    - name: grpc
-      port: 9555
-      targetPort: 9555
----
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: ${name}-settings
-data:
-  DEPLOYMENT_ENVIRONMENT: '#{Environment}'
-  GREETING: ${JSON.stringify(greeting)}
-`;
+/**
+ * Online Boutique's adservice manifest from examples/, renamed, with
+ * minReadySeconds and a GREETING value in its ConfigMap.
+ */
+function manifest(name: string, greeting: string): string {
+  const example = fs.readFileSync(EXAMPLE_MANIFEST, 'utf8');
+  const documents = parseAllDocuments(example.replaceAll('adservice', name));
+  for (const document of documents) {
+    const kind = document.get('kind');
+    // Simulated pods are ready at once; a pod counts as available only after
+    // minReadySeconds, so a rollout lasts long enough to be watched in the UI.
+    if (kind === 'Deployment') {
+      document.setIn(['spec', 'minReadySeconds'], ROLLOUT_SECONDS);
+    }
+    if (kind === 'ConfigMap') document.setIn(['data', 'GREETING'], greeting);
+  }
+  // Every document after the first prints its own `---` marker.
+  return documents.map(document => document.toString()).join('');
 }
