@@ -329,7 +329,7 @@ export function ingressGateway(): object {
       servers: [
         {
           port: { number: 80, name: 'http', protocol: 'HTTP' },
-          hosts: ['*.boutique.example'],
+          hosts: ['boutique.example', '*.boutique.example'],
         },
       ],
     },
