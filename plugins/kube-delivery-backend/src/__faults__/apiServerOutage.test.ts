@@ -117,7 +117,10 @@ describe(`the API server stopped during a deploy and started again (${FAULT_DATA
       stepsWhenBack: steps(mid).join(' '),
       outcome: `${done.status} after ${
         Date.parse(done.finishedAt!) - Date.parse(done.startedAt!)
-      } ms`,
+      } ms: ${done.message}`,
+      ...(done.status === 'succeeded'
+        ? {}
+        : { failedSteps: JSON.stringify(done.steps.filter(s => s.status === 'failed')) }),
     });
 
     // Still running when the API server came back; then it completed, first attempt.

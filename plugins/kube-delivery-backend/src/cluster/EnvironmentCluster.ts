@@ -626,9 +626,12 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
         signal?.throwIfAborted();
         if (!overall.aborted) {
           // A restarted API server answers 401/403 until its authenticator and
-          // RBAC caches have synced: once this poll has read the object, such a
-          // denial is waited out like an outage (until the deadline).
-          const restarting = value !== undefined && isDenied(error);
+          // RBAC caches have synced: once this poll has read the object, or
+          // has just failed to reach the server, such a denial is waited out
+          // like an outage (until the deadline). A denial on the first read
+          // is a missing permission and fails at once.
+          const restarting =
+            (value !== undefined || failures > 0) && isDenied(error);
           if (!isTransientError(error) && !restarting)
             throw toClusterError(error, this.ref, op);
           failures++;

@@ -8,7 +8,12 @@ import {
   RequestContext,
   type V1APIResource,
 } from '@kubernetes/client-node';
-import { RequestTimeoutError } from './errors';
+import {
+  isDenied,
+  isTransientError,
+  isUnreachableError,
+  RequestTimeoutError,
+} from './errors';
 import { RetryOptions, withRetry } from './retry';
 
 /** How to reach one environment's cluster (the `cluster` block of an environment, plus its namespace). */
@@ -177,9 +182,18 @@ export class KubeConnection {
   }
 
   private send<T>(config: KubeConfig, req: KubeRequest): Promise<T> {
+    let sawUnreachable = false;
     return withRetry(() => this.sendOnce<T>(config, req), {
       ...this.options.retry,
       signal: req.signal,
+      // A restarting API server refuses connections, then answers 401/403
+      // until its authenticator and RBAC caches have synced: a denial right
+      // after the server was unreachable is part of the restart.
+      isRetryable: error => {
+        if (isDenied(error) && sawUnreachable) return true;
+        if (isUnreachableError(error)) sawUnreachable = true;
+        return isTransientError(error);
+      },
       onRetry: (error, attempt, delayMs) =>
         this.logger.warn(
           `Environment "${this.target.name}": ${req.method} ${

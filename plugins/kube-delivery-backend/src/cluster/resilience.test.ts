@@ -188,3 +188,76 @@ it('waits out 403s of a restarted API server once it has read the Deployment, un
     server.close();
   }
 });
+
+it('waits out 403s of a restarted API server when the poll has not read the Deployment yet but found the server gone', async () => {
+  const port = await freePort();
+  const { env } = environment(port);
+  let deploymentGets = 0;
+  const { server } = fakeApiServer(path => {
+    if (path !== '/apis/apps/v1/namespaces/dev/deployments/web') {
+      return { body: { items: [] } };
+    }
+    deploymentGets++;
+    // Back, but RBAC not synced yet.
+    if (deploymentGets <= 2) {
+      return {
+        status: 403,
+        body: {
+          kind: 'Status',
+          code: 403,
+          message:
+            'deployments.apps "web" is forbidden: User "system:serviceaccount:dev:kube-delivery" cannot get resource "deployments" in API group "apps" in the namespace "dev"',
+        },
+      };
+    }
+    return { body: completeDeployment };
+  });
+  // The poll starts while nothing listens (the outage began before its first read).
+  const started = setTimeout(() => server.listen(port, '127.0.0.1'), 500);
+  try {
+    const status = await env.waitForRollout('web', { timeoutMs: 20_000 });
+    expect(status.complete).toBe(true);
+    expect(deploymentGets).toBe(3);
+  } finally {
+    clearTimeout(started);
+    server.close();
+  }
+});
+
+it('retries a single request that is denied right after the API server was unreachable', async () => {
+  const port = await freePort();
+  const env = createEnvironmentCluster(
+    {
+      name: 'dev',
+      namespace: 'dev',
+      url: `http://127.0.0.1:${port}`,
+      skipTLSVerify: true,
+      serviceAccountToken: 'fake-token',
+    },
+    mockServices.logger.mock(),
+    { retry: { attempts: 20, baseDelayMs: 50, maxDelayMs: 100 } },
+  );
+  let deploymentGets = 0;
+  const { server } = fakeApiServer(path => {
+    if (path !== '/apis/apps/v1/namespaces/dev/deployments/web') {
+      return { body: { items: [] } };
+    }
+    deploymentGets++;
+    if (deploymentGets === 1) {
+      return {
+        status: 401,
+        body: { kind: 'Status', code: 401, message: 'Unauthorized' },
+      };
+    }
+    return { body: completeDeployment };
+  });
+  const started = setTimeout(() => server.listen(port, '127.0.0.1'), 300);
+  try {
+    const status = await env.rolloutStatus('web');
+    expect(status.complete).toBe(true);
+    expect(deploymentGets).toBe(2);
+  } finally {
+    clearTimeout(started);
+    server.close();
+  }
+});
