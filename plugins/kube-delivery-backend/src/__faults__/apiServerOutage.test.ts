@@ -120,7 +120,11 @@ describe(`the API server stopped during a deploy and started again (${FAULT_DATA
       } ms: ${done.message}`,
       ...(done.status === 'succeeded'
         ? {}
-        : { failedSteps: JSON.stringify(done.steps.filter(s => s.status === 'failed')) }),
+        : {
+            failedSteps: JSON.stringify(
+              done.steps.filter(s => s.status === 'failed'),
+            ),
+          }),
     });
 
     // Still running when the API server came back; then it completed, first attempt.

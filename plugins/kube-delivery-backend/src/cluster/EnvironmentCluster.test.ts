@@ -48,6 +48,21 @@ beforeAll(async () => {
   );
 });
 
+/** Reads once at the start of a wait, then only its watch can bring news in time. */
+function watchOnlyEnvironment() {
+  return createEnvironmentCluster(
+    {
+      name: 'dev',
+      namespace: 'dev',
+      url: cluster.server,
+      caData: cluster.caData,
+      serviceAccountToken: cluster.tokens.dev,
+    },
+    mockServices.logger.mock(),
+    { pollIntervalMs: 3_600_000 },
+  );
+}
+
 afterAll(async () => {
   if (!cluster) return;
   await cluster.kubectl([
@@ -358,6 +373,16 @@ describe('rollout', () => {
     });
   });
 
+  it('is woken by the Deployment watch: completes even when its poll interval is longer than the wait', async () => {
+    const watched = watchOnlyEnvironment();
+    const name = unique('watched');
+    await watched.apply([deployment(name, { replicas: 2 })]);
+    const status = await watched.waitForRollout(name, { timeoutMs: 60_000 });
+    expect(status.message).toBe(
+      'Rollout complete: 2 of 2 updated replicas are available',
+    );
+  });
+
   it('reports deadlineExceeded for pods that never become ready', async () => {
     const name = unique('stuck');
     await dev.apply([
@@ -438,6 +463,14 @@ describe('runJob', () => {
     });
     // Running it again finds the finished Job (idempotent resume).
     expect((await dev.runJob(job, { timeoutMs: 10_000 })).succeeded).toBe(true);
+  });
+
+  it('is woken by the Job watch: completes even when its poll interval is longer than the wait', async () => {
+    const name = unique('watched-smoke');
+    const result = await watchOnlyEnvironment().runJob(smokeJob(name), {
+      timeoutMs: 60_000,
+    });
+    expect(result.message).toContain(`Job "${name}" succeeded`);
   });
 
   it('times out, resumes, and reports a failed Job with the exit code', async () => {

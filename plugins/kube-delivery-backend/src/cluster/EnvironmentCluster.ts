@@ -23,7 +23,8 @@ import {
   Operation,
   toClusterError,
 } from './errors';
-import { backoffDelay, sleep } from './retry';
+import { ChangeSignal, watchForChanges } from './changeSignal';
+import { backoffDelay } from './retry';
 import {
   failedContainers,
   jobOutcome,
@@ -294,7 +295,16 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
     const appliedAt = Date.now();
     const result = await this.poll(
       op,
-      options,
+      {
+        ...options,
+        // Pods becoming available change the Deployment's status too.
+        watched: {
+          collectionPath: `/apis/apps/v1/namespaces/${enc(
+            this.namespace,
+          )}/deployments`,
+          name: deploymentName,
+        },
+      },
       (b, signal) => this.fetchRollout(b, deploymentName, signal, appliedAt),
       status => {
         const key = JSON.stringify(status);
@@ -332,7 +342,15 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
     )}`;
     const result = await this.poll(
       op,
-      options,
+      {
+        ...options,
+        watched: {
+          collectionPath: `/apis/batch/v1/namespaces/${enc(
+            this.namespace,
+          )}/jobs`,
+          name,
+        },
+      },
       async (b, signal) => {
         const live = await b.requestOrUndefined<V1Job>({
           method: 'GET',
@@ -596,11 +614,38 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
   /**
    * Polls `readValue` until `done`, the timeout or an abort. Transient errors
    * (API server restarting, 429, 5xx) are retried with backoff until the timeout;
-   * other errors reject.
+   * other errors reject. A change of the `watched` object wakes the poll
+   * before its interval is up, as `kubectl rollout status` is woken by its watch.
    */
   private async poll<T>(
     op: Operation,
+    options: {
+      timeoutMs: number;
+      signal?: AbortSignal;
+      watched: { collectionPath: string; name: string };
+    },
+    readValue: (b: Batch, signal: AbortSignal) => Promise<T>,
+    done: (value: T) => boolean,
+  ): Promise<PollResult<T>> {
+    const changes = new ChangeSignal();
+    const stopWatch = watchForChanges(
+      this.connection,
+      options.watched.collectionPath,
+      options.watched.name,
+      changes,
+      this.logger,
+    );
+    try {
+      return await this.pollUntil(op, options, changes, readValue, done);
+    } finally {
+      stopWatch();
+    }
+  }
+
+  private async pollUntil<T>(
+    op: Operation,
     options: { timeoutMs: number; signal?: AbortSignal },
+    changes: ChangeSignal,
     readValue: (b: Batch, signal: AbortSignal) => Promise<T>,
     done: (value: T) => boolean,
   ): Promise<PollResult<T>> {
@@ -649,7 +694,7 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
       const wait = failures
         ? backoffDelay(failures, this.pollIntervalMs, 8 * this.pollIntervalMs)
         : this.pollIntervalMs;
-      await sleep(Math.min(wait, left), signal);
+      await changes.sleep(Math.min(wait, left), signal);
     }
   }
 

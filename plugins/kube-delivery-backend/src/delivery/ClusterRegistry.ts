@@ -3,11 +3,12 @@ import { createEnvironmentCluster, type EnvironmentCluster } from '../cluster';
 import type { EnvironmentConfig } from '../config/environments';
 
 /**
- * How often rollouts and smoke-test Jobs are polled. Only running deployments
- * poll; a short interval keeps a deploy within a few hundred milliseconds of
- * `kubectl rollout status`, which watches.
+ * How often rollouts and smoke-test Jobs are read when nothing wakes the wait.
+ * A watch of the Deployment or Job wakes it on every change, as it wakes
+ * `kubectl rollout status`; the poll only covers a watch that dropped, so it
+ * can be slow and spare the API server three reads per deploy and interval.
  */
-export const ROLLOUT_POLL_INTERVAL_MS = 200;
+export const ROLLOUT_POLL_INTERVAL_MS = 1000;
 
 /** One cluster client per environment, created on first use. */
 export class ClusterRegistry {
