@@ -154,6 +154,17 @@ export function foreignReplicasOwner(
   )?.manager;
 }
 
+/**
+ * When the API server last changed the Deployment for our server-side apply
+ * (its clock, whole seconds); undefined when we never applied it.
+ */
+function serverApplyTime(deployment: V1Deployment): number | undefined {
+  const time = deployment.metadata?.managedFields?.find(
+    entry => entry.manager === FIELD_MANAGER && entry.operation === 'Apply',
+  )?.time;
+  return time ? new Date(time).getTime() : undefined;
+}
+
 /** A copy fit for a server-side apply: no server-set metadata or status, the environment's namespace. */
 function applyBody(object: KubernetesObject, namespace: string): any {
   const body = structuredClone(object) as any;
@@ -607,7 +618,7 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
       pods.items.filter(p =>
         p.metadata?.ownerReferences?.some(o => owned.has(o.uid)),
       ),
-      { appliedAt },
+      { appliedAt: serverApplyTime(deployment) ?? appliedAt },
     );
   }
 

@@ -123,9 +123,17 @@ describe('rolloutStatusFrom', () => {
     });
     expect(s).toMatchObject({ deadlineExceeded: false, complete: false });
     expect(s.message).toBe('1 old replica is pending termination');
-    // Written in the second of the apply or later: about this rollout.
+    // Written in the second of the apply: the failure the rollback answers.
+    const sameSecond = structuredClone(stale);
+    sameSecond.conditions[0].lastUpdateTime = new Date('2026-11-26T07:00:01Z');
+    expect(
+      rolloutStatusFrom('web', dep(sameSecond, { replicas: 1 }), [], {
+        appliedAt,
+      }).deadlineExceeded,
+    ).toBe(false);
+    // Written in a later second: about this rollout.
     const fresh = structuredClone(stale);
-    fresh.conditions[0].lastUpdateTime = new Date('2026-11-26T07:00:01Z');
+    fresh.conditions[0].lastUpdateTime = new Date('2026-11-26T07:00:02Z');
     expect(
       rolloutStatusFrom('web', dep(fresh, { replicas: 1 }), [], { appliedAt })
         .deadlineExceeded,

@@ -29,11 +29,15 @@ export function rolloutStatusFrom(
   pods: V1Pod[] = [],
   options: {
     /**
-     * Epoch ms the spec being waited for was applied. A ProgressDeadlineExceeded
-     * condition last written before it is about the previous rollout: the
-     * controller keeps that reason unchanged (same lastUpdateTime) on its first
-     * sync of a rollback that has not moved a replica yet, which kubectl would
-     * call a failure.
+     * Epoch ms the spec being waited for was applied (best: the API server's
+     * time of the apply, from managedFields). A ProgressDeadlineExceeded
+     * condition last written before it, or in the same second, is about the
+     * previous rollout: the controller keeps that reason unchanged (same
+     * lastUpdateTime) on its first sync of a rollback that has not moved a
+     * replica yet, which kubectl would call a failure. A rollback is applied
+     * within milliseconds of the failure it answers, often in the same
+     * second; the new spec's own deadline cannot pass in the second it was
+     * applied.
      */
     appliedAt?: number;
   } = {},
@@ -74,7 +78,7 @@ export function rolloutStatusFrom(
   const deadlineExceeded =
     observedGenerationCurrent &&
     condition?.reason === 'ProgressDeadlineExceeded' &&
-    !writtenBefore(condition.lastUpdateTime, options.appliedAt);
+    !writtenByTheApply(condition.lastUpdateTime, options.appliedAt);
 
   let complete = false;
   let message: string;
@@ -117,13 +121,13 @@ export function rolloutStatusFrom(
 }
 
 /** Kubernetes condition times have whole seconds: compare at that precision. */
-function writtenBefore(
+function writtenByTheApply(
   time: Date | string | undefined,
   appliedAt: number | undefined,
 ): boolean {
   if (appliedAt === undefined || time === undefined) return false;
   const written = new Date(time).getTime();
-  return written < Math.floor(appliedAt / 1000) * 1000;
+  return written <= Math.floor(appliedAt / 1000) * 1000;
 }
 
 function podSummary(pod: V1Pod): RolloutPod {
