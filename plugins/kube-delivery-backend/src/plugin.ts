@@ -55,7 +55,9 @@ export const kubeDeliveryPlugin = createBackendPlugin({
         deps.permissionsRegistry.addPermissions(kubeDeliveryPermissions);
 
         const config = readDeliveryConfig(deps.config);
-        const store = await DatabaseDeliveryStore.create({ database: deps.database });
+        const store = await DatabaseDeliveryStore.create({
+          database: deps.database,
+        });
         const clusters = new ClusterRegistry(logger);
         const runner = new DeploymentRunner({
           store,
@@ -91,9 +93,17 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           environment: name => delivery.environment(name),
           cluster: environment => clusters.forEnvironment(environment),
         });
+        runner.onSucceeded(deployment =>
+          routing.reconcileDeployed(
+            deployment.entityRef,
+            deployment.environment,
+          ),
+        );
 
         // Before the main router: certificate uploads have their own body limit.
-        deps.httpRouter.use(await createCertificatesRouter(deps, config.environments));
+        deps.httpRouter.use(
+          await createCertificatesRouter(deps, config.environments),
+        );
         deps.httpRouter.use(
           await createRouter({
             logger,
@@ -103,11 +113,17 @@ export const kubeDeliveryPlugin = createBackendPlugin({
             catalog: deps.catalog,
             delivery,
             routing,
-            history: await DatabaseHistoryStore.create({ database: deps.database }),
+            history: await DatabaseHistoryStore.create({
+              database: deps.database,
+            }),
           }),
         );
         deps.httpRouter.use(
-          createHealthRouter({ httpAuth: deps.httpAuth, auditor: deps.auditor, health }),
+          createHealthRouter({
+            httpAuth: deps.httpAuth,
+            auditor: deps.auditor,
+            health,
+          }),
         );
         await health.schedule(deps.scheduler, readHealthSettings(deps.config));
         lifecycle.addStartupHook(() => runner.start());

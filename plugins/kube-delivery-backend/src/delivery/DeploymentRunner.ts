@@ -3,7 +3,11 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { ServiceSpec } from '../catalog';
 import type { EnvironmentConfig, RunnerSettings } from '../config/environments';
-import type { DeliveryStore, DeploymentRecord, ReleaseRecord } from '../database';
+import type {
+  DeliveryStore,
+  DeploymentRecord,
+  ReleaseRecord,
+} from '../database';
 import { parseManifest, renderRelease } from '../manifests';
 import type { ClusterRegistry } from './ClusterRegistry';
 import { DeploymentJob, LeaseLostError } from './DeploymentJob';
@@ -51,8 +55,14 @@ export function renderSnapshot(
  * step is idempotent (server-side apply of the same objects changes nothing).
  */
 export class DeploymentRunner {
-  readonly owner = `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  readonly owner = `${os.hostname()}-${process.pid}-${randomUUID().slice(
+    0,
+    8,
+  )}`;
   private readonly running = new Set<Promise<void>>();
+  private readonly succeededListeners: Array<
+    (deployment: DeploymentRecord) => Promise<void>
+  > = [];
   private stopped = false;
   private loopPromise?: Promise<void>;
   private wake?: () => void;
@@ -69,6 +79,16 @@ export class DeploymentRunner {
 
   start() {
     this.loopPromise ??= this.loop();
+  }
+
+  /**
+   * Runs `listener` after each deployment this runner completes successfully,
+   * before it is recorded as finished (so what the listener does is in place
+   * when callers see `succeeded`). A listener's error is logged; it does not
+   * change the deployment's outcome.
+   */
+  onSucceeded(listener: (deployment: DeploymentRecord) => Promise<void>) {
+    this.succeededListeners.push(listener);
   }
 
   /** Looks for work now rather than at the next poll. */
@@ -90,7 +110,9 @@ export class DeploymentRunner {
         while (this.running.size < MAX_CONCURRENT_JOBS && !this.stopped) {
           const claimed = await store.claimNext(this.owner, settings.leaseMs);
           if (!claimed) break;
-          const run = this.execute(claimed).finally(() => this.running.delete(run));
+          const run = this.execute(claimed).finally(() =>
+            this.running.delete(run),
+          );
           this.running.add(run);
         }
         await this.runDueCleanups();
@@ -108,13 +130,24 @@ export class DeploymentRunner {
   }
 
   private strategyFor(deployment: DeploymentRecord): Strategy {
-    return deployment.strategy === 'blue-green' ? blueGreenStrategy : inPlaceStrategy;
+    return deployment.strategy === 'blue-green'
+      ? blueGreenStrategy
+      : inPlaceStrategy;
   }
 
   private async execute(deployment: DeploymentRecord) {
     const { store, settings, logger, environments, clusters } = this.options;
-    const job = new DeploymentJob(deployment, store, this.owner, settings.leaseMs, logger);
-    const log = { deploymentId: deployment.id, environment: deployment.environment };
+    const job = new DeploymentJob(
+      deployment,
+      store,
+      this.owner,
+      settings.leaseMs,
+      logger,
+    );
+    const log = {
+      deploymentId: deployment.id,
+      environment: deployment.environment,
+    };
     try {
       if (deployment.status === 'queued') {
         await job.update({ status: 'running', startedAt: Date.now() });
@@ -139,7 +172,9 @@ export class DeploymentRunner {
       }
       const environment = environments.get(deployment.environment);
       if (!environment) {
-        throw new Error(`Environment ${deployment.environment} is no longer configured`);
+        throw new Error(
+          `Environment ${deployment.environment} is no longer configured`,
+        );
       }
       const release = await store.getRelease(deployment.releaseId);
       const target = renderSnapshot(release, environment, deployment.id);
@@ -152,8 +187,12 @@ export class DeploymentRunner {
         };
       }
       const previous =
-        deployment.previousReleaseId && deployment.previousReleaseId !== release.id
-          ? renderSnapshot(await store.getRelease(deployment.previousReleaseId), environment)
+        deployment.previousReleaseId &&
+        deployment.previousReleaseId !== release.id
+          ? renderSnapshot(
+              await store.getRelease(deployment.previousReleaseId),
+              environment,
+            )
           : undefined;
       const context = {
         job,
@@ -165,8 +204,13 @@ export class DeploymentRunner {
       const strategy = this.strategyFor(deployment);
       const outcome =
         deployment.phase === 'rollback'
-          ? await strategy.resumeRollback(context, deployment.message ?? 'Deployment failed')
+          ? await strategy.resumeRollback(
+              context,
+              deployment.message ?? 'Deployment failed',
+            )
           : await strategy.deploy(context);
+      if (outcome.status === 'succeeded')
+        await this.notifySucceeded(deployment);
       await job.update({
         status: outcome.status,
         message: outcome.message,
@@ -196,6 +240,19 @@ export class DeploymentRunner {
     }
   }
 
+  private async notifySucceeded(deployment: DeploymentRecord) {
+    for (const listener of this.succeededListeners) {
+      try {
+        await listener(deployment);
+      } catch (error) {
+        this.options.logger.warn('after-deploy hook failed', {
+          deploymentId: deployment.id,
+          error: String(error),
+        });
+      }
+    }
+  }
+
   /** Removes the previous blue-green release once its delay has passed. */
   private async runDueCleanups() {
     const { store, environments, clusters, logger } = this.options;
@@ -208,7 +265,11 @@ export class DeploymentRunner {
         d => d.environment === due.environment && d.track === due.track,
       );
       if (busy) continue;
-      const current = await store.lastSucceeded(due.entityRef, due.environment, due.track);
+      const current = await store.lastSucceeded(
+        due.entityRef,
+        due.environment,
+        due.track,
+      );
       // A newer deployment owns the track now; its own cleanup decides.
       if (environment && current?.id === due.id) {
         // Replicas may prune at the same time: deleting what is gone is a no-op.

@@ -408,28 +408,56 @@ export class RoutingService {
     for (const target of await this.options.store.listTargets(new Date())) {
       add(target.entityRef, target.service, target.environment, true);
     }
-    for (const {
-      entityRef,
-      service,
-      environment,
-      expectExisting,
-    } of targets.values()) {
-      try {
-        const ingress = await this.ingressOf(entityRef, service, environment);
-        await this.options.reconciler.reconcile(
-          { entityRef, service, ingress },
-          environment,
-          { expectExisting },
-        );
-      } catch (error) {
-        this.options.logger?.warn(
-          `Routing task: could not reconcile ${service} in ${environment}`,
-          {
-            entityRef,
-            error: (error as Error).message,
-          },
+    for (const target of targets.values()) {
+      await this.reconcileLogged(target, 'Routing task');
+    }
+  }
+
+  /**
+   * After a deploy of the entity in the environment: a branch that has just
+   * come up gets the traffic its live rules ask for now, not at the next run
+   * of the routing task. Entities without rules there cost one query.
+   */
+  async reconcileDeployed(entityRef: string, environment: string) {
+    const targets = await this.options.store.listTargets(new Date());
+    for (const target of targets) {
+      if (
+        target.entityRef === entityRef &&
+        target.environment === environment
+      ) {
+        await this.reconcileLogged(
+          { ...target, expectExisting: false },
+          'After deploy',
         );
       }
+    }
+  }
+
+  private async reconcileLogged(
+    target: {
+      entityRef: string;
+      service: string;
+      environment: string;
+      expectExisting: boolean;
+    },
+    context: string,
+  ) {
+    const { entityRef, service, environment, expectExisting } = target;
+    try {
+      const ingress = await this.ingressOf(entityRef, service, environment);
+      await this.options.reconciler.reconcile(
+        { entityRef, service, ingress },
+        environment,
+        { expectExisting },
+      );
+    } catch (error) {
+      this.options.logger?.warn(
+        `${context}: could not reconcile ${service} in ${environment}`,
+        {
+          entityRef,
+          error: (error as Error).message,
+        },
+      );
     }
   }
 

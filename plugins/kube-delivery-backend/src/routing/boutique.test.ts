@@ -7,12 +7,15 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import {
   kubectlJson,
+  uniqueName,
   type DeliveryHarness,
 } from '../__testUtils__/deliveryHarness';
 import {
   boutiqueEntities,
+  deployVersions,
   manualScheduler,
   removeRoutedServices,
+  routedAdservice,
   startBoutiqueRouting,
   watchEvents,
 } from '../__testUtils__/routingScenario';
@@ -38,6 +41,8 @@ describe('Online Boutique feature-branch routing on the local control plane', ()
   const { frontend, adservice } = boutiqueEntities();
   const fe = frontend.metadata.name;
   const ad = adservice.metadata.name;
+  const lateName = uniqueName('adservice');
+  const late = routedAdservice(lateName);
   const routesOf = (name: string) =>
     `${API}/entities/component/default/${name}/routes`;
   let knex: Knex;
@@ -67,13 +72,15 @@ describe('Online Boutique feature-branch routing on the local control plane', ()
       frontend,
       adservice,
       scheduler,
+      moreEntities: [late],
     }));
   });
 
   afterAll(async () => {
     await backend?.stop();
     await harness?.close();
-    if (harness) await removeRoutedServices(harness.cluster, [fe, ad]);
+    if (harness)
+      await removeRoutedServices(harness.cluster, [fe, ad, lateName]);
   });
 
   it('routes the chosen session to frontend-myfeature through the gateway-bound VirtualService', async () => {
@@ -380,5 +387,30 @@ describe('Online Boutique feature-branch routing on the local control plane', ()
       .delete(`${API}/entities/component/default/${ad}/branches/dev/myfeature`)
       .set('Authorization', asUser());
     expect(again.status).toBe(404);
+  });
+
+  // Last: it stops the harness's runner, so the plugin's runner deploys.
+  it('routes a rule made before its branch was deployed as soon as the branch deploy succeeds', async () => {
+    await deployVersions(harness, late, ['0.1.3']);
+    const rule = await request(backend.server)
+      .post(routesOf(lateName))
+      .set('Authorization', asUser())
+      .send({ environment: 'dev', branch: 'myfeature', value: user });
+    expect(rule.status).toBe(201);
+    const hosts = async () =>
+      (await live(lateName)).spec.http.map(
+        (h: { route: any[] }) => h.route[0].destination.host,
+      );
+    expect(await hosts()).toEqual([lateName]);
+
+    await harness.runner.stop();
+    await deployVersions(harness, late, ['0.1.4-myfeature']);
+    // No run of the routing task: the plugin's runner reconciled after the deploy.
+    expect(await hosts()).toEqual([`${lateName}-myfeature`, lateName]);
+    expect(
+      (await routeTest(lateName, { userid: user })).body.destination,
+    ).toEqual({
+      host: `${lateName}-myfeature`,
+    });
   });
 });
