@@ -2,11 +2,7 @@ import type {
   LoggerService,
   SchedulerService,
 } from '@backstage/backend-plugin-api';
-import {
-  ConflictError,
-  InputError,
-  NotFoundError,
-} from '@backstage/errors';
+import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
 import type {
   CertificateStatus,
   CertificateUploadResponse,
@@ -120,18 +116,19 @@ export class CertificateService {
       keyPem: validated.keyPem,
       fingerprintSha256: validated.metadata.fingerprintSha256,
     });
-    await this.assertOwnObjects(setup);
-    await withoutSecretValues(secret, async () => {
-      await setup.cluster.dryRun([secret, await this.gatewayPatch(setup)]);
-      // A cert-manager Certificate would overwrite the uploaded Secret.
-      await setup.cluster.delete(
-        CERTIFICATE_API_VERSION,
-        'Certificate',
-        setup.target.secretName,
-      );
-      await setup.cluster.apply([secret]);
-    });
-    await this.writeGateway(setup);
+    const before = await this.ownObjects(setup);
+    await this.writeWithGateway(setup, before, () =>
+      withoutSecretValues(secret, async () => {
+        await setup.cluster.dryRun([secret, await this.gatewayPatch(setup)]);
+        // A cert-manager Certificate would overwrite the uploaded Secret.
+        await setup.cluster.delete(
+          CERTIFICATE_API_VERSION,
+          'Certificate',
+          setup.target.secretName,
+        );
+        await setup.cluster.apply([secret]);
+      }),
+    );
     const record = await this.options.store.add(
       uploadRecord(setup, validated, input.actor),
     );
@@ -172,10 +169,11 @@ export class CertificateService {
       hosts: setup.target.hosts,
       issuer,
     });
-    await this.assertOwnObjects(setup);
-    await setup.cluster.dryRun([certificate, await this.gatewayPatch(setup)]);
-    await setup.cluster.apply([certificate]);
-    await this.writeGateway(setup);
+    const before = await this.ownObjects(setup);
+    await this.writeWithGateway(setup, before, async () => {
+      await setup.cluster.dryRun([certificate, await this.gatewayPatch(setup)]);
+      await setup.cluster.apply([certificate]);
+    });
     const record = await this.options.store.add({
       environment: input.environment,
       gateway: `${setup.ref.namespace}/${setup.ref.name}`,
@@ -189,9 +187,9 @@ export class CertificateService {
     });
     await this.recordChange(
       record,
-      `Switched to cert-manager (${issuer.kind} ${issuer.name}) for ${setup.target.hosts.join(
-        ', ',
-      )}`,
+      `Switched to cert-manager (${issuer.kind} ${
+        issuer.name
+      }) for ${setup.target.hosts.join(', ')}`,
     );
     const live = await this.readCertManager(setup);
     return {
@@ -286,7 +284,10 @@ export class CertificateService {
     const environment = this.environments.get(environmentName);
     if (!environment) {
       throw new NotFoundError(
-        `No environment "${environmentName.slice(0, 64)}"; see GET /environments`,
+        `No environment "${environmentName.slice(
+          0,
+          64,
+        )}"; see GET /environments`,
       );
     }
     const gateway = environment.gateway;
@@ -338,11 +339,71 @@ export class CertificateService {
   }
 
   /**
-   * Refuses to take over a Secret or cert-manager Certificate of the configured
-   * name that Kube Delivery did not create (server-side apply with force would
-   * silently replace another team's certificate).
+   * Writes the Secret or Certificate (`write`), then the Gateway. When the
+   * Gateway cannot be written, puts the Secret and Certificate back as they
+   * were (`before`), so a failed change leaves the gateway serving what it
+   * served and nothing half applied.
    */
-  private async assertOwnObjects(setup: GatewaySetup): Promise<void> {
+  private async writeWithGateway(
+    setup: GatewaySetup,
+    before: OwnObjects,
+    write: () => Promise<void>,
+  ): Promise<void> {
+    await write();
+    try {
+      await this.writeGateway(setup);
+    } catch (error) {
+      try {
+        await this.restore(setup, before);
+      } catch (restoreError) {
+        this.options.logger.warn(
+          'could not put the gateway certificate objects back',
+          {
+            environment: setup.environment.name,
+            error: (restoreError as Error).message,
+          },
+        );
+        throw new Error(
+          `${(error as Error).message}. Putting Secret "${
+            setup.target.secretName
+          }" and its ` +
+            `cert-manager Certificate back as they were failed too (${
+              (restoreError as Error).message
+            }); upload the certificate again once the gateway namespace answers.`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  private async restore(
+    setup: GatewaySetup,
+    before: OwnObjects,
+  ): Promise<void> {
+    const { cluster } = setup;
+    const name = setup.target.secretName;
+    if (before.certificate) {
+      await cluster.apply([restorable(before.certificate)]);
+    } else {
+      await cluster.delete(CERTIFICATE_API_VERSION, 'Certificate', name);
+    }
+    const secret = before.secret;
+    if (secret) {
+      await withoutSecretValues(secret, () =>
+        cluster.apply([restorable(secret)]),
+      );
+    } else {
+      await cluster.delete('v1', 'Secret', name);
+    }
+  }
+
+  /**
+   * The Secret and cert-manager Certificate of the configured name as they
+   * are now. Refuses to take over ones that Kube Delivery did not create
+   * (server-side apply with force would silently replace another team's
+   * certificate).
+   */
+  private async ownObjects(setup: GatewaySetup): Promise<OwnObjects> {
     const { secretName } = setup.target;
     const where = `in namespace "${setup.gateway.namespace}"`;
     const fix =
@@ -364,6 +425,7 @@ export class CertificateService {
           `Kube Delivery. ${fix}.`,
       );
     }
+    return { secret, certificate };
   }
 
   /** Whether the live Gateway still serves the environment's HTTPS; nothing when it cannot be read. */
@@ -435,7 +497,10 @@ export class CertificateService {
         await setup.cluster.apply([patch]);
         return;
       } catch (error) {
-        if (!(error instanceof ConflictError) || attempt >= GATEWAY_WRITE_ATTEMPTS) {
+        if (
+          !(error instanceof ConflictError) ||
+          attempt >= GATEWAY_WRITE_ATTEMPTS
+        ) {
           throw error;
         }
       }
@@ -512,7 +577,8 @@ export class CertificateService {
       uploadedBy: record.uploadedBy,
       uploadedAt: record.uploadedAt,
       status: this.statusOf(record, live, daysToExpiry),
-      ready: record.source === 'cert-manager' ? live?.ready ?? false : undefined,
+      ready:
+        record.source === 'cert-manager' ? live?.ready ?? false : undefined,
       readyMessage: live?.message,
       warnings: record.warnings,
     };
@@ -531,9 +597,39 @@ export class CertificateService {
     }
     if (daysToExpiry === undefined) return 'pending';
     if (daysToExpiry < 0) return 'expired';
-    if (daysToExpiry < this.options.settings.expiryWarningDays) return 'expiring';
+    if (daysToExpiry < this.options.settings.expiryWarningDays)
+      return 'expiring';
     return 'ok';
   }
+}
+
+/** The gateway's Secret and cert-manager Certificate before a change; undefined when absent. */
+interface OwnObjects {
+  secret?: KubernetesObject;
+  certificate?: KubernetesObject;
+}
+
+/** What of a live object a server-side apply puts back: no resourceVersion, status or server fields. */
+function restorable(object: KubernetesObject): KubernetesObject {
+  const { apiVersion, kind, metadata } = object;
+  const { type, data, spec } = object as KubernetesObject & {
+    type?: string;
+    data?: Record<string, string>;
+    spec?: unknown;
+  };
+  return {
+    apiVersion,
+    kind,
+    metadata: {
+      name: metadata?.name,
+      namespace: metadata?.namespace,
+      labels: metadata?.labels,
+      annotations: metadata?.annotations,
+    },
+    ...(type !== undefined && { type }),
+    ...(data !== undefined && { data }),
+    ...(spec !== undefined && { spec }),
+  } as KubernetesObject;
 }
 
 function isOurs(object: KubernetesObject): boolean {
@@ -566,8 +662,7 @@ function uploadRecord(
     notBefore: m.validFrom,
     notAfter: m.validTo,
     fingerprintSha256: m.fingerprintSha256,
-    keyDescription:
-      m.keyType === 'rsa' ? `rsa ${m.keyBits}` : `ec ${m.curve}`,
+    keyDescription: m.keyType === 'rsa' ? `rsa ${m.keyBits}` : `ec ${m.curve}`,
     warnings: validated.warnings,
     uploadedBy: actor,
   };
@@ -585,7 +680,9 @@ async function withoutSecretValues<T>(
     return await run();
   } catch (error) {
     const message = (error as Error)?.message ?? '';
-    const values = Object.values((secret as any).data as Record<string, string>);
+    const values = Object.values(
+      (secret as any).data as Record<string, string>,
+    );
     const leaks = values.some(value => {
       for (let i = 0; i + 24 <= value.length; i += 12) {
         if (message.includes(value.slice(i, i + 24))) return true;

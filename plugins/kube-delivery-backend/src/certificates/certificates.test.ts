@@ -283,6 +283,66 @@ describe('gateway certificates on the devcluster', () => {
     ]);
   });
 
+  it('puts the Secret back as it was when the Gateway cannot be written after it, and records nothing', async () => {
+    const gatewayBefore = await istioGateway();
+    const cases = [
+      // ENV_B has a certificate: its Secret gets the old chain and key back.
+      {
+        environment: ENV_B,
+        upload: pem([certs.soon, certs.intermediate], certs.soon.key),
+        before: await secretOf(ENV_B),
+      },
+      // ENV_API has none yet: the new Secret goes again.
+      {
+        environment: ENV_API,
+        upload: pem([certs.shop, certs.intermediate], certs.shop.key),
+        before: await secretOf(ENV_API),
+      },
+    ];
+    expect(cases[0].before).toBeDefined();
+    expect(cases[1].before).toBeUndefined();
+    for (const { environment, upload, before } of cases) {
+      const records = (await service().list(environment)).items.length;
+      let secretWhenGatewayFailed: any;
+      wrap = client => {
+        const proxy = Object.create(client) as EnvironmentCluster;
+        proxy.apply = async objects => {
+          if (objects[0]?.kind === 'Gateway') {
+            secretWhenGatewayFailed = await secretOf(environment);
+            throw new Error('injected: the Gateway write failed');
+          }
+          return client.apply(objects);
+        };
+        return proxy;
+      };
+      let error: Error;
+      try {
+        error = await service()
+          .upload({ environment, certificate: upload, actor: ACTOR })
+          .catch(e => e);
+      } finally {
+        wrap = c => c;
+      }
+      expect(error.message).toBe('injected: the Gateway write failed');
+      // The new Secret had been written before the Gateway write failed...
+      expect(secretWhenGatewayFailed.data['tls.crt']).not.toBe(
+        before?.data['tls.crt'],
+      );
+      // ...and is back as it was.
+      const after = await secretOf(environment);
+      if (before) {
+        expect(after.data).toEqual(before.data);
+        expect(after.metadata.annotations).toEqual(before.metadata.annotations);
+      } else {
+        expect(after).toBeUndefined();
+      }
+      expect((await service().list(environment)).items).toHaveLength(records);
+    }
+    expect((await istioGateway()).metadata.resourceVersion).toBe(
+      gatewayBefore.metadata.resourceVersion,
+    );
+  });
+
   it.each<[string, () => CertificateUploadInput, RegExp]>([
     [
       'a SAN miss',
