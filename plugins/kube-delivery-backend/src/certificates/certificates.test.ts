@@ -1,9 +1,5 @@
 import { mockServices } from '@backstage/backend-test-utils';
-import {
-  ConflictError,
-  InputError,
-  NotAllowedError,
-} from '@backstage/errors';
+import { ConflictError, InputError, NotAllowedError } from '@backstage/errors';
 import { getDevCluster, type DevCluster } from '@internal/devcluster';
 import type { Knex } from 'knex';
 import { createPrivateKey, randomBytes } from 'node:crypto';
@@ -69,13 +65,19 @@ describe('gateway certificates on the devcluster', () => {
       store,
       addEvent: event => events.addEvent(event),
       cluster: (_env, gateway) =>
-        wrap(createEnvironmentCluster(gateway.cluster!, mockServices.logger.mock())),
+        wrap(
+          createEnvironmentCluster(
+            gateway.cluster!,
+            mockServices.logger.mock(),
+          ),
+        ),
       settings: { expiryWarningDays: 30, checkIntervalMinutes: 60 },
       logger: mockServices.logger.mock(),
     });
   }
 
-  const secretOf = (env: string) => adminGet(cluster, 'secret', `kd-${env}-tls`);
+  const secretOf = (env: string) =>
+    adminGet(cluster, 'secret', `kd-${env}-tls`);
   const istioGateway = () =>
     adminGet(cluster, 'gateways.networking.istio.io', ISTIO_GATEWAY);
   /** Changes the shared Istio Gateway as an admin would, with a JSON patch. */
@@ -164,9 +166,14 @@ describe('gateway certificates on the devcluster', () => {
       Buffer.from(secret.data['tls.key'], 'base64').toString(),
     );
     expect(
-      storedKey.export({ type: 'pkcs8', format: 'der' }).equals(
-        createPrivateKey(certs.shop.key).export({ type: 'pkcs8', format: 'der' }),
-      ),
+      storedKey
+        .export({ type: 'pkcs8', format: 'der' })
+        .equals(
+          createPrivateKey(certs.shop.key).export({
+            type: 'pkcs8',
+            format: 'der',
+          }),
+        ),
     ).toBe(true);
     // Server-side apply: no last-applied-configuration copy of the data.
     expect(Object.keys(secret.metadata.annotations ?? {})).toEqual([
@@ -224,7 +231,10 @@ describe('gateway certificates on the devcluster', () => {
     const before = await istioGateway();
     await service().upload({
       environment: ENV_B,
-      certificate: pem([certs.wildcard, certs.intermediate], certs.wildcard.key),
+      certificate: pem(
+        [certs.wildcard, certs.intermediate],
+        certs.wildcard.key,
+      ),
       actor: ACTOR,
     });
     const after = await istioGateway();
@@ -265,7 +275,10 @@ describe('gateway certificates on the devcluster', () => {
     try {
       await service().upload({
         environment: ENV_B,
-        certificate: pem([certs.wildcard, certs.intermediate], certs.wildcard.key),
+        certificate: pem(
+          [certs.wildcard, certs.intermediate],
+          certs.wildcard.key,
+        ),
         actor: ACTOR,
       });
     } finally {
@@ -330,12 +343,9 @@ describe('gateway certificates on the devcluster', () => {
       );
       // ...and is back as it was.
       const after = await secretOf(environment);
-      if (before) {
-        expect(after.data).toEqual(before.data);
-        expect(after.metadata.annotations).toEqual(before.metadata.annotations);
-      } else {
-        expect(after).toBeUndefined();
-      }
+      expect(after === undefined).toBe(before === undefined);
+      expect(after?.data).toEqual(before?.data);
+      expect(after?.metadata.annotations).toEqual(before?.metadata.annotations);
       expect((await service().list(environment)).items).toHaveLength(records);
     }
     expect((await istioGateway()).metadata.resourceVersion).toBe(
@@ -401,9 +411,9 @@ describe('gateway certificates on the devcluster', () => {
       environment: ENV_A,
       certificate: {
         format: 'pkcs12',
-        data: corpus.pkcs12(certs.wildcard, [certs.intermediate], 'p12-pass').toString(
-          'base64',
-        ),
+        data: corpus
+          .pkcs12(certs.wildcard, [certs.intermediate], 'p12-pass')
+          .toString('base64'),
         password: 'p12-pass',
       },
       actor: ACTOR,
@@ -454,13 +464,17 @@ describe('gateway certificates on the devcluster', () => {
       const error = await attempt().catch(e => e);
       expect(error).toBeInstanceOf(ConflictError);
       expect(error.message).toMatch(
-        new RegExp(`Secret "${name}" in namespace "istio-system" exists and was not created by Kube Delivery`),
+        new RegExp(
+          `Secret "${name}" in namespace "istio-system" exists and was not created by Kube Delivery`,
+        ),
       );
     }
     expect((await secretOf(ENV_TAKEN)).metadata.resourceVersion).toBe(
       before.metadata.resourceVersion,
     );
-    expect(await adminGet(cluster, 'certificates.cert-manager.io', name)).toBeUndefined();
+    expect(
+      await adminGet(cluster, 'certificates.cert-manager.io', name),
+    ).toBeUndefined();
     expect((await istioGateway()).metadata.resourceVersion).toBe(
       gatewayBefore.metadata.resourceVersion,
     );
@@ -478,7 +492,12 @@ describe('gateway certificates on the devcluster', () => {
       API_GATEWAY,
     );
     expect(gateway.spec.listeners).toEqual([
-      { name: 'http', port: 80, protocol: 'HTTP', allowedRoutes: expect.anything() },
+      {
+        name: 'http',
+        port: 80,
+        protocol: 'HTTP',
+        allowedRoutes: expect.anything(),
+      },
       {
         name: `kd-${ENV_API}-https`,
         hostname: 'shop.cert-test.example',
@@ -487,7 +506,9 @@ describe('gateway certificates on the devcluster', () => {
         allowedRoutes: expect.anything(),
         tls: {
           mode: 'Terminate',
-          certificateRefs: [{ group: '', kind: 'Secret', name: `kd-${ENV_API}-tls` }],
+          certificateRefs: [
+            { group: '', kind: 'Secret', name: `kd-${ENV_API}-tls` },
+          ],
         },
       },
     ]);
@@ -495,12 +516,21 @@ describe('gateway certificates on the devcluster', () => {
     // Two hosts now: one listener each; the earlier listener is gone.
     const twoHosts = environments.map(env =>
       env.name === ENV_API
-        ? { ...env, gateway: { ...env.gateway!, hosts: ['a.cert-test.example', 'b.cert-test.example'] } }
+        ? {
+            ...env,
+            gateway: {
+              ...env.gateway!,
+              hosts: ['a.cert-test.example', 'b.cert-test.example'],
+            },
+          }
         : env,
     );
     await service(twoHosts).upload({
       environment: ENV_API,
-      certificate: pem([certs.wildcard, certs.intermediate], certs.wildcard.key),
+      certificate: pem(
+        [certs.wildcard, certs.intermediate],
+        certs.wildcard.key,
+      ),
       actor: ACTOR,
     });
     const after = await adminGet(
@@ -530,11 +560,19 @@ describe('gateway certificates on the devcluster', () => {
       status: 'pending',
     });
     const name = `kd-${ENV_A}-tls`;
-    const certificate = await adminGet(cluster, 'certificates.cert-manager.io', name);
+    const certificate = await adminGet(
+      cluster,
+      'certificates.cert-manager.io',
+      name,
+    );
     expect(certificate.spec).toMatchObject({
       secretName: name,
       dnsNames: ['shop.cert-test.example', 'www.cert-test.example'],
-      issuerRef: { name: 'letsencrypt-test', kind: 'ClusterIssuer', group: 'cert-manager.io' },
+      issuerRef: {
+        name: 'letsencrypt-test',
+        kind: 'ClusterIssuer',
+        group: 'cert-manager.io',
+      },
     });
     // The Gateway still reads the same Secret, which cert-manager will fill.
     const https = (await istioGateway()).spec.servers.find(
@@ -624,7 +662,9 @@ describe('gateway certificates on the devcluster', () => {
     // ENV_API's gateway serves the two hosts of the earlier test, not its configured one.
     expect((await certificates.list(ENV_API)).gateway).toMatchObject({
       serving: false,
-      servingMessage: expect.stringContaining(`listener "kd-${ENV_API}-https" is missing`),
+      servingMessage: expect.stringContaining(
+        `listener "kd-${ENV_API}-https" is missing`,
+      ),
     });
     const servers = (await istioGateway()).spec.servers;
     const index = servers.findIndex(
@@ -634,11 +674,16 @@ describe('gateway certificates on the devcluster', () => {
     const listed = await certificates.list(ENV_B);
     expect(listed.gateway.serving).toBe(false);
     expect(listed.gateway.servingMessage).toMatch(
-      new RegExp(`has no server "kube-delivery-https-${ENV_B}".*Upload the certificate again`),
+      new RegExp(
+        `has no server "kube-delivery-https-${ENV_B}".*Upload the certificate again`,
+      ),
     );
     await certificates.upload({
       environment: ENV_B,
-      certificate: pem([certs.wildcard, certs.intermediate], certs.wildcard.key),
+      certificate: pem(
+        [certs.wildcard, certs.intermediate],
+        certs.wildcard.key,
+      ),
       actor: ACTOR,
     });
     expect((await certificates.list(ENV_B)).gateway.serving).toBe(true);
@@ -670,12 +715,17 @@ describe('gateway certificates on the devcluster', () => {
       actor: 'kube-delivery:certificate-expiry',
       details: expect.objectContaining({ change: 'expiring', daysToExpiry: 9 }),
     });
-    expect(history.items[0].message).toMatch(/expires in 9 day\(s\).*Upload a renewed one/);
+    expect(history.items[0].message).toMatch(
+      /expires in 9 day\(s\).*Upload a renewed one/,
+    );
     expect(
-      (await events.listEvents({ environment: ENV_A, limit: 1 })).items[0].details,
+      (await events.listEvents({ environment: ENV_A, limit: 1 })).items[0]
+        .details,
     ).not.toMatchObject({ change: 'expiring' });
     expect(await certificates.checkExpiry()).toBe(0);
     // 400 days from now everything active has expired; ENV_B was flagged already.
-    expect(await certificates.checkExpiry(new Date(Date.now() + 400 * DAY_MS))).toBe(2);
+    expect(
+      await certificates.checkExpiry(new Date(Date.now() + 400 * DAY_MS)),
+    ).toBe(2);
   });
 });
