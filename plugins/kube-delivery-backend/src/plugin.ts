@@ -92,6 +92,10 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           ...deps,
           environment: name => delivery.environment(name),
           cluster: environment => clusters.forEnvironment(environment),
+          activeDeploymentOf: async (entityRef, environment, track) =>
+            (
+              await store.listActive(entityRef)
+            ).find(d => d.environment === environment && d.track === track)?.id,
         });
         runner.onSucceeded(deployment =>
           routing.reconcileDeployed(

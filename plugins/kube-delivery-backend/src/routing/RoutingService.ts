@@ -1,6 +1,6 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { Entity } from '@backstage/catalog-model';
-import { InputError, NotFoundError } from '@backstage/errors';
+import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
 import {
   branchSlug,
   validateRouteValue,
@@ -83,6 +83,12 @@ export class RoutingService {
        * live object's binding is kept then.
        */
       ingressOf?: (entityRef: string) => Promise<boolean | undefined>;
+      /** The id of a queued or running deployment of the track, if any. */
+      activeDeploymentOf?: (
+        entityRef: string,
+        environment: string,
+        track: string,
+      ) => Promise<string | undefined>;
     },
   ) {
     this.settings = options.settings ?? DEFAULT_ROUTING_SETTINGS;
@@ -292,6 +298,18 @@ export class RoutingService {
     const spec = parseServiceSpec(input.entity);
     const environment = this.featureEnvironment(input.environment);
     const slug = this.branchOf(input.branch, spec);
+    // Its objects would come back when that deployment applies them.
+    const active = await this.options.activeDeploymentOf?.(
+      spec.entityRef,
+      environment.name,
+      slug,
+    );
+    if (active) {
+      throw new ConflictError(
+        `Deployment ${active} of branch ${slug} to ${environment.name} is queued or running; ` +
+          'remove the branch once it has finished',
+      );
+    }
     const cluster = this.options.cluster(environment);
     const target = targetOf(spec);
     const api = routeApi(environment.routingApi);

@@ -413,4 +413,39 @@ describe('Online Boutique feature-branch routing on the local control plane', ()
       host: `${lateName}-myfeature`,
     });
   });
+  it('refuses to remove a branch while a deploy of it is queued or running, and removes it after', async () => {
+    const release = (await harness.store.findRelease(
+      `component:default/${lateName}`,
+      '0.1.4-myfeature',
+    ))!;
+    const queued = await harness.delivery.deploy({
+      entity: late,
+      release,
+      environment: 'dev',
+      kind: 'deploy',
+      createdBy: 'user:default/ada',
+    });
+    const remove = () =>
+      request(backend.server)
+        .delete(
+          `${API}/entities/component/default/${lateName}/branches/dev/myfeature`,
+        )
+        .set('Authorization', asUser());
+    const refused = await remove();
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toBe(
+      `Deployment ${queued.id} of branch myfeature to dev is queued or running; remove the branch once it has finished`,
+    );
+    // Nothing was removed: the rule still routes to the branch.
+    expect(
+      (await routeTest(lateName, { userid: user })).body.destination,
+    ).toEqual({
+      host: `${lateName}-myfeature`,
+    });
+
+    expect((await harness.settle(queued.id)).status).toBe('succeeded');
+    const removed = await remove();
+    expect(removed.status).toBe(200);
+    expect(removed.body.rules).toHaveLength(1);
+  });
 });

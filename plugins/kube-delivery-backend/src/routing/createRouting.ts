@@ -30,6 +30,12 @@ export async function createRouting(options: {
   logger: LoggerService;
   environment: (name: string) => EnvironmentConfig;
   cluster: (environment: EnvironmentConfig) => EnvironmentCluster;
+  /** The id of a queued or running deployment of a track, if any. */
+  activeDeploymentOf?: (
+    entityRef: string,
+    environment: string,
+    track: string,
+  ) => Promise<string | undefined>;
 }): Promise<RoutingService> {
   const { logger, environment, cluster } = options;
   const settings = readRoutingSettings(options.config);
@@ -51,6 +57,7 @@ export async function createRouting(options: {
     settings,
     history,
     logger,
+    activeDeploymentOf: options.activeDeploymentOf,
     ingressOf: async entityRef => {
       try {
         const entity = await options.catalog.getEntityByRef(entityRef, {
