@@ -35,21 +35,11 @@ let dev: EnvironmentCluster;
 
 beforeAll(async () => {
   cluster = await getDevCluster();
-  dev = createEnvironmentCluster(
-    {
-      name: 'dev',
-      namespace: 'dev',
-      url: cluster.server,
-      caData: cluster.caData,
-      serviceAccountToken: cluster.tokens.dev,
-    },
-    mockServices.logger.mock(),
-    { pollIntervalMs: 500 },
-  );
+  dev = devEnvironment(500);
 });
 
-/** Reads once at the start of a wait, then only its watch can bring news in time. */
-function watchOnlyEnvironment() {
+/** The dev namespace through its own ServiceAccount token. */
+function devEnvironment(pollIntervalMs: number) {
   return createEnvironmentCluster(
     {
       name: 'dev',
@@ -59,9 +49,12 @@ function watchOnlyEnvironment() {
       serviceAccountToken: cluster.tokens.dev,
     },
     mockServices.logger.mock(),
-    { pollIntervalMs: 3_600_000 },
+    { pollIntervalMs },
   );
 }
+
+/** Reads once at the start of a wait, then only its watch can bring news in time. */
+const watchOnlyEnvironment = () => devEnvironment(3_600_000);
 
 afterAll(async () => {
   if (!cluster) return;

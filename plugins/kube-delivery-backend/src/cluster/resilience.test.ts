@@ -26,6 +26,17 @@ const completeDeployment = {
   },
 };
 
+/** The API server's answer when the ServiceAccount may not read the Deployment. */
+const FORBIDDEN = {
+  status: 403,
+  body: {
+    kind: 'Status',
+    code: 403,
+    message:
+      'deployments.apps "web" is forbidden: User "system:serviceaccount:dev:kube-delivery" cannot get resource "deployments" in API group "apps" in the namespace "dev"',
+  },
+};
+
 async function freePort(): Promise<number> {
   const probe = http.createServer();
   await new Promise<void>(resolve => probe.listen(0, '127.0.0.1', resolve));
@@ -114,15 +125,7 @@ it('keeps polling through connection refused and 503s until the rollout complete
 it('stops at once on a non-transient error', async () => {
   const port = await freePort();
   const { env } = environment(port);
-  const { server } = fakeApiServer(() => ({
-    status: 403,
-    body: {
-      kind: 'Status',
-      code: 403,
-      message:
-        'deployments.apps "web" is forbidden: User "system:serviceaccount:dev:kube-delivery" cannot get resource "deployments" in API group "apps" in the namespace "dev"',
-    },
-  }));
+  const { server } = fakeApiServer(() => FORBIDDEN);
   await new Promise<void>(resolve => server.listen(port, '127.0.0.1', resolve));
   try {
     const started = Date.now();
@@ -167,15 +170,7 @@ it('waits out 403s of a restarted API server once it has read the Deployment, un
     }
     // Restarted: RBAC not synced yet.
     if (deploymentGets <= 3) {
-      return {
-        status: 403,
-        body: {
-          kind: 'Status',
-          code: 403,
-          message:
-            'deployments.apps "web" is forbidden: User "system:serviceaccount:dev:kube-delivery" cannot get resource "deployments" in API group "apps" in the namespace "dev"',
-        },
-      };
+      return FORBIDDEN;
     }
     return { body: completeDeployment };
   });
@@ -200,15 +195,7 @@ it('waits out 403s of a restarted API server when the poll has not read the Depl
     deploymentGets++;
     // Back, but RBAC not synced yet.
     if (deploymentGets <= 2) {
-      return {
-        status: 403,
-        body: {
-          kind: 'Status',
-          code: 403,
-          message:
-            'deployments.apps "web" is forbidden: User "system:serviceaccount:dev:kube-delivery" cannot get resource "deployments" in API group "apps" in the namespace "dev"',
-        },
-      };
+      return FORBIDDEN;
     }
     return { body: completeDeployment };
   });
