@@ -14,7 +14,10 @@ import {
   release,
   renderTab,
 } from '../../__testUtils__/fixtures';
-import { ReleaseHistoryContent } from './ReleaseHistoryContent';
+import {
+  HISTORY_POLL_INTERVAL_MS,
+  ReleaseHistoryContent,
+} from './ReleaseHistoryContent';
 
 // Material UI selects and dialogs on two shared cores take seconds.
 jest.setTimeout(30_000);
@@ -243,6 +246,54 @@ describe('ReleaseHistoryContent', () => {
     expect(
       await screen.findByText(/Redeploy of 0.1.4 to dev started/),
     ).toBeInTheDocument();
+  });
+
+  it('follows a running deployment: reads the newest page again until it has finished, then stops', async () => {
+    const runningDeploy = deployEntry('dev', '0.1.6', {
+      deployment: deployment('dev', '0.1.6', {
+        status: 'running',
+        finishedAt: undefined,
+      }),
+    });
+    const finishedDeploy = deployEntry('dev', '0.1.6');
+    const older = deployEntry('dev', '0.1.5');
+    const getHistory = jest
+      .fn()
+      .mockResolvedValueOnce({ items: [runningDeploy, older] })
+      .mockResolvedValue({ items: [routeEvent, finishedDeploy, older] });
+    await renderTab(<ReleaseHistoryContent />, {
+      api: mockApi({ getHistory }),
+    });
+
+    const item = await screen.findByRole('listitem', {
+      name: 'Deployed 0.1.6 in dev',
+    });
+    expect(within(item).getByText('running')).toBeInTheDocument();
+    // One poll later: the deployment has finished and a newer event is on top.
+    expect(
+      await screen.findByText('Route changed', undefined, { timeout: 10_000 }),
+    ).toBeInTheDocument();
+    const timeline = screen.getByRole('list', { name: 'Release history' });
+    expect(
+      within(timeline)
+        .getAllByRole('listitem')
+        .map(li => li.getAttribute('aria-label')),
+    ).toEqual([
+      'Route changed in dev',
+      'Deployed 0.1.6 in dev',
+      'Deployed 0.1.5 in dev',
+    ]);
+    expect(
+      within(
+        screen.getByRole('listitem', { name: 'Deployed 0.1.6 in dev' }),
+      ).getByText('succeeded'),
+    ).toBeInTheDocument();
+    // Nothing runs any more: no further reads.
+    const reads = getHistory.mock.calls.length;
+    await new Promise(resolve =>
+      setTimeout(resolve, HISTORY_POLL_INTERVAL_MS + 500),
+    );
+    expect(getHistory.mock.calls.length).toBe(reads);
   });
 
   it('offers no Redeploy to users the policy does not allow to roll back', async () => {

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import {
   EmptyState,
   InfoCard,
@@ -19,6 +19,7 @@ import {
   kubeDeliveryRollbackPermission,
   type HistoryEntry,
   type HistoryEntryKind,
+  type HistoryPage,
   type ReleaseView,
 } from '@internal/plugin-kube-delivery-common';
 import { kubeDeliveryApiRef } from '../../api';
@@ -33,12 +34,40 @@ import { HistoryEntryItem, KIND_WORDS } from './HistoryEntryItem';
 /** Entries per page. */
 export const PAGE_SIZE = 20;
 
+/** How often the newest page is read again while a shown deployment is queued or running. */
+export const HISTORY_POLL_INTERVAL_MS = 3000;
+
 type Page = {
   entries: HistoryEntry[];
   nextCursor?: string;
   loading: boolean;
   error?: Error;
 };
+
+const isActive = (entry: HistoryEntry) =>
+  entry.deployment?.status === 'queued' ||
+  entry.deployment?.status === 'running';
+
+/**
+ * The shown entries with the newest page read again put in front: entries
+ * it has again are replaced (a running deployment's steps move on), new ones
+ * come first, older pages stay. When the newest page has none of the shown
+ * entries (more than a page happened since), it starts over from it.
+ */
+export function withNewestPage(shown: Page, newest: HistoryPage): Page {
+  const ids = new Set(newest.items.map(e => e.id));
+  if (!shown.entries.some(e => ids.has(e.id))) {
+    return {
+      entries: newest.items,
+      nextCursor: newest.nextCursor,
+      loading: false,
+    };
+  }
+  return {
+    ...shown,
+    entries: [...newest.items, ...shown.entries.filter(e => !ids.has(e.id))],
+  };
+}
 
 /**
  * The Release history tab: one timeline of the service's deployments,
@@ -85,10 +114,35 @@ export const ReleaseHistoryContent = () => {
     [api, entityRef, environment, kind],
   );
 
+  // A refresh that answers after the filters changed is dropped.
+  const filtersLoaded = useRef(load);
   useEffect(() => {
+    filtersLoaded.current = load;
     setPage({ entries: [], loading: true });
     load();
   }, [load]);
+
+  // Long operations show progress: while a deployment on screen is queued or
+  // running, the newest page is read again until it has finished.
+  const running = page.entries.some(isActive);
+  useEffect(() => {
+    if (!running) return undefined;
+    const timer = setInterval(async () => {
+      const current = load;
+      try {
+        const newest = await api.getHistory(entityRef, {
+          environment: environment || undefined,
+          kind: kind || undefined,
+          limit: PAGE_SIZE,
+        });
+        if (filtersLoaded.current !== current) return;
+        setPage(p => (p.loading ? p : withNewestPage(p, newest)));
+      } catch {
+        // Shown as it was; the next poll tries again.
+      }
+    }, HISTORY_POLL_INTERVAL_MS);
+    return () => clearInterval(timer);
+  }, [running, load, api, entityRef, environment, kind]);
 
   const startRedeploy = async (entry: HistoryEntry) => {
     setOutcome(undefined);
