@@ -6,7 +6,18 @@ import type { EnvironmentConfig } from '../config/environments';
 import type { NewEnvironmentEvent } from '../health/HealthStore';
 import { LABEL_NAME, LABEL_TRACK, MAINLINE_TRACK } from '../manifests';
 import type { RouteStore } from './RouteStore';
-import { handEditors, routeApi, type RouteObject } from './routeApis';
+import {
+  handEditors,
+  otherRouteApi,
+  routeApi,
+  type RouteApi,
+  type RouteObject,
+} from './routeApis';
+import {
+  ENTITY_REF_ANNOTATION,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+} from './virtualService';
 
 /** Attempts of read → render → apply before a conflict is given up. */
 export const MAX_RECONCILE_ATTEMPTS = 6;
@@ -211,7 +222,56 @@ export class RouteReconciler {
           editors: [],
         });
       }
+      if (missing) {
+        await this.removeLeftover(
+          cluster,
+          otherRouteApi(api),
+          target,
+          environmentName,
+        );
+      }
       return { object: applied as RouteObject, restoredFrom };
+    }
+  }
+
+  /**
+   * After an environment switched `routingApi`, the service's first object
+   * of the new API is created; our object of the old API would still route
+   * (or confuse whoever reads it). It goes, but only if it is ours and this
+   * entity's: another team's object of that name is left alone.
+   */
+  private async removeLeftover(
+    cluster: EnvironmentCluster,
+    old: RouteApi,
+    target: RouteTarget,
+    environment: string,
+  ) {
+    try {
+      const leftover = await cluster.read(
+        old.apiVersion,
+        old.kind,
+        target.service,
+      );
+      const meta = leftover?.metadata;
+      if (
+        meta?.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY ||
+        meta?.annotations?.[ENTITY_REF_ANNOTATION] !== target.entityRef
+      ) {
+        return;
+      }
+      await cluster.delete(old.apiVersion, old.kind, target.service);
+      this.options.logger.info(
+        `Removed ${old.kind} "${target.service}" in ${environment}: the environment routes with another API now`,
+        { entityRef: target.entityRef },
+      );
+    } catch (error) {
+      // Not served here (no such CRD), or not readable: nothing to clean up
+      // that this reconcile could see; routing itself is written.
+      this.options.logger.debug(
+        `Could not check for a ${old.kind} "${
+          target.service
+        }" left in ${environment}: ${(error as Error).message}`,
+      );
     }
   }
 

@@ -68,6 +68,11 @@ export function routeApi(name: RoutingApiName | undefined): RouteApi {
   return name === 'gateway-api' ? gatewayApi : istio;
 }
 
+/** The routing API an environment does not use: where a switch leaves our old object. */
+export function otherRouteApi(api: RouteApi): RouteApi {
+  return api === istio ? gatewayApi : istio;
+}
+
 /**
  * Field managers other than kube-delivery that own one of the routing
  * fields of the live object: someone changed it by hand (kubectl edit,
