@@ -18,11 +18,10 @@ import {
 } from '../__testUtils__/deliveryHarness';
 import { printFigures } from '../__testUtils__/figures';
 import {
+  expectServing014AtFirstAttempt,
   FAULT_DATABASE,
   queueDeploy,
   renderedInDev,
-  ROLLING_STEPS_SUCCEEDED,
-  servingInDev,
   stepOutcomes,
 } from '../__testUtils__/faultScenario';
 import { liveObjectsOf, waitUntil } from '../__testUtils__/releaseObjects';
@@ -86,7 +85,6 @@ describe(`the API server stopped during a deploy and started again (${FAULT_DATA
 
   it('rolling: the deployment completes once the API server is back, with exactly the new release in the cluster', async () => {
     const name = uniqueName('outage');
-    const entityRef = `component:default/${name}`;
     const { entity, writeManifest } = entityWithManifest({
       name,
       manifest: checkoutserviceManifest(name),
@@ -129,18 +127,8 @@ describe(`the API server stopped during a deploy and started again (${FAULT_DATA
 
     // Still running when the API server came back; then it completed, first attempt.
     expect(mid.status).toBe('running');
-    expect(`${done.status}: ${done.message}`).toBe(
-      'succeeded: 0.1.4 is serving',
-    );
-    expect(done.attempts).toBe(1);
-    expect(steps(done)).toEqual(ROLLING_STEPS_SUCCEEDED);
     // Nothing orphaned: exactly 0.1.4's objects, serving 0.1.4's configuration.
-    expect(await servingInDev(cluster, name)).toEqual({
-      objects: await renderedInDev(harness, entityRef, '0.1.4'),
-      image: `example.test/boutique/${name}:0.1.4`,
-      allAvailable: true,
-      paymentTimeout: '9s',
-    });
+    await expectServing014AtFirstAttempt(harness, cluster, done, name, '9s');
   });
 
   it('a deploy that starts while the API server is gone fails before writing anything, says the cluster is unreachable, and a redeploy after it is back completes', async () => {

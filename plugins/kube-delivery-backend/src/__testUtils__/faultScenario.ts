@@ -111,3 +111,28 @@ export async function deleteServiceObjects(
     }
   }
 }
+
+/**
+ * The deployment of 0.1.4 succeeded at its first attempt with every rolling
+ * step, and dev serves exactly 0.1.4's objects with its configuration, read
+ * through `cluster` (the real one, not a fault proxy's view).
+ */
+export async function expectServing014AtFirstAttempt(
+  harness: DeliveryHarness,
+  cluster: DevCluster,
+  deployment: DeploymentRecord,
+  name: string,
+  paymentTimeout: string,
+) {
+  expect(`${deployment.status}: ${deployment.message}`).toBe(
+    'succeeded: 0.1.4 is serving',
+  );
+  expect(deployment.attempts).toBe(1);
+  expect(stepOutcomes(deployment)).toEqual(ROLLING_STEPS_SUCCEEDED);
+  expect(await servingInDev(cluster, name)).toEqual({
+    objects: await renderedInDev(harness, deployment.entityRef, '0.1.4'),
+    image: `example.test/boutique/${name}:0.1.4`,
+    allAvailable: true,
+    paymentTimeout,
+  });
+}

@@ -117,6 +117,20 @@ describe('DatabaseRouteStore', () => {
           .map(t => `${t.environment}:${t.service}:${t.entityRef}`)
           .sort(),
       ).toEqual([`dev:adservice:${ref}`, `test:adservice:${ref}`]);
+      expect(
+        await store.listTargets(new Date(), {
+          entityRef: ref,
+          environment: 'test',
+        }),
+      ).toEqual([
+        { entityRef: ref, environment: 'test', service: 'adservice' },
+      ]);
+      expect(
+        await store.listTargets(new Date(), {
+          entityRef: 'component:default/other',
+          environment: 'test',
+        }),
+      ).toEqual([]);
       const swept = await store.deleteExpired(new Date());
       expect(swept.map(r => r.id)).toEqual([stale.id]);
       // Another replica sweeping at the same time reports nothing twice.

@@ -43,9 +43,10 @@ export interface RouteStore {
   ): Promise<RouteRule[]>;
   /** Deletes every rule that expired at or before `now`; the deleted rules. */
   deleteExpired(now: Date): Promise<RouteRule[]>;
-  /** The services that have rules live at `now`, each once per environment. */
+  /** The services that have rules live at `now`, each once per environment; optionally of one entity in one environment. */
   listTargets(
     now: Date,
+    only?: { entityRef: string; environment: string },
   ): Promise<
     Array<{ entityRef: string; environment: string; service: string }>
   >;
@@ -235,14 +236,22 @@ export class DatabaseRouteStore implements RouteStore {
 
   async listTargets(
     now: Date,
+    only?: { entityRef: string; environment: string },
   ): Promise<
     Array<{ entityRef: string; environment: string; service: string }>
   > {
-    const rows: Array<
-      Pick<RouteRow, 'entity_ref' | 'environment' | 'service'>
-    > = await this.db<RouteRow>(TABLE)
+    const query = this.db<RouteRow>(TABLE)
       .distinct('entity_ref', 'environment', 'service')
       .where('expires_at', '>', now.getTime());
+    if (only) {
+      query.where({
+        entity_ref: only.entityRef,
+        environment: only.environment,
+      });
+    }
+    const rows: Array<
+      Pick<RouteRow, 'entity_ref' | 'environment' | 'service'>
+    > = await query;
     return rows.map(row => ({
       entityRef: row.entity_ref,
       environment: row.environment,

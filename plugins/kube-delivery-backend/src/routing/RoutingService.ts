@@ -437,17 +437,15 @@ export class RoutingService {
    * of the routing task. Entities without rules there cost one query.
    */
   async reconcileDeployed(entityRef: string, environment: string) {
-    const targets = await this.options.store.listTargets(new Date());
+    const targets = await this.options.store.listTargets(new Date(), {
+      entityRef,
+      environment,
+    });
     for (const target of targets) {
-      if (
-        target.entityRef === entityRef &&
-        target.environment === environment
-      ) {
-        await this.reconcileLogged(
-          { ...target, expectExisting: false },
-          'After deploy',
-        );
-      }
+      await this.reconcileLogged(
+        { ...target, expectExisting: false },
+        'After deploy',
+      );
     }
   }
 
