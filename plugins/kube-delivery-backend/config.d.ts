@@ -42,6 +42,34 @@ export interface Config {
       /** Whether feature-branch releases may be deployed here. */
       featureBranches?: boolean;
       /**
+       * What routing rules may match on here, e.g. `[header:userid,
+       * cookie:shop_session-id, baggage:kd-branch]`: a rule matches only a key
+       * the environment offers, so no rule can match a header every browser
+       * sends and capture everyone's traffic. Default: none (no rules).
+       */
+      routingKeys?: string[];
+      /**
+       * Let a service take over an existing object of its name that Kube
+       * Delivery did not create (adopting what `kubectl apply` made before).
+       * Default false: such an object is refused with a 409 naming who wrote it.
+       */
+      adoptUnmanaged?: boolean;
+      /**
+       * Deploy into a namespace without a `pod-security.kubernetes.io/enforce`
+       * label (or with `privileged`). Default false: refused, because the API
+       * server would then not judge the pods' security.
+       */
+      allowNamespaceWithoutPodSecurity?: boolean;
+      /**
+       * ConfigMaps and Secrets of the namespace that any service's pods may
+       * use (e.g. a shared CA bundle); otherwise pods may use only those of
+       * their own release.
+       */
+      shared?: {
+        configMaps?: string[];
+        secrets?: string[];
+      };
+      /**
        * How feature-branch routing is written: `istio` (a VirtualService per
        * service) or `gateway-api` (an HTTPRoute per service, with the
        * mainline Service as parent and, for a service with the ingress

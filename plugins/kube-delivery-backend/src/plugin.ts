@@ -16,6 +16,7 @@ import {
 import { createRouter } from './router';
 import { createCertificatesRouter } from './certificates';
 import { StatusCache } from './status';
+import { createClaimsRouter, DatabaseClaimStore } from './tenancy';
 import { DatabaseHistoryStore } from './history';
 import { createRouting } from './routing';
 import {
@@ -58,6 +59,9 @@ export const kubeDeliveryPlugin = createBackendPlugin({
         const store = await DatabaseDeliveryStore.create({
           database: deps.database,
         });
+        const claims = await DatabaseClaimStore.create({
+          database: deps.database,
+        });
         const clusters = new ClusterRegistry(logger);
         const runner = new DeploymentRunner({
           store,
@@ -84,6 +88,7 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           releases,
           runner,
           clusters,
+          claims,
           statusCache,
           onRefused: refusal => health.recordPromotionRefused(refusal),
         });
@@ -120,6 +125,15 @@ export const kubeDeliveryPlugin = createBackendPlugin({
             history: await DatabaseHistoryStore.create({
               database: deps.database,
             }),
+          }),
+        );
+        deps.httpRouter.use(
+          createClaimsRouter({
+            httpAuth: deps.httpAuth,
+            permissions: deps.permissions,
+            auditor: deps.auditor,
+            claims,
+            environment: name => delivery.environment(name),
           }),
         );
         deps.httpRouter.use(

@@ -20,3 +20,15 @@ export const ANNOTATION_ANTI_AFFINITY = 'kube-delivery.io/anti-affinity';
 export const ANNOTATION_ROUTING = 'kube-delivery.io/routing';
 /** For a public service: the gateway it is bound to, e.g. `istio-system/ingressgateway`. @public */
 export const ANNOTATION_INGRESS = 'kube-delivery.io/ingress';
+/**
+ * `mount` to mount the service's ServiceAccount token in its pods (for a
+ * service that calls the Kubernetes API); absent, no token is mounted. @public
+ */
+export const ANNOTATION_SERVICE_ACCOUNT_TOKEN =
+  'kube-delivery.io/service-account-token';
+/**
+ * For a public service: the gateway hosts it serves, comma-separated, e.g.
+ * `shop.dev.boutique.example, shop.boutique.example`. In each environment the
+ * hosts its gateway offers are claimed for the service; absent, all of them. @public
+ */
+export const ANNOTATION_HOSTS = 'kube-delivery.io/hosts';

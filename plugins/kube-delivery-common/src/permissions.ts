@@ -44,8 +44,18 @@ export const kubeDeliveryCertificatePermission = createPermission({
   attributes: { action: 'update' },
 });
 
+/**
+ * Release another entity's claim of a service name or gateway host in an
+ * environment (a platform admin's action, e.g. after an entity was removed). @public
+ */
+export const kubeDeliveryClaimReleasePermission = createPermission({
+  name: 'kube-delivery.claim.delete',
+  attributes: { action: 'delete' },
+});
+
 /** Every Kube Delivery permission, for registration with the permissions registry. @public */
 export const kubeDeliveryPermissions = [
+  kubeDeliveryClaimReleasePermission,
   kubeDeliveryReadPermission,
   kubeDeliveryDeployPermission,
   kubeDeliveryRollbackPermission,

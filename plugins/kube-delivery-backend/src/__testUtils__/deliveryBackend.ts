@@ -41,6 +41,7 @@ export function devClusterAppConfig(cluster: DevCluster): JsonObject {
         }),
         protected: environment.protected,
         featureBranches: environment.featureBranches,
+        routingKeys: environment.routingKeys,
         variables: environment.variables,
       })),
       lifecycle,

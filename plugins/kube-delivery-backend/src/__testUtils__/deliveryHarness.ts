@@ -6,8 +6,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { DeliveryConfig, EnvironmentConfig } from '../config/environments';
+import type { DeliveryConfig } from '../config/environments';
+import { devClusterEnvironments } from './devClusterEnvironments';
 import { DatabaseDeliveryStore } from '../database';
+import { DatabaseClaimStore } from '../tenancy';
 import {
   ClusterRegistry,
   DeliveryService,
@@ -16,36 +18,30 @@ import {
 } from '../delivery';
 import type { DeploymentRecord } from '../database';
 
-/** Environments dev, test and production of the running devcluster, with their own ServiceAccount tokens. */
-export function devClusterEnvironments(cluster: DevCluster): EnvironmentConfig[] {
-  return (['dev', 'test', 'production'] as const).map(name => ({
-    name,
-    namespace: name,
-    cluster: {
-      name,
-      namespace: name,
-      url: cluster.server,
-      caData: cluster.caData,
-      serviceAccountToken: cluster.tokens[name],
-    },
-    minReplicas: name === 'production' ? 2 : undefined,
-    protected: name === 'production',
-    featureBranches: name !== 'production',
-    variables: { LogLevel: name === 'production' ? 'warn' : 'debug' },
-  }));
-}
-
 export function testDeliveryConfig(cluster: DevCluster): DeliveryConfig {
   return {
     environments: devClusterEnvironments(cluster),
     lifecycle: ['dev', 'test', 'production'],
     channels: [
       { name: 'default', prerelease: '^$' },
-      { name: 'feature-branch', prerelease: '.+', environments: ['dev', 'test'] },
+      {
+        name: 'feature-branch',
+        prerelease: '.+',
+        environments: ['dev', 'test'],
+      },
     ],
-    runner: { leaseMs: 3000, blueGreenCleanupDelayMs: 1000, pollIntervalMs: 200 },
+    runner: {
+      leaseMs: 3000,
+      blueGreenCleanupDelayMs: 1000,
+      pollIntervalMs: 200,
+    },
   };
 }
+
+export {
+  devClusterEnvironments,
+  TEST_ROUTING_KEYS,
+} from './devClusterEnvironments';
 
 /** A unique service name per test, so tests never touch each other's objects. */
 export function uniqueName(prefix: string) {
@@ -74,13 +70,20 @@ export function entityWithManifest(options: {
         name: options.name,
         namespace: 'default',
         annotations: {
-          'backstage.io/managed-by-location': `file:${path.join(dir, 'catalog-info.yaml')}`,
+          'backstage.io/managed-by-location': `file:${path.join(
+            dir,
+            'catalog-info.yaml',
+          )}`,
           'kube-delivery.io/image': `example.test/boutique/${options.name}`,
           'kube-delivery.io/manifest': './deploy.yaml',
           ...options.annotations,
         },
       },
-      spec: { type: 'service', lifecycle: 'production', owner: 'group:default/boutique' },
+      spec: {
+        type: 'service',
+        lifecycle: 'production',
+        owner: 'group:default/boutique',
+      },
     },
   };
 }
@@ -88,6 +91,7 @@ export function entityWithManifest(options: {
 export interface DeliveryHarness {
   cluster: DevCluster;
   store: DatabaseDeliveryStore;
+  claims: DatabaseClaimStore;
   delivery: DeliveryService;
   runner: DeploymentRunner;
   config: DeliveryConfig;
@@ -124,11 +128,20 @@ export async function createDeliveryHarness(options: {
     urlReader: mockServices.urlReader.mock(),
     channels: config.channels,
   });
-  const delivery = new DeliveryService({ config, store, releases, runner, clusters });
+  const claims = new DatabaseClaimStore(options.knex);
+  const delivery = new DeliveryService({
+    config,
+    store,
+    releases,
+    runner,
+    clusters,
+    claims,
+  });
   if (options.runner !== false) runner.start();
   return {
     cluster,
     store,
+    claims,
     delivery,
     runner,
     config,
@@ -141,7 +154,9 @@ export async function createDeliveryHarness(options: {
         }
         if (Date.now() > deadline) {
           throw new Error(
-            `Deployment ${deploymentId} still ${deployment.status} after ${timeoutMs} ms: ${JSON.stringify(deployment.steps)}`,
+            `Deployment ${deploymentId} still ${
+              deployment.status
+            } after ${timeoutMs} ms: ${JSON.stringify(deployment.steps)}`,
           );
         }
         await new Promise(resolve => setTimeout(resolve, 200));
@@ -159,6 +174,7 @@ export async function kubectlJson<T = any>(
   args: string[],
 ): Promise<T> {
   const result = await cluster.kubectl([...args, '-o', 'json']);
-  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${result.stderr}`);
+  if (result.code !== 0)
+    throw new Error(`kubectl ${args.join(' ')}: ${result.stderr}`);
   return JSON.parse(result.stdout);
 }

@@ -12,11 +12,12 @@
  * Plain Node: nothing here may import Jest or @backstage/backend-test-utils.
  */
 import type { LoggerService } from '@backstage/backend-plugin-api';
-import { getDevCluster, type DevCluster } from '@internal/devcluster';
-import type { EnvironmentConfig, RunnerSettings } from '../config/environments';
+import { getDevCluster } from '@internal/devcluster';
+import type { RunnerSettings } from '../config/environments';
 import { DatabaseDeliveryStore } from '../database';
 import { ClusterRegistry } from '../delivery/ClusterRegistry';
 import { DeploymentRunner } from '../delivery/DeploymentRunner';
+import { devClusterEnvironments } from './devClusterEnvironments';
 import { knexForShared, type SharedDatabaseConnection } from './sharedDatabase';
 
 export interface RunnerProcessConfig {
@@ -50,25 +51,6 @@ function lineLogger(fields: Record<string, unknown> = {}): LoggerService {
   };
 }
 
-/** The devcluster's dev, test and production namespaces (as deliveryHarness.ts configures them). */
-function environmentsOf(cluster: DevCluster): EnvironmentConfig[] {
-  return (['dev', 'test', 'production'] as const).map(name => ({
-    name,
-    namespace: name,
-    cluster: {
-      name,
-      namespace: name,
-      url: cluster.server,
-      caData: cluster.caData,
-      serviceAccountToken: cluster.tokens[name],
-    },
-    minReplicas: name === 'production' ? 2 : undefined,
-    protected: name === 'production',
-    featureBranches: name !== 'production',
-    variables: { LogLevel: name === 'production' ? 'warn' : 'debug' },
-  }));
-}
-
 async function main() {
   const raw = process.env.KD_RUNNER_CONFIG;
   if (!raw) throw new Error('KD_RUNNER_CONFIG is not set');
@@ -84,7 +66,7 @@ async function main() {
     skipMigrations: true,
   });
   const cluster = await getDevCluster();
-  const environments = environmentsOf(cluster);
+  const environments = devClusterEnvironments(cluster);
   const runner = new DeploymentRunner({
     store,
     environments: new Map(environments.map(e => [e.name, e])),

@@ -2,11 +2,13 @@ import { type Entity, stringifyEntityRef } from '@backstage/catalog-model';
 import { InputError } from '@backstage/errors';
 import {
   ANNOTATION_ANTI_AFFINITY,
+  ANNOTATION_HOSTS,
   ANNOTATION_IMAGE,
   ANNOTATION_INGRESS,
   ANNOTATION_MANIFEST,
   ANNOTATION_REPLICAS,
   ANNOTATION_ROUTING,
+  ANNOTATION_SERVICE_ACCOUNT_TOKEN,
   ANNOTATION_STRATEGY,
   type AntiAffinity,
   type DeploymentStrategy,
@@ -171,6 +173,36 @@ function parseIngress(entity: Entity): IngressRef | undefined {
   return { namespace: parts[0], name: parts[1] };
 }
 
+const MAX_HOSTS = 16;
+/** A DNS name of lowercase labels (no wildcard: a service claims whole hosts). */
+const HOST_NAME =
+  /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
+
+function parseHosts(entity: Entity): string[] | undefined {
+  const value = ownAnnotation(entity, ANNOTATION_HOSTS);
+  if (value === undefined) return undefined;
+  const hosts =
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map(host => host.trim())
+          .filter(Boolean)
+      : [];
+  if (
+    hosts.length === 0 ||
+    hosts.length > MAX_HOSTS ||
+    !hosts.every(host => HOST_NAME.test(host))
+  ) {
+    throw annotationError(
+      ANNOTATION_HOSTS,
+      `1 to ${MAX_HOSTS} comma-separated lowercase DNS names without wildcards ` +
+        '(e.g. "shop.dev.boutique.example, shop.boutique.example")',
+      value,
+    );
+  }
+  return [...new Set(hosts)];
+}
+
 function parseManifest(entity: Entity): string | undefined {
   const value = ownAnnotation(entity, ANNOTATION_MANIFEST);
   if (value === undefined) return undefined;
@@ -204,6 +236,20 @@ export function parseServiceSpec(entity: Entity): ServiceSpec {
   const manifest = parseManifest(entity);
   const routing = parseRouting(entity);
   const ingress = parseIngress(entity);
+  const hosts = parseHosts(entity);
+  const serviceAccountToken = ownAnnotation(
+    entity,
+    ANNOTATION_SERVICE_ACCOUNT_TOKEN,
+  );
+  if (serviceAccountToken === 'mount') spec.serviceAccountToken = 'mount';
+  else if (serviceAccountToken !== undefined) {
+    throw annotationError(
+      ANNOTATION_SERVICE_ACCOUNT_TOKEN,
+      '"mount" (or leave it out: no token is mounted)',
+      serviceAccountToken,
+    );
+  }
+  if (hosts) spec.hosts = hosts;
   if (manifest !== undefined) spec.manifest = manifest;
   if (routing) spec.routing = routing;
   if (ingress) spec.ingress = ingress;

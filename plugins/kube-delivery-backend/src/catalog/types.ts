@@ -26,4 +26,8 @@ export interface ServiceSpec {
   ingress?: IngressRef;
   /** `backstage.io/kubernetes-id` when valid, else the entity name. */
   kubernetesId: string;
+  /** `mount` when the entity asks for its ServiceAccount token in its pods; absent: none mounted. */
+  serviceAccountToken?: 'mount';
+  /** Gateway hosts the service serves (`kube-delivery.io/hosts`); absent: every host its environment's gateway offers. */
+  hosts?: string[];
 }

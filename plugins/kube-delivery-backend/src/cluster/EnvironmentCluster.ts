@@ -1,5 +1,5 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
-import { InputError, NotFoundError } from '@backstage/errors';
+import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
 import type {
   KubernetesObject,
   V1Deployment,
@@ -25,6 +25,11 @@ import {
 } from './errors';
 import { ChangeSignal, watchForChanges } from './changeSignal';
 import { backoffDelay } from './retry';
+import {
+  assertWritable,
+  describeOwner,
+  LABEL_OWNER,
+} from '../tenancy/ownership';
 import {
   failedContainers,
   jobOutcome,
@@ -84,10 +89,15 @@ export interface EnvironmentCluster {
   /**
    * Server-side dry run (dryRun=All) of the server-side apply of every object, in
    * order; throws on the first rejection, naming kind/name and the server's message.
+   * A PodSecurity warning the API server gives (its `warn` level answers for
+   * workloads what `enforce` would refuse for their pods) is an InputError.
    */
   dryRun(objects: KubernetesObject[]): Promise<void>;
   /**
    * Server-side apply, in order, with field manager `kube-delivery` and force.
+   * An object carrying the owner label (`kube-delivery.io/owner`) is written
+   * only over a live object of the same owner, or none: a ConflictError names
+   * the owner otherwise, before anything is written.
    * `spec.replicas` of a Deployment/StatefulSet is left out while another manager
    * (an HPA, `kubectl scale`) owns it. A `metadata.resourceVersion` in an object
    * is a precondition (ConflictError when it is stale). Returns the live objects.
@@ -99,12 +109,20 @@ export interface EnvironmentCluster {
     kind: string,
     name: string,
   ): Promise<T | undefined>;
-  /** Deletes the object; true if it existed. Does not wait for it to be gone. */
+  /**
+   * Deletes the object; true if it existed. Does not wait for it to be gone.
+   * With `owner` (an owner label value), only an object of that owner is
+   * deleted, with a uid precondition so the object read is the one deleted;
+   * another's is a ConflictError.
+   */
   delete(
     apiVersion: string,
     kind: string,
     name: string,
-    options?: { propagationPolicy?: 'Foreground' | 'Background' },
+    options?: {
+      propagationPolicy?: 'Foreground' | 'Background';
+      owner?: string;
+    },
   ): Promise<boolean>;
   /** All objects of a kind in the namespace, optionally by label selector. */
   list<T extends KubernetesObject = KubernetesObject>(
@@ -136,7 +154,12 @@ export interface EnvironmentCluster {
 export interface EnvironmentClusterOptions extends ConnectionOptions {
   /** Poll interval of waitForRollout/runJob. Default 1000 ms. */
   pollIntervalMs?: number;
+  /** Let an entity take over objects of its names that Kube Delivery did not create. Default false. */
+  adoptUnmanaged?: boolean;
 }
+
+/** What PodSecurity admission's warnings start with, e.g. `would violate PodSecurity "baseline:latest": ...`. */
+const POD_SECURITY_WARNING = /would violate PodSecurity/;
 
 /** Kinds whose replicas an HPA or `kubectl scale` may own. Key: group/kind. */
 const SCALABLE_KINDS = new Set(['apps/Deployment', 'apps/StatefulSet']);
@@ -197,6 +220,7 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
   private readonly connection: KubeConnection;
   private readonly ref: EnvironmentRef;
   private readonly pollIntervalMs: number;
+  private readonly adoptUnmanaged: boolean;
 
   constructor(
     target: ClusterTarget,
@@ -215,6 +239,7 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
       server: this.connection.server,
     };
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.adoptUnmanaged = options.adoptUnmanaged ?? false;
   }
 
   async dryRun(objects: KubernetesObject[]): Promise<void> {
@@ -240,15 +265,45 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
     apiVersion: string,
     kind: string,
     name: string,
-    options: { propagationPolicy?: 'Foreground' | 'Background' } = {},
+    options: {
+      propagationPolicy?: 'Foreground' | 'Background';
+      owner?: string;
+    } = {},
   ): Promise<boolean> {
     return this.run({ verb: 'delete', kind, name }, async b => {
       const path = await this.pathIfServed(b, apiVersion, kind, name);
       if (!path) return false;
+      let uid: string | undefined;
+      if (options.owner !== undefined) {
+        const live = await b.requestOrUndefined<KubernetesObject>({
+          method: 'GET',
+          path,
+        });
+        if (!live) return false;
+        if (live.metadata?.labels?.[LABEL_OWNER] !== options.owner) {
+          throw new ConflictError(
+            `${kind} "${name}" in environment "${
+              this.name
+            }" belongs to ${describeOwner(
+              live,
+            )}; Kube Delivery deletes only the objects of the entity it acts for`,
+          );
+        }
+        uid = live.metadata?.uid;
+      }
       const result = await b.requestOrUndefined({
         method: 'DELETE',
         path,
         query: { propagationPolicy: options.propagationPolicy ?? 'Background' },
+        ...(uid
+          ? {
+              body: {
+                apiVersion: 'v1',
+                kind: 'DeleteOptions',
+                preconditions: { uid },
+              },
+            }
+          : {}),
       });
       if (result !== undefined) {
         this.logger.info(
@@ -472,15 +527,23 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
       try {
         const path = await this.writablePath(b, object);
         const body = applyBody(object, this.namespace);
-        if (
+        const scalable =
           SCALABLE_KINDS.has(`${object.apiVersion?.split('/')[0]}/${kind}`) &&
-          body.spec?.replicas !== undefined
-        ) {
-          const live = await b.requestOrUndefined<KubernetesObject>({
-            method: 'GET',
-            path,
-            signal,
-          });
+          body.spec?.replicas !== undefined;
+        const owned = object.metadata?.labels?.[LABEL_OWNER] !== undefined;
+        const live =
+          scalable || owned
+            ? await b.requestOrUndefined<KubernetesObject>({
+                method: 'GET',
+                path,
+                signal,
+              })
+            : undefined;
+        assertWritable(object, live, {
+          environment: this.name,
+          adoptUnmanaged: this.adoptUnmanaged,
+        });
+        if (scalable) {
           const owner = foreignReplicasOwner(live?.metadata?.managedFields);
           if (owner) {
             delete body.spec.replicas;
@@ -489,6 +552,7 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
             );
           }
         }
+        const warnings: string[] = [];
         const result = await b.request<KubernetesObject>({
           method: 'PATCH',
           path,
@@ -501,7 +565,18 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
           body,
           contentType: 'application/apply-patch+yaml',
           signal,
+          warnings,
         });
+        const podSecurity = warnings.filter(w => POD_SECURITY_WARNING.test(w));
+        if (dryRun && podSecurity.length) {
+          throw new InputError(
+            `${kind} "${name}": the pods it would create are refused by the PodSecurity admission of namespace "${
+              this.namespace
+            }" (${podSecurity.join(
+              '; ',
+            )}). Change the pod spec to meet the namespace's Pod Security Standard`,
+          );
+        }
         applied.push(result);
         if (!dryRun) {
           this.logger.debug(

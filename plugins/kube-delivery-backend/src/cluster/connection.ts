@@ -51,6 +51,8 @@ export interface KubeRequest {
   body?: unknown;
   contentType?: string;
   signal?: AbortSignal;
+  /** When given, the texts of the response's `Warning` headers are pushed here. */
+  warnings?: string[];
 }
 
 /** What discovery says about a kind. */
@@ -248,6 +250,9 @@ export class KubeConnection {
       throw error;
     }
     const body = parseBody(text);
+    if (req.warnings && headers.warning) {
+      req.warnings.push(...warningTexts(headers.warning));
+    }
     if (status >= 400) {
       const message =
         body && typeof body === 'object' && 'message' in body
@@ -289,6 +294,18 @@ export class KubeConnection {
       namespaced: found.namespaced,
     };
   }
+}
+
+/**
+ * The texts of `Warning` header values (RFC 7234: `299 - "text"`; several
+ * headers arrive joined by ", ").
+ */
+export function warningTexts(header: string): string[] {
+  const texts: string[] = [];
+  for (const match of header.matchAll(/\d{3} \S+ "((?:[^"\\]|\\.)*)"/g)) {
+    texts.push(match[1].replace(/\\(.)/g, '$1'));
+  }
+  return texts;
 }
 
 function describe(error: unknown): string {

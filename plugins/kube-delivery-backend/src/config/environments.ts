@@ -11,6 +11,14 @@ export interface EnvironmentConfig {
   minReplicas?: number;
   protected: boolean;
   featureBranches: boolean;
+  /** The routing keys rules may match on here, as `<kind>:<name>` (e.g. `header:userid`). */
+  routingKeys: string[];
+  /** Objects of a service's names that Kube Delivery did not create may be taken over. */
+  adoptUnmanaged: boolean;
+  /** Deploys go on into a namespace without PodSecurity enforcement. */
+  allowNamespaceWithoutPodSecurity: boolean;
+  /** ConfigMaps and Secrets of the namespace every service's pods may use. */
+  shared: { configMaps: string[]; secrets: string[] };
   variables: Record<string, string>;
   /** How feature-branch routing is written: Istio VirtualService (default) or Gateway API HTTPRoute. */
   routingApi?: RoutingApiName;
@@ -74,7 +82,9 @@ function readClusterTarget(
     url: config.getOptionalString('url'),
     caData: config.getOptionalString('caData'),
     serviceAccountToken: config.getOptionalString('serviceAccountToken'),
-    serviceAccountTokenFile: config.getOptionalString('serviceAccountTokenFile'),
+    serviceAccountTokenFile: config.getOptionalString(
+      'serviceAccountTokenFile',
+    ),
     kubeconfigContext: config.getOptionalString('kubeconfigContext'),
     kubeconfigPath: config.getOptionalString('kubeconfigPath'),
     skipTLSVerify: config.getOptionalBoolean('skipTLSVerify'),
@@ -84,66 +94,83 @@ function readClusterTarget(
 /** Reads and checks `kubeDelivery` from app-config; a mistake stops start-up with a clear message. */
 export function readDeliveryConfig(root: Config): DeliveryConfig {
   const config = root.getOptionalConfig('kubeDelivery');
-  const environments = (config?.getOptionalConfigArray('environments') ?? []).map(
-    env => {
-      const name = env.getString('name');
-      const namespace = env.getString('namespace');
-      for (const [what, value] of [
-        ['name', name],
-        ['namespace', namespace],
-      ]) {
-        if (!isDnsLabel(value)) {
-          throw new Error(
-            `kubeDelivery.environments: ${what} "${value}" must be an RFC 1123 label`,
-          );
-        }
-      }
-      // A Gateway API gateway binds HTTPRoutes only: default to them there.
-      const routingApi =
-        env.getOptionalString('routingApi') ??
-        env.getOptionalString('gateway.api') ??
-        'istio';
-      if (routingApi !== 'istio' && routingApi !== 'gateway-api') {
+  const environments = (
+    config?.getOptionalConfigArray('environments') ?? []
+  ).map(env => {
+    const name = env.getString('name');
+    const namespace = env.getString('namespace');
+    for (const [what, value] of [
+      ['name', name],
+      ['namespace', namespace],
+    ]) {
+      if (!isDnsLabel(value)) {
         throw new Error(
-          `kubeDelivery.environments: routingApi of "${name}" must be istio or gateway-api`,
+          `kubeDelivery.environments: ${what} "${value}" must be an RFC 1123 label`,
         );
       }
-      const gateway = env.getOptionalConfig('gateway');
-      const gatewayNamespace = gateway?.getString('namespace');
-      const gatewayCluster = gateway?.getOptionalConfig('cluster');
-      return {
-        name,
-        namespace,
-        cluster: readClusterTarget(env.getConfig('cluster'), name, namespace),
-        minReplicas: env.getOptionalNumber('minReplicas'),
-        protected: env.getOptionalBoolean('protected') ?? false,
-        featureBranches: env.getOptionalBoolean('featureBranches') ?? false,
-        variables: (env.getOptional('variables') ?? {}) as Record<string, string>,
-        routingApi: routingApi as RoutingApiName,
-        gateway: gateway && {
-          namespace: gatewayNamespace!,
-          name: gateway.getString('name'),
-          hosts: gateway.getOptionalStringArray('hosts') ?? [],
-          cluster:
-            gatewayCluster &&
-            readClusterTarget(gatewayCluster, `${name}-gateway`, gatewayNamespace!),
-          ...readGatewayTls(gateway, name),
-        },
-      };
-    },
-  );
+    }
+    // A Gateway API gateway binds HTTPRoutes only: default to them there.
+    const routingApi =
+      env.getOptionalString('routingApi') ??
+      env.getOptionalString('gateway.api') ??
+      'istio';
+    if (routingApi !== 'istio' && routingApi !== 'gateway-api') {
+      throw new Error(
+        `kubeDelivery.environments: routingApi of "${name}" must be istio or gateway-api`,
+      );
+    }
+    const gateway = env.getOptionalConfig('gateway');
+    const gatewayNamespace = gateway?.getString('namespace');
+    const gatewayCluster = gateway?.getOptionalConfig('cluster');
+    return {
+      name,
+      namespace,
+      cluster: readClusterTarget(env.getConfig('cluster'), name, namespace),
+      minReplicas: env.getOptionalNumber('minReplicas'),
+      protected: env.getOptionalBoolean('protected') ?? false,
+      featureBranches: env.getOptionalBoolean('featureBranches') ?? false,
+      routingKeys: env.getOptionalStringArray('routingKeys') ?? [],
+      adoptUnmanaged: env.getOptionalBoolean('adoptUnmanaged') ?? false,
+      allowNamespaceWithoutPodSecurity:
+        env.getOptionalBoolean('allowNamespaceWithoutPodSecurity') ?? false,
+      shared: {
+        configMaps: env.getOptionalStringArray('shared.configMaps') ?? [],
+        secrets: env.getOptionalStringArray('shared.secrets') ?? [],
+      },
+      variables: (env.getOptional('variables') ?? {}) as Record<string, string>,
+      routingApi: routingApi as RoutingApiName,
+      gateway: gateway && {
+        namespace: gatewayNamespace!,
+        name: gateway.getString('name'),
+        hosts: gateway.getOptionalStringArray('hosts') ?? [],
+        cluster:
+          gatewayCluster &&
+          readClusterTarget(
+            gatewayCluster,
+            `${name}-gateway`,
+            gatewayNamespace!,
+          ),
+        ...readGatewayTls(gateway, name),
+      },
+    };
+  });
   const names = new Set<string>();
   for (const env of environments) {
     if (names.has(env.name)) {
-      throw new Error(`kubeDelivery.environments: "${env.name}" is configured twice`);
+      throw new Error(
+        `kubeDelivery.environments: "${env.name}" is configured twice`,
+      );
     }
     names.add(env.name);
   }
   const lifecycle =
-    config?.getOptionalStringArray('lifecycle') ?? environments.map(e => e.name);
+    config?.getOptionalStringArray('lifecycle') ??
+    environments.map(e => e.name);
   for (const name of lifecycle) {
     if (!names.has(name)) {
-      throw new Error(`kubeDelivery.lifecycle names an unknown environment "${name}"`);
+      throw new Error(
+        `kubeDelivery.lifecycle names an unknown environment "${name}"`,
+      );
     }
   }
   const channels =
@@ -160,7 +187,8 @@ export function readDeliveryConfig(root: Config): DeliveryConfig {
     runner: {
       leaseMs: (deployments?.getOptionalNumber('leaseSeconds') ?? 30) * 1000,
       blueGreenCleanupDelayMs:
-        (deployments?.getOptionalNumber('blueGreenCleanupDelaySeconds') ?? 300) * 1000,
+        (deployments?.getOptionalNumber('blueGreenCleanupDelaySeconds') ??
+          300) * 1000,
       pollIntervalMs: deployments?.getOptionalNumber('pollIntervalMs') ?? 1000,
     },
   };

@@ -21,6 +21,7 @@ export class ClusterRegistry {
     if (!client) {
       client = createEnvironmentCluster(environment.cluster, this.logger, {
         pollIntervalMs: ROLLOUT_POLL_INTERVAL_MS,
+        adoptUnmanaged: environment.adoptUnmanaged,
       });
       this.clients.set(environment.name, client);
     }

@@ -1,17 +1,23 @@
 import type { Entity } from '@backstage/catalog-model';
 import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
 import type { DeploymentKind } from '@internal/plugin-kube-delivery-common';
-import type { RolloutStatus } from '../cluster';
+import type { EnvironmentCluster, RolloutStatus } from '../cluster';
 import type { ServiceSpec } from '../catalog';
 import type { DeliveryConfig, EnvironmentConfig } from '../config/environments';
-import type { DeliveryStore, DeploymentRecord, ReleaseRecord } from '../database';
-import { MAINLINE_TRACK } from '../manifests';
+import type {
+  DeliveryStore,
+  DeploymentRecord,
+  ReleaseRecord,
+} from '../database';
+import { MAINLINE_TRACK, type RenderedRelease } from '../manifests';
+import { serviceHosts, type ClaimedName, type ClaimStore } from '../tenancy';
 import type { ClusterRegistry } from './ClusterRegistry';
 import type { DeploymentRunner } from './DeploymentRunner';
 import { renderSnapshot } from './DeploymentRunner';
 import type { ReleaseService } from './ReleaseService';
 import type { RolloutStatusSource } from '../status';
 import { refusalOf } from './promotionRules';
+import { releaseObjects } from './strategies/steps';
 
 /** How long after a deployment finished status reads still go to the cluster rather than the status cache. */
 export const SETTLED_AFTER_MS = 5_000;
@@ -42,6 +48,16 @@ export class DeliveryService {
       clusters: ClusterRegistry;
       /** Answers status reads from watches once synced; without it (or until then) they read the cluster. */
       statusCache?: RolloutStatusSource;
+      /** Who owns which service name and host in each environment. */
+      claims: ClaimStore;
+      /**
+       * Refuses (throws) when the environment's namespace does not have the
+       * API server judge pod security; called before every deploy is queued.
+       */
+      assertPodSecurity?: (
+        cluster: EnvironmentCluster,
+        environment: EnvironmentConfig,
+      ) => Promise<void>;
       /** Told about every deploy or promotion the rules refuse, before the 409; must not throw. */
       onRefused?: (refusal: {
         environment: string;
@@ -53,7 +69,9 @@ export class DeliveryService {
       }) => Promise<void>;
     },
   ) {
-    this.environments = new Map(options.config.environments.map(e => [e.name, e]));
+    this.environments = new Map(
+      options.config.environments.map(e => [e.name, e]),
+    );
   }
 
   listEnvironments() {
@@ -79,7 +97,9 @@ export class DeliveryService {
     return this.options.releases.createRelease(input);
   }
 
-  createReleaseFromFeed(input: Parameters<ReleaseService['createReleaseFromFeed']>[0]) {
+  createReleaseFromFeed(
+    input: Parameters<ReleaseService['createReleaseFromFeed']>[0],
+  ) {
     return this.options.releases.createReleaseFromFeed(input);
   }
 
@@ -99,7 +119,10 @@ export class DeliveryService {
     const release = await this.options.store.findRelease(entityRef, version);
     if (!release) {
       throw new NotFoundError(
-        `${entityRef} has no release ${String(version).slice(0, 128)}; create it first`,
+        `${entityRef} has no release ${String(version).slice(
+          0,
+          128,
+        )}; create it first`,
       );
     }
     return release;
@@ -137,8 +160,10 @@ export class DeliveryService {
     // Render now: a release that cannot render for this environment is a 400
     // before anything is queued.
     const rendered = renderSnapshot(release, environment).rendered;
+    await this.checkTenancy(release.entityRef, spec, environment, rendered);
     const track =
-      rendered.deployment.metadata?.labels?.['kube-delivery.io/track'] ?? MAINLINE_TRACK;
+      rendered.deployment.metadata?.labels?.['kube-delivery.io/track'] ??
+      MAINLINE_TRACK;
     const previous = await this.options.store.lastSucceeded(
       release.entityRef,
       environment.name,
@@ -160,10 +185,43 @@ export class DeliveryService {
   }
 
   /**
+   * Before a deployment is queued: the service name and hosts are not
+   * another entity's (database claims), the cluster's objects of this
+   * release are not another entity's and its pods pass PodSecurity (a
+   * server-side dry run), then the names are claimed for the entity. A 409
+   * or 400 here leaves the cluster as it was.
+   */
+  private async checkTenancy(
+    entityRef: string,
+    spec: ServiceSpec,
+    environment: EnvironmentConfig,
+    rendered: RenderedRelease,
+  ) {
+    const names: ClaimedName[] = [
+      { kind: 'service', name: spec.name },
+      ...serviceHosts(spec, environment).map(host => ({
+        kind: 'host' as const,
+        name: host,
+      })),
+    ];
+    const { claims, clusters } = this.options;
+    await claims.assertNotClaimedByOthers(environment.name, entityRef, names);
+    const cluster = clusters.forEnvironment(environment);
+    await this.options.assertPodSecurity?.(cluster, environment);
+    await cluster.dryRun(releaseObjects(rendered));
+    await claims.claim(environment.name, entityRef, names);
+  }
+
+  /**
    * Deploys to an environment the release that last succeeded in the
    * environment before it in the lifecycle.
    */
-  async promote(input: { entity: Entity; entityRef: string; environment: string; createdBy: string }) {
+  async promote(input: {
+    entity: Entity;
+    entityRef: string;
+    environment: string;
+    createdBy: string;
+  }) {
     const environment = this.environment(input.environment);
     const lifecycle = this.options.config.lifecycle;
     const position = lifecycle.indexOf(environment.name);
@@ -180,12 +238,18 @@ export class DeliveryService {
     if (position <= 0) {
       throw await refuse(
         `Lifecycle rule: ${environment.name} is ${
-          position === 0 ? 'the first environment of the lifecycle' : 'not in the lifecycle'
+          position === 0
+            ? 'the first environment of the lifecycle'
+            : 'not in the lifecycle'
         }; deploy a release to it instead of promoting`,
       );
     }
     const source = lifecycle[position - 1];
-    const last = await this.options.store.lastSucceeded(input.entityRef, source, MAINLINE_TRACK);
+    const last = await this.options.store.lastSucceeded(
+      input.entityRef,
+      source,
+      MAINLINE_TRACK,
+    );
     if (!last) {
       throw await refuse(
         `Lifecycle rule: nothing has succeeded in ${source} yet, so there is nothing to promote to ${environment.name}`,
@@ -201,14 +265,21 @@ export class DeliveryService {
   }
 
   /** Redeploys what an environment runs, restarting its pods. */
-  async restart(input: { entity: Entity; entityRef: string; environment: string; createdBy: string }) {
+  async restart(input: {
+    entity: Entity;
+    entityRef: string;
+    environment: string;
+    createdBy: string;
+  }) {
     const current = await this.options.store.lastSucceeded(
       input.entityRef,
       this.environment(input.environment).name,
       MAINLINE_TRACK,
     );
     if (!current) {
-      throw new InputError(`${input.entityRef} has never been deployed to ${input.environment}`);
+      throw new InputError(
+        `${input.entityRef} has never been deployed to ${input.environment}`,
+      );
     }
     return this.deploy({
       entity: input.entity,
@@ -258,17 +329,26 @@ export class DeliveryService {
         };
         if (current) {
           try {
-            const workloadName = await this.workloadName(current.releaseId, environment);
+            const workloadName = await this.workloadName(
+              current.releaseId,
+              environment,
+            );
             // While a deployment runs or has just finished, read the cluster: the
             // answer then matches what the runner saw, not a watch a few events behind.
             const settled =
               status.active.length === 0 &&
-              Date.now() - Date.parse(current.finishedAt ?? '') > SETTLED_AFTER_MS;
+              Date.now() - Date.parse(current.finishedAt ?? '') >
+                SETTLED_AFTER_MS;
             status.rollout =
               (settled
-                ? this.options.statusCache?.rolloutStatus(environment.name, workloadName)
+                ? this.options.statusCache?.rolloutStatus(
+                    environment.name,
+                    workloadName,
+                  )
                 : undefined) ??
-              (await this.options.clusters.forEnvironment(environment).rolloutStatus(workloadName));
+              (await this.options.clusters
+                .forEnvironment(environment)
+                .rolloutStatus(workloadName));
           } catch (error) {
             status.rolloutError = (error as Error).message;
           }
@@ -278,7 +358,10 @@ export class DeliveryService {
     );
   }
 
-  private async workloadName(releaseId: string, environment: EnvironmentConfig) {
+  private async workloadName(
+    releaseId: string,
+    environment: EnvironmentConfig,
+  ) {
     const key = `${releaseId}/${environment.name}`;
     let name = this.workloadNames.get(key);
     if (!name) {

@@ -41,6 +41,7 @@ export function renderSnapshot(
         namespace: environment.namespace,
         minReplicas: environment.minReplicas,
         variables: environment.variables,
+        shared: environment.shared,
       },
       releaseId: release.id,
       deploymentId,

@@ -286,12 +286,13 @@ describe('parseManifest', () => {
         /"ClusterRole" .*not allowed/,
       ],
       [
-        'a ServiceAccount',
+        'a second ServiceAccount',
         docs(
           deployment,
           'apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: adservice',
+          'apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: other',
         ),
-        /"ServiceAccount" .*not allowed/,
+        /second ServiceAccount/,
       ],
       [
         'an older Deployment API',

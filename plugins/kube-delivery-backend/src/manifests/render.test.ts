@@ -3,11 +3,19 @@ import type { V1PodSpec } from '@kubernetes/client-node';
 import type { ServiceSpec } from '../catalog';
 import { parseManifest } from './parse';
 import { renderRelease } from './render';
+import {
+  ANNOTATION_OWNER_REF,
+  LABEL_OWNER,
+  ownerHash,
+} from '../tenancy/ownership';
 import type { RenderedRelease, RenderInput } from './types';
 
 const RELEASE_ID = '3f2a9b1c-7d4e-4c1a-9f3b-2a1b0c9d8e7f';
 const DEPLOYMENT_ID = '9c8b7a6d-0000-4000-8000-000000000001';
 const LABEL_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** What the test environment shares with every service (the manifest uses both). */
+const SHARED = { configMaps: ['cluster-wide'], secrets: ['external-pull'] };
 
 const spec: ServiceSpec = {
   entityRef: 'component:default/cartservice',
@@ -145,6 +153,7 @@ function input(overrides: Partial<RenderInput> = {}): RenderInput {
       name: 'dev',
       namespace: 'shop-dev',
       variables: { LogLevel: 'debug' },
+      shared: SHARED,
     },
     releaseId: RELEASE_ID,
     deploymentId: DEPLOYMENT_ID,
@@ -245,7 +254,9 @@ describe('renderRelease', () => {
             'kube-delivery.io/version': overrides.version ?? '0.1.4',
           });
           // Redeploying the same release must change nothing: no per-deployment id.
-          expect(annotations).not.toHaveProperty('kube-delivery.io/deployment-id');
+          expect(annotations).not.toHaveProperty(
+            'kube-delivery.io/deployment-id',
+          );
         }
         // Pods of the release carry the selector labels and the version.
         expect(r.deployment.spec!.selector.matchLabels).toEqual(r.podSelector);
@@ -384,6 +395,7 @@ describe('renderRelease', () => {
               namespace: 'shop-dev',
               minReplicas,
               variables: { LogLevel: 'x' },
+              shared: SHARED,
             },
           },
           { replicas },
@@ -519,6 +531,7 @@ describe('renderRelease', () => {
           name: 'dev',
           namespace: 'shop-dev',
           variables: { LogLevel: 'info' },
+          shared: SHARED,
         },
       });
       expect(hashOf(changedVariable)).not.toBe(base);
@@ -818,6 +831,116 @@ describe('renderRelease', () => {
     ).toBe('0.1.4+build.7');
   });
 
+  describe('tenancy', () => {
+    const everyObject = (r: RenderedRelease) =>
+      [
+        r.serviceAccount,
+        r.deployment,
+        r.service,
+        r.previewService,
+        r.podDisruptionBudget,
+        r.smokeTest,
+        ...r.configMaps,
+        ...r.secrets,
+      ].filter(o => o !== undefined);
+
+    it('labels every object and pod template with the owning entity', () => {
+      const r = render({}, { strategy: 'blue-green' });
+      const hash = ownerHash(spec.entityRef);
+      for (const object of everyObject(r)) {
+        expect(object.metadata?.labels?.[LABEL_OWNER]).toBe(hash);
+        expect(object.metadata?.annotations?.[ANNOTATION_OWNER_REF]).toBe(
+          spec.entityRef,
+        );
+      }
+      expect(r.deployment.spec!.template.metadata!.labels![LABEL_OWNER]).toBe(
+        hash,
+      );
+      expect(r.smokeTest!.spec!.template.metadata!.labels![LABEL_OWNER]).toBe(
+        hash,
+      );
+      expect(hash).toMatch(LABEL_RE);
+      // One owner per entity, whatever the case of its ref.
+      expect(ownerHash('Component:default/CartService')).toBe(hash);
+      expect(ownerHash('resource:default/cartservice')).not.toBe(hash);
+    });
+
+    it('sets the workload identity labels itself, whatever the manifest says', () => {
+      const manifest = parseManifest(manifestYaml);
+      const pod = manifest.deployment.spec!.template.metadata!;
+      pod.labels = {
+        ...pod.labels,
+        app: 'frontend',
+        version: 'v9',
+        'app.kubernetes.io/name': 'frontend',
+        'backstage.io/kubernetes-id': 'frontend',
+        team: 'carts',
+      };
+      const r = render({ manifest, version: '0.1.4-myfeature' });
+      const labels = r.deployment.spec!.template.metadata!.labels!;
+      expect(labels).toMatchObject({
+        app: 'cartservice',
+        version: '0.1.4-myfeature',
+        'app.kubernetes.io/name': 'cartservice',
+        'backstage.io/kubernetes-id': 'shop-cartservice',
+        team: 'carts',
+      });
+    });
+
+    it("runs pods as the service's own account with no token, even over a left-over serviceAccount field", () => {
+      const manifest = parseManifest(
+        `${manifestYaml}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: cart-sa\n  annotations: { iam.gke.io/gcp-service-account: admin@corp.iam }\n`,
+      );
+      manifest.deployment.spec!.template.spec!.serviceAccountName = 'cart-sa';
+      const r = render({ manifest });
+      expect(r.serviceAccount.metadata!.name).toBe('cartservice');
+      expect(r.serviceAccount.automountServiceAccountToken).toBe(false);
+      // A cloud identity binding is the platform team's to grant.
+      expect(r.serviceAccount.metadata!.annotations).toEqual({
+        [ANNOTATION_OWNER_REF]: spec.entityRef,
+      });
+      for (const podSpec of [
+        r.deployment.spec!.template.spec!,
+        r.smokeTest!.spec!.template.spec!,
+      ]) {
+        expect(podSpec.serviceAccountName).toBe('cartservice');
+        expect(podSpec.serviceAccount).toBe('cartservice');
+        expect(podSpec.automountServiceAccountToken).toBe(false);
+      }
+      const mounting = render({}, { serviceAccountToken: 'mount' });
+      expect(mounting.serviceAccount.automountServiceAccountToken).toBe(true);
+      expect(
+        mounting.deployment.spec!.template.spec!.automountServiceAccountToken,
+      ).toBe(true);
+    });
+
+    it.each([
+      ['serviceAccountName', 'kube-delivery'],
+      ['serviceAccountName', 'frontend'],
+      ['serviceAccount', 'deployer-dev'],
+    ] as const)('refuses %s %s naming another account', (field, value) => {
+      const manifest = parseManifest(manifestYaml);
+      manifest.deployment.spec!.template.spec![field] = value;
+      expect(() => render({ manifest })).toThrow(InputError);
+      expect(() => render({ manifest })).toThrow(
+        `spec.template.spec.${field} "${value}" names another account`,
+      );
+    });
+
+    it.each([
+      ['a ConfigMap', 'configMaps', /ConfigMap "cluster-wide"/],
+      ['a pull Secret', 'secrets', /Secret "external-pull"/],
+    ] as const)(
+      'refuses %s of the namespace that the environment does not share',
+      (_what, kind, message) => {
+        const shared = { ...SHARED, [kind]: [] };
+        const environment = { ...input().environment, shared };
+        expect(() => render({ environment })).toThrow(InputError);
+        expect(() => render({ environment })).toThrow(message);
+      },
+    );
+  });
+
   describe('rejects', () => {
     it.each([
       [
@@ -842,7 +965,7 @@ describe('renderRelease', () => {
       ],
       [
         'an unknown placeholder',
-        { environment: { name: 'dev', namespace: 'shop' } },
+        { environment: { name: 'dev', namespace: 'shop', shared: SHARED } },
         /Unknown placeholder "#{LogLevel}"/,
       ],
       [

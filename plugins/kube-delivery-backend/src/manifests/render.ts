@@ -17,6 +17,7 @@ import type {
   V1PodSpec,
   V1Secret,
   V1Service,
+  V1ServiceAccount,
 } from '@kubernetes/client-node';
 import { ANNOTATION_KUBERNETES_ID, isDnsLabel, isLabelValue } from '../catalog';
 import { quote } from '../catalog/annotationValues';
@@ -30,13 +31,19 @@ import type {
   RenderInput,
 } from './types';
 import {
+  ANNOTATION_OWNER_REF,
+  LABEL_MANAGED_BY,
+  MANAGER,
+  ownerLabels,
+} from '../tenancy/ownership';
+import {
   ANNOTATION_SMOKE_TEST,
   checkManifestObjects,
   isRecord,
 } from './validate';
 
+export { LABEL_MANAGED_BY, MANAGER };
 export const LABEL_NAME = 'app.kubernetes.io/name';
-export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const LABEL_VERSION = 'app.kubernetes.io/version';
 export const LABEL_TRACK = 'kube-delivery.io/track';
 export const LABEL_ENVIRONMENT = 'kube-delivery.io/environment';
@@ -50,8 +57,9 @@ export const MAINLINE_TRACK = 'mainline';
 export const SMOKE_TARGET_ENV = 'KUBE_DELIVERY_TARGET';
 export const SMOKE_TARGET_HOST_ENV = 'KUBE_DELIVERY_TARGET_HOST';
 
-/** The value of `app.kubernetes.io/managed-by` on every object Kube Delivery renders. */
-export const MANAGER = 'kube-delivery';
+/** Istio's workload labels (telemetry, subsets): set from the release, never the manifest. */
+export const LABEL_ISTIO_APP = 'app';
+export const LABEL_ISTIO_VERSION = 'version';
 const HOSTNAME_TOPOLOGY = 'kubernetes.io/hostname';
 const DEFAULT_PROGRESS_DEADLINE = 120;
 const MAX_PROGRESS_DEADLINE = 1800;
@@ -63,16 +71,73 @@ const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 type StringMap = Record<string, string>;
 
-/** The manifest's own labels or annotations, without any in our prefix (we own those). */
+/**
+ * Label keys Kube Delivery sets itself: who a workload is (so no manifest can
+ * pose as another service in the Kubernetes plugin or Istio, or join another
+ * service's selector) and who owns it.
+ */
+function isOwnedLabel(key: string): boolean {
+  return (
+    key.startsWith('kube-delivery.io/') ||
+    key.startsWith('app.kubernetes.io/') ||
+    key === ANNOTATION_KUBERNETES_ID ||
+    key === LABEL_ISTIO_APP ||
+    key === LABEL_ISTIO_VERSION
+  );
+}
+
+/** The manifest's own labels, without those Kube Delivery owns. */
+function foreignLabels(map: unknown): StringMap {
+  return stringEntries(map, key => !isOwnedLabel(key));
+}
+
+/** The manifest's own annotations, without any in our prefix (we own those). */
 function foreign(map: unknown): StringMap {
+  return stringEntries(map, key => !key.startsWith('kube-delivery.io/'));
+}
+
+function stringEntries(
+  map: unknown,
+  keep: (key: string) => boolean,
+): StringMap {
   if (!isRecord(map)) return {};
   return Object.fromEntries(
     Object.entries(map).filter(
       (entry): entry is [string, string] =>
-        !entry[0].startsWith('kube-delivery.io/') &&
-        typeof entry[1] === 'string',
+        keep(entry[0]) && typeof entry[1] === 'string',
     ),
   );
+}
+
+/**
+ * The pod spec runs as the service's own ServiceAccount, whatever an earlier
+ * apply left in the deprecated `serviceAccount` field, with a token mounted
+ * only when the entity asked for one. A manifest may name only that account.
+ */
+function runAsServiceAccount(
+  podSpec: V1PodSpec,
+  accountName: string,
+  allowedNames: Set<string>,
+  mountToken: boolean,
+  describe: string,
+): void {
+  for (const field of ['serviceAccountName', 'serviceAccount'] as const) {
+    const named = podSpec[field];
+    if (named !== undefined && named !== '' && !allowedNames.has(named)) {
+      throw new InputError(
+        `Manifest ${describe}: spec.template.spec.${field} ${quote(
+          named,
+        )} names another account; a service runs as its own ServiceAccount ${quote(
+          accountName,
+        )}, which Kube Delivery writes. Remove the field or set it to ${quote(
+          accountName,
+        )}`,
+      );
+    }
+  }
+  podSpec.serviceAccountName = accountName;
+  podSpec.serviceAccount = accountName;
+  podSpec.automountServiceAccountToken = mountToken;
 }
 
 function checkImageRef(spec: ServiceSpec, imageRef: string): void {
@@ -117,47 +182,118 @@ function checkEnvironment(environment: EnvironmentTarget): void {
   }
 }
 
-/** Renames ConfigMap/Secret references of a pod spec, in place, for names in the maps. */
+/** Every ConfigMap and Secret reference of a pod spec, with where it is. */
+function* configReferences(podSpec: V1PodSpec): Generator<{
+  kind: 'ConfigMap' | 'Secret';
+  ref: { name?: string };
+  at: string;
+}> {
+  const containers = [
+    ...podSpec.containers.map((c, i) => ({ c, at: `containers[${i}]` })),
+    ...(podSpec.initContainers ?? []).map((c, i) => ({
+      c,
+      at: `initContainers[${i}]`,
+    })),
+  ];
+  for (const { c, at } of containers) {
+    for (const [i, variable] of (c.env ?? []).entries()) {
+      const from = variable.valueFrom;
+      if (from?.configMapKeyRef)
+        yield {
+          kind: 'ConfigMap',
+          ref: from.configMapKeyRef,
+          at: `${at}.env[${i}]`,
+        };
+      if (from?.secretKeyRef)
+        yield { kind: 'Secret', ref: from.secretKeyRef, at: `${at}.env[${i}]` };
+    }
+    for (const [i, source] of (c.envFrom ?? []).entries()) {
+      if (source.configMapRef)
+        yield {
+          kind: 'ConfigMap',
+          ref: source.configMapRef,
+          at: `${at}.envFrom[${i}]`,
+        };
+      if (source.secretRef)
+        yield {
+          kind: 'Secret',
+          ref: source.secretRef,
+          at: `${at}.envFrom[${i}]`,
+        };
+    }
+  }
+  for (const [i, volume] of (podSpec.volumes ?? []).entries()) {
+    const at = `volumes[${i}]`;
+    if (volume.configMap)
+      yield { kind: 'ConfigMap', ref: volume.configMap, at };
+    if (volume.secret) {
+      // A Secret volume names its Secret `secretName`: adapt it to `name`.
+      const secret = volume.secret;
+      yield {
+        kind: 'Secret',
+        ref: {
+          get name() {
+            return secret.secretName;
+          },
+          set name(value) {
+            secret.secretName = value;
+          },
+        },
+        at,
+      };
+    }
+    for (const [j, source] of (volume.projected?.sources ?? []).entries()) {
+      if (source.configMap)
+        yield {
+          kind: 'ConfigMap',
+          ref: source.configMap,
+          at: `${at}.projected.sources[${j}]`,
+        };
+      if (source.secret)
+        yield {
+          kind: 'Secret',
+          ref: source.secret,
+          at: `${at}.projected.sources[${j}]`,
+        };
+    }
+  }
+  for (const [i, pullSecret] of (podSpec.imagePullSecrets ?? []).entries())
+    yield { kind: 'Secret', ref: pullSecret, at: `imagePullSecrets[${i}]` };
+}
+
+/**
+ * Points a pod spec's ConfigMap/Secret references at the release's renamed
+ * objects, in place. A reference to any other ConfigMap or Secret must be one
+ * the environment shares with every service: pods never read another
+ * service's configuration or credentials.
+ */
 function renameReferences(
   podSpec: V1PodSpec,
   configMaps: Map<string, string>,
   secrets: Map<string, string>,
+  shared: { configMaps: string[]; secrets: string[] },
+  describe: string,
 ): void {
-  const rename = (
-    ref: { name?: string } | undefined,
-    names: Map<string, string>,
-  ) => {
-    if (ref?.name !== undefined && names.has(ref.name))
-      ref.name = names.get(ref.name);
-  };
-  for (const container of [
-    ...podSpec.containers,
-    ...(podSpec.initContainers ?? []),
-  ]) {
-    for (const variable of container.env ?? []) {
-      rename(variable.valueFrom?.configMapKeyRef, configMaps);
-      rename(variable.valueFrom?.secretKeyRef, secrets);
-    }
-    for (const source of container.envFrom ?? []) {
-      rename(source.configMapRef, configMaps);
-      rename(source.secretRef, secrets);
-    }
-  }
-  for (const volume of podSpec.volumes ?? []) {
-    rename(volume.configMap, configMaps);
-    if (
-      volume.secret?.secretName !== undefined &&
-      secrets.has(volume.secret.secretName)
+  for (const { kind, ref, at } of configReferences(podSpec)) {
+    const own = kind === 'ConfigMap' ? configMaps : secrets;
+    const name = ref.name;
+    if (name === undefined) continue;
+    if (own.has(name)) {
+      ref.name = own.get(name);
+    } else if (
+      !(kind === 'ConfigMap' ? shared.configMaps : shared.secrets).includes(
+        name,
+      )
     ) {
-      volume.secret.secretName = secrets.get(volume.secret.secretName);
-    }
-    for (const source of volume.projected?.sources ?? []) {
-      rename(source.configMap, configMaps);
-      rename(source.secret, secrets);
+      throw new InputError(
+        `Manifest ${describe}: spec.template.spec.${at} uses ${kind} ${quote(
+          name,
+        )}, which is neither in the manifest nor shared by the environment; pods may use only their own release's ${kind}s and those the platform team lists in the environment's shared.${
+          kind === 'ConfigMap' ? 'configMaps' : 'secrets'
+        }`,
+      );
     }
   }
-  for (const pullSecret of podSpec.imagePullSecrets ?? [])
-    rename(pullSecret, secrets);
 }
 
 /**
@@ -234,6 +370,7 @@ function asDocuments(manifest: ManifestObjects) {
     ...manifest.configMaps,
     ...manifest.secrets,
     manifest.smokeTest,
+    manifest.serviceAccount,
   ].filter(object => object !== undefined);
   return objects.map((data, i) => ({ number: i + 1, data }));
 }
@@ -278,23 +415,31 @@ export function renderRelease(input: RenderInput): RenderedRelease {
     [LABEL_TRACK]: track,
   };
   if (blueGreen) podSelector[LABEL_RELEASE] = releaseSlug;
-  const labels: StringMap = {
+  // Who the service is and who owns it: the same on every object of it.
+  const identityLabels: StringMap = {
     [LABEL_NAME]: spec.name,
     [LABEL_MANAGED_BY]: MANAGER,
-    [LABEL_VERSION]: versionLabel(version.raw),
     [ANNOTATION_KUBERNETES_ID]: spec.kubernetesId,
-    [LABEL_TRACK]: track,
     [LABEL_ENVIRONMENT]: environment.name,
+    [LABEL_ISTIO_APP]: spec.name,
+    ...ownerLabels(spec.entityRef),
+  };
+  const labels: StringMap = {
+    ...identityLabels,
+    [LABEL_VERSION]: versionLabel(version.raw),
+    [LABEL_ISTIO_VERSION]: versionLabel(version.raw),
+    [LABEL_TRACK]: track,
     ...(blueGreen ? { [LABEL_RELEASE]: releaseSlug } : {}),
   };
   const annotations: StringMap = {
     [ANNOTATION_RELEASE_ID]: input.releaseId,
     [ANNOTATION_VERSION]: version.raw,
+    [ANNOTATION_OWNER_REF]: spec.entityRef,
   };
   const metadata = (name: string, source?: V1ObjectMeta): V1ObjectMeta => ({
     name,
     namespace: environment.namespace,
-    labels: { ...foreign(source?.labels), ...labels },
+    labels: { ...foreignLabels(source?.labels), ...labels },
     // No deployment id here: redeploying the same release must change nothing.
     annotations: { ...foreign(source?.annotations), ...annotations },
   });
@@ -315,6 +460,7 @@ export function renderRelease(input: RenderInput): RenderedRelease {
     );
   }
 
+  const shared = environment.shared ?? { configMaps: [], secrets: [] };
   const configMapNames = new Map(
     manifest.configMaps.map(c => [
       c.metadata!.name!,
@@ -363,7 +509,46 @@ export function renderRelease(input: RenderInput): RenderedRelease {
   const source = manifest.deployment;
   const sourceSpec = source.spec!;
   const podSpec: V1PodSpec = structuredClone(sourceSpec.template.spec!);
-  renameReferences(podSpec, configMapNames, secretNames);
+  renameReferences(
+    podSpec,
+    configMapNames,
+    secretNames,
+    shared,
+    `Deployment ${quote(source.metadata?.name)}`,
+  );
+  // One account per service, shared by its tracks and releases: no version
+  // labels, which would flip with every deploy of a branch.
+  const accountName = spec.name;
+  const mountToken = spec.serviceAccountToken === 'mount';
+  const serviceAccount: V1ServiceAccount = {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: {
+      name: accountName,
+      namespace: environment.namespace,
+      // The manifest's annotations are not kept: on a cloud cluster they bind
+      // the account to a cloud identity, which is the platform team's to grant.
+      labels: {
+        ...foreignLabels(manifest.serviceAccount?.metadata?.labels),
+        ...identityLabels,
+      },
+      annotations: { [ANNOTATION_OWNER_REF]: spec.entityRef },
+    },
+    automountServiceAccountToken: mountToken,
+  };
+  const accountNames = new Set([
+    accountName,
+    ...(manifest.serviceAccount
+      ? [manifest.serviceAccount.metadata!.name!]
+      : []),
+  ]);
+  runAsServiceAccount(
+    podSpec,
+    accountName,
+    accountNames,
+    mountToken,
+    `Deployment ${quote(source.metadata?.name)}`,
+  );
   const main =
     podSpec.containers.find(c => c.name === spec.name) ?? podSpec.containers[0];
   main.image = input.imageRef;
@@ -411,7 +596,11 @@ export function renderRelease(input: RenderInput): RenderedRelease {
         : {}),
       template: {
         metadata: {
-          labels: { ...foreign(template?.labels), ...labels, ...podSelector },
+          labels: {
+            ...foreignLabels(template?.labels),
+            ...labels,
+            ...podSelector,
+          },
           annotations: {
             ...foreign(template?.annotations),
             ...annotations,
@@ -466,11 +655,21 @@ export function renderRelease(input: RenderInput): RenderedRelease {
         `${testedService.metadata!.name}.${environment.namespace}.svc`,
       configMapNames,
       secretNames,
+      shared,
+      runAs: podSpecOfJob =>
+        runAsServiceAccount(
+          podSpecOfJob,
+          accountName,
+          accountNames,
+          mountToken,
+          `Job ${quote(manifest.smokeTest?.metadata?.name)}`,
+        ),
     });
 
   return {
     workloadName,
     serviceName,
+    serviceAccount,
     deployment,
     ...(service ? { service } : {}),
     ...(previewService ? { previewService } : {}),
@@ -493,11 +692,20 @@ function renderSmokeTest(
     targetHost?: string;
     configMapNames: Map<string, string>;
     secretNames: Map<string, string>;
+    shared: { configMaps: string[]; secrets: string[] };
+    runAs: (podSpec: V1PodSpec) => void;
   },
 ): V1Job {
   const sourceSpec = source.spec!;
   const podSpec: V1PodSpec = structuredClone(sourceSpec.template.spec!);
-  renameReferences(podSpec, options.configMapNames, options.secretNames);
+  renameReferences(
+    podSpec,
+    options.configMapNames,
+    options.secretNames,
+    options.shared,
+    `Job ${quote(source.metadata?.name)}`,
+  );
+  options.runAs(podSpec);
   const { targetHost } = options;
   if (targetHost) {
     const target = [
@@ -538,7 +746,7 @@ function renderSmokeTest(
       template: {
         metadata: {
           labels: {
-            ...foreign(template?.labels),
+            ...foreignLabels(template?.labels),
             ...podLabels,
             [LABEL_SMOKE_TEST_OF]: options.workloadName,
           },

@@ -5,6 +5,7 @@ import type {
   V1PodDisruptionBudget,
   V1Secret,
   V1Service,
+  V1ServiceAccount,
 } from '@kubernetes/client-node';
 import type { ServiceSpec } from '../catalog';
 
@@ -16,6 +17,8 @@ export interface ManifestObjects {
   secrets: V1Secret[];
   /** The batch/v1 Job annotated `kube-delivery.io/smoke-test: "true"`. */
   smokeTest?: V1Job;
+  /** The service's own account, as upstream manifests ship it; rendered under the service's name. */
+  serviceAccount?: V1ServiceAccount;
 }
 
 /** The part of an environment's configuration that rendering needs. */
@@ -26,6 +29,8 @@ export interface EnvironmentTarget {
   minReplicas?: number;
   /** Values of `#{Name}` placeholders scoped to this environment. */
   variables?: Record<string, string>;
+  /** ConfigMaps and Secrets of the namespace any service's pods may use. */
+  shared?: { configMaps: string[]; secrets: string[] };
 }
 
 export interface RenderInput {
@@ -49,6 +54,8 @@ export interface RenderedRelease {
   workloadName: string;
   /** The name of the Service clients use (the live one for blue-green). */
   serviceName: string;
+  /** The service's own account, which its pods (and smoke test) run as. */
+  serviceAccount: V1ServiceAccount;
   deployment: V1Deployment;
   /**
    * The Service clients use; absent when the service's manifest has none

@@ -5,6 +5,7 @@ import type {
   V1Job,
   V1Secret,
   V1Service,
+  V1ServiceAccount,
 } from '@kubernetes/client-node';
 import { isDnsLabel, MAX_REPLICAS } from '../catalog';
 import { quote } from '../catalog/annotationValues';
@@ -64,7 +65,7 @@ const SECRET_TYPES = new Set([
 ]);
 
 const ALLOWED_KINDS =
-  'one apps/v1 Deployment, at most one v1 Service, v1 ConfigMaps and Secrets, ' +
+  'one apps/v1 Deployment, at most one v1 Service, at most one v1 ServiceAccount, v1 ConfigMaps and Secrets, ' +
   `and at most one batch/v1 Job annotated ${ANNOTATION_SMOKE_TEST}: "true"`;
 
 /** Reports a problem in one document; `at` is a dotted path inside it. */
@@ -274,6 +275,7 @@ export function checkManifestObjects(
   let deployment: V1Deployment | undefined;
   let service: V1Service | undefined;
   let smokeTest: V1Job | undefined;
+  let serviceAccount: V1ServiceAccount | undefined;
 
   for (const { number, data } of documents) {
     let described = `Manifest document ${number}${context}`;
@@ -322,6 +324,12 @@ export function checkManifestObjects(
         fail('metadata.name', 'is used twice');
       checkSecret(data, fail);
       secrets.push(data as V1Secret);
+    } else if (type === 'v1/ServiceAccount') {
+      // Upstream manifests ship the service's account: it becomes the
+      // service's own, written by Kube Delivery under the service's name.
+      if (serviceAccount)
+        fail('', 'is a second ServiceAccount; a manifest holds at most one');
+      serviceAccount = data as V1ServiceAccount;
     } else if (type === 'batch/v1/Job') {
       const annotations = isRecord(metadata.annotations)
         ? metadata.annotations
@@ -350,5 +358,12 @@ export function checkManifestObjects(
       `Manifest${context} has no Deployment; it must hold ${ALLOWED_KINDS}`,
     );
   }
-  return { deployment, service, configMaps, secrets, smokeTest };
+  return {
+    deployment,
+    service,
+    configMaps,
+    secrets,
+    smokeTest,
+    ...(serviceAccount ? { serviceAccount } : {}),
+  };
 }

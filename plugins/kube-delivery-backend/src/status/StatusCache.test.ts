@@ -186,6 +186,7 @@ describe('StatusCache on the local control plane', () => {
       releases,
       runner: harness.runner,
       clusters,
+      claims: harness.claims,
       statusCache: cache,
     });
     const entityRef = `component:default/${name}`;

@@ -13,7 +13,9 @@ export async function kubectl(
 ): Promise<string> {
   const result = await cluster.kubectl(args, { input });
   if (result.code !== 0) {
-    throw new Error(`kubectl ${args.join(' ')}: ${result.stderr || result.stdout}`);
+    throw new Error(
+      `kubectl ${args.join(' ')}: ${result.stderr || result.stdout}`,
+    );
   }
   return result.stdout;
 }
@@ -122,6 +124,10 @@ export function gatewayEnvironment(
     },
     protected: false,
     featureBranches: false,
+    routingKeys: [],
+    adoptUnmanaged: false,
+    allowNamespaceWithoutPodSecurity: false,
+    shared: { configMaps: [], secrets: [] },
     variables: {},
     gateway: {
       namespace: 'istio-system',
@@ -201,7 +207,9 @@ export function issueTestCertificates(corpus: OpensslCorpus) {
   const root = corpus.issue('root', { issuer: 'self', kind: 'ca', days: 3650 });
   corpus.issue('intermediate', { issuer: root, kind: 'ca', days: 1825 });
   corpus.issue('wildcard', { sans: ['*.cert-test.example'], key: 'rsa:2048' });
-  corpus.issue('shop', { sans: ['shop.cert-test.example', 'www.cert-test.example'] });
+  corpus.issue('shop', {
+    sans: ['shop.cert-test.example', 'www.cert-test.example'],
+  });
   corpus.issue('soon', { sans: ['*.cert-test.example'], days: 10 });
   corpus.issue('otherHost', { sans: ['elsewhere.example'] });
   corpus.issue('caLeaf', { kind: 'ca', sans: ['*.cert-test.example'] });

@@ -13,7 +13,9 @@ import type { Strategy, StrategyContext, StrategyOutcome } from './types';
 /** The new release's own objects: uniquely named, so the old release is untouched. */
 const newReleaseObjects = (rendered: RenderedRelease): KubernetesObject[] => [
   ...workloadObjects(rendered),
-  ...(rendered.previewService ? [rendered.previewService as KubernetesObject] : []),
+  ...(rendered.previewService
+    ? [rendered.previewService as KubernetesObject]
+    : []),
 ];
 
 /**
@@ -35,7 +37,9 @@ export const blueGreenStrategy: Strategy = {
     try {
       await job.step('Apply new release', async progress => {
         await applyObjects(job, cluster, created);
-        await progress(created.map(o => `${o.kind}/${o.metadata?.name}`).join(', '));
+        await progress(
+          created.map(o => `${o.kind}/${o.metadata?.name}`).join(', '),
+        );
       });
       await job.step('Rollout', progress =>
         waitForRollout(job, cluster, target.rendered, progress),
@@ -77,14 +81,23 @@ async function removeNewRelease(
   // The live Service still selects the previous release: removing the new
   // objects is all it takes. Never remove what the previous release uses.
   const previousNames = new Set(
-    previous ? newReleaseObjects(previous.rendered).map(o => `${o.kind}/${o.metadata?.name}`) : [],
+    previous
+      ? newReleaseObjects(previous.rendered).map(
+          o => `${o.kind}/${o.metadata?.name}`,
+        )
+      : [],
   );
+  // The service's account is shared with its other tracks: never removed here.
   const removable = newReleaseObjects(target.rendered).filter(
-    o => !previousNames.has(`${o.kind}/${o.metadata?.name}`),
+    o =>
+      o.kind !== 'ServiceAccount' &&
+      !previousNames.has(`${o.kind}/${o.metadata?.name}`),
   );
   await job.step('Remove new release', async progress => {
     await deleteObjects(job, cluster, removable);
-    await progress(`Removed ${removable.length} objects; traffic never switched`);
+    await progress(
+      `Removed ${removable.length} objects; traffic never switched`,
+    );
   });
   return {
     status: 'failed',

@@ -7,6 +7,7 @@ import {
   type RenderedRelease,
 } from '../../manifests';
 import type { DeploymentJob } from '../DeploymentJob';
+import { LABEL_OWNER } from '../../tenancy';
 
 /** A rollout or smoke test that did not succeed; the strategy decides what follows. */
 export class DeploymentCheckFailed extends Error {}
@@ -20,13 +21,23 @@ const PRUNABLE_KINDS: Array<[string, string]> = [
   ['v1', 'Secret'],
 ];
 
-/** Configuration first, so new pods start with it; then the workload. */
+/** The account and configuration first, so new pods start with them; then the workload. */
 export function workloadObjects(rendered: RenderedRelease): KubernetesObject[] {
   return [
+    rendered.serviceAccount,
     ...rendered.configMaps,
     ...rendered.secrets,
     rendered.deployment,
     ...(rendered.podDisruptionBudget ? [rendered.podDisruptionBudget] : []),
+  ] as KubernetesObject[];
+}
+
+/** Every object of a rendered release, in the order they are applied. */
+export function releaseObjects(rendered: RenderedRelease): KubernetesObject[] {
+  return [
+    ...workloadObjects(rendered),
+    ...(rendered.previewService ? [rendered.previewService] : []),
+    ...(rendered.service ? [rendered.service] : []),
   ] as KubernetesObject[];
 }
 
@@ -101,27 +112,30 @@ export async function pruneTrack(
 ): Promise<string[]> {
   const reference = keep[0];
   const labels = reference.deployment.metadata?.labels ?? {};
-  const selector = [LABEL_NAME, LABEL_TRACK, LABEL_ENVIRONMENT]
+  // The owner label too: a prune never touches another entity's objects,
+  // even one that carries this service's name and track.
+  const selector = [LABEL_NAME, LABEL_TRACK, LABEL_ENVIRONMENT, LABEL_OWNER]
     .map(key => `${key}=${labels[key]}`)
     .join(',');
   const kept = new Set<string>();
   for (const rendered of keep) {
-    const objects = [
-      ...workloadObjects(rendered),
-      ...(rendered.service ? [rendered.service] : []),
-      ...(rendered.previewService ? [rendered.previewService] : []),
-    ];
-    for (const o of objects) kept.add(`${o.kind}/${o.metadata?.name}`);
+    for (const o of releaseObjects(rendered))
+      kept.add(`${o.kind}/${o.metadata?.name}`);
   }
   const removed: string[] = [];
   for (const [apiVersion, kind] of PRUNABLE_KINDS) {
-    const live = await cluster.list<KubernetesObject>(apiVersion, kind, selector);
+    const live = await cluster.list<KubernetesObject>(
+      apiVersion,
+      kind,
+      selector,
+    );
     for (const object of live) {
       const key = `${kind}/${object.metadata?.name}`;
       if (kept.has(key)) continue;
       await beforeWrite();
       await cluster.delete(apiVersion, kind, object.metadata!.name!, {
         propagationPolicy: 'Background',
+        owner: labels[LABEL_OWNER],
       });
       removed.push(key);
     }
@@ -136,8 +150,14 @@ export async function deleteObjects(
 ) {
   for (const object of [...objects].reverse()) {
     await job.assertLease();
-    await cluster.delete(object.apiVersion!, object.kind!, object.metadata!.name!, {
-      propagationPolicy: 'Background',
-    });
+    await cluster.delete(
+      object.apiVersion!,
+      object.kind!,
+      object.metadata!.name!,
+      {
+        propagationPolicy: 'Background',
+        owner: object.metadata?.labels?.[LABEL_OWNER],
+      },
+    );
   }
 }

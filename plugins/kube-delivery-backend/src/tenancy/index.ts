@@ -1,0 +1,4 @@
+export * from './ownership';
+export * from './ClaimStore';
+export * from './hosts';
+export { createClaimsRouter } from './router';
