@@ -72,11 +72,11 @@ export function startDeliveryBackend(options: {
   cluster: DevCluster;
   knex: Knex;
   entities: Entity[];
-  /** What the permission policy answers; `{ onlyEntityRef }` allows on that entity only and denies the rest. */
+  /** What the permission policy answers; `{ onlyEntityRef }` allows on that entity (or those) only and denies the rest. */
   permission:
     | AuthorizeResult.ALLOW
     | AuthorizeResult.DENY
-    | { onlyEntityRef: string };
+    | { onlyEntityRef: string | string[] };
   /** Changes the app-config before the backend starts (e.g. a gateway or routingApi). */
   configure?: (config: { kubeDelivery: Record<string, any> }) => void;
   /** More features, e.g. a scheduler mock that captures tasks. */
@@ -111,11 +111,12 @@ export function startDeliveryBackend(options: {
   });
 }
 
-/** A permission policy that allows resource permissions on one entity and denies everything else. */
-function onlyEntityPermissions(entityRef: string) {
+/** A permission policy that allows resource permissions on some entities and denies everything else. */
+function onlyEntityPermissions(entityRefs: string | string[]) {
+  const allowed = new Set([entityRefs].flat());
   const decide = (request: object) => ({
     result:
-      'resourceRef' in request && request.resourceRef === entityRef
+      'resourceRef' in request && allowed.has(request.resourceRef as string)
         ? AuthorizeResult.ALLOW
         : AuthorizeResult.DENY,
   });

@@ -43,6 +43,7 @@ export function rowCounts(snapshot: Record<string, string[]>) {
 const WRITABLE_KINDS = [
   'deployments.apps',
   'services',
+  'serviceaccounts',
   'configmaps',
   'secrets',
   'jobs.batch',

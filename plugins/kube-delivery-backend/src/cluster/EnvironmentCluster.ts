@@ -5,6 +5,7 @@ import type {
   V1Deployment,
   V1Job,
   V1ManagedFieldsEntry,
+  V1Namespace,
   V1Pod,
   V1ReplicaSet,
 } from '@kubernetes/client-node';
@@ -103,6 +104,8 @@ export interface EnvironmentCluster {
    * is a precondition (ConflictError when it is stale). Returns the live objects.
    */
   apply(objects: KubernetesObject[]): Promise<KubernetesObject[]>;
+  /** The environment's Namespace object (cluster-scoped), or undefined when it does not exist. */
+  readNamespace(): Promise<V1Namespace | undefined>;
   /** The object, or undefined when it does not exist. */
   read<T extends KubernetesObject = KubernetesObject>(
     apiVersion: string,
@@ -248,6 +251,15 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
 
   apply(objects: KubernetesObject[]): Promise<KubernetesObject[]> {
     return this.applyAll(objects, false);
+  }
+
+  readNamespace(): Promise<V1Namespace | undefined> {
+    return this.run({ verb: 'get', kind: 'Namespace', name: this.namespace }, b =>
+      b.requestOrUndefined<V1Namespace>({
+        method: 'GET',
+        path: `/api/v1/namespaces/${enc(this.namespace)}`,
+      }),
+    );
   }
 
   read<T extends KubernetesObject = KubernetesObject>(

@@ -1,7 +1,7 @@
 import type { Entity } from '@backstage/catalog-model';
 import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
 import type { DeploymentKind } from '@internal/plugin-kube-delivery-common';
-import type { EnvironmentCluster, RolloutStatus } from '../cluster';
+import type { RolloutStatus } from '../cluster';
 import type { ServiceSpec } from '../catalog';
 import type { DeliveryConfig, EnvironmentConfig } from '../config/environments';
 import type {
@@ -10,7 +10,12 @@ import type {
   ReleaseRecord,
 } from '../database';
 import { MAINLINE_TRACK, type RenderedRelease } from '../manifests';
-import { serviceHosts, type ClaimedName, type ClaimStore } from '../tenancy';
+import {
+  assertPodSecurityEnforced,
+  serviceHosts,
+  type ClaimedName,
+  type ClaimStore,
+} from '../tenancy';
 import type { ClusterRegistry } from './ClusterRegistry';
 import type { DeploymentRunner } from './DeploymentRunner';
 import { renderSnapshot } from './DeploymentRunner';
@@ -50,14 +55,7 @@ export class DeliveryService {
       statusCache?: RolloutStatusSource;
       /** Who owns which service name and host in each environment. */
       claims: ClaimStore;
-      /**
-       * Refuses (throws) when the environment's namespace does not have the
-       * API server judge pod security; called before every deploy is queued.
-       */
-      assertPodSecurity?: (
-        cluster: EnvironmentCluster,
-        environment: EnvironmentConfig,
-      ) => Promise<void>;
+
       /** Told about every deploy or promotion the rules refuse, before the 409; must not throw. */
       onRefused?: (refusal: {
         environment: string;
@@ -186,7 +184,8 @@ export class DeliveryService {
 
   /**
    * Before a deployment is queued: the service name and hosts are not
-   * another entity's (database claims), the cluster's objects of this
+   * another entity's (database claims), the namespace enforces PodSecurity,
+   * the cluster's objects of this
    * release are not another entity's and its pods pass PodSecurity (a
    * server-side dry run), then the names are claimed for the entity. A 409
    * or 400 here leaves the cluster as it was.
@@ -207,7 +206,7 @@ export class DeliveryService {
     const { claims, clusters } = this.options;
     await claims.assertNotClaimedByOthers(environment.name, entityRef, names);
     const cluster = clusters.forEnvironment(environment);
-    await this.options.assertPodSecurity?.(cluster, environment);
+    await assertPodSecurityEnforced(cluster, environment);
     await cluster.dryRun(releaseObjects(rendered));
     await claims.claim(environment.name, entityRef, names);
   }

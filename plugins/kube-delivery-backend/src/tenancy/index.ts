@@ -2,3 +2,4 @@ export * from './ownership';
 export * from './ClaimStore';
 export * from './hosts';
 export { createClaimsRouter } from './router';
+export { assertPodSecurityEnforced } from './podSecurity';
