@@ -58,6 +58,19 @@ export interface DeniedAccess extends AccessCheck {
   reason?: string;
 }
 
+/** Drift that a forced apply corrected: fields another manager had changed. */
+export interface OverwrittenChange {
+  kind: string;
+  name: string;
+  /** The field managers whose fields the apply took back, e.g. `kubectl-edit`. */
+  managers: string[];
+}
+
+export interface ApplyOptions {
+  /** Called for every object on which the apply took fields back from another manager. */
+  onOverwritten?: (change: OverwrittenChange) => void;
+}
+
 export interface WaitForRolloutOptions {
   timeoutMs: number;
   signal?: AbortSignal;
@@ -103,7 +116,10 @@ export interface EnvironmentCluster {
    * (an HPA, `kubectl scale`) owns it. A `metadata.resourceVersion` in an object
    * is a precondition (ConflictError when it is stale). Returns the live objects.
    */
-  apply(objects: KubernetesObject[]): Promise<KubernetesObject[]>;
+  apply(
+    objects: KubernetesObject[],
+    options?: ApplyOptions,
+  ): Promise<KubernetesObject[]>;
   /** The environment's Namespace object (cluster-scoped), or undefined when it does not exist. */
   readNamespace(): Promise<V1Namespace | undefined>;
   /** The object, or undefined when it does not exist. */
@@ -191,6 +207,35 @@ function serverApplyTime(deployment: V1Deployment): number | undefined {
   return time ? new Date(time).getTime() : undefined;
 }
 
+/** One managedFields entry, as a comparable key and its fields. */
+function foreignEntries(object: KubernetesObject | undefined) {
+  return new Map(
+    (object?.metadata?.managedFields ?? [])
+      .filter(e => e.manager !== FIELD_MANAGER && e.subresource !== 'status')
+      .map(e => [
+        `${e.manager}\u0000${e.operation}`,
+        JSON.stringify(e.fieldsV1 ?? {}),
+      ]),
+  );
+}
+
+/**
+ * The other managers whose fields a forced apply took over: their entries
+ * lost fields (or went) between the live object and the applied one.
+ */
+function overwrittenManagers(
+  before: KubernetesObject | undefined,
+  after: KubernetesObject,
+): string[] {
+  const was = foreignEntries(before);
+  const is = foreignEntries(after);
+  const managers = new Set<string>();
+  for (const [key, fields] of was) {
+    if (is.get(key) !== fields) managers.add(key.split('\u0000')[0]);
+  }
+  return [...managers].sort();
+}
+
 /** A copy fit for a server-side apply: no server-set metadata or status, the environment's namespace. */
 function applyBody(object: KubernetesObject, namespace: string): any {
   const body = structuredClone(object) as any;
@@ -249,16 +294,21 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
     await this.applyAll(objects, true);
   }
 
-  apply(objects: KubernetesObject[]): Promise<KubernetesObject[]> {
-    return this.applyAll(objects, false);
+  apply(
+    objects: KubernetesObject[],
+    options: ApplyOptions = {},
+  ): Promise<KubernetesObject[]> {
+    return this.applyAll(objects, false, undefined, options.onOverwritten);
   }
 
   readNamespace(): Promise<V1Namespace | undefined> {
-    return this.run({ verb: 'get', kind: 'Namespace', name: this.namespace }, b =>
-      b.requestOrUndefined<V1Namespace>({
-        method: 'GET',
-        path: `/api/v1/namespaces/${enc(this.namespace)}`,
-      }),
+    return this.run(
+      { verb: 'get', kind: 'Namespace', name: this.namespace },
+      b =>
+        b.requestOrUndefined<V1Namespace>({
+          method: 'GET',
+          path: `/api/v1/namespaces/${enc(this.namespace)}`,
+        }),
     );
   }
 
@@ -529,6 +579,7 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
     objects: KubernetesObject[],
     dryRun: boolean,
     signal?: AbortSignal,
+    onOverwritten?: (change: OverwrittenChange) => void,
   ): Promise<KubernetesObject[]> {
     const b = await this.connection.batch();
     const applied: KubernetesObject[] = [];
@@ -590,6 +641,10 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
           );
         }
         applied.push(result);
+        const managers = overwrittenManagers(live, result);
+        if (!dryRun && managers.length && kind && name) {
+          onOverwritten?.({ kind, name, managers });
+        }
         if (!dryRun) {
           this.logger.debug(
             `Applied ${kind} "${name}" in namespace "${this.namespace}" (resourceVersion ${result.metadata?.resourceVersion})`,

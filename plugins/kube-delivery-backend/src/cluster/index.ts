@@ -5,6 +5,8 @@ export {
 } from './EnvironmentCluster';
 export type {
   AccessCheck,
+  ApplyOptions,
+  OverwrittenChange,
   DeniedAccess,
   EnvironmentCluster,
   EnvironmentClusterOptions,

@@ -420,4 +420,38 @@ describe('tenancy on the local control plane', () => {
       await knex('kd_deployments').where({ entity_ref: refOf(entity) }),
     ).toEqual([]);
   });
+
+  it("corrects drift on the entity's own objects and names whose change it overwrote", async () => {
+    const patched = await harness.cluster.kubectl([
+      '-n',
+      'dev',
+      'patch',
+      'deployment',
+      name,
+      '--type=merge',
+      '-p',
+      '{"spec":{"template":{"spec":{"terminationGracePeriodSeconds":30}}}}',
+    ]);
+    expect(patched.code).toBe(0);
+    const restart = await harness.delivery.restart({
+      entity: victim,
+      entityRef: victimRef,
+      environment: 'dev',
+      createdBy: 'user:default/ada',
+    });
+    const done = await harness.settle(restart.id);
+    expect(done.status).toBe('succeeded');
+    const apply = done.steps.find(step => step.name === 'Apply');
+    expect(apply?.message).toContain(
+      `put back as released what others had changed: Deployment/${name} (changed by kubectl-patch)`,
+    );
+    const live = await kubectlJson(harness.cluster, [
+      '-n',
+      'dev',
+      'get',
+      'deployment',
+      name,
+    ]);
+    expect(live.spec.template.spec.terminationGracePeriodSeconds).toBe(5);
+  });
 });

@@ -36,10 +36,7 @@ export const blueGreenStrategy: Strategy = {
     });
     try {
       await job.step('Apply new release', async progress => {
-        await applyObjects(job, cluster, created);
-        await progress(
-          created.map(o => `${o.kind}/${o.metadata?.name}`).join(', '),
-        );
+        await progress(await applyObjects(job, cluster, created));
       });
       await job.step('Rollout', progress =>
         waitForRollout(job, cluster, target.rendered, progress),
@@ -56,9 +53,13 @@ export const blueGreenStrategy: Strategy = {
     if (service) {
       await job.step('Switch traffic', async progress => {
         await job.update({ phase: 'switch' });
-        await applyObjects(job, cluster, [service]);
         await progress(
-          `Service ${target.rendered.serviceName} now selects ${target.rendered.workloadName}`,
+          await applyObjects(
+            job,
+            cluster,
+            [service],
+            `Service ${target.rendered.serviceName} now selects ${target.rendered.workloadName}`,
+          ),
         );
       });
     }

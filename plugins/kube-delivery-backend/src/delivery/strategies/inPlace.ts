@@ -30,8 +30,7 @@ export const inPlaceStrategy: Strategy = {
     });
     try {
       await job.step('Apply', async progress => {
-        await applyObjects(job, cluster, objects);
-        await progress(objects.map(o => `${o.kind}/${o.metadata?.name}`).join(', '));
+        await progress(await applyObjects(job, cluster, objects));
       });
       await job.step('Rollout', progress =>
         waitForRollout(job, cluster, target.rendered, progress),
@@ -42,8 +41,14 @@ export const inPlaceStrategy: Strategy = {
         });
       }
       await job.step('Clean up', async progress => {
-        const removed = await pruneTrack(() => job.assertLease(), cluster, [target.rendered]);
-        await progress(removed.length ? `Removed ${removed.join(', ')}` : 'Nothing left over');
+        const removed = await pruneTrack(() => job.assertLease(), cluster, [
+          target.rendered,
+        ]);
+        await progress(
+          removed.length
+            ? `Removed ${removed.join(', ')}`
+            : 'Nothing left over',
+        );
       });
       return {
         status: 'succeeded',

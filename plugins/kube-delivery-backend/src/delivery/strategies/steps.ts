@@ -48,13 +48,27 @@ function rolloutTimeoutMs(rendered: RenderedRelease) {
   return (deadline + 60) * 1000;
 }
 
+/**
+ * Applies the objects under the job's lease; says what it applied and, when
+ * the apply put back fields someone else had changed, whose change it was.
+ */
 export async function applyObjects(
   job: DeploymentJob,
   cluster: EnvironmentCluster,
   objects: KubernetesObject[],
-) {
+  summary = objects.map(o => `${o.kind}/${o.metadata?.name}`).join(', '),
+): Promise<string> {
   await job.assertLease();
-  await cluster.apply(objects);
+  const drift: string[] = [];
+  await cluster.apply(objects, {
+    onOverwritten: ({ kind, name, managers }) =>
+      drift.push(`${kind}/${name} (changed by ${managers.join(', ')})`),
+  });
+  return drift.length
+    ? `${summary}; put back as released what others had changed: ${drift.join(
+        '; ',
+      )}`
+    : summary;
 }
 
 export async function waitForRollout(

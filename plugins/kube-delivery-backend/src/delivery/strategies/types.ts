@@ -29,5 +29,8 @@ export interface StrategyOutcome {
 export interface Strategy {
   deploy(context: StrategyContext): Promise<StrategyOutcome>;
   /** Continues an interrupted rollback (phase `rollback`) after a restart. */
-  resumeRollback(context: StrategyContext, reason: string): Promise<StrategyOutcome>;
+  resumeRollback(
+    context: StrategyContext,
+    reason: string,
+  ): Promise<StrategyOutcome>;
 }
