@@ -76,8 +76,39 @@ function isSet(value: unknown): boolean {
   return value !== undefined && value !== null && value !== false;
 }
 
+/** Pod Security Standards "baseline": SELinux types a pod may ask for. */
+const BASELINE_SELINUX_TYPES = new Set([
+  '',
+  'container_t',
+  'container_init_t',
+  'container_kvm_t',
+  'container_engine_t',
+]);
+const APPARMOR_ANNOTATION = 'container.apparmor.security.beta.kubernetes.io/';
+
 function checkSecurityContext(context: unknown, at: string, fail: Fail): void {
   if (!isRecord(context)) return;
+  const selinux = context.seLinuxOptions;
+  if (isRecord(selinux)) {
+    if (
+      selinux.type !== undefined &&
+      !BASELINE_SELINUX_TYPES.has(selinux.type as string)
+    ) {
+      fail(
+        `${at}.seLinuxOptions.type`,
+        `${quote(selinux.type)} is not allowed; only ${[
+          ...BASELINE_SELINUX_TYPES,
+        ]
+          .filter(Boolean)
+          .join(', ')}`,
+      );
+    }
+    for (const field of ['user', 'role']) {
+      if (selinux[field] !== undefined && selinux[field] !== '') {
+        fail(`${at}.seLinuxOptions.${field}`, 'must not be set');
+      }
+    }
+  }
   if (
     isRecord(context.seccompProfile) &&
     context.seccompProfile.type === 'Unconfined'
@@ -98,7 +129,12 @@ function checkSecurityContext(context: unknown, at: string, fail: Fail): void {
   }
 }
 
-function checkContainer(container: unknown, at: string, fail: Fail): void {
+function checkContainer(
+  container: unknown,
+  at: string,
+  fail: Fail,
+  userNamespace: boolean,
+): void {
   if (!isRecord(container) || typeof container.name !== 'string') {
     fail(at, 'must be a container with a name');
   }
@@ -109,8 +145,16 @@ function checkContainer(container: unknown, at: string, fail: Fail): void {
         `${at}.securityContext.privileged`,
         'privileged containers are not allowed',
       );
-    if (context.procMount !== undefined && context.procMount !== 'Default') {
-      fail(`${at}.securityContext.procMount`, 'only Default is allowed');
+    // An unmasked /proc is the pod's own inside a user namespace (hostUsers: false).
+    if (
+      context.procMount !== undefined &&
+      context.procMount !== 'Default' &&
+      !(userNamespace && context.procMount === 'Unmasked')
+    ) {
+      fail(
+        `${at}.securityContext.procMount`,
+        'only Default is allowed (or Unmasked in a pod with hostUsers: false)',
+      );
     }
     const capabilities = isRecord(context.capabilities)
       ? context.capabilities
@@ -132,6 +176,29 @@ function checkContainer(container: unknown, at: string, fail: Fail): void {
   });
 }
 
+/** AppArmor by the older annotations: only the runtime's default or a local profile. */
+function checkPodAnnotations(
+  annotations: unknown,
+  at: string,
+  fail: Fail,
+): void {
+  if (!isRecord(annotations)) return;
+  for (const [key, value] of Object.entries(annotations)) {
+    if (
+      key.startsWith(APPARMOR_ANNOTATION) &&
+      value !== 'runtime/default' &&
+      !(typeof value === 'string' && value.startsWith('localhost/'))
+    ) {
+      fail(
+        `${at}.${key}`,
+        `${quote(
+          value,
+        )} is not allowed; use runtime/default or localhost/<profile>`,
+      );
+    }
+  }
+}
+
 /** The Pod Security Standards "baseline" profile, on a pod template's spec. */
 function checkPodSpec(podSpec: unknown, at: string, fail: Fail): void {
   if (!isRecord(podSpec)) fail(at, 'is missing');
@@ -145,7 +212,12 @@ function checkPodSpec(podSpec: unknown, at: string, fail: Fail): void {
   }
   for (const field of ['containers', 'initContainers', 'ephemeralContainers']) {
     list(podSpec[field]).forEach((c, i) =>
-      checkContainer(c, `${at}.${field}[${i}]`, fail),
+      checkContainer(
+        c,
+        `${at}.${field}[${i}]`,
+        fail,
+        podSpec.hostUsers === false,
+      ),
     );
   }
   list(podSpec.volumes).forEach((volume, i) => {
@@ -208,6 +280,17 @@ function checkDeployment(object: UnknownRecord, fail: Fail): void {
   const template = isRecord(spec.template)
     ? spec.template
     : fail('spec.template', 'is missing');
+  checkPodTemplate(template, fail);
+}
+
+function checkPodTemplate(template: UnknownRecord, fail: Fail): void {
+  if (isRecord(template.metadata)) {
+    checkPodAnnotations(
+      template.metadata.annotations,
+      'spec.template.metadata.annotations',
+      fail,
+    );
+  }
   checkPodSpec(template.spec, 'spec.template.spec', fail);
 }
 
@@ -223,7 +306,7 @@ function checkJob(object: UnknownRecord, fail: Fail): void {
   const template = isRecord(spec.template)
     ? spec.template
     : fail('spec.template', 'is missing');
-  checkPodSpec(template.spec, 'spec.template.spec', fail);
+  checkPodTemplate(template, fail);
 }
 
 function checkService(object: UnknownRecord, fail: Fail): void {
