@@ -1,14 +1,25 @@
-import { mockServices, type TestBackend } from '@backstage/backend-test-utils';
+import {
+  mockCredentials,
+  mockServices,
+  type TestBackend,
+} from '@backstage/backend-test-utils';
 import type { Entity } from '@backstage/catalog-model';
 import type { DevCluster } from '@internal/devcluster';
+import {
+  evaluateHttpRoutes,
+  type RouteEvaluation,
+} from '@internal/plugin-kube-delivery-common';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
 import type { Knex } from 'knex';
+import request from 'supertest';
+import { gatewayCovers } from '../tenancy/hosts';
 import { adserviceManifest, frontendManifest } from './boutiqueManifests';
 import { startDeliveryBackend } from './deliveryBackend';
 import {
   createDeliveryHarness,
   entityWithManifest,
+  kubectlJson,
   uniqueName,
   type DeliveryHarness,
 } from './deliveryHarness';
@@ -42,6 +53,23 @@ export async function deployVersions(
       );
     }
   }
+}
+
+/**
+ * A public Online Boutique frontend under the given name: bound to the dev
+ * gateway, routed by its session cookie, serving the given gateway hosts
+ * (`kube-delivery.io/hosts`) when named.
+ */
+export function publicFrontend(name: string, hosts?: string[]): Entity {
+  return entityWithManifest({
+    name,
+    manifest: frontendManifest(name),
+    annotations: {
+      'kube-delivery.io/routing': 'cookie:shop_session-id',
+      'kube-delivery.io/ingress': 'istio-system/ingressgateway',
+      ...(hosts && { 'kube-delivery.io/hosts': hosts.join(', ') }),
+    },
+  }).entity;
 }
 
 /**
@@ -93,7 +121,7 @@ export async function removeRoutedServices(
       '-n',
       'dev',
       'delete',
-      'deployment,service,configmap,pdb,job',
+      'deployment,service,configmap,pdb,job,serviceaccount',
       '-l',
       `app.kubernetes.io/name=${name}`,
     ]);
@@ -107,15 +135,123 @@ export const DEV_GATEWAY = {
   hosts: ['dev.boutique.example'],
 };
 
-/** A backend `configure` giving `dev` the devcluster's gateway, and a routing API if named. */
-export function withDevGateway(routingApi?: string) {
+/** A backend `configure` giving `dev` the devcluster's gateway (or the given one), and a routing API if named. */
+export function withDevGateway(
+  routingApi?: string,
+  gateway: typeof DEV_GATEWAY = DEV_GATEWAY,
+) {
   return (config: { kubeDelivery: Record<string, any> }) => {
     const dev = config.kubeDelivery.environments.find(
       (e: any) => e.name === 'dev',
     );
-    dev.gateway = DEV_GATEWAY;
+    dev.gateway = gateway;
     if (routingApi) dev.routingApi = routingApi;
   };
+}
+
+/**
+ * Where the ingress gateway sends a request for `host` in `dev`, as Istio
+ * picks among the live VirtualServices: those bound to the gateway that name
+ * the host, else those whose wildcard covers it. Exactly one must serve it;
+ * the request is evaluated on that one. The route tester cannot answer this:
+ * it evaluates one entity's object, whatever the host.
+ */
+export async function gatewayRoute(
+  cluster: DevCluster,
+  host: string,
+  headers: Record<string, string> = {},
+  gateway = `${DEV_GATEWAY.namespace}/${DEV_GATEWAY.name}`,
+): Promise<{ virtualService: string; evaluation?: RouteEvaluation }> {
+  const { items } = await kubectlJson(cluster, [
+    '-n',
+    'dev',
+    'get',
+    'virtualservices.networking.istio.io',
+  ]);
+  const bound = (items as any[]).filter(
+    vs =>
+      !vs.metadata.deletionTimestamp &&
+      (vs.spec?.gateways ?? []).includes(gateway),
+  );
+  const named = bound.filter(vs => (vs.spec.hosts ?? []).includes(host));
+  const serving = named.length
+    ? named
+    : bound.filter(vs =>
+        (vs.spec.hosts ?? []).some(
+          (h: string) => h.includes('*') && gatewayCovers(h, host),
+        ),
+      );
+  if (serving.length !== 1) {
+    throw new Error(
+      `${serving.length} VirtualServices serve ${host} on ${gateway}: ${serving
+        .map(vs => vs.metadata.name)
+        .join(', ')}`,
+    );
+  }
+  const [vs] = serving;
+  return {
+    virtualService: vs.metadata.name,
+    evaluation: evaluateHttpRoutes(vs.spec.http ?? [], {
+      headers: { ...headers, host },
+    }),
+  };
+}
+
+/**
+ * Creates a release of `version` and deploys it to the environment through
+ * the backend's HTTP API, so the plugin's own runner deploys it (and runs
+ * what follows a deploy, like routing); waits until it is no longer queued
+ * or running and returns the deployment.
+ */
+export async function deployThroughApi(
+  backend: TestBackend,
+  entity: Entity,
+  version: string,
+  environment = 'dev',
+  timeoutMs = 150_000,
+): Promise<{ id: string; status: string; message?: string }> {
+  const path = `/api/kube-delivery/entities/component/${
+    entity.metadata.namespace ?? 'default'
+  }/${entity.metadata.name}`;
+  const auth = mockCredentials.user.header();
+  const release = await request(backend.server)
+    .post(`${path}/releases`)
+    .set('Authorization', auth)
+    .send({ version });
+  if (release.status !== 201 && release.status !== 409) {
+    throw new Error(
+      `Release ${version} of ${entity.metadata.name}: ${
+        release.status
+      } ${JSON.stringify(release.body)}`,
+    );
+  }
+  const queued = await request(backend.server)
+    .post(`${path}/deployments`)
+    .set('Authorization', auth)
+    .send({ environment, version });
+  if (queued.status !== 202) {
+    throw new Error(
+      `Deploying ${entity.metadata.name} ${version} to ${environment}: ${
+        queued.status
+      } ${JSON.stringify(queued.body)}`,
+    );
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await request(backend.server)
+      .get(`${path}/deployments/${queued.body.id}`)
+      .set('Authorization', auth);
+    if (res.status === 200 && !['queued', 'running'].includes(res.body.status))
+      return res.body;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `Deployment ${queued.body.id} of ${
+          entity.metadata.name
+        } still unfinished after ${timeoutMs} ms: ${JSON.stringify(res.body)}`,
+      );
+    }
+    await new Promise(resolve => setTimeout(resolve, 200));
+  }
 }
 
 /**

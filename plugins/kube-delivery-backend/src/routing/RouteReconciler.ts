@@ -5,6 +5,16 @@ import type { EnvironmentCluster } from '../cluster';
 import type { EnvironmentConfig } from '../config/environments';
 import type { NewEnvironmentEvent } from '../health/HealthStore';
 import { LABEL_NAME, LABEL_TRACK, MAINLINE_TRACK } from '../manifests';
+import { serviceHosts } from '../tenancy/hosts';
+import {
+  ANNOTATION_OWNER_REF,
+  assertWritable,
+  LABEL_MANAGED_BY,
+  LABEL_OWNER,
+  MANAGER,
+  ownerHash,
+  ownerLabels,
+} from '../tenancy/ownership';
 import type { RouteStore } from './RouteStore';
 import {
   handEditors,
@@ -13,11 +23,6 @@ import {
   type RouteApi,
   type RouteObject,
 } from './routeApis';
-import {
-  ENTITY_REF_ANNOTATION,
-  MANAGED_BY,
-  MANAGED_BY_LABEL,
-} from './virtualService';
 
 /** Attempts of read → render → apply before a conflict is given up. */
 export const MAX_RECONCILE_ATTEMPTS = 6;
@@ -31,6 +36,84 @@ export interface RouteTarget {
   service: string;
   /** The entity declares `kube-delivery.io/ingress`: bind to the environment's gateway. */
   ingress: boolean;
+  /**
+   * The gateway hosts the entity names (`kube-delivery.io/hosts`); absent:
+   * every host the environment's gateway offers. Only those the gateway
+   * offers are bound (see tenancy/hosts.ts `serviceHosts`).
+   */
+  hosts?: string[];
+}
+
+/** Entity refs compare case-insensitively in Backstage. */
+function sameEntity(a: string, b: string): boolean {
+  return a.toLocaleLowerCase('en-US') === b.toLocaleLowerCase('en-US');
+}
+
+/**
+ * Refuses to write the target's routing object over a live object that is
+ * not the entity's: one of another entity (owner label), one Kube Delivery
+ * did not write (unless the environment adopts such objects), or one an
+ * earlier version of Kube Delivery wrote, without owner label, for another
+ * entity (its entity annotation). Our earlier objects of this entity, or
+ * of no recorded entity, are taken over. A ConflictError naming the owner.
+ */
+export function assertRouteWritable(
+  live: KubernetesObject | undefined,
+  target: RouteTarget,
+  api: Pick<RouteApi, 'apiVersion' | 'kind'>,
+  environment: Pick<EnvironmentConfig, 'name' | 'adoptUnmanaged'>,
+): void {
+  if (!live) return;
+  const meta = live.metadata;
+  const legacyRef =
+    meta?.labels?.[LABEL_OWNER] === undefined &&
+    meta?.labels?.[LABEL_MANAGED_BY] === MANAGER
+      ? meta?.annotations?.[ANNOTATION_OWNER_REF]
+      : undefined;
+  if (legacyRef !== undefined && !sameEntity(legacyRef, target.entityRef)) {
+    throw new ConflictError(
+      `${api.kind} "${target.service}" in environment "${environment.name}" belongs to entity ${legacyRef}, not to ${target.entityRef}; ` +
+        "Kube Delivery never writes over another entity's object. Rename this service, or ask the owning team.",
+    );
+  }
+  assertWritable(
+    {
+      apiVersion: api.apiVersion,
+      kind: api.kind,
+      metadata: {
+        name: target.service,
+        labels: ownerLabels(target.entityRef),
+        annotations: { [ANNOTATION_OWNER_REF]: target.entityRef },
+      },
+    },
+    live,
+    {
+      environment: environment.name,
+      adoptUnmanaged: environment.adoptUnmanaged,
+    },
+  );
+}
+
+/**
+ * Where a target with ingress is bound in an environment: its gateway, for
+ * the hosts the service serves there. Undefined without ingress or gateway.
+ */
+export function gatewayBinding(
+  target: Pick<RouteTarget, 'ingress' | 'hosts'>,
+  environment: Pick<EnvironmentConfig, 'name' | 'gateway'>,
+): { name: string; hosts: string[] } | undefined {
+  const gateway = environment.gateway;
+  if (!target.ingress || !gateway) return undefined;
+  return {
+    name: `${gateway.namespace}/${gateway.name}`,
+    hosts: serviceHosts(
+      {
+        ingress: { namespace: gateway.namespace, name: gateway.name },
+        ...(target.hosts && { hosts: target.hosts }),
+      },
+      environment,
+    ),
+  };
 }
 
 /** Where route changes are recorded: the environment history. */
@@ -141,17 +224,13 @@ export class RouteReconciler {
     const environment = this.options.environment(environmentName);
     const cluster = this.options.cluster(environment);
     const api = routeApi(environment.routingApi);
-    const gateway =
-      target.ingress && environment.gateway
-        ? {
-            name: `${environment.gateway.namespace}/${environment.gateway.name}`,
-            hosts: environment.gateway.hosts,
-          }
-        : undefined;
+    const gateway = gatewayBinding(target, environment);
     let restoredFrom: string[] = [];
     let missing = false;
     for (let attempt = 1; ; attempt++) {
       const live = await cluster.read(api.apiVersion, api.kind, service);
+      // Not retried: another entity's object stays another's.
+      assertRouteWritable(live, target, api, environment);
       const resourceVersion = live?.metadata?.resourceVersion;
       if (live) restoredFrom = handEditors(live, api);
       if (attempt === 1) missing = !live;
@@ -238,7 +317,8 @@ export class RouteReconciler {
    * After an environment switched `routingApi`, the service's first object
    * of the new API is created; our object of the old API would still route
    * (or confuse whoever reads it). It goes, but only if it is ours and this
-   * entity's: another team's object of that name is left alone.
+   * entity's (its owner label, or, written before objects had owners, its
+   * entity annotation): another team's object of that name is left alone.
    */
   private async removeLeftover(
     cluster: EnvironmentCluster,
@@ -253,13 +333,23 @@ export class RouteReconciler {
         target.service,
       );
       const meta = leftover?.metadata;
-      if (
-        meta?.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY ||
-        meta?.annotations?.[ENTITY_REF_ANNOTATION] !== target.entityRef
-      ) {
-        return;
+      const owner = meta?.labels?.[LABEL_OWNER];
+      const ref = meta?.annotations?.[ANNOTATION_OWNER_REF];
+      if (owner !== undefined) {
+        if (owner !== ownerHash(target.entityRef)) return;
+        await cluster.delete(old.apiVersion, old.kind, target.service, {
+          owner,
+        });
+      } else {
+        if (
+          meta?.labels?.[LABEL_MANAGED_BY] !== MANAGER ||
+          ref === undefined ||
+          !sameEntity(ref, target.entityRef)
+        ) {
+          return;
+        }
+        await cluster.delete(old.apiVersion, old.kind, target.service);
       }
-      await cluster.delete(old.apiVersion, old.kind, target.service);
       this.options.logger.info(
         `Removed ${old.kind} "${target.service}" in ${environment}: the environment routes with another API now`,
         { entityRef: target.entityRef },

@@ -13,15 +13,30 @@ import { parseServiceSpec, type ServiceSpec } from '../catalog';
 import type { EnvironmentCluster } from '../cluster';
 import type { EnvironmentConfig } from '../config/environments';
 import type { NewEnvironmentEvent } from '../health/HealthStore';
+import type { ClaimedName, ClaimStore } from '../tenancy/ClaimStore';
+import {
+  ANNOTATION_OWNER_REF,
+  LABEL_MANAGED_BY,
+  LABEL_OWNER,
+  MANAGER,
+  ownerHash,
+} from '../tenancy/ownership';
 import { deleteBranchObjects } from './branches';
 import {
   ROUTING_ACTOR,
   RouteReconciler,
+  assertRouteWritable,
+  gatewayBinding,
   type RouteHistory,
   type RouteTarget,
 } from './RouteReconciler';
 import type { RouteStore } from './RouteStore';
-import { boundToGateway, routeApi, type RouteObject } from './routeApis';
+import {
+  boundToGateway,
+  gatewayHostsOf,
+  routeApi,
+  type RouteObject,
+} from './routeApis';
 import { DEFAULT_ROUTING_SETTINGS, type RoutingSettings } from './settings';
 import { RULE_ROUTE_PREFIX } from './virtualService';
 
@@ -49,12 +64,34 @@ export type RouteTestResult = RouteTestView & { kind: string };
 /** What removing a branch deleted. */
 export type BranchRemoval = BranchRemovalView;
 
+/** What routing needs of a service's spec: its name, ingress and hosts. */
+export type RoutedSpec = Pick<ServiceSpec, 'name' | 'ingress' | 'hosts'>;
+
+/** How a service is bound to the gateway: whether, and for which of its hosts. */
+type Binding = Pick<RouteTarget, 'ingress' | 'hosts'>;
+
+function bindingOf(spec: Pick<ServiceSpec, 'ingress' | 'hosts'>): Binding {
+  return {
+    ingress: !!spec.ingress,
+    ...(spec.hosts && { hosts: spec.hosts }),
+  };
+}
+
 function targetOf(spec: ServiceSpec): RouteTarget {
   return {
     entityRef: spec.entityRef,
     service: spec.name,
-    ingress: !!spec.ingress,
+    ...bindingOf(spec),
   };
+}
+
+/** A configured routing key (`header:UserId`) as rules compare it: header names in lower case. */
+function normalKey(kindAndKey: string): string {
+  const colon = kindAndKey.indexOf(':');
+  if (colon < 0) return kindAndKey;
+  const kind = kindAndKey.slice(0, colon).trim().toLowerCase();
+  const key = kindAndKey.slice(colon + 1).trim();
+  return `${kind}:${kind === 'header' ? key.toLowerCase() : key}`;
 }
 
 function describeRule(rule: RouteRule): string {
@@ -78,11 +115,16 @@ export class RoutingService {
       history?: RouteHistory;
       logger?: LoggerService;
       /**
-       * Whether an entity declares ingress, for reconciles without a request
-       * (expiry, hand edits); undefined when the catalog cannot tell. The
-       * live object's binding is kept then.
+       * The entity's current spec (ingress and hosts), for reconciles without
+       * a request (expiry, hand edits, a deploy without its spec); undefined
+       * when the catalog cannot tell. The live object's binding is kept then.
        */
-      ingressOf?: (entityRef: string) => Promise<boolean | undefined>;
+      specOf?: (entityRef: string) => Promise<RoutedSpec | undefined>;
+      /**
+       * Who holds which service and host names in each environment: an
+       * entity never changes routing under a name another entity holds.
+       */
+      claims?: Pick<ClaimStore, 'assertNotClaimedByOthers'>;
       /** The id of a queued or running deployment of the track, if any. */
       activeDeploymentOf?: (
         entityRef: string,
@@ -138,6 +180,73 @@ export class RoutingService {
     return environment;
   }
 
+  /**
+   * The routing key a rule matches on must be one the environment offers
+   * (`routingKeys`, set by the platform team): a key that production
+   * traffic carries for everyone (`user-agent`, a cookie every shopper has)
+   * would send strangers to a developer's branch.
+   */
+  private assertOfferedKey(
+    environment: EnvironmentConfig,
+    kind: RoutingKind,
+    key: string,
+    fromAnnotation: boolean,
+  ) {
+    const offered = environment.routingKeys ?? [];
+    const wanted = `${kind}:${key}`;
+    if (offered.some(k => normalKey(k) === normalKey(wanted))) return;
+    const what = fromAnnotation
+      ? `The entity's kube-delivery.io/routing annotation names the routing key ${wanted}, which environment ${environment.name} does not offer`
+      : `Environment ${environment.name} does not offer the routing key ${wanted}`;
+    throw new InputError(
+      `${what}; ${
+        offered.length
+          ? `it offers ${offered.join(', ')}`
+          : 'it offers no routing keys'
+      }. The platform team configures the routing keys of an environment (kubeDelivery.environments[].routingKeys).`,
+    );
+  }
+
+  /**
+   * A ConflictError when another entity holds the service's name (or one of
+   * the gateway hosts it would be bound to) in the environment: its routing
+   * is not this entity's to change.
+   */
+  private async assertNotClaimedByOthers(
+    entityRef: string,
+    service: string,
+    binding: Binding,
+    environment: EnvironmentConfig,
+  ) {
+    if (!this.options.claims) return;
+    const names: ClaimedName[] = [{ kind: 'service', name: service }];
+    let hosts: string[] = [];
+    try {
+      hosts = gatewayBinding(binding, environment)?.hosts ?? [];
+    } catch {
+      // Hosts the gateway does not offer are bound nowhere.
+    }
+    for (const host of hosts) names.push({ kind: 'host', name: host });
+    await this.options.claims.assertNotClaimedByOthers(
+      environment.name,
+      entityRef,
+      names,
+    );
+  }
+
+  /** The live routing object of the target, refused (409) when it is not the entity's to write. */
+  private async writableLive(
+    target: RouteTarget,
+    environment: EnvironmentConfig,
+  ): Promise<RouteObject | undefined> {
+    const api = routeApi(environment.routingApi);
+    const live = await this.options
+      .cluster(environment)
+      .read<RouteObject>(api.apiVersion, api.kind, target.service);
+    assertRouteWritable(live, target, api, environment);
+    return live;
+  }
+
   /** Records a route change in the environment history; a failure is logged, not thrown (the change is made). */
   private async record(event: NewEnvironmentEvent) {
     try {
@@ -177,8 +286,20 @@ export class RoutingService {
     if (kind === 'header') key = key.toLowerCase();
     const problem = validateRouteValue(kind, key, input.value);
     if (problem) throw new InputError(problem);
+    this.assertOfferedKey(environment, kind, key, input.key === undefined);
     const ttl = this.ttlOf(input.ttlMinutes);
+    const target = targetOf(spec);
+    // Hosts the gateway does not offer: a 400 now, not after the rule is stored.
+    gatewayBinding(target, environment);
 
+    // Nothing is written when the name is another entity's, or its object is.
+    await this.assertNotClaimedByOthers(
+      spec.entityRef,
+      spec.name,
+      target,
+      environment,
+    );
+    await this.writableLive(target, environment);
     const rule = await this.options.store.create({
       entityRef: spec.entityRef,
       environment: environment.name,
@@ -191,7 +312,7 @@ export class RoutingService {
       expiresAt: new Date(Date.now() + ttl * 60_000).toISOString(),
     });
     try {
-      await this.options.reconciler.reconcile(targetOf(spec), environment.name);
+      await this.options.reconciler.reconcile(target, environment.name);
     } catch (error) {
       // Nothing half applied: a rule that could not be routed is not kept.
       await this.options.store.delete(spec.entityRef, rule.id);
@@ -235,6 +356,12 @@ export class RoutingService {
         `No routing rule ${input.id.slice(0, 64)} of ${spec.entityRef}`,
       );
     }
+    await this.assertNotClaimedByOthers(
+      spec.entityRef,
+      existing.service,
+      bindingOf(spec),
+      this.options.environment(existing.environment),
+    );
     const expiresAt = new Date(Date.now() + ttl * 60_000).toISOString();
     const rule = await this.options.store.setExpiry(
       spec.entityRef,
@@ -266,6 +393,17 @@ export class RoutingService {
     actor: string,
   ): Promise<RouteRule> {
     const spec = parseServiceSpec(entity);
+    const existing = await this.options.store.get(id);
+    if (existing && existing.entityRef === spec.entityRef) {
+      const environment = this.options.environment(existing.environment);
+      await this.assertNotClaimedByOthers(
+        spec.entityRef,
+        existing.service,
+        bindingOf(spec),
+        environment,
+      );
+      await this.writableLive(targetOf(spec), environment);
+    }
     const rule = await this.options.store.delete(spec.entityRef, id);
     if (!rule)
       throw new NotFoundError(
@@ -298,6 +436,13 @@ export class RoutingService {
     const spec = parseServiceSpec(input.entity);
     const environment = this.featureEnvironment(input.environment);
     const slug = this.branchOf(input.branch, spec);
+    const target = targetOf(spec);
+    await this.assertNotClaimedByOthers(
+      spec.entityRef,
+      spec.name,
+      target,
+      environment,
+    );
     // Its objects would come back when that deployment applies them.
     const active = await this.options.activeDeploymentOf?.(
       spec.entityRef,
@@ -311,16 +456,19 @@ export class RoutingService {
       );
     }
     const cluster = this.options.cluster(environment);
-    const target = targetOf(spec);
-    const api = routeApi(environment.routingApi);
+    const live = await this.writableLive(target, environment);
     const rules = await this.options.store.deleteBranch(
       spec.entityRef,
       environment.name,
       slug,
     );
-    const live = await cluster.read(api.apiVersion, api.kind, spec.name);
     if (live) await this.options.reconciler.reconcile(target, environment.name);
-    const objects = await deleteBranchObjects(cluster, spec.name, slug);
+    const objects = await deleteBranchObjects(
+      cluster,
+      spec.name,
+      slug,
+      spec.entityRef,
+    );
     if (!rules.length && !objects.length) {
       throw new NotFoundError(
         `${spec.name} has no branch ${input.branch.slice(0, 128)} in ${
@@ -434,35 +582,100 @@ export class RoutingService {
   /**
    * After a deploy of the entity in the environment: a branch that has just
    * come up gets the traffic its live rules ask for now, not at the next run
-   * of the routing task. Entities without rules there cost one query.
+   * of the routing task; and a service with ingress is bound to the
+   * environment's gateway, for its hosts, whether or not it has rules (a
+   * mainline-only routing object), once its mainline Service is there. A
+   * routing object of the entity's that is still bound to the gateway
+   * though the service no longer declares ingress is unbound.
+   *
+   * `deployed` is the spec the deployment rolled out (its release
+   * snapshot's); without it, the catalog's current spec is used.
    */
-  async reconcileDeployed(entityRef: string, environment: string) {
-    const targets = await this.options.store.listTargets(new Date(), {
-      entityRef,
-      environment,
-    });
+  async reconcileDeployed(
+    entityRef: string,
+    environmentName: string,
+    deployed?: RoutedSpec,
+  ) {
+    const spec = deployed ?? (await this.catalogSpec(entityRef));
+    const targets: ReconcileTarget[] = (
+      await this.options.store.listTargets(new Date(), {
+        entityRef,
+        environment: environmentName,
+      })
+    ).map(target => ({ ...target, expectExisting: false }));
+    const named =
+      spec && !targets.some(target => target.service === spec.name)
+        ? spec
+        : undefined;
+    if (named) {
+      try {
+        if (await this.needsBinding(entityRef, named, environmentName)) {
+          targets.push({
+            entityRef,
+            service: named.name,
+            environment: environmentName,
+            expectExisting: false,
+          });
+        }
+      } catch (error) {
+        this.options.logger?.warn(
+          `After deploy: could not read the routing of ${named.name} in ${environmentName}`,
+          { entityRef, error: (error as Error).message },
+        );
+      }
+    }
     for (const target of targets) {
       await this.reconcileLogged(
-        { ...target, expectExisting: false },
+        target,
         'After deploy',
+        spec && spec.name === target.service ? bindingOf(spec) : undefined,
       );
     }
   }
 
+  /**
+   * Whether a service without live rules needs its routing object written
+   * after a deploy: with ingress, when the environment has a gateway and the
+   * mainline Service is there (a branch deployed first would bind the hosts
+   * to nothing); without, when the entity's live object is still bound.
+   */
+  private async needsBinding(
+    entityRef: string,
+    spec: RoutedSpec,
+    environmentName: string,
+  ): Promise<boolean> {
+    const environment = this.options.environment(environmentName);
+    const cluster = this.options.cluster(environment);
+    if (spec.ingress) {
+      if (!environment.gateway) return false;
+      return !!(await cluster.read('v1', 'Service', spec.name));
+    }
+    const api = routeApi(environment.routingApi);
+    const live = await cluster.read<RouteObject>(
+      api.apiVersion,
+      api.kind,
+      spec.name,
+    );
+    return !!live && isEntitys(live, entityRef) && boundToGateway(live);
+  }
+
   private async reconcileLogged(
-    target: {
-      entityRef: string;
-      service: string;
-      environment: string;
-      expectExisting: boolean;
-    },
+    target: ReconcileTarget,
     context: string,
+    known?: Binding,
   ) {
     const { entityRef, service, environment, expectExisting } = target;
     try {
-      const ingress = await this.ingressOf(entityRef, service, environment);
+      const binding =
+        known ?? (await this.currentBinding(entityRef, service, environment));
+      await this.assertNotClaimedByOthers(
+        entityRef,
+        service,
+        binding,
+        this.options.environment(environment),
+      );
       await this.options.reconciler.reconcile(
-        { entityRef, service, ingress },
+        { entityRef, service, ...binding },
         environment,
         { expectExisting },
       );
@@ -477,20 +690,53 @@ export class RoutingService {
     }
   }
 
-  private async ingressOf(
+  private async catalogSpec(entityRef: string) {
+    try {
+      return await this.options.specOf?.(entityRef);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The entity's binding from the catalog or, when it cannot tell, the live object's. */
+  private async currentBinding(
     entityRef: string,
     service: string,
     environmentName: string,
-  ) {
-    const known = await this.options.ingressOf?.(entityRef);
-    if (known !== undefined) return known;
+  ): Promise<Binding> {
+    const known = await this.catalogSpec(entityRef);
+    if (known) return bindingOf(known);
     const environment = this.options.environment(environmentName);
     const api = routeApi(environment.routingApi);
     const live = await this.options
       .cluster(environment)
       .read<RouteObject>(api.apiVersion, api.kind, service);
-    return live ? boundToGateway(live) : false;
+    if (!live || !boundToGateway(live)) return { ingress: false };
+    const hosts = gatewayHostsOf(live, service);
+    return { ingress: true, ...(hosts.length && { hosts }) };
   }
+}
+
+/** A routing object to reconcile outside a request. */
+interface ReconcileTarget {
+  entityRef: string;
+  service: string;
+  environment: string;
+  expectExisting: boolean;
+}
+
+/** Whether a live routing object is the entity's: its owner label or, from before owners, its entity annotation. */
+function isEntitys(live: RouteObject, entityRef: string): boolean {
+  const labels = live.metadata?.labels ?? {};
+  if (labels[LABEL_OWNER] !== undefined) {
+    return labels[LABEL_OWNER] === ownerHash(entityRef);
+  }
+  const ref = live.metadata?.annotations?.[ANNOTATION_OWNER_REF];
+  return (
+    labels[LABEL_MANAGED_BY] === MANAGER &&
+    ref !== undefined &&
+    ref.toLocaleLowerCase('en-US') === entityRef.toLocaleLowerCase('en-US')
+  );
 }
 
 function readHeaders(value: unknown): Record<string, string> {

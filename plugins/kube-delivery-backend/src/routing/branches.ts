@@ -1,5 +1,6 @@
 import type { EnvironmentCluster } from '../cluster';
 import { LABEL_NAME, LABEL_TRACK, MAINLINE_TRACK } from '../manifests';
+import { LABEL_OWNER, ownerHash, ownerSelector } from '../tenancy/ownership';
 
 /**
  * The kinds a branch deploy writes (see manifests/render.ts): workloads and
@@ -16,29 +17,38 @@ const BRANCH_KINDS: ReadonlyArray<[apiVersion: string, kind: string]> = [
 ];
 
 /**
- * Deletes every object of one branch of a service: those labelled with the
- * service's name and the branch's track. Mainline objects carry the track
- * `mainline`, which is never a branch slug, and a selector on both labels
- * cannot match an object without them. Returns `Kind/name` of each object
- * deleted.
+ * Deletes every object of one branch of a service that belongs to the
+ * entity: those labelled with the service's name, the branch's track and
+ * the entity as owner. Mainline objects carry the track `mainline`, which is
+ * never a branch slug, and a selector on these labels cannot match an object
+ * without them: another entity's objects (or ones Kube Delivery did not
+ * write) are never deleted, and each delete is of the owner read (the
+ * cluster checks it again). Returns `Kind/name` of each object deleted.
  */
 export async function deleteBranchObjects(
   cluster: EnvironmentCluster,
   service: string,
   slug: string,
+  entityRef: string,
 ): Promise<string[]> {
   if (slug === MAINLINE_TRACK) {
     throw new Error('The mainline is not a branch');
   }
-  const selector = `${LABEL_NAME}=${service},${LABEL_TRACK}=${slug}`;
+  const owner = ownerHash(entityRef);
+  const selector = `${LABEL_NAME}=${service},${LABEL_TRACK}=${slug},${ownerSelector(
+    entityRef,
+  )}`;
   const deleted: string[] = [];
   for (const [apiVersion, kind] of BRANCH_KINDS) {
     const items = await cluster.list(apiVersion, kind, selector);
     for (const item of items) {
       const name = item.metadata!.name!;
-      // Belt and braces: the selector already excludes every other track.
-      if (item.metadata?.labels?.[LABEL_TRACK] !== slug) continue;
-      if (await cluster.delete(apiVersion, kind, name)) {
+      // Belt and braces: the selector already excludes every other track and owner.
+      const labels = item.metadata?.labels ?? {};
+      if (labels[LABEL_TRACK] !== slug || labels[LABEL_OWNER] !== owner) {
+        continue;
+      }
+      if (await cluster.delete(apiVersion, kind, name, { owner })) {
         deleted.push(`${kind}/${name}`);
       }
     }

@@ -10,6 +10,7 @@ import { parseServiceSpec } from '../catalog';
 import type { EnvironmentCluster } from '../cluster';
 import type { EnvironmentConfig } from '../config/environments';
 import { DatabaseHealthStore } from '../health/HealthStore';
+import type { ClaimStore } from '../tenancy/ClaimStore';
 import { RouteReconciler } from './RouteReconciler';
 import { DatabaseRouteStore } from './RouteStore';
 import { RoutingService } from './RoutingService';
@@ -36,6 +37,11 @@ export async function createRouting(options: {
     environment: string,
     track: string,
   ) => Promise<string | undefined>;
+  /**
+   * Who holds which names in each environment: rule changes and branch
+   * removals under a service name another entity holds are refused (409).
+   */
+  claims?: Pick<ClaimStore, 'assertNotClaimedByOthers'>;
 }): Promise<RoutingService> {
   const { logger, environment, cluster } = options;
   const settings = readRoutingSettings(options.config);
@@ -58,12 +64,13 @@ export async function createRouting(options: {
     history,
     logger,
     activeDeploymentOf: options.activeDeploymentOf,
-    ingressOf: async entityRef => {
+    claims: options.claims,
+    specOf: async entityRef => {
       try {
         const entity = await options.catalog.getEntityByRef(entityRef, {
           credentials: await options.auth.getOwnServiceCredentials(),
         });
-        return entity ? !!parseServiceSpec(entity).ingress : undefined;
+        return entity ? parseServiceSpec(entity) : undefined;
       } catch {
         return undefined;
       }

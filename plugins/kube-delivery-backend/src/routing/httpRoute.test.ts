@@ -3,7 +3,13 @@ import {
   type RouteRule,
 } from '@internal/plugin-kube-delivery-common';
 import { renderHttpRoute } from './httpRoute';
-import { boundToGateway, handEditors, routeApi } from './routeApis';
+import { ownerHash } from '../tenancy/ownership';
+import {
+  boundToGateway,
+  gatewayHostsOf,
+  handEditors,
+  routeApi,
+} from './routeApis';
 import type { VirtualServiceInput } from './virtualService';
 
 const SESSION = '7d3e1f6a-2b4c-4d5e-8f90-a1b2c3d4e5f6';
@@ -65,7 +71,10 @@ describe('renderHttpRoute', () => {
       metadata: {
         name: 'frontend',
         namespace: 'dev',
-        labels: { 'app.kubernetes.io/managed-by': 'kube-delivery' },
+        labels: {
+          'app.kubernetes.io/managed-by': 'kube-delivery',
+          'kube-delivery.io/owner': ownerHash('component:default/frontend'),
+        },
         annotations: {
           'kube-delivery.io/entity-ref': 'component:default/frontend',
         },
@@ -118,6 +127,10 @@ describe('renderHttpRoute', () => {
     expect(route.spec).not.toHaveProperty('hostnames');
     expect(boundToGateway(route)).toBe(false);
     expect(boundToGateway(renderHttpRoute(input))).toBe(true);
+    expect(gatewayHostsOf(renderHttpRoute(input), 'frontend')).toEqual([
+      'dev.boutique.example',
+    ]);
+    expect(gatewayHostsOf(route, 'frontend')).toEqual([]);
   });
 
   it('needs the Service port', () => {

@@ -103,3 +103,16 @@ export function boundToGateway(live: RouteObject): boolean {
   }
   return (live.spec?.gateways ?? []).some((g: string) => g !== 'mesh');
 }
+
+/**
+ * The gateway hosts a live routing object is bound for: an HTTPRoute's
+ * `hostnames`, or a VirtualService's `hosts` but the service's own (mesh) host.
+ */
+export function gatewayHostsOf(live: RouteObject, service: string): string[] {
+  const hosts: unknown[] =
+    (live.kind === HTTP_ROUTE_KIND ? live.spec?.hostnames : live.spec?.hosts) ??
+    [];
+  return hosts.filter(
+    (host): host is string => typeof host === 'string' && host !== service,
+  );
+}

@@ -242,6 +242,9 @@ describe('feature-branch routing on the local control plane', () => {
   });
 
   const VALUE = /^Routing value must be/;
+  const offered =
+    'it offers header:userid, cookie:shop_session-id, baggage:kd-branch. ' +
+    'The platform team configures the routing keys of an environment';
   it.each<[string, Record<string, unknown>, RegExp]>([
     ['a regex wildcard', { value: '.*' }, VALUE],
     ['an alternation', { value: 'a|b' }, VALUE],
@@ -297,6 +300,35 @@ describe('feature-branch routing on the local control plane', () => {
       /^Field "ttlMinutes" must be/,
     ],
     ['an unknown field', { match: { regex: '.*' } }, /^Unknown field "match"/],
+    [
+      'a header the environment does not offer (user-agent)',
+      { key: 'User-Agent' },
+      new RegExp(
+        `^Environment dev does not offer the routing key header:user-agent; ${offered}`,
+      ),
+    ],
+    [
+      'a cookie the environment does not offer',
+      { kind: 'cookie', key: 'currency' },
+      new RegExp(
+        `^Environment dev does not offer the routing key cookie:currency; ${offered}`,
+      ),
+    ],
+    [
+      'a cookie named like an offered header',
+      { kind: 'cookie', key: 'userid' },
+      /^Environment dev does not offer the routing key cookie:userid; it offers/,
+    ],
+    [
+      'an offered cookie in another case (cookie names are case-sensitive)',
+      { kind: 'cookie', key: 'SHOP_SESSION-ID' },
+      /^Environment dev does not offer the routing key cookie:SHOP_SESSION-ID;/,
+    ],
+    [
+      'a baggage key the environment does not offer',
+      { kind: 'baggage', key: 'tenant' },
+      /^Environment dev does not offer the routing key baggage:tenant;/,
+    ],
   ])(
     'refuses %s with a 400 and leaves the VirtualService and the rules alone',
     async (_what, overrides, message) => {

@@ -2,6 +2,8 @@ import {
   RouteRule,
   evaluateHttpRoutes,
 } from '@internal/plugin-kube-delivery-common';
+import { ownerHash } from '../tenancy/ownership';
+import { gatewayHostsOf } from './routeApis';
 import { VirtualServiceInput, renderVirtualService } from './virtualService';
 
 const SESSION = '7d3e1f6a-2b4c-4d5e-8f90-a1b2c3d4e5f6';
@@ -196,7 +198,26 @@ describe('renderVirtualService', () => {
     );
     expect(vs.spec.hosts).toEqual(['dev.boutique.example', 'frontend']);
     expect(vs.spec.gateways).toEqual(['istio-system/ingressgateway', 'mesh']);
+    expect(gatewayHostsOf(vs as any, 'frontend')).toEqual([
+      'dev.boutique.example',
+    ]);
     expect(renderVirtualService(input()).spec).not.toHaveProperty('gateways');
+    expect(
+      gatewayHostsOf(renderVirtualService(input()) as any, 'adservice'),
+    ).toEqual([]);
+  });
+
+  it("carries the entity's owner label and annotation, so the cluster's ownership check protects it", () => {
+    const vs = renderVirtualService(
+      input({ entityRef: 'Component:default/AdService' }),
+    );
+    expect(vs.metadata.labels).toEqual({
+      'app.kubernetes.io/managed-by': 'kube-delivery',
+      'kube-delivery.io/owner': ownerHash('component:default/adservice'),
+    });
+    expect(vs.metadata.annotations).toEqual({
+      'kube-delivery.io/entity-ref': 'Component:default/AdService',
+    });
   });
 
   describe('evaluated with mesh semantics', () => {

@@ -7,19 +7,32 @@ import {
   cookieMatchRegex,
   validateRouteValue,
 } from '@internal/plugin-kube-delivery-common';
+import {
+  ANNOTATION_OWNER_REF,
+  LABEL_MANAGED_BY,
+  MANAGER,
+  ownerLabels,
+} from '../tenancy/ownership';
 
-export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
-export const MANAGED_BY = 'kube-delivery';
+export const MANAGED_BY_LABEL = LABEL_MANAGED_BY;
+export const MANAGED_BY = MANAGER;
 /** Name of the last, match-everything entry of `spec.http`. */
 export const MAINLINE_ROUTE_NAME = 'mainline';
-/** The entity whose routing a managed object carries, for the periodic reconcile. */
-export const ENTITY_REF_ANNOTATION = 'kube-delivery.io/entity-ref';
+/**
+ * The entity whose routing a managed object carries, for the periodic
+ * reconcile and for people: the owner annotation of every object Kube
+ * Delivery writes.
+ */
+export const ENTITY_REF_ANNOTATION = ANNOTATION_OWNER_REF;
 /** `spec.http[].name` / `spec.rules[].name` of a rule's entry. */
 export const RULE_ROUTE_PREFIX = 'rule-';
 
 /** What a routing object (VirtualService or HTTPRoute) of a service is rendered from. */
 export interface VirtualServiceInput {
-  /** Recorded in an annotation, so a periodic reconcile finds the entity. */
+  /**
+   * The entity the object belongs to: its owner label (which the cluster's
+   * ownership check compares) and the entity annotation.
+   */
   entityRef?: string;
   /** Mainline Kubernetes Service name; also the VirtualService's name. */
   service: string;
@@ -33,7 +46,10 @@ export interface VirtualServiceInput {
   mainline: { host: string };
   /** Branch slug to the host of its Service, e.g. `myfeature` → `adservice-myfeature`. */
   branches: ReadonlyMap<string, string>;
-  /** Binds the VirtualService to an ingress gateway as well as the mesh. */
+  /**
+   * Binds the VirtualService to an ingress gateway as well as the mesh, for
+   * the hosts the service serves there (see tenancy/hosts.ts `serviceHosts`).
+   */
   gateway?: { name: string; hosts: readonly string[] };
   /** When given, rules that expired at or before this instant are left out. */
   now?: Date;
@@ -122,12 +138,15 @@ export function routedRules(input: VirtualServiceInput): RouteRule[] {
     .sort(compareRules);
 }
 
-/** Name, namespace, managed-by label and the entity annotation. */
+/** Name, namespace, managed-by and owner labels and the entity annotation. */
 export function routeObjectMeta(input: VirtualServiceInput): RouteObjectMeta {
   return {
     name: input.service,
     namespace: input.namespace,
-    labels: { [MANAGED_BY_LABEL]: MANAGED_BY },
+    labels: {
+      [MANAGED_BY_LABEL]: MANAGED_BY,
+      ...(input.entityRef && ownerLabels(input.entityRef)),
+    },
     ...(input.entityRef && {
       annotations: { [ENTITY_REF_ANNOTATION]: input.entityRef },
     }),
@@ -139,7 +158,8 @@ export function routeObjectMeta(input: VirtualServiceInput): RouteObjectMeta {
  * routed rule (see `routedRules`), each routing to its branch's host, then
  * the mainline route with no match (Istio: first match wins).
  *
- * With a gateway, `hosts` holds the gateway's hosts and the service host:
+ * With a gateway, `hosts` holds the hosts the service serves there and the
+ * service host:
  * the `mesh` gateway only applies to hosts that sidecars resolve, so without
  * the service host mesh traffic would bypass the rules.
  */
