@@ -138,6 +138,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
     );
     const body = readBody(req.body, {
       version: 'required',
+      image: 'optional',
       tag: 'optional',
       digest: 'optional',
     });
@@ -149,6 +150,7 @@ export async function createRouter(options: RouterOptions): Promise<express.Rout
         delivery.createRelease({
           entity,
           version: body.version!,
+          image: body.image,
           tag: body.tag,
           digest: body.digest,
           createdBy: actorOf(credentials),

@@ -32,3 +32,10 @@ export const ANNOTATION_SERVICE_ACCOUNT_TOKEN =
  * hosts its gateway offers are claimed for the service; absent, all of them. @public
  */
 export const ANNOTATION_HOSTS = 'kube-delivery.io/hosts';
+/**
+ * Image repositories other than `image` that releases of the service may
+ * name, comma-separated (e.g. Bookinfo's `istio/examples-bookinfo-reviews-v2`
+ * beside `-v1`). Nothing else is ever deployed as the service. @public
+ */
+export const ANNOTATION_IMAGE_REPOSITORIES =
+  'kube-delivery.io/image-repositories';

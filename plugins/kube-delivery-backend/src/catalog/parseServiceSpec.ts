@@ -4,6 +4,7 @@ import {
   ANNOTATION_ANTI_AFFINITY,
   ANNOTATION_HOSTS,
   ANNOTATION_IMAGE,
+  ANNOTATION_IMAGE_REPOSITORIES,
   ANNOTATION_INGRESS,
   ANNOTATION_MANIFEST,
   ANNOTATION_REPLICAS,
@@ -113,6 +114,38 @@ function parseImage(entity: Entity): string {
     );
   }
   return value;
+}
+
+const MAX_IMAGE_REPOSITORIES = 8;
+
+function parseImageRepositories(
+  entity: Entity,
+  image: string,
+): string[] | undefined {
+  const value = ownAnnotation(entity, ANNOTATION_IMAGE_REPOSITORIES);
+  if (value === undefined) return undefined;
+  const repositories =
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map(repository => repository.trim())
+          .filter(Boolean)
+      : [];
+  if (
+    repositories.length === 0 ||
+    repositories.length > MAX_IMAGE_REPOSITORIES ||
+    !repositories.every(
+      r => r.length <= MAX_IMAGE_LENGTH && IMAGE_REPOSITORY.test(r),
+    )
+  ) {
+    throw annotationError(
+      ANNOTATION_IMAGE_REPOSITORIES,
+      `1 to ${MAX_IMAGE_REPOSITORIES} comma-separated lowercase image repositories without tag or digest ` +
+        '(e.g. "istio/examples-bookinfo-reviews-v2")',
+      value,
+    );
+  }
+  return [...new Set(repositories)].filter(r => r !== image);
 }
 
 function parseReplicas(entity: Entity): number {
@@ -237,6 +270,8 @@ export function parseServiceSpec(entity: Entity): ServiceSpec {
   const routing = parseRouting(entity);
   const ingress = parseIngress(entity);
   const hosts = parseHosts(entity);
+  const imageRepositories = parseImageRepositories(entity, spec.image);
+  if (imageRepositories?.length) spec.imageRepositories = imageRepositories;
   const serviceAccountToken = ownAnnotation(
     entity,
     ANNOTATION_SERVICE_ACCOUNT_TOKEN,

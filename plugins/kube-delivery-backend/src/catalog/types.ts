@@ -17,6 +17,8 @@ export interface ServiceSpec {
   name: string;
   /** Image repository without tag or digest. */
   image: string;
+  /** Other repositories a release may name (`kube-delivery.io/image-repositories`). */
+  imageRepositories?: string[];
   /** The raw, validated `kube-delivery.io/manifest` annotation. */
   manifest?: string;
   strategy: DeploymentStrategy;

@@ -24,6 +24,8 @@ const DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
 export interface CreateReleaseInput {
   entity: Entity;
   version: string;
+  /** Image repository: the entity's `image` (the default) or one of its `image-repositories`. */
+  image?: string;
   /** Image tag; defaults to the version. */
   tag?: string;
   /** Image digest, pinned in the image reference when given. */
@@ -61,11 +63,17 @@ export class ReleaseService {
   }): Promise<ReleaseRecord> {
     if (!parseVersion(input.tag)) {
       throw new InputError(
-        `Tag "${input.tag.slice(0, 64)}" is not a SemVer version; pick one the feed lists`,
+        `Tag "${input.tag.slice(
+          0,
+          64,
+        )}" is not a SemVer version; pick one the feed lists`,
       );
     }
     const spec = parseServiceSpec(input.entity);
-    const digest = await this.requireFeed().resolveDigest(spec.image, input.tag);
+    const digest = await this.requireFeed().resolveDigest(
+      spec.image,
+      input.tag,
+    );
     return this.createRelease({
       entity: input.entity,
       version: input.tag,
@@ -77,7 +85,9 @@ export class ReleaseService {
 
   private requireFeed(): ContainerFeed {
     if (!this.options.feed) {
-      throw new InputError('No container feed is configured (kubeDelivery.registries)');
+      throw new InputError(
+        'No container feed is configured (kubeDelivery.registries)',
+      );
     }
     return this.options.feed;
   }
@@ -86,7 +96,10 @@ export class ReleaseService {
     const version = parseVersion(input.version);
     if (!version) {
       throw new InputError(
-        `Version "${String(input.version).slice(0, 64)}" is not SemVer 2.0.0, e.g. 0.1.4 or 0.1.4-myfeature`,
+        `Version "${String(input.version).slice(
+          0,
+          64,
+        )}" is not SemVer 2.0.0, e.g. 0.1.4 or 0.1.4-myfeature`,
       );
     }
     if (input.tag !== undefined && !TAG_PATTERN.test(input.tag)) {
@@ -95,12 +108,16 @@ export class ReleaseService {
       );
     }
     if (input.digest !== undefined && !DIGEST_PATTERN.test(input.digest)) {
-      throw new InputError('Image digest must look like sha256:<64 hex digits>');
+      throw new InputError(
+        'Image digest must look like sha256:<64 hex digits>',
+      );
     }
     const channel = channelOf(version, this.options.channels);
     if (!channel) {
       throw new InputError(
-        `No channel accepts version ${version.raw}; configured channels: ${this.options.channels
+        `No channel accepts version ${
+          version.raw
+        }; configured channels: ${this.options.channels
           .map(c => `${c.name} (${c.prerelease})`)
           .join(', ')}`,
       );
@@ -111,8 +128,22 @@ export class ReleaseService {
       : undefined;
     if (manifest !== undefined) parseManifest(manifest); // refuse a bad manifest now, not at deploy time
 
+    const repository = input.image ?? spec.image;
+    const allowed = [spec.image, ...(spec.imageRepositories ?? [])];
+    if (!allowed.includes(repository)) {
+      throw new InputError(
+        `Image repository "${String(repository).slice(
+          0,
+          255,
+        )}" is not the entity's; it may name ${allowed.join(
+          ', ',
+        )} (add others to the kube-delivery.io/image-repositories annotation)`,
+      );
+    }
     const tag = input.tag ?? version.raw.replace(/\+/g, '_');
-    const imageRef = `${spec.image}:${tag}${input.digest ? `@${input.digest}` : ''}`;
+    const imageRef = `${repository}:${tag}${
+      input.digest ? `@${input.digest}` : ''
+    }`;
     return this.options.store.createRelease({
       entityRef: spec.entityRef,
       version: version.raw,

@@ -141,22 +141,26 @@ function runAsServiceAccount(
 }
 
 function checkImageRef(spec: ServiceSpec, imageRef: string): void {
-  const rest =
-    typeof imageRef === 'string' && imageRef.startsWith(spec.image)
-      ? imageRef.slice(spec.image.length)
-      : '';
-  const match = /^(?::([^@]+))?(?:@(.+))?$/.exec(rest);
-  const [, tag, digest] = match ?? [];
-  const valid =
-    match !== null &&
-    (tag !== undefined || digest !== undefined) &&
-    (tag === undefined || TAG.test(tag)) &&
-    (digest === undefined || DIGEST.test(digest));
+  const repositories = [spec.image, ...(spec.imageRepositories ?? [])];
+  const valid = repositories.some(repository => {
+    const rest =
+      typeof imageRef === 'string' && imageRef.startsWith(repository)
+        ? imageRef.slice(repository.length)
+        : '';
+    const match = /^(?::([^@]+))?(?:@(.+))?$/.exec(rest);
+    const [, tag, digest] = match ?? [];
+    return (
+      match !== null &&
+      (tag !== undefined || digest !== undefined) &&
+      (tag === undefined || TAG.test(tag)) &&
+      (digest === undefined || DIGEST.test(digest))
+    );
+  });
   if (!valid) {
     throw new InputError(
-      `Image ${quote(imageRef)} must be ${
-        spec.image
-      } with a :tag and/or an @sha256: digest`,
+      `Image ${quote(imageRef)} must be ${repositories.join(
+        ' or ',
+      )} with a :tag and/or an @sha256: digest`,
     );
   }
 }
