@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'http';
 import * as https from 'https';
 import type { DevCluster } from './cluster';
 
@@ -14,6 +15,15 @@ export interface KubeApiRequest {
 export interface KubeApiResponse {
   status: number;
   body: any;
+  headers: IncomingHttpHeaders;
+  /** The texts of the API server's `Warning: 299 - "<text>"` headers (e.g. PodSecurity's). */
+  warnings: string[];
+}
+
+/** The text of one `Warning` header as the API server sends it: `299 - "<quoted text>"`. */
+export function warningText(header: string): string {
+  const match = /^\d{3} \S+ "((?:[^"\\]|\\.)*)"/.exec(header);
+  return match ? match[1].replace(/\\(.)/g, '$1') : header;
 }
 
 /** One request to the cluster's API server as the holder of `token`. */
@@ -57,7 +67,12 @@ export function kubeApiRequest(
           } catch {
             // not JSON
           }
-          resolve({ status: res.statusCode ?? 0, body });
+          resolve({
+            status: res.statusCode ?? 0,
+            body,
+            headers: res.headers,
+            warnings: (res.headersDistinct.warning ?? []).map(warningText),
+          });
         });
       },
     );

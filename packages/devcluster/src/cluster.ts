@@ -40,7 +40,7 @@ export interface DevCluster {
   /** Same as kubeconfigPath. */
   adminKubeConfig(): string;
   namespaces: DeployNamespace[];
-  /** TokenRequest tokens of kube-delivery (dev/test/production) and kube-delivery-gateway (istio-system). */
+  /** TokenRequest tokens of the deployer accounts in kube-delivery-system: deployer-dev/-test/-production (for dev/test/production) and gateway (istio-system). */
   tokens: Record<TokenNamespace, string>;
   /** Runs the devcluster's kubectl with the admin kubeconfig. */
   kubectl(args: string[], options?: { input?: string }): Promise<ExecResult>;
@@ -539,6 +539,9 @@ async function startLocal(log: (msg: string) => void): Promise<DevCluster> {
         '--requestheader-extra-headers-prefix=X-Remote-Extra-',
         `--proxy-client-cert-file=${pki.clients['front-proxy-client'].cert}`,
         `--proxy-client-key-file=${pki.clients['front-proxy-client'].key}`,
+        // No --enable/--disable-admission-plugins: the default set, which includes
+        // PodSecurity (enforces the pod-security.kubernetes.io/* namespace labels) and
+        // ServiceAccount (refuses a pod whose serviceAccountName does not exist).
         '--allow-privileged=true',
         '--profiling=false',
       ],

@@ -3,11 +3,16 @@
  * KUBECONFIG with DEVCLUSTER_USE_KUBECONFIG=1). They fail, never skip, when it is not running.
  */
 import {
+  DEPLOYER_NAMESPACE,
+  deployerServiceAccount,
+  deployerUsername,
   DevCluster,
   EXIT_CODE_ANNOTATION,
   getDevCluster,
   kubeApiRequest,
+  NAMESPACES,
   NEVER_READY_ANNOTATION,
+  POD_SECURITY_LABELS,
 } from './index';
 
 jest.setTimeout(180_000);
@@ -92,6 +97,8 @@ function deployment(
     spread?: boolean;
     neverReady?: boolean;
     progressDeadlineSeconds?: number;
+    serviceAccountName?: string;
+    privileged?: boolean;
   } = {},
 ) {
   return {
@@ -110,6 +117,7 @@ function deployment(
             : {},
         },
         spec: {
+          serviceAccountName: options.serviceAccountName,
           affinity: options.spread
             ? {
                 podAntiAffinity: {
@@ -134,6 +142,9 @@ function deployment(
               // NotReady; under kwok the annotation does.
               readinessProbe: options.neverReady
                 ? { tcpSocket: { port: 1 }, periodSeconds: 2 }
+                : undefined,
+              securityContext: options.privileged
+                ? { privileged: true }
                 : undefined,
             },
           ],
@@ -437,4 +448,182 @@ describe('devcluster', () => {
       expect(terminated.reason).toBe(reason);
     },
   );
+});
+
+describe('devcluster: deployer identity and pod security', () => {
+  /** A bare Pod of `deployment()`'s template. */
+  function pod(
+    name: string,
+    namespace: string,
+    options: { serviceAccountName?: string; privileged?: boolean } = {},
+  ) {
+    const { template } = deployment(name, namespace, options).spec;
+    return {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { ...template.metadata, name, namespace },
+      spec: template.spec,
+    };
+  }
+
+  it('labels dev, test and production with PodSecurity baseline (enforce and warn)', async () => {
+    for (const namespace of NAMESPACES) {
+      const labels = JSON.parse(
+        await kubectl(['get', 'namespace', namespace, '-o', 'json']),
+      ).metadata.labels;
+      expect(labels).toMatchObject(POD_SECURITY_LABELS);
+    }
+  });
+
+  it('warns about a Deployment with a privileged pod template (dry run) and refuses such a Pod', async () => {
+    const name = unique('privileged');
+    const dryRun = (body: object) =>
+      kubeApiRequest(cluster, {
+        method: 'POST',
+        path: '/apis/apps/v1/namespaces/dev/deployments?dryRun=All',
+        token: cluster.tokens.dev,
+        body,
+      });
+
+    const privileged = await dryRun(
+      deployment(name, 'dev', { privileged: true }),
+    );
+    // A workload is only warned about (warn=baseline); its pods are what enforce refuses.
+    expect(privileged.status).toBe(201);
+    expect(privileged.headers.warning).toMatch(/^299 - "would violate/);
+    expect(privileged.warnings).toEqual([
+      'would violate PodSecurity "baseline:latest": privileged (container "app" must not set securityContext.privileged=true)',
+    ]);
+    const plain = await dryRun(deployment(name, 'dev'));
+    expect(plain.status).toBe(201);
+    expect(plain.headers.warning).toBeUndefined();
+    expect(plain.warnings).toEqual([]);
+
+    // enforce=baseline: the Pod itself is refused, whoever creates it (here the admin;
+    // the deployer may not create pods at all, its Deployments' ReplicaSets do).
+    const refused = await cluster.kubectl(
+      ['create', '--dry-run=server', '-o', 'name', '-f', '-'],
+      { input: JSON.stringify(pod(name, 'dev', { privileged: true })) },
+    );
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(
+      /violates PodSecurity "baseline:latest": privileged/,
+    );
+  });
+
+  it('keeps the deployer accounts in kube-delivery-system, out of the namespaces they deploy to', async () => {
+    for (const namespace of [...NAMESPACES, 'istio-system'] as const) {
+      const review = await kubeApiRequest(cluster, {
+        method: 'POST',
+        path: '/apis/authentication.k8s.io/v1/selfsubjectreviews',
+        token: cluster.tokens[namespace],
+        body: {
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'SelfSubjectReview',
+        },
+      });
+      expect(review.status).toBe(201);
+      expect(review.body.status.userInfo.username).toBe(
+        deployerUsername(namespace),
+      );
+      expect(deployerUsername(namespace)).toContain(`:${DEPLOYER_NAMESPACE}:`);
+      // No ServiceAccount of ours (the old kube-delivery one included) where it deploys.
+      const accounts = JSON.parse(
+        await kubectl([
+          'get',
+          'serviceaccounts',
+          '-n',
+          namespace,
+          '-o',
+          'json',
+        ]),
+      ).items.map((a: any) => a.metadata.name);
+      expect(accounts).not.toContain(deployerServiceAccount(namespace));
+      expect(accounts).not.toContain('kube-delivery');
+      expect(accounts).not.toContain('kube-delivery-gateway');
+    }
+  });
+
+  it('does not let the dev token create a pod that runs as the deployer', async () => {
+    const account = deployerServiceAccount('dev');
+    // Directly: the deployer may not create pods.
+    const direct = await kubeApiRequest(cluster, {
+      method: 'POST',
+      path: '/api/v1/namespaces/dev/pods',
+      token: cluster.tokens.dev,
+      body: pod(unique('as-deployer'), 'dev', { serviceAccountName: account }),
+    });
+    expect(direct.status).toBe(403);
+
+    // Through a Deployment (which it may create): the ReplicaSet controller's pods
+    // are refused, the account does not exist in dev.
+    const name = unique('as-deployer');
+    deleteAfter('dev', `deployment/${name}`);
+    const created = await kubeApiRequest(cluster, {
+      method: 'POST',
+      path: '/apis/apps/v1/namespaces/dev/deployments',
+      token: cluster.tokens.dev,
+      body: deployment(name, 'dev', { serviceAccountName: account }),
+    });
+    expect(created.status).toBe(201);
+    const failure = await eventually('ReplicaFailure=True', async () => {
+      const sets = JSON.parse(
+        await kubectl([
+          'get',
+          'replicasets',
+          '-n',
+          'dev',
+          '-l',
+          `app=${name}`,
+          '-o',
+          'json',
+        ]),
+      ).items;
+      return sets
+        .flatMap((rs: any) => rs.status.conditions ?? [])
+        .find((c: any) => c.type === 'ReplicaFailure' && c.status === 'True');
+    });
+    expect(failure.message).toContain(`serviceaccount "${account}" not found`);
+    const pods = JSON.parse(
+      await kubectl([
+        'get',
+        'pods',
+        '-n',
+        'dev',
+        '-l',
+        `app=${name}`,
+        '-o',
+        'json',
+      ]),
+    ).items;
+    expect(pods).toEqual([]);
+
+    // The deployer may write ServiceAccounts in dev (one per service), but one of the
+    // same name there is another identity, with none of the deployer's rights.
+    const account2 = await kubeApiRequest(cluster, {
+      method: 'POST',
+      path: '/api/v1/namespaces/dev/serviceaccounts?dryRun=All',
+      token: cluster.tokens.dev,
+      body: {
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: { name: account, namespace: 'dev' },
+      },
+    });
+    expect(account2.status).toBe(201);
+    const canI = (user: string) =>
+      cluster.kubectl([
+        'auth',
+        'can-i',
+        'create',
+        'deployments.apps',
+        '-n',
+        'dev',
+        `--as=${user}`,
+      ]);
+    expect(
+      (await canI(`system:serviceaccount:dev:${account}`)).stdout.trim(),
+    ).toBe('no');
+    expect((await canI(deployerUsername('dev'))).stdout.trim()).toBe('yes');
+  });
 });

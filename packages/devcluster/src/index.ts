@@ -27,8 +27,13 @@ export {
   NODES,
   NEVER_READY_ANNOTATION,
   EXIT_CODE_ANNOTATION,
-  SERVICE_ACCOUNT,
+  DEPLOYER_NAMESPACE,
   GATEWAY_SERVICE_ACCOUNT,
+  DEPLOY_ROLE,
+  GATEWAY_ROLE,
+  POD_SECURITY_LABELS,
+  deployerServiceAccount,
+  deployerUsername,
 } from './versions';
 export type { DeployNamespace, TokenNamespace } from './versions';
 export type { ExecResult } from './exec';

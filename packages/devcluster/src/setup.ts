@@ -3,10 +3,13 @@ import * as path from 'path';
 import { goModuleDir } from './build';
 import { ExecResult } from './exec';
 import {
-  GATEWAY_SERVICE_ACCOUNT,
+  DEPLOY_ROLE,
+  DEPLOYER_NAMESPACE,
+  deployerServiceAccount,
+  GATEWAY_ROLE,
   NAMESPACES,
   NODES,
-  SERVICE_ACCOUNT,
+  POD_SECURITY_LABELS,
   TokenNamespace,
   VERSIONS,
 } from './versions';
@@ -147,7 +150,7 @@ export function deployRole(namespace: string): object {
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',
-    metadata: { name: SERVICE_ACCOUNT, namespace, labels: MANAGED_BY },
+    metadata: { name: DEPLOY_ROLE, namespace, labels: MANAGED_BY },
     rules: [
       {
         apiGroups: ['apps'],
@@ -167,7 +170,8 @@ export function deployRole(namespace: string): object {
       { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: READ },
       {
         apiGroups: [''],
-        resources: ['services', 'configmaps', 'secrets'],
+        // One ServiceAccount per service (its pods' identity), written by Kube Delivery.
+        resources: ['services', 'configmaps', 'secrets', 'serviceaccounts'],
         verbs: CRUD,
       },
       { apiGroups: ['batch'], resources: ['jobs'], verbs: CRUD },
@@ -201,7 +205,7 @@ export function gatewayRole(): object {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',
     metadata: {
-      name: GATEWAY_SERVICE_ACCOUNT,
+      name: GATEWAY_ROLE,
       namespace: 'istio-system',
       labels: MANAGED_BY,
     },
@@ -226,38 +230,56 @@ export function gatewayRole(): object {
   };
 }
 
+/** The ServiceAccount `account` of DEPLOYER_NAMESPACE, as a RoleBinding's subject. */
+function deployerSubject(account: string): object {
+  return {
+    kind: 'ServiceAccount',
+    name: account,
+    namespace: DEPLOYER_NAMESPACE,
+  };
+}
+
+/**
+ * The account lives in DEPLOYER_NAMESPACE; the Role and the RoleBinding granting it to
+ * the account live in `namespace`, where it works.
+ */
 function accountObjects(
   namespace: string,
   account: string,
+  roleName: string,
   role: object,
 ): object[] {
   return [
     {
       apiVersion: 'v1',
       kind: 'ServiceAccount',
-      metadata: { name: account, namespace, labels: MANAGED_BY },
+      metadata: {
+        name: account,
+        namespace: DEPLOYER_NAMESPACE,
+        labels: MANAGED_BY,
+      },
     },
     role,
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'RoleBinding',
-      metadata: { name: account, namespace, labels: MANAGED_BY },
+      metadata: { name: roleName, namespace, labels: MANAGED_BY },
       roleRef: {
         apiGroup: 'rbac.authorization.k8s.io',
         kind: 'Role',
-        name: account,
+        name: roleName,
       },
-      subjects: [{ kind: 'ServiceAccount', name: account, namespace }],
+      subjects: [deployerSubject(account)],
     },
   ];
 }
 
 /**
- * Lets a namespace's kube-delivery ServiceAccount read its own Namespace object
- * (for the sidecar-injection label) and nothing else cluster-wide: Namespaces
- * are cluster-scoped, so a namespaced Role cannot grant it.
+ * Lets the deployer account of a namespace read that Namespace object (for the
+ * sidecar-injection and pod-security labels) and nothing else cluster-wide:
+ * Namespaces are cluster-scoped, so a namespaced Role cannot grant it.
  */
-export function namespaceReaderObjects(namespace: string): object[] {
+export function namespaceReaderObjects(namespace: TokenNamespace): object[] {
   const name = `kube-delivery-namespace-${namespace}`;
   return [
     {
@@ -282,7 +304,7 @@ export function namespaceReaderObjects(namespace: string): object[] {
         kind: 'ClusterRole',
         name,
       },
-      subjects: [{ kind: 'ServiceAccount', name: SERVICE_ACCOUNT, namespace }],
+      subjects: [deployerSubject(deployerServiceAccount(namespace))],
     },
   ];
 }
@@ -294,12 +316,29 @@ export function namespaceObjects(): object[] {
       kind: 'Namespace',
       metadata: { name: 'istio-system', labels: MANAGED_BY },
     },
+    // Kube Delivery's own accounts; nothing runs here, so the strictest level.
+    {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: {
+        name: DEPLOYER_NAMESPACE,
+        labels: {
+          ...MANAGED_BY,
+          'pod-security.kubernetes.io/enforce': 'restricted',
+          'pod-security.kubernetes.io/enforce-version': 'latest',
+        },
+      },
+    },
     ...NAMESPACES.map(name => ({
       apiVersion: 'v1',
       kind: 'Namespace',
       metadata: {
         name,
-        labels: { ...MANAGED_BY, 'istio-injection': 'enabled' },
+        labels: {
+          ...MANAGED_BY,
+          'istio-injection': 'enabled',
+          ...POD_SECURITY_LABELS,
+        },
       },
     })),
   ];
@@ -308,11 +347,42 @@ export function namespaceObjects(): object[] {
 export function accessObjects(): object[] {
   return [
     ...NAMESPACES.flatMap(ns =>
-      accountObjects(ns, SERVICE_ACCOUNT, deployRole(ns)),
+      accountObjects(
+        ns,
+        deployerServiceAccount(ns),
+        DEPLOY_ROLE,
+        deployRole(ns),
+      ),
     ),
     ...NAMESPACES.flatMap(ns => namespaceReaderObjects(ns)),
-    ...accountObjects('istio-system', GATEWAY_SERVICE_ACCOUNT, gatewayRole()),
+    ...accountObjects(
+      'istio-system',
+      deployerServiceAccount('istio-system'),
+      GATEWAY_ROLE,
+      gatewayRole(),
+    ),
   ];
+}
+
+/**
+ * Deletes the ServiceAccounts an earlier devcluster created in the namespaces it
+ * deploys to (`kube-delivery` in dev/test/production, `kube-delivery-gateway` in
+ * istio-system): a pod there could run as them. Only ours (by label); matters for a
+ * cluster set up again with DEVCLUSTER_USE_KUBECONFIG. Their RoleBindings keep their
+ * names and now bind the accounts in DEPLOYER_NAMESPACE.
+ */
+export async function removeLegacyAccounts(kubectl: Kubectl): Promise<void> {
+  for (const namespace of [...NAMESPACES, 'istio-system']) {
+    await ok(kubectl, [
+      'delete',
+      'serviceaccounts',
+      '-n',
+      namespace,
+      '-l',
+      'app.kubernetes.io/managed-by=kube-delivery-devcluster',
+      '--ignore-not-found',
+    ]);
+  }
 }
 
 export function ingressGateway(): object {
@@ -343,18 +413,14 @@ export async function issueTokens(
 ): Promise<Record<TokenNamespace, string>> {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const tokens = {} as Record<TokenNamespace, string>;
-  const accounts: Array<[TokenNamespace, string]> = [
-    ...NAMESPACES.map(ns => [ns, SERVICE_ACCOUNT] as [TokenNamespace, string]),
-    ['istio-system', GATEWAY_SERVICE_ACCOUNT],
-  ];
-  for (const [namespace, account] of accounts) {
+  for (const namespace of [...NAMESPACES, 'istio-system'] as TokenNamespace[]) {
     const token = (
       await ok(kubectl, [
         'create',
         'token',
-        account,
+        deployerServiceAccount(namespace),
         '-n',
-        namespace,
+        DEPLOYER_NAMESPACE,
         `--duration=${TOKEN_DURATION}`,
       ])
     ).trim();
@@ -390,6 +456,7 @@ export async function setupCluster(
   t = Date.now();
   await applyObjects(kubectl, namespaceObjects());
   await applyObjects(kubectl, accessObjects());
+  await removeLegacyAccounts(kubectl);
   // The discovery of the fresh CRDs can lag a moment behind Established.
   for (let attempt = 1; ; attempt++) {
     try {
@@ -404,7 +471,7 @@ export async function setupCluster(
   log(
     `created namespaces ${NAMESPACES.join(
       ', ',
-    )}, istio-system, service accounts, roles, gateway istio-system/ingressgateway and tokens in ${
+    )}, istio-system, ${DEPLOYER_NAMESPACE} (service accounts), roles, gateway istio-system/ingressgateway and tokens in ${
       Date.now() - t
     }ms`,
   );

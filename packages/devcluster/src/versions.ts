@@ -38,5 +38,36 @@ export const EXIT_CODE_ANNOTATION = 'devcluster.kube-delivery.io/exit-code';
 
 export const CLUSTER_CIDR = '10.244.0.0/16';
 export const SERVICE_CIDR = '10.96.0.0/16';
-export const SERVICE_ACCOUNT = 'kube-delivery';
-export const GATEWAY_SERVICE_ACCOUNT = 'kube-delivery-gateway';
+
+/**
+ * The namespace of Kube Delivery's own identities. None of them lives in a namespace it
+ * deploys to, so a pod there cannot run as the deployer (`serviceAccountName` names an
+ * account of the pod's own namespace).
+ */
+export const DEPLOYER_NAMESPACE = 'kube-delivery-system';
+/** The gateway account (in DEPLOYER_NAMESPACE), bound to a Role in istio-system. */
+export const GATEWAY_SERVICE_ACCOUNT = 'gateway';
+/** The ServiceAccount (in DEPLOYER_NAMESPACE) whose token `tokens[namespace]` is. */
+export function deployerServiceAccount(namespace: TokenNamespace): string {
+  return namespace === 'istio-system'
+    ? GATEWAY_SERVICE_ACCOUNT
+    : `deployer-${namespace}`;
+}
+/** The user name Kubernetes gives `tokens[namespace]`, e.g. system:serviceaccount:kube-delivery-system:deployer-dev. */
+export function deployerUsername(namespace: TokenNamespace): string {
+  return `system:serviceaccount:${DEPLOYER_NAMESPACE}:${deployerServiceAccount(
+    namespace,
+  )}`;
+}
+/** The Role (and RoleBinding) of the deployer in each of dev/test/production. */
+export const DEPLOY_ROLE = 'kube-delivery';
+/** The Role (and RoleBinding) of the gateway account in istio-system. */
+export const GATEWAY_ROLE = 'kube-delivery-gateway';
+
+/** Pod Security Admission labels of dev/test/production: Kubernetes enforces "baseline". */
+export const POD_SECURITY_LABELS = {
+  'pod-security.kubernetes.io/enforce': 'baseline',
+  'pod-security.kubernetes.io/enforce-version': 'latest',
+  'pod-security.kubernetes.io/warn': 'baseline',
+  'pod-security.kubernetes.io/warn-version': 'latest',
+} as const;

@@ -33,7 +33,7 @@ const FORBIDDEN = {
     kind: 'Status',
     code: 403,
     message:
-      'deployments.apps "web" is forbidden: User "system:serviceaccount:dev:kube-delivery" cannot get resource "deployments" in API group "apps" in the namespace "dev"',
+      'deployments.apps "web" is forbidden: User "system:serviceaccount:kube-delivery-system:deployer-dev" cannot get resource "deployments" in API group "apps" in the namespace "dev"',
   },
 };
 

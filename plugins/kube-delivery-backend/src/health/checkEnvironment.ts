@@ -1,6 +1,6 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import { NotAllowedError, NotFoundError } from '@backstage/errors';
-import { ApiException } from '@kubernetes/client-node';
+import { ApiException, type V1Namespace } from '@kubernetes/client-node';
 import {
   createEnvironmentCluster,
   type AccessCheck,
@@ -10,6 +10,7 @@ import {
 import { KubeConnection, type Batch } from '../cluster/connection';
 import { toClusterError } from '../cluster/errors';
 import type { EnvironmentConfig } from '../config/environments';
+import { BASELINE_LABELS, podSecurityFinding } from './podSecurity';
 import {
   worstStatus,
   type EnvironmentHealth,
@@ -28,6 +29,7 @@ export const DEPLOY_ACCESS: AccessCheck[] = [
       ['', 'services'],
       ['', 'configmaps'],
       ['', 'secrets'],
+      ['', 'serviceaccounts'],
       ['policy', 'poddisruptionbudgets'],
       ['batch', 'jobs'],
     ] as const
@@ -92,7 +94,7 @@ function statusCode(error: unknown): number | undefined {
   return error instanceof ApiException ? error.code : undefined;
 }
 
-/** Who the credentials are, e.g. system:serviceaccount:dev:kube-delivery. */
+/** Who the credentials are, e.g. system:serviceaccount:kube-delivery-system:deployer-dev. */
 async function whoAmI(b: Batch): Promise<string | undefined> {
   try {
     const review = await b.request<{
@@ -133,7 +135,8 @@ function hostCovered(serverHost: string, host: string): boolean {
 /**
  * Checks an environment the way a deploy tool checks its targets: the cluster
  * answers, the credentials may do what deploying needs, the Istio CRDs are
- * installed, the namespace has sidecar injection, and the gateway exists.
+ * installed, the namespace has sidecar injection and PodSecurity enforcement,
+ * and the gateway exists.
  * Never throws: every problem is a finding.
  */
 export async function checkEnvironment(
@@ -193,7 +196,7 @@ export async function checkEnvironment(
       message: toClusterError(error, ref, { verb: 'get', kind: 'version' })
         .message,
       action: unauthorized
-        ? `Issue a new token for the environment's ServiceAccount (e.g. kubectl create token kube-delivery -n ${ns} --duration=8760h) and put it in ${where} cluster.serviceAccountToken(File)`
+        ? `Issue a new token for the environment's ServiceAccount (e.g. kubectl create token deployer-${env.name} -n kube-delivery-system --duration=8760h) and put it in ${where} cluster.serviceAccountToken(File)`
         : `Check that the backend can reach ${ref.server} (API server running, network, firewall) and that ${where} cluster.url and caData are right`,
     });
     // Nothing else can be checked without the cluster.
@@ -290,11 +293,10 @@ export async function checkEnvironment(
     });
   }
 
-  // (d) The namespace has sidecar injection on.
+  // (d) The namespace has sidecar injection on, and (e) Kubernetes enforces
+  // PodSecurity there: both from the one read of the Namespace.
   try {
-    const namespace = await b.request<{
-      metadata?: { labels?: Record<string, string> };
-    }>({
+    const namespace = await b.request<V1Namespace>({
       method: 'GET',
       path: `/api/v1/namespaces/${enc(ns)}`,
     });
@@ -323,24 +325,45 @@ export async function checkEnvironment(
         }, then restart the services so their pods get sidecars`,
       });
     }
+    findings.push(
+      podSecurityFinding({
+        ...namespace,
+        metadata: { ...namespace.metadata, name: ns },
+      }),
+    );
   } catch (error) {
     const code = statusCode(error);
     if (code === 403) {
       const role = `kube-delivery-namespace-${ns}`;
-      findings.push({
-        check: 'sidecar-injection',
-        status: 'warning',
-        message: `${who} may not get Namespace "${ns}" (a cluster-scoped object, which a namespaced Role cannot grant), so sidecar injection cannot be verified`,
-        action: `kubectl create clusterrole ${role} --verb=get --resource=namespaces --resource-name=${ns} && kubectl create clusterrolebinding ${role} --clusterrole=${role} ${subjectFlag(
-          username,
-        )}`,
-      });
+      const action = `kubectl create clusterrole ${role} --verb=get --resource=namespaces --resource-name=${ns} && kubectl create clusterrolebinding ${role} --clusterrole=${role} ${subjectFlag(
+        username,
+      )}`;
+      findings.push(
+        {
+          check: 'sidecar-injection',
+          status: 'warning',
+          message: `${who} may not get Namespace "${ns}" (a cluster-scoped object, which a namespaced Role cannot grant), so sidecar injection cannot be verified`,
+          action,
+        },
+        {
+          check: 'pod-security',
+          status: 'warning',
+          message: `${who} may not get Namespace "${ns}", so its PodSecurity enforcement (the pod-security.kubernetes.io/enforce label) cannot be verified`,
+          action,
+        },
+      );
     } else if (code === 404) {
       findings.push({
         check: 'sidecar-injection',
         status: 'error',
         message: `Namespace "${ns}" does not exist`,
-        action: `kubectl create namespace ${ns} && kubectl label namespace ${ns} istio-injection=enabled, then give the environment's ServiceAccount its Role there`,
+        action: `kubectl create namespace ${ns} && kubectl label namespace ${ns} istio-injection=enabled ${Object.entries(
+          BASELINE_LABELS,
+        )
+          .map(([key, value]) => `${key}=${value}`)
+          .join(
+            ' ',
+          )}, then bind the Role there to the environment's ServiceAccount`,
       });
     } else {
       findings.push({
@@ -358,7 +381,7 @@ export async function checkEnvironment(
     }
   }
 
-  // (e) The gateway exists, read with the gateway's credentials when configured.
+  // (f) The gateway exists, read with the gateway's credentials when configured.
   if (env.gateway && connections.gateway) {
     const gw = env.gateway;
     const gwName = `${gw.namespace}/${gw.name}`;

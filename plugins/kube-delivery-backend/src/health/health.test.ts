@@ -4,7 +4,11 @@ import {
   type TestBackend,
 } from '@backstage/backend-test-utils';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
-import { getDevCluster, type DevCluster } from '@internal/devcluster';
+import {
+  deployerUsername,
+  getDevCluster,
+  type DevCluster,
+} from '@internal/devcluster';
 import type { Knex } from 'knex';
 import request from 'supertest';
 import { adserviceManifest } from '../__testUtils__/boutiqueManifests';
@@ -116,11 +120,15 @@ describe('environment health', () => {
       ['credentials', 'ok'],
       ['istio-crds', 'ok'],
       ['sidecar-injection', 'ok'],
+      ['pod-security', 'ok'],
       ['gateway', 'ok'],
     ]);
     expect(result.status).toBe('ok');
     expect(finding(result, 'credentials')!.message).toContain(
-      'system:serviceaccount:dev:kube-delivery',
+      `"${deployerUsername('dev')}"`,
+    );
+    expect(finding(result, 'pod-security')!.message).toBe(
+      'Namespace "dev" enforces PodSecurity "baseline" (pod-security.kubernetes.io/enforce=baseline)',
     );
     // The cached result is what GET answers.
     expect(await health.latest('dev', 'user:default/tester')).toEqual(result);
@@ -267,7 +275,7 @@ describe('environment health', () => {
           check: 'credentials:patch deployments.apps',
           status: 'error',
           message: expect.stringMatching(
-            /^"system:serviceaccount:test:kube-delivery" may not patch deployments\.apps in namespace "test"/,
+            /^"system:serviceaccount:kube-delivery-system:deployer-test" may not patch deployments\.apps in namespace "test"/,
           ),
           action: expect.stringContaining(
             'Add verb "patch" on resource "deployments" (apiGroups: ["apps"])',
@@ -316,11 +324,141 @@ describe('environment health', () => {
       status: 'warning',
       message: expect.stringContaining('may not get Namespace "dev"'),
       action:
-        'kubectl create clusterrole kube-delivery-namespace-dev --verb=get --resource=namespaces --resource-name=dev && kubectl create clusterrolebinding kube-delivery-namespace-dev --clusterrole=kube-delivery-namespace-dev --serviceaccount=test:kube-delivery',
+        'kubectl create clusterrole kube-delivery-namespace-dev --verb=get --resource=namespaces --resource-name=dev && kubectl create clusterrolebinding kube-delivery-namespace-dev --clusterrole=kube-delivery-namespace-dev --serviceaccount=kube-delivery-system:deployer-test',
+    });
+    expect(finding(result, 'pod-security')).toEqual({
+      check: 'pod-security',
+      status: 'warning',
+      message: expect.stringContaining('cannot be verified'),
+      action: finding(result, 'sidecar-injection')!.action,
     });
     expect(finding(result, 'credentials:patch deployments.apps')?.status).toBe(
       'error',
     );
+  });
+
+  it('finds a namespace without PodSecurity enforcement', async () => {
+    // A throwaway namespace (not dev/test/production, which others use) and an
+    // account of its own that may read only that Namespace.
+    const ns = uniqueName('psa');
+    const reader = `kube-delivery-health-test-${ns}`;
+    try {
+      await kubectl(cluster, ['create', 'namespace', ns]);
+      await kubectl(cluster, ['create', 'serviceaccount', 'probe', '-n', ns]);
+      await kubectl(cluster, [
+        'create',
+        'clusterrole',
+        reader,
+        '--verb=get',
+        '--resource=namespaces',
+        `--resource-name=${ns}`,
+      ]);
+      await kubectl(cluster, [
+        'create',
+        'clusterrolebinding',
+        reader,
+        `--clusterrole=${reader}`,
+        `--serviceaccount=${ns}:probe`,
+      ]);
+      const token = (
+        await kubectl(cluster, ['create', 'token', 'probe', '-n', ns])
+      ).trim();
+      const [dev] = devClusterEnvironments(cluster);
+      const throwaway = new HealthService({
+        environments: [
+          {
+            ...dev,
+            name: ns,
+            namespace: ns,
+            cluster: {
+              ...dev.cluster,
+              name: ns,
+              namespace: ns,
+              serviceAccountToken: token,
+            },
+          },
+        ],
+        store: await DatabaseHealthStore.create({
+          database: { getClient: async () => knex } as any,
+        }),
+        logger: mockServices.logger.mock(),
+      });
+      /** Checks until the pod-security finding satisfies `until` (label changes take moments). */
+      const check = async (until: (f?: HealthFinding) => boolean) => {
+        const deadline = Date.now() + 15_000;
+        for (;;) {
+          const result = await throwaway.check(ns, 'user:default/tester');
+          if (until(finding(result, 'pod-security')) || Date.now() > deadline)
+            return result;
+          await new Promise(resolve => setTimeout(resolve, 250));
+        }
+      };
+
+      const unlabelled = await check(f => f !== undefined);
+      expect(finding(unlabelled, 'pod-security')).toEqual({
+        check: 'pod-security',
+        status: 'error',
+        message: expect.stringMatching(
+          new RegExp(
+            `^Namespace "${ns}" has no pod-security\.kubernetes\.io/enforce label: Kubernetes does not enforce PodSecurity there`,
+          ),
+        ),
+        action: expect.stringContaining(
+          `kubectl label --overwrite namespace ${ns} pod-security.kubernetes.io/enforce=baseline pod-security.kubernetes.io/enforce-version=latest pod-security.kubernetes.io/warn=baseline pod-security.kubernetes.io/warn-version=latest`,
+        ),
+      });
+      expect(finding(unlabelled, 'pod-security')!.action).toContain(
+        'NET_ADMIN',
+      );
+      expect(unlabelled.status).toBe('error');
+
+      await kubectl(cluster, [
+        'label',
+        'namespace',
+        ns,
+        'pod-security.kubernetes.io/enforce=privileged',
+      ]);
+      const privileged = await check(f => /=privileged/.test(f?.message ?? ''));
+      expect(finding(privileged, 'pod-security')).toMatchObject({
+        status: 'error',
+        message: expect.stringContaining(
+          `Namespace "${ns}" has pod-security.kubernetes.io/enforce=privileged`,
+        ),
+      });
+
+      // The action's own command.
+      await kubectl(cluster, [
+        'label',
+        '--overwrite',
+        'namespace',
+        ns,
+        'pod-security.kubernetes.io/enforce=baseline',
+        'pod-security.kubernetes.io/enforce-version=latest',
+        'pod-security.kubernetes.io/warn=baseline',
+        'pod-security.kubernetes.io/warn-version=latest',
+      ]);
+      const labelled = await check(f => f?.status === 'ok');
+      expect(finding(labelled, 'pod-security')).toEqual({
+        check: 'pod-security',
+        status: 'ok',
+        message: `Namespace "${ns}" enforces PodSecurity "baseline" (pod-security.kubernetes.io/enforce=baseline)`,
+        action: '',
+      });
+    } finally {
+      await cluster.kubectl([
+        'delete',
+        'clusterrolebinding,clusterrole',
+        reader,
+        '--ignore-not-found',
+      ]);
+      await cluster.kubectl([
+        'delete',
+        'namespace',
+        ns,
+        '--ignore-not-found',
+        '--wait=false',
+      ]);
+    }
   });
 
   it('reports an unreachable cluster as one error', async () => {

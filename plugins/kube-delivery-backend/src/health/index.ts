@@ -3,6 +3,13 @@ export {
   createHealthConnections,
   DEPLOY_ACCESS,
 } from './checkEnvironment';
+export {
+  podSecurityLevel,
+  podSecurityFinding,
+  BASELINE_LABELS,
+  POD_SECURITY_ENFORCE_LABEL,
+  type PodSecurityLevel,
+} from './podSecurity';
 export { readHealthSettings, type HealthSettings } from './config';
 export { DatabaseHealthStore, type HealthStore } from './HealthStore';
 export {

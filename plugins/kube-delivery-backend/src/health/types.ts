@@ -5,7 +5,7 @@ export type HealthStatus = 'ok' | 'warning' | 'error';
 export interface HealthFinding {
   /**
    * What was checked: `cluster`, `credentials`, `credentials:<verb> <resource>`,
-   * `istio-crds`, `sidecar-injection` or `gateway`. Stable between checks, so
+   * `istio-crds`, `sidecar-injection`, `pod-security` or `gateway`. Stable between checks, so
    * changes can be told apart.
    */
   check: string;
