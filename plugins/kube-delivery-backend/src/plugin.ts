@@ -4,6 +4,7 @@ import {
 } from '@backstage/backend-plugin-api';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { kubeDeliveryPermissions } from '@internal/plugin-kube-delivery-common';
+import type { ServiceSpec } from './catalog';
 import { readDeliveryConfig } from './config/environments';
 import { DatabaseDeliveryStore } from './database';
 import { createContainerFeed } from './feed';
@@ -101,13 +102,17 @@ export const kubeDeliveryPlugin = createBackendPlugin({
             (
               await store.listActive(entityRef)
             ).find(d => d.environment === environment && d.track === track)?.id,
+          claims,
         });
-        runner.onSucceeded(deployment =>
-          routing.reconcileDeployed(
+        // A public service is bound to its gateway hosts from its first deploy.
+        runner.onSucceeded(async deployment => {
+          const release = await store.getRelease(deployment.releaseId);
+          await routing.reconcileDeployed(
             deployment.entityRef,
             deployment.environment,
-          ),
-        );
+            release.snapshot.spec as unknown as ServiceSpec,
+          );
+        });
 
         // Before the main router: certificate uploads have their own body limit.
         deps.httpRouter.use(
