@@ -6,13 +6,12 @@ import {
   channelOf,
   parseVersion,
 } from '@internal/plugin-kube-delivery-common';
-import fs from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import {
   parseServiceSpec,
   resolveManifestLocation,
   type ServiceSpec,
 } from '../catalog';
+import { readManifestFile } from '../catalog/resolveManifestLocation';
 import type { ChannelConfig } from '../config/environments';
 import type { DeliveryStore, ReleaseRecord } from '../database';
 import type { ContainerFeed, FeedTag } from '../feed';
@@ -157,15 +156,20 @@ export class ReleaseService {
 
   private async readManifest(entity: Entity, spec: ServiceSpec) {
     const location = resolveManifestLocation(entity, spec.manifest!);
+    if (location.startsWith('file:')) {
+      // Local catalogs (file locations) are read directly, UrlReader has no
+      // file: scheme: confined to the catalog file's directory, and capped.
+      const buffer = await readManifestFile(
+        entity,
+        spec.manifest!,
+        MAX_MANIFEST_BYTES,
+      );
+      return buffer.toString('utf8');
+    }
     let buffer: Buffer;
     try {
-      if (location.startsWith('file:')) {
-        // Local catalogs (file locations) are read directly; UrlReader has no file: scheme.
-        buffer = await fs.readFile(fileURLToPath(location));
-      } else {
-        const response = await this.options.urlReader.readUrl(location);
-        buffer = await response.buffer();
-      }
+      const response = await this.options.urlReader.readUrl(location);
+      buffer = await response.buffer();
     } catch (error) {
       throw new InputError(
         `Cannot read the manifest of ${spec.entityRef} at ${location}: ${
