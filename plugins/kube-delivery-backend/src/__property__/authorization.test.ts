@@ -69,6 +69,7 @@ const BODIES: Record<string, unknown> = {
   },
   'POST /environments/:name/certificates/cert-manager': {},
   'POST /environments/:name/health': undefined,
+  'DELETE /environments/:name/claims/:claimKind/:claimName': undefined,
 };
 
 /**
@@ -84,6 +85,7 @@ const OPEN_TO_AUTHENTICATED: Record<string, { writesTables?: string[] }> = {
     writesTables: ['kd_environment_health', 'kd_environment_events'],
   },
   'GET /environments/:name/history': {},
+  'GET /environments/:name/claims': {},
   'POST /environments/:name/health': {
     writesTables: ['kd_environment_health', 'kd_environment_events'],
   },
@@ -237,6 +239,8 @@ describe(`every endpoint against callers without rights (${database})`, () => {
       name: entityScoped ? target : 'dev',
       environment: 'dev',
       branch: 'myfeature',
+      claimKind: 'service',
+      claimName: target,
     };
     return `${API}${route.path.replace(/:(\w+)/g, (_, param: string) => {
       if (param === 'id') {

@@ -16,7 +16,9 @@ import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import type { JsonObject } from '@backstage/types';
 import type { DevCluster } from '@internal/devcluster';
 import type { Knex } from 'knex';
+import type { PermissionPolicy } from '@backstage/plugin-permission-node';
 import { kubeDeliveryPlugin } from '../plugin';
+import { realPermissions } from './realPermissions';
 import { devClusterEnvironments, testDeliveryConfig } from './deliveryHarness';
 import type { MutableCatalog } from './mutableCatalog';
 
@@ -76,7 +78,9 @@ export function startDeliveryBackend(options: {
   permission:
     | AuthorizeResult.ALLOW
     | AuthorizeResult.DENY
-    | { onlyEntityRef: string | string[] };
+    | { onlyEntityRef: string | string[] }
+    /** Backstage's permission backend with this policy, asked through the real permission client. */
+    | { policy: PermissionPolicy };
   /** Changes the app-config before the backend starts (e.g. a gateway or routingApi). */
   configure?: (config: { kubeDelivery: Record<string, any> }) => void;
   /** More features, e.g. a scheduler mock that captures tasks. */
@@ -88,6 +92,12 @@ export function startDeliveryBackend(options: {
     kubeDelivery: Record<string, any>;
   };
   options.configure?.(config);
+  if (
+    typeof options.permission === 'object' &&
+    'policy' in options.permission
+  ) {
+    Object.assign(config, { permission: { enabled: true } });
+  }
   return startTestBackend({
     features: [
       kubeDeliveryPlugin,
@@ -96,9 +106,7 @@ export function startDeliveryBackend(options: {
       mockServices.httpAuth.factory({
         defaultCredentials: mockCredentials.none(),
       }),
-      typeof options.permission === 'object'
-        ? onlyEntityPermissions(options.permission.onlyEntityRef)
-        : mockServices.permissions.factory({ result: options.permission }),
+      ...permissionFeatures(options.permission),
       options.catalog
         ? createServiceFactory({
             service: catalogServiceRef,
@@ -109,6 +117,16 @@ export function startDeliveryBackend(options: {
       ...(options.features ?? []),
     ],
   });
+}
+
+function permissionFeatures(
+  permission: Parameters<typeof startDeliveryBackend>[0]['permission'],
+) {
+  if (typeof permission !== 'object') {
+    return [mockServices.permissions.factory({ result: permission })];
+  }
+  if ('policy' in permission) return realPermissions(permission.policy);
+  return [onlyEntityPermissions(permission.onlyEntityRef)];
 }
 
 /** A permission policy that allows resource permissions on some entities and denies everything else. */

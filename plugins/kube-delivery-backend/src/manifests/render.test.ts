@@ -899,13 +899,13 @@ describe('renderRelease', () => {
       expect(r.serviceAccount.metadata!.annotations).toEqual({
         [ANNOTATION_OWNER_REF]: spec.entityRef,
       });
-      for (const podSpec of [
+      for (const runs of [
         r.deployment.spec!.template.spec!,
         r.smokeTest!.spec!.template.spec!,
       ]) {
-        expect(podSpec.serviceAccountName).toBe('cartservice');
-        expect(podSpec.serviceAccount).toBe('cartservice');
-        expect(podSpec.automountServiceAccountToken).toBe(false);
+        expect(runs.serviceAccountName).toBe('cartservice');
+        expect(runs.serviceAccount).toBe('cartservice');
+        expect(runs.automountServiceAccountToken).toBe(false);
       }
       const mounting = render({}, { serviceAccountToken: 'mount' });
       expect(mounting.serviceAccount.automountServiceAccountToken).toBe(true);

@@ -75,11 +75,11 @@ function conflict(
   entityRef: string,
   held: Row,
 ): ConflictError {
+  const what = held.kind === 'host' ? "this entity's host" : 'this entity';
   return new ConflictError(
     `The ${held.kind} name "${held.name}" in environment "${environment}" belongs to ${held.entity_ref}, not to ${entityRef}. ` +
-      `Two entities can never share a ${held.kind} name in one environment: rename this entity` +
-      (held.kind === 'host' ? "'s host" : '') +
-      ', or ask a platform admin to release the claim if the other entity is gone.',
+      `Two entities can never share a ${held.kind} name in one environment: rename ${what}, ` +
+      'or ask a platform admin to release the claim if the other entity is gone.',
   );
 }
 

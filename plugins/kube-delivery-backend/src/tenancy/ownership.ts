@@ -73,12 +73,13 @@ export function assertWritable(
   // of its name (taken from the deployment history on upgrade) decides.
   if (owner === undefined && labels[LABEL_MANAGED_BY] === MANAGER) return;
   if (owner === undefined && options.adoptUnmanaged) return;
+  const wayOut =
+    owner === undefined
+      ? 'Rename the service, remove the object, or let the platform team set adoptUnmanaged: true on the environment to take it over.'
+      : 'Rename this service, or ask the owning team.';
   throw new ConflictError(
     `${what} belongs to ${describeOwner(live)}, not to ${
       wantedRef ?? 'this entity'
-    }; Kube Delivery never writes over another entity's object. ` +
-      (owner === undefined
-        ? 'Rename the service, remove the object, or let the platform team set adoptUnmanaged: true on the environment to take it over.'
-        : 'Rename this service, or ask the owning team.'),
+    }; Kube Delivery never writes over another entity's object. ${wayOut}`,
   );
 }

@@ -36,11 +36,11 @@ export function createClaimsRouter(options: {
   });
 
   router.delete(
-    '/environments/:name/claims/:kind/:claimed',
+    '/environments/:name/claims/:claimKind/:claimName',
     async (req, res) => {
-      const credentials = await httpAuth.credentials(req, {
-        allow: ['user', 'service'],
-      });
+      // A person's decision: service principals pass Backstage's permission
+      // client without a policy decision, so none may release a claim.
+      const credentials = await httpAuth.credentials(req, { allow: ['user'] });
       const [decision] = await permissions.authorize(
         [{ permission: kubeDeliveryClaimReleasePermission }],
         { credentials },
@@ -51,8 +51,8 @@ export function createClaimsRouter(options: {
         );
       }
       const environment = options.environment(req.params.name);
-      const kind = req.params.kind as ClaimKind;
-      const name = req.params.claimed;
+      const kind = req.params.claimKind as ClaimKind;
+      const name = req.params.claimName;
       if (!KINDS.includes(kind)) {
         throw new InputError(`Claim kind must be one of ${KINDS.join(', ')}`);
       }
