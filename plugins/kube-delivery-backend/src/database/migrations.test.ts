@@ -1,6 +1,9 @@
 import { resolvePackagePath } from '@backstage/backend-plugin-api';
 import fs from 'node:fs';
-import { TEST_DATABASE_IDS, createTestDatabases } from '../__testUtils__/testDatabases';
+import {
+  TEST_DATABASE_IDS,
+  createTestDatabases,
+} from '../__testUtils__/testDatabases';
 
 const migrationsDir = resolvePackagePath(
   '@internal/plugin-kube-delivery-backend',
@@ -31,6 +34,87 @@ describe('migrations', () => {
       }
       expect(await knex.schema.hasTable('kd_deployments')).toBe(false);
       expect(await knex.schema.hasTable('kd_releases')).toBe(false);
+      await knex.destroy();
+    },
+  );
+
+  it.each(TEST_DATABASE_IDS)(
+    'claims each deployed service name for the entity that deployed it first, on upgrade, on %p',
+    async databaseId => {
+      const knex = await databases.init(databaseId);
+      const claimsMigration = migrationFiles.findIndex(name =>
+        name.includes('_name_claims'),
+      );
+      for (const _ of migrationFiles.slice(0, claimsMigration)) {
+        await knex.migrate.up({ directory: migrationsDir });
+      }
+      const release = (id: string, entityRef: string) => ({
+        id,
+        entity_ref: entityRef,
+        version: '0.1.3',
+        image_ref: 'example.test/shop:0.1.3',
+        channel: 'default',
+        snapshot: '{}',
+        created_at: 1,
+        created_by: 'user:default/ada',
+      });
+      const deployment = (
+        id: string,
+        entityRef: string,
+        releaseId: string,
+        createdAt: number,
+      ) => ({
+        id,
+        entity_ref: entityRef,
+        environment: 'dev',
+        track: 'mainline',
+        release_id: releaseId,
+        version: '0.1.3',
+        kind: 'deploy',
+        strategy: 'rolling',
+        status: 'succeeded',
+        active: false,
+        created_by: 'user:default/ada',
+        created_at: createdAt,
+      });
+      const [first, second] = [
+        'component:default/shop',
+        'resource:default/shop',
+      ];
+      await knex('kd_releases').insert([
+        release('00000000-0000-4000-8000-000000000001', first),
+        release('00000000-0000-4000-8000-000000000002', second),
+      ]);
+      // The impostor deployed after the service it collided with.
+      await knex('kd_deployments').insert([
+        deployment(
+          '00000000-0000-4000-8000-000000000011',
+          second,
+          '00000000-0000-4000-8000-000000000002',
+          200,
+        ),
+        deployment(
+          '00000000-0000-4000-8000-000000000012',
+          first,
+          '00000000-0000-4000-8000-000000000001',
+          100,
+        ),
+      ]);
+      await knex.migrate.up({ directory: migrationsDir });
+      const claims = await knex('kd_name_claims').select(
+        'environment',
+        'kind',
+        'name',
+        'entity_ref',
+      );
+      expect(claims).toEqual([
+        {
+          environment: 'dev',
+          kind: 'service',
+          name: 'shop',
+          entity_ref: first,
+        },
+      ]);
       await knex.destroy();
     },
   );
