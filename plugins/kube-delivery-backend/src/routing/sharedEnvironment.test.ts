@@ -55,6 +55,9 @@ describe('two public services sharing the dev gateway on the local control plane
   const debugName = uniqueName('debug');
   const debug = routedAdservice(debugName);
   debug.metadata.annotations!['kube-delivery.io/routing'] = 'header:x-debug';
+  // A third public service that names the shop's host.
+  const copycatName = uniqueName('copycat');
+  const copycat = publicFrontend(copycatName, [shopHost]);
   // Never deployed; its VirtualService is written by others.
   const strayName = uniqueName('stray');
   const stray = routedAdservice(strayName);
@@ -92,7 +95,7 @@ describe('two public services sharing the dev gateway on the local control plane
     backend = await startDeliveryBackend({
       cluster,
       knex,
-      entities: [shop, blog, impostor, debug, stray],
+      entities: [shop, blog, impostor, debug, stray, copycat],
       permission: AuthorizeResult.ALLOW,
       configure: withDevGateway(undefined, gateway),
     });
@@ -340,5 +343,37 @@ describe('two public services sharing the dev gateway on the local control plane
     expect(vs.spec.http.map((h: { name: string }) => h.name)).toEqual([
       'mainline',
     ]);
+  });
+
+  it('refuses a second claim of a host with a 409 naming its owner, writing nothing', async () => {
+    const before = await live(shopName);
+    const release = await request(backend.server)
+      .post(`${pathOf(copycat)}/releases`)
+      .set('Authorization', asUser())
+      .send({ version: '0.1.3' });
+    expect(release.status).toBe(201);
+    const res = await request(backend.server)
+      .post(`${pathOf(copycat)}/deployments`)
+      .set('Authorization', asUser())
+      .send({ environment: 'dev', version: '0.1.3' });
+    expect(res.status).toBe(409);
+    expect(res.body.error.message).toContain(
+      `The host name "${shopHost}" in environment "dev" belongs to ${refOf(
+        shop,
+      )}`,
+    );
+    const after = await live(shopName);
+    expect(after.metadata.resourceVersion).toBe(
+      before.metadata.resourceVersion,
+    );
+    const objects = await kubectlJson(cluster, [
+      '-n',
+      'dev',
+      'get',
+      'deployment,service,serviceaccount,virtualservice',
+      '-l',
+      `app.kubernetes.io/name=${copycatName}`,
+    ]);
+    expect(objects.items).toEqual([]);
   });
 });
