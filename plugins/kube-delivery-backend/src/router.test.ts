@@ -102,7 +102,12 @@ const SHA256 = `sha256:${'a'.repeat(64)}`;
  */
 // prettier-ignore
 const HOSTILE_RELEASES: Array<[string, unknown, RegExp]> = [
-  ['an unknown field', { version: '0.1.3', image: 'evil/image' }, /^Unknown field "image"/],
+  ['an unknown field', { version: '0.1.3', registry: 'evil.example' }, /^Unknown field "registry"/],
+  [
+    'an image repository the entity does not allow',
+    { version: '0.1.3', image: 'evil/image' },
+    /^Image repository "evil\/image" is not the entity's/,
+  ],
   ['an unknown field named like an Object method', { version: '0.1.3', constructor: 'x' }, /^Unknown field "constructor"/],
   ['no version', {}, /^Field "version" is required/],
   ['a number as version', { version: 1 }, /^Field "version" must be a string/],
