@@ -25,6 +25,7 @@ import {
   toClusterError,
 } from './errors';
 import { ChangeSignal, watchForChanges } from './changeSignal';
+import { assertPodSecurityEnforced } from './podSecurity';
 import { backoffDelay } from './retry';
 import {
   assertWritable,
@@ -104,7 +105,9 @@ export interface EnvironmentCluster {
    * Server-side dry run (dryRun=All) of the server-side apply of every object, in
    * order; throws on the first rejection, naming kind/name and the server's message.
    * A PodSecurity warning the API server gives (its `warn` level answers for
-   * workloads what `enforce` would refuse for their pods) is an InputError.
+   * workloads what `enforce` would refuse for their pods) is an InputError;
+   * with `requirePodSecurity`, a namespace that does not enforce PodSecurity
+   * is a ConflictError before anything else.
    */
   dryRun(objects: KubernetesObject[]): Promise<void>;
   /**
@@ -175,6 +178,8 @@ export interface EnvironmentClusterOptions extends ConnectionOptions {
   pollIntervalMs?: number;
   /** Let an entity take over objects of its names that Kube Delivery did not create. Default false. */
   adoptUnmanaged?: boolean;
+  /** Dry runs first check that the namespace enforces PodSecurity (baseline or stricter). Default false. */
+  requirePodSecurity?: boolean;
 }
 
 /** What PodSecurity admission's warnings start with, e.g. `would violate PodSecurity "baseline:latest": ...`. */
@@ -269,6 +274,7 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
   private readonly ref: EnvironmentRef;
   private readonly pollIntervalMs: number;
   private readonly adoptUnmanaged: boolean;
+  private readonly requirePodSecurity: boolean;
 
   constructor(
     target: ClusterTarget,
@@ -288,9 +294,13 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
     };
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.adoptUnmanaged = options.adoptUnmanaged ?? false;
+    this.requirePodSecurity = options.requirePodSecurity ?? false;
   }
 
   async dryRun(objects: KubernetesObject[]): Promise<void> {
+    if (this.requirePodSecurity) {
+      assertPodSecurityEnforced(await this.readNamespace(), this);
+    }
     await this.applyAll(objects, true);
   }
 

@@ -22,6 +22,7 @@ export class ClusterRegistry {
       client = createEnvironmentCluster(environment.cluster, this.logger, {
         pollIntervalMs: ROLLOUT_POLL_INTERVAL_MS,
         adoptUnmanaged: environment.adoptUnmanaged,
+        requirePodSecurity: !environment.allowNamespaceWithoutPodSecurity,
       });
       this.clients.set(environment.name, client);
     }

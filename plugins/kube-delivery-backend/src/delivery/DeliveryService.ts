@@ -10,12 +10,7 @@ import type {
   ReleaseRecord,
 } from '../database';
 import { MAINLINE_TRACK, type RenderedRelease } from '../manifests';
-import {
-  assertPodSecurityEnforced,
-  serviceHosts,
-  type ClaimedName,
-  type ClaimStore,
-} from '../tenancy';
+import { serviceHosts, type ClaimedName, type ClaimStore } from '../tenancy';
 import type { ClusterRegistry } from './ClusterRegistry';
 import type { DeploymentRunner } from './DeploymentRunner';
 import { renderSnapshot } from './DeploymentRunner';
@@ -205,9 +200,16 @@ export class DeliveryService {
     ];
     const { claims, clusters } = this.options;
     await claims.assertNotClaimedByOthers(environment.name, entityRef, names);
-    const cluster = clusters.forEnvironment(environment);
-    await assertPodSecurityEnforced(cluster, environment);
-    await cluster.dryRun(releaseObjects(rendered));
+    try {
+      await clusters
+        .forEnvironment(environment)
+        .dryRun(releaseObjects(rendered));
+    } catch (error) {
+      // What the cluster refuses is the caller's to hear now; an unreachable
+      // or refusing cluster is recorded by the job's own dry run instead.
+      if (error instanceof InputError || error instanceof ConflictError)
+        throw error;
+    }
     await claims.claim(environment.name, entityRef, names);
   }
 

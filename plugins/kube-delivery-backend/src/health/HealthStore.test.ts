@@ -103,7 +103,10 @@ describe('DatabaseHealthStore', () => {
         actor: 'user:default/a',
       });
       expect(routeEvent.entityRef).toBe('component:default/adservice');
-      const { items } = await store.listEvents({ environment: 'dev', limit: 10 });
+      const { items } = await store.listEvents({
+        environment: 'dev',
+        limit: 10,
+      });
       expect(items.map(e => [e.kind, e.entityRef])).toEqual([
         ['route-changed', 'component:default/adservice'],
       ]);

@@ -1,12 +1,15 @@
 import type { V1Namespace } from '@kubernetes/client-node';
+import {
+  POD_SECURITY_ENFORCE_LABEL,
+  podSecurityLevel,
+} from '../cluster/podSecurity';
 import type { HealthFinding } from './types';
 
-/** A Pod Security Standards level, as the pod-security.kubernetes.io/* labels name it. */
-export type PodSecurityLevel = 'restricted' | 'baseline' | 'privileged';
-
-export const POD_SECURITY_ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
-
-const LEVELS: readonly string[] = ['restricted', 'baseline', 'privileged'];
+export {
+  POD_SECURITY_ENFORCE_LABEL,
+  podSecurityLevel,
+  type PodSecurityLevel,
+} from '../cluster/podSecurity';
 
 /** The labels an environment namespace should carry: Kubernetes enforces "baseline". */
 export const BASELINE_LABELS: Readonly<Record<string, string>> = {
@@ -15,21 +18,6 @@ export const BASELINE_LABELS: Readonly<Record<string, string>> = {
   'pod-security.kubernetes.io/warn': 'baseline',
   'pod-security.kubernetes.io/warn-version': 'latest',
 };
-
-/**
- * The level Kubernetes' PodSecurity admission enforces in the namespace (its
- * `pod-security.kubernetes.io/enforce` label); undefined when the label is
- * missing or not a level. "privileged" enforces nothing. A default set in the
- * API server's admission configuration is not visible here.
- */
-export function podSecurityLevel(
-  namespace: V1Namespace,
-): PodSecurityLevel | undefined {
-  const value = namespace.metadata?.labels?.[POD_SECURITY_ENFORCE_LABEL];
-  return value !== undefined && LEVELS.includes(value)
-    ? (value as PodSecurityLevel)
-    : undefined;
-}
 
 /** The health finding `pod-security` for a namespace that was read. */
 export function podSecurityFinding(namespace: V1Namespace): HealthFinding {

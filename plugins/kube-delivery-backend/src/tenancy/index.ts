@@ -2,4 +2,3 @@ export * from './ownership';
 export * from './ClaimStore';
 export * from './hosts';
 export { createClaimsRouter } from './router';
-export { assertPodSecurityEnforced } from './podSecurity';
