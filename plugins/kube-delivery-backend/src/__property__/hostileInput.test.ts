@@ -585,7 +585,7 @@ describe(`hostile input through the HTTP router, property-based (${database})`, 
           fc.jsonValue({ maxDepth: 2 }),
         ),
         extra: fc.option(
-          fc.constantFrom('image', 'namespace', 'constructor', 'Version'),
+          fc.constantFrom('registry', 'namespace', 'constructor', 'Version'),
           { nil: undefined },
         ),
         extraValue: fc.oneof(hostileString, fc.jsonValue({ maxDepth: 2 })),
