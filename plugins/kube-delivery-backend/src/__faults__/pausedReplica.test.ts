@@ -131,6 +131,7 @@ describe(`a replica paused past its lease and resumed (${FAULT_DATABASE})`, () =
       `ConfigMap dev/${name}-config`,
       `Deployment dev/${name}`,
       `Service dev/${name}`,
+      `ServiceAccount dev/${name}`,
     ]);
   });
 });
