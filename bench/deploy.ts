@@ -43,6 +43,7 @@ import {
   ReleaseService,
 } from '../plugins/kube-delivery-backend/src/delivery';
 import { ROLLOUT_POLL_INTERVAL_MS } from '../plugins/kube-delivery-backend/src/delivery/ClusterRegistry';
+import { DatabaseClaimStore } from '../plugins/kube-delivery-backend/src/tenancy';
 import { entityDirOf } from './lib/cluster';
 import { renderedObjects, writeList } from './lib/render';
 import { createBenchLogger } from './lib/logger';
@@ -208,6 +209,7 @@ class RolloutPollRegistry extends ClusterRegistry {
     if (!client) {
       client = createEnvironmentCluster(environment.cluster, this.log, {
         pollIntervalMs: this.rolloutPollMs,
+        requirePodSecurity: !environment.allowNamespaceWithoutPodSecurity,
       });
       this.byEnvironment.set(environment.name, client);
     }
@@ -322,6 +324,7 @@ async function assemble(
     releases,
     runner,
     clusters,
+    claims: new DatabaseClaimStore(knex),
   });
   runner.start();
   const environment = config.environments.find(e => e.name === ENVIRONMENT)!;
