@@ -173,5 +173,29 @@ export interface Config {
       /** How often the runner looks for queued or abandoned deployments, in milliseconds. Default 1000. */
       pollIntervalMs?: number;
     };
+    /**
+     * What callers that are not users may do. Backstage's permission client
+     * allows every service principal without asking the permission policy,
+     * so Kube Delivery asks this list first: a static CI token, another
+     * plugin's own token or a JWKS-verified machine may use only the
+     * permissions granted to its subject here (in the environments listed),
+     * and any other service principal is refused with a 403 naming its
+     * subject. Users, and plugins acting on behalf of a user (the scaffolder
+     * actions), are decided by the permission policy. Absent: no service
+     * principal may do anything.
+     */
+    servicePrincipals?: Array<{
+      /**
+       * The subject exactly as Backstage authenticates it: a static token's
+       * configured `subject` (`ci` in the shipped app-config),
+       * `plugin:<pluginId>` for another backend plugin,
+       * `external:<sub>` for a JWKS token.
+       */
+      subject: string;
+      /** Kube Delivery permission names, e.g. `kube-delivery.read`, `kube-delivery.deployment.create`. */
+      permissions: string[];
+      /** The environments where the permissions apply to what is done in one (deploy, route...); absent: every environment. */
+      environments?: string[];
+    }>;
   };
 }

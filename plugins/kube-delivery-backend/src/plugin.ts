@@ -20,6 +20,7 @@ import { StatusCache } from './status';
 import { createClaimsRouter, DatabaseClaimStore } from './tenancy';
 import { DatabaseHistoryStore } from './history';
 import { createRouting } from './routing';
+import { checkStaticTokens } from './permissions/staticTokens';
 import {
   createHealthRouter,
   DatabaseHealthStore,
@@ -54,6 +55,8 @@ export const kubeDeliveryPlugin = createBackendPlugin({
       },
       async init(deps) {
         const { logger, lifecycle } = deps;
+        // A configured CI token that is empty or short refuses the start.
+        checkStaticTokens(deps.config, logger);
         deps.permissionsRegistry.addPermissions(kubeDeliveryPermissions);
 
         const config = readDeliveryConfig(deps.config);
