@@ -1,3 +1,4 @@
+import type { BackstageCredentials } from '@backstage/backend-plugin-api';
 import { InputError } from '@backstage/errors';
 import {
   HISTORY_ENTRY_KINDS,
@@ -9,6 +10,11 @@ import express from 'express';
 import Router from 'express-promise-router';
 import type { DeliveryService } from '../delivery';
 import { readBody } from '../http/body';
+import {
+  routeEventAsSeenBy,
+  ruleValueGate,
+  ruleViewerOf,
+} from '../routing/ruleValues';
 import { HISTORY_CURSOR, type HistoryStore } from './HistoryStore';
 import { toReleaseDetail } from './releaseDetail';
 
@@ -21,21 +27,36 @@ const RELEASE_ID =
  * `GET …/history` (the service's Release history) and `GET …/releases/:id`
  * (one release with its manifest). Mounted by the main router, which passes
  * its check of the entity in the path and a permission on it.
+ *
+ * Routing rule values in route changes (session ids, user ids) are shown to
+ * the rule's owner and to those `mayRoute` says may route on the entity in
+ * the rule's environment; to others the rule has `value: null,
+ * valueHidden: true` and the message says `(hidden)`.
  */
 export function createHistoryRouter(options: {
   entityPath: string;
   authorizedEntity: (
     req: express.Request,
     permission: ResourcePermission<'catalog-entity'>,
-  ) => Promise<{ entityRef: string }>;
+  ) => Promise<{ entityRef: string; credentials: BackstageCredentials }>;
   delivery: DeliveryService;
   history: HistoryStore;
+  /**
+   * Whether the caller may route on the entity in the environment (the
+   * route permission), which shows them every rule value there. Without it
+   * only owners see their rules' values.
+   */
+  mayRoute?: (input: {
+    credentials: BackstageCredentials;
+    entityRef: string;
+    environment: string;
+  }) => Promise<boolean>;
 }): express.Router {
-  const { entityPath, authorizedEntity, delivery, history } = options;
+  const { entityPath, authorizedEntity, delivery, history, mayRoute } = options;
   const router = Router();
 
   router.get(`${entityPath}/history`, async (req, res) => {
-    const { entityRef } = await authorizedEntity(
+    const { entityRef, credentials } = await authorizedEntity(
       req,
       kubeDeliveryReadPermission,
     );
@@ -68,15 +89,24 @@ export function createHistoryRouter(options: {
     // Throws a 400 naming the configured environments.
     if (query.environment !== undefined)
       delivery.environment(query.environment);
-    res.json(
-      await history.list({
-        entityRef,
-        environment: query.environment,
-        kind: query.kind as HistoryEntryKind | undefined,
-        limit,
-        before: query.before,
-      }),
+    const page = await history.list({
+      entityRef,
+      environment: query.environment,
+      kind: query.kind as HistoryEntryKind | undefined,
+      limit,
+      before: query.before,
+    });
+    const visible = ruleValueGate(
+      ruleViewerOf(credentials, environment =>
+        mayRoute ? mayRoute({ credentials, entityRef, environment }) : false,
+      ),
     );
+    res.json({
+      ...page,
+      items: await Promise.all(
+        page.items.map(entry => routeEventAsSeenBy(entry, visible)),
+      ),
+    });
   });
 
   router.get(`${entityPath}/releases/:id`, async (req, res) => {

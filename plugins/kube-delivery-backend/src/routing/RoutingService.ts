@@ -1,6 +1,11 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { Entity } from '@backstage/catalog-model';
-import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
+import {
+  ConflictError,
+  InputError,
+  NotAllowedError,
+  NotFoundError,
+} from '@backstage/errors';
 import {
   branchSlug,
   validateRouteValue,
@@ -27,6 +32,7 @@ import {
   RouteReconciler,
   assertRouteWritable,
   gatewayBinding,
+  liveBranches,
   type RouteHistory,
   type RouteTarget,
 } from './RouteReconciler';
@@ -37,6 +43,11 @@ import {
   routeApi,
   type RouteObject,
 } from './routeApis';
+import {
+  rulesAsSeenBy,
+  type RouteRuleView,
+  type RuleViewer,
+} from './ruleValues';
 import { DEFAULT_ROUTING_SETTINGS, type RoutingSettings } from './settings';
 import { RULE_ROUTE_PREFIX } from './virtualService';
 
@@ -57,6 +68,17 @@ export interface NewRuleInput {
   ttlMinutes?: unknown;
   owner: string;
 }
+
+/**
+ * Whether the caller holds the route-admin permission on the entity (in the
+ * rule's environment): they may extend and delete rules of others.
+ */
+export type RouteAdminCheck =
+  | boolean
+  | ((environment: string) => boolean | Promise<boolean>);
+
+/** A rule just created, with what the caller should know (e.g. the branch is not deployed there yet). */
+export type CreatedRule = RouteRule & { warnings?: string[] };
 
 /** The route tester's answer; `kind` is always set here. */
 export type RouteTestResult = RouteTestView & { kind: string };
@@ -261,8 +283,12 @@ export class RoutingService {
     }
   }
 
-  /** Validates, stores (the source of truth), then reconciles the routing object. */
-  async createRule(input: NewRuleInput): Promise<RouteRule> {
+  /**
+   * Validates, stores (the source of truth), then reconciles the routing
+   * object. A rule for a branch that is not deployed in the environment is
+   * accepted, with a warning: it routes once the branch is there.
+   */
+  async createRule(input: NewRuleInput): Promise<CreatedRule> {
     const spec = parseServiceSpec(input.entity);
     const environment = this.featureEnvironment(input.environment);
     const branch = this.branchOf(input.branch, spec);
@@ -326,21 +352,93 @@ export class RoutingService {
       details: { action: 'created', rule },
       actor: input.owner,
     });
-    return rule;
+    const warnings = await this.notDeployedWarning(
+      environment,
+      spec.name,
+      branch,
+    );
+    return { ...rule, ...(warnings.length > 0 && { warnings }) };
   }
 
-  /** Rules that have not expired, oldest first. */
-  listRules(entityRef: string, environment?: string): Promise<RouteRule[]> {
+  /** A warning when the branch has no live Service in the environment: the routing object has no entry for it yet. */
+  private async notDeployedWarning(
+    environment: EnvironmentConfig,
+    service: string,
+    branch: string,
+  ): Promise<string[]> {
+    try {
+      const branches = await liveBranches(
+        this.options.cluster(environment),
+        service,
+      );
+      if (branches.has(branch)) return [];
+    } catch (error) {
+      this.options.logger?.warn(
+        `Could not read the branches of ${service} in ${environment.name}`,
+        { error: (error as Error).message },
+      );
+      return [
+        `could not tell whether ${service}-${branch} is deployed in ${environment.name}: the rule routes once it is`,
+      ];
+    }
+    return [
+      `${service}-${branch} is not deployed in ${environment.name} yet: the rule routes once it is`,
+    ];
+  }
+
+  /**
+   * Refuses (403, naming the owner) a change to a rule by someone who is
+   * neither its owner nor a route admin of the entity there.
+   */
+  private async assertMayChange(
+    rule: RouteRule,
+    actor: string,
+    isRouteAdmin: RouteAdminCheck | undefined,
+    verb: 'extend' | 'delete',
+  ) {
+    if (rule.owner === actor) return;
+    const admin =
+      typeof isRouteAdmin === 'function'
+        ? await isRouteAdmin(rule.environment)
+        : isRouteAdmin === true;
+    if (admin) return;
+    throw new NotAllowedError(
+      `Routing rule ${rule.id} is ${rule.owner}'s: only its owner or a route admin of ${rule.entityRef} in ${rule.environment} (kube-delivery.route.admin) may ${verb} it`,
+    );
+  }
+
+  /**
+   * Rules that have not expired, oldest first, as the viewer may see them:
+   * a value only to the rule's owner and to those who may route on the
+   * entity in its environment (see {@link RuleViewer}); to everyone else,
+   * and to all without a viewer, `value: null, valueHidden: true`.
+   */
+  async listRules(
+    entityRef: string,
+    environment?: string,
+    /** The caller; without one, every value is hidden. */
+    viewer?: RuleViewer,
+  ): Promise<RouteRuleView[]> {
     if (environment !== undefined) this.options.environment(environment);
-    return this.options.store.list({ entityRef, environment, now: new Date() });
+    const rules = await this.options.store.list({
+      entityRef,
+      environment,
+      now: new Date(),
+    });
+    return rulesAsSeenBy(rules, viewer);
   }
 
-  /** Gives a rule that has not expired a new lifetime, counted from now. */
+  /**
+   * Gives a rule that has not expired a new lifetime, counted from now; only
+   * its owner or a route admin may (403 naming the owner otherwise).
+   */
   async extendRule(input: {
     entity: Entity;
     id: string;
     ttlMinutes: unknown;
     actor: string;
+    /** Whether the caller is a route admin of the entity; default: not. */
+    isRouteAdmin?: RouteAdminCheck;
   }): Promise<RouteRule> {
     const spec = parseServiceSpec(input.entity);
     if (input.ttlMinutes === undefined)
@@ -356,6 +454,12 @@ export class RoutingService {
         `No routing rule ${input.id.slice(0, 64)} of ${spec.entityRef}`,
       );
     }
+    await this.assertMayChange(
+      existing,
+      input.actor,
+      input.isRouteAdmin,
+      'extend',
+    );
     await this.assertNotClaimedByOthers(
       spec.entityRef,
       existing.service,
@@ -387,14 +491,18 @@ export class RoutingService {
     return rule;
   }
 
+  /** Deletes a rule; only its owner or a route admin may (403 naming the owner otherwise). */
   async deleteRule(
     entity: Entity,
     id: string,
     actor: string,
+    /** Whether the caller is a route admin of the entity; default: not. */
+    isRouteAdmin?: RouteAdminCheck,
   ): Promise<RouteRule> {
     const spec = parseServiceSpec(entity);
     const existing = await this.options.store.get(id);
     if (existing && existing.entityRef === spec.entityRef) {
+      await this.assertMayChange(existing, actor, isRouteAdmin, 'delete');
       const environment = this.options.environment(existing.environment);
       await this.assertNotClaimedByOthers(
         spec.entityRef,

@@ -5,9 +5,19 @@ export type { RouteHistory, RouteTarget } from './RouteReconciler';
 export { RoutingService } from './RoutingService';
 export type {
   BranchRemoval,
+  CreatedRule,
+  RouteAdminCheck,
   RouteTestResult,
   RoutedSpec,
 } from './RoutingService';
+export {
+  HIDDEN_VALUE,
+  routeEventAsSeenBy,
+  ruleValueGate,
+  ruleViewerOf,
+  rulesAsSeenBy,
+} from './ruleValues';
+export type { RouteRuleView, RuleViewer } from './ruleValues';
 export { readRoutingSettings } from './settings';
 export type { RoutingSettings } from './settings';
 export { scheduleRoutingTask, ROUTING_TASK_ID } from './task';

@@ -1,6 +1,6 @@
 import { mockServices } from '@backstage/backend-test-utils';
 import type { Entity } from '@backstage/catalog-model';
-import { ConflictError, InputError } from '@backstage/errors';
+import { ConflictError, InputError, NotAllowedError } from '@backstage/errors';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Knex } from 'knex';
 import { createTestDatabases } from '../__testUtils__/testDatabases';
@@ -16,7 +16,7 @@ import {
   type RouteTarget,
 } from './RouteReconciler';
 import { DatabaseRouteStore } from './RouteStore';
-import { RoutingService } from './RoutingService';
+import { RoutingService, type RouteAdminCheck } from './RoutingService';
 import { routeApi } from './routeApis';
 
 jest.setTimeout(60_000);
@@ -196,6 +196,7 @@ function fakeCluster(objects: KubernetesObject[] = []) {
       .every(term => {
         const labels = object.metadata?.labels ?? {};
         const [k, v] = term.split('=');
+        if (k.endsWith('!')) return labels[k.slice(0, -1)] !== v;
         return v === undefined ? k in labels : labels[k] === v;
       });
   const cluster = {
@@ -381,6 +382,113 @@ describe('RoutingService in a shared environment', () => {
     value: 'session-1',
     owner: 'user:default/ada',
     ...overrides,
+  });
+
+  it('lets only the owner or a route admin extend or delete a rule, naming the owner', async () => {
+    const { routing, rows, writes } = await setUp();
+    const rule = await routing.createRule(newRule(frontendEntity()));
+    const before = { rows: await rows(), writes: [...writes] };
+    const refused = (verb: string) =>
+      new NotAllowedError(
+        `Routing rule ${rule.id} is user:default/ada's: only its owner or a route admin of ${REF} in dev (kube-delivery.route.admin) may ${verb} it`,
+      );
+    const extend = (actor: string, isRouteAdmin?: RouteAdminCheck) =>
+      routing.extendRule({
+        entity: frontendEntity(),
+        id: rule.id,
+        ttlMinutes: 60,
+        actor,
+        isRouteAdmin,
+      });
+    await expect(extend('user:default/bob')).rejects.toThrow(refused('extend'));
+    await expect(extend('service:ci', false)).rejects.toThrow(
+      /is user:default\/ada's/,
+    );
+    // Admin elsewhere is not admin here.
+    await expect(
+      extend('user:default/bob', env => env === 'test'),
+    ).rejects.toThrow(refused('extend'));
+    await expect(
+      routing.deleteRule(frontendEntity(), rule.id, 'user:default/bob'),
+    ).rejects.toThrow(refused('delete'));
+    expect(await rows()).toEqual(before.rows);
+    expect(writes).toEqual(before.writes);
+
+    // A route admin of the entity there may; so may the owner.
+    const adminAsked: string[] = [];
+    const extended = await extend('user:default/bob', async env => {
+      adminAsked.push(env);
+      return true;
+    });
+    expect(adminAsked).toEqual(['dev']);
+    expect(extended.owner).toBe('user:default/ada');
+    await expect(
+      routing.deleteRule(frontendEntity(), rule.id, 'user:default/ada'),
+    ).resolves.toMatchObject({ id: rule.id });
+    expect(await rows()).toEqual([]);
+
+    // Someone else's rule, deleted by a route admin (a boolean from the router).
+    const other = await routing.createRule(
+      newRule(frontendEntity(), { value: 'session-2' }),
+    );
+    await expect(
+      routing.deleteRule(frontendEntity(), other.id, 'user:default/bob', true),
+    ).resolves.toMatchObject({ id: other.id });
+  });
+
+  it('accepts a rule for a branch not deployed there, with a warning, and none once it is', async () => {
+    const { routing, rows, live } = await setUp({
+      objects: [service('frontend', { 'app.kubernetes.io/name': 'frontend' })],
+    });
+    const early = await routing.createRule(newRule(frontendEntity()));
+    expect(early.warnings).toEqual([
+      'frontend-myfeature is not deployed in dev yet: the rule routes once it is',
+    ]);
+    expect(await rows()).toHaveLength(1);
+    // No route entry for it: the branch has no Service to send requests to.
+    const vs: any = live.get('VirtualService/frontend');
+    expect(JSON.stringify(vs.spec.http)).not.toContain('frontend-myfeature');
+
+    live.set(
+      'Service/frontend-myfeature',
+      service('frontend-myfeature', branchLabels(REF)),
+    );
+    const later = await routing.createRule(
+      newRule(frontendEntity(), { value: 'session-2' }),
+    );
+    expect(later).not.toHaveProperty('warnings');
+  });
+
+  it('lists rule values to owners and to those who may route, hidden from others', async () => {
+    const { routing } = await setUp();
+    const ada = await routing.createRule(newRule(frontendEntity()));
+    const bob = await routing.createRule(
+      newRule(frontendEntity(), {
+        value: 'session-2',
+        owner: 'user:default/bob',
+      }),
+    );
+    const hidden = (r: typeof ada) => ({
+      ...r,
+      value: null,
+      valueHidden: true,
+    });
+    const strip = ({ warnings: _w, ...r }: typeof ada) => r;
+    expect(
+      await routing.listRules(REF, 'dev', {
+        actor: 'user:default/ada',
+        mayRoute: () => false,
+      }),
+    ).toEqual([strip(ada), hidden(strip(bob))].map(expect.objectContaining));
+    expect(
+      await routing.listRules(REF, undefined, {
+        actor: 'user:default/carol',
+        mayRoute: env => env === 'dev',
+      }),
+    ).toEqual([strip(ada), strip(bob)].map(expect.objectContaining));
+    expect(await routing.listRules(REF)).toEqual(
+      [hidden(strip(ada)), hidden(strip(bob))].map(expect.objectContaining),
+    );
   });
 
   it('refuses a rule on a key the environment does not offer, listing those it does', async () => {
