@@ -8,9 +8,10 @@ import TableCell from '@material-ui/core/TableCell';
 import TableHead from '@material-ui/core/TableHead';
 import TableRow from '@material-ui/core/TableRow';
 import Typography from '@material-ui/core/Typography';
+import Alert from '@material-ui/lab/Alert';
 import type { RouteRule } from '@internal/plugin-kube-delivery-common';
 import { relativeTime } from '../common/format';
-import type { BranchView } from './branches';
+import { ruleText, type BranchView, type ListedRule } from './branches';
 import { timeLeft } from './routingKey';
 
 /** One branch deployment with its state and routing rules, and what may be done to them. */
@@ -61,6 +62,15 @@ export function BranchCard(props: {
         {latest?.message && (
           <Typography variant="body2">{latest.message}</Typography>
         )}
+        {view.rules.length > 0 && latest?.status !== 'succeeded' && (
+          <Box my={1}>
+            <Alert severity="info">
+              {latest
+                ? `The latest deployment of ${view.branch} in ${view.environment} is ${latest.status}: the rules route once one succeeds.`
+                : `${view.branch} is not deployed in ${view.environment} yet: the rules route once it is.`}
+            </Alert>
+          </Box>
+        )}
 
         {view.rules.length === 0 ? (
           <Typography variant="body2">
@@ -83,7 +93,7 @@ export function BranchCard(props: {
               </TableRow>
             </TableHead>
             <TableBody>
-              {view.rules.map(rule => (
+              {(view.rules as ListedRule[]).map(rule => (
                 <TableRow key={rule.id}>
                   <TableCell style={{ whiteSpace: 'nowrap' }}>
                     {rule.kind}
@@ -91,9 +101,17 @@ export function BranchCard(props: {
                   <TableCell style={{ whiteSpace: 'nowrap' }}>
                     {rule.key}
                   </TableCell>
-                  <TableCell style={{ fontFamily: 'monospace' }}>
-                    {rule.value}
-                  </TableCell>
+                  {rule.value === null ? (
+                    <TableCell title="Shown to the rule's owner and to those who may route on this service">
+                      <Typography variant="body2" color="textSecondary">
+                        hidden
+                      </Typography>
+                    </TableCell>
+                  ) : (
+                    <TableCell style={{ fontFamily: 'monospace' }}>
+                      {rule.value}
+                    </TableCell>
+                  )}
                   <TableCell>{rule.owner}</TableCell>
                   <TableCell
                     style={{ whiteSpace: 'nowrap' }}
@@ -106,16 +124,16 @@ export function BranchCard(props: {
                       <Button
                         size="small"
                         disabled={busy}
-                        onClick={() => props.onExtend(rule)}
-                        aria-label={`Extend rule ${rule.key}=${rule.value} by 8 hours`}
+                        onClick={() => props.onExtend(rule as RouteRule)}
+                        aria-label={`Extend rule ${ruleText(rule)} by 8 hours`}
                       >
                         Extend
                       </Button>
                       <Button
                         size="small"
                         disabled={busy}
-                        onClick={() => props.onRemoveRule(rule)}
-                        aria-label={`Remove rule ${rule.key}=${rule.value}`}
+                        onClick={() => props.onRemoveRule(rule as RouteRule)}
+                        aria-label={`Remove rule ${ruleText(rule)}`}
                       >
                         Remove
                       </Button>

@@ -25,7 +25,7 @@ import { OutcomeAlert, type Outcome } from '../common/OutcomeAlert';
 import { reasonOf } from '../common/format';
 import { AddRuleDialog } from './AddRuleDialog';
 import { BranchCard } from './BranchCard';
-import { branchesOf, type BranchView } from './branches';
+import { branchesOf, ruleText, type BranchView } from './branches';
 import { RouteTester } from './RouteTester';
 import { routingKeyOf } from './routingKey';
 
@@ -140,7 +140,15 @@ export const FeatureBranchesContent = () => {
   const addRule = async (rule: NewRouteRule) => {
     const ok = await act(
       () => api.createRoute(entityRef, rule),
-      `Rule added: requests with ${rule.key}=${rule.value} now go to ${rule.branch} in ${rule.environment}.`,
+      // A branch not deployed there yet: accepted, with the API's warning.
+      created => {
+        const { warnings = [] } = created as { warnings?: string[] };
+        return warnings.length > 0
+          ? `Rule added for ${rule.key}=${rule.value}, but ${warnings.join(
+              '; ',
+            )}.`
+          : `Rule added: requests with ${rule.key}=${rule.value} now go to ${rule.branch} in ${rule.environment}.`;
+      },
       setAddError,
     );
     if (ok) setAdding(undefined);
@@ -148,12 +156,12 @@ export const FeatureBranchesContent = () => {
   const extend = (rule: RouteRule) =>
     act(
       () => api.extendRoute(entityRef, rule.id, EXTEND_MINUTES),
-      `Rule ${rule.key}=${rule.value} now expires in 8 hours.`,
+      `Rule ${ruleText(rule)} now expires in 8 hours.`,
     );
   const removeRule = (rule: RouteRule) =>
     act(
       () => api.deleteRoute(entityRef, rule.id),
-      `Rule ${rule.key}=${rule.value} removed.`,
+      `Rule ${ruleText(rule)} removed.`,
     );
   const removeBranch = (view: BranchView) => {
     setRemoving(undefined);

@@ -7,6 +7,20 @@ import {
   type RouteRule,
 } from '@internal/plugin-kube-delivery-common';
 
+/**
+ * A rule as the API lists it: its value only to its owner and to those who
+ * may route on the service there; to others `value: null, valueHidden: true`.
+ */
+export type ListedRule = Omit<RouteRule, 'value'> & {
+  value: string | null;
+  valueHidden?: boolean;
+};
+
+/** `key=value` of a rule for people, `key=(hidden)` when its value is not shown to them. */
+export function ruleText(rule: Pick<ListedRule, 'key' | 'value'>): string {
+  return `${rule.key}=${rule.value ?? '(hidden)'}`;
+}
+
 /** A feature branch of the service in one environment: its latest deployment and its rules. */
 export interface BranchView {
   environment: string;
