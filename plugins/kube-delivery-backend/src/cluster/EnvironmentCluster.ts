@@ -1,5 +1,10 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
-import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
+import {
+  ConflictError,
+  InputError,
+  NotAllowedError,
+  NotFoundError,
+} from '@backstage/errors';
 import type {
   KubernetesObject,
   V1Deployment,
@@ -842,6 +847,9 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
             (value !== undefined || failures > 0) && isDenied(error);
           if (!isTransientError(error) && !restarting)
             throw toClusterError(error, this.ref, op);
+          if (restarting && (await this.connection.serverReady())) {
+            throw this.credentialRefused(error, op);
+          }
           failures++;
           lastError = error;
           this.logger.warn(
@@ -859,6 +867,20 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
         : this.pollIntervalMs;
       await changes.sleep(Math.min(wait, left), signal);
     }
+  }
+
+  /** A ready API server refusing the environment's credential: revoked or narrowed, not a restart. */
+  private credentialRefused(error: unknown, op: Operation): Error {
+    const revoked = (error as { code?: number }).code === 401;
+    return new NotAllowedError(
+      `The Kubernetes API server of environment "${
+        this.name
+      }" is ready and refuses ${this.connection.credential}: ${
+        revoked
+          ? 'the token is no longer valid (revoked, expired, or its ServiceAccount deleted). Issue a new token for the environment'
+          : "its rights were narrowed. Restore the Role bound to the environment's ServiceAccount in the namespace"
+      } (${toClusterError(error, this.ref, op).message})`,
+    );
   }
 
   private noAnswer(

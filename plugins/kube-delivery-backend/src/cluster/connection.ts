@@ -151,6 +151,46 @@ export class KubeConnection {
     };
   }
 
+  /** The credential this environment uses, in words, for messages. */
+  get credential(): string {
+    const t = this.target;
+    if (t.serviceAccountTokenFile) {
+      return `the ServiceAccount token in ${t.serviceAccountTokenFile}`;
+    }
+    if (t.serviceAccountToken) return 'its configured serviceAccountToken';
+    return `the credentials of kubeconfig context "${
+      t.kubeconfigContext ?? 'current'
+    }"`;
+  }
+
+  /**
+   * Whether the API server says it is ready (`/readyz`, asked without
+   * credentials, which every cluster allows): a server that is ready and
+   * still refuses a credential has revoked or narrowed it, whereas one
+   * restarting refuses until its caches are loaded.
+   */
+  async serverReady(): Promise<boolean> {
+    const cluster = this.baseConfig.getCurrentCluster()!;
+    const anonymous = new KubeConfig();
+    anonymous.loadFromOptions({
+      clusters: [cluster],
+      users: [{ name: 'anonymous' }],
+      contexts: [
+        { name: 'anonymous', cluster: cluster.name, user: 'anonymous' },
+      ],
+      currentContext: 'anonymous',
+    });
+    try {
+      const text = await this.sendOnce<unknown>(anonymous, {
+        method: 'GET',
+        path: '/readyz',
+      });
+      return text === 'ok';
+    } catch {
+      return false;
+    }
+  }
+
   /** The KubeConfig with the credentials of this moment (a token file is re-read), e.g. for watch streams. */
   async currentConfig(): Promise<KubeConfig> {
     const file = this.target.serviceAccountTokenFile;
