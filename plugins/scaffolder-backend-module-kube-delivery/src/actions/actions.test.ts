@@ -2,10 +2,13 @@
  * The two actions, run with the scaffolder's createMockActionContext, against
  * the real Kube Delivery backend plugin (SQLite, the devcluster's dev
  * namespace with its own ServiceAccount token) reached through discovery and
- * a plugin-to-plugin token, as in the scaffolder.
+ * a plugin-to-plugin token on behalf of the user who runs the template, as in
+ * the scaffolder. Backstage's permission backend decides with a real policy:
+ * user:default/mock may do everything, user:default/outsider nothing.
  */
 import { randomBytes } from 'node:crypto';
 import {
+  mockCredentials,
   mockServices,
   startTestBackend,
   type TestBackend,
@@ -17,6 +20,13 @@ import { getDevCluster } from '@internal/devcluster';
 // The test runs the real plugin this module's actions call.
 // eslint-disable-next-line @backstage/no-mixed-plugin-imports
 import kubeDeliveryPlugin from '@internal/plugin-kube-delivery-backend';
+// Backstage's permission backend with a real policy, as the plugin's own tests use it.
+// eslint-disable-next-line @backstage/no-forbidden-package-imports, @backstage/no-mixed-plugin-imports
+import {
+  realPermissions,
+  UserPolicy,
+} from '@internal/plugin-kube-delivery-backend/src/__testUtils__/realPermissions';
+import { httpAuthWithOboActors } from '../__testUtils__/oboActors';
 import {
   deleteDevServiceObjects,
   devClusterAppConfig,
@@ -44,6 +54,9 @@ const entity: Entity = {
   },
 };
 
+const OUTSIDER = 'user:default/outsider';
+const policy = new UserPolicy((_permission, user) => user !== OUTSIDER);
+
 let backend: TestBackend;
 let client: ReturnType<typeof serviceClient>;
 
@@ -52,9 +65,14 @@ beforeAll(async () => {
     features: [
       kubeDeliveryPlugin,
       mockServices.rootConfig.factory({
-        data: { kubeDelivery: (await devClusterAppConfig()).kubeDelivery },
+        data: {
+          kubeDelivery: (await devClusterAppConfig()).kubeDelivery,
+          permission: { enabled: true },
+        },
       }),
       catalogServiceMock.factory({ entities: [entity] }),
+      ...realPermissions(policy),
+      httpAuthWithOboActors(),
     ],
   });
   const baseUrl = `http://localhost:${backend.server.port()}/api`;
@@ -90,6 +108,21 @@ describe('kube-delivery:release:create and kube-delivery:deploy', () => {
     await createDeployAction({ client, pollIntervalMs: 200 }).handler(deploy);
     expect(deploy.output).toHaveBeenCalledWith('status', 'succeeded');
 
+    // On behalf of the user who ran it: the policy was asked for them, and
+    // the history names them, not the scaffolder.
+    expect(policy.asked).toContainEqual({
+      permission: 'kube-delivery.deployment.create',
+      user: 'user:default/mock',
+    });
+    const deploymentId = (deploy.output as jest.Mock).mock.calls.find(
+      ([key]) => key === 'deploymentId',
+    )![1];
+    const deployed = await client(mockCredentials.user()).getDeployment(
+      entityRef,
+      deploymentId,
+    );
+    expect(deployed.createdBy).toBe('user:default/mock');
+
     const cluster = await getDevCluster();
     const live = await cluster.kubectl([
       'get',
@@ -121,6 +154,46 @@ describe('kube-delivery:release:create and kube-delivery:deploy', () => {
     await expect(createDeployAction({ client }).handler(ctx)).rejects.toThrow(
       /409 Conflict: .*test/,
     );
+  });
+
+  it('fails the step with the 403 for a user the policy does not allow, changing nothing', async () => {
+    const before = await client(mockCredentials.user()).listDeployments(
+      entityRef,
+      'dev',
+    );
+    const release = createMockActionContext({
+      input: { entityRef, version: '0.2.0' },
+    });
+    release.getInitiatorCredentials = async () =>
+      mockCredentials.user(OUTSIDER);
+    await expect(
+      createReleaseAction({ client }).handler(release),
+    ).rejects.toThrow(/403 Forbidden: /);
+    const deploy = createMockActionContext({
+      input: { entityRef, environment: 'dev', version: '0.1.0' },
+    });
+    deploy.getInitiatorCredentials = async () => mockCredentials.user(OUTSIDER);
+    await expect(
+      createDeployAction({ client }).handler(deploy),
+    ).rejects.toThrow(/403 Forbidden: /);
+    expect(
+      await client(mockCredentials.user()).listDeployments(entityRef, 'dev'),
+    ).toEqual(before);
+  });
+
+  it('refuses a task that no signed-in user started', async () => {
+    for (const credentials of [
+      mockCredentials.service('plugin:catalog'),
+      mockCredentials.none(),
+    ]) {
+      const ctx = createMockActionContext({
+        input: { entityRef, environment: 'dev', version: '0.1.0' },
+      });
+      ctx.getInitiatorCredentials = async () => credentials;
+      await expect(createDeployAction({ client }).handler(ctx)).rejects.toThrow(
+        /act on behalf of the user who runs the template; this task was started by (service plugin:catalog|nobody signed in)/,
+      );
+    }
   });
 
   it('waits for an entity the catalog has not processed, then gives up with the API’s 404', async () => {

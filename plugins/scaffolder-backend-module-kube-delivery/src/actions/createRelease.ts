@@ -1,6 +1,6 @@
 import { isError } from '@backstage/errors';
 import { createTemplateAction } from '@backstage/plugin-scaffolder-node';
-import type { KubeDeliveryClient } from '../client';
+import type { KubeDeliveryClientFor } from './serviceClient';
 
 /** How long a release waits for an entity the catalog has not processed yet. */
 const CATALOG_WAIT_MS = 120_000;
@@ -8,13 +8,15 @@ const CATALOG_POLL_MS = 2_000;
 
 /**
  * `kube-delivery:release:create`: creates an immutable release (version,
- * image tag or digest, snapshot of the manifest) through the plugin's API.
+ * image tag or digest, snapshot of the manifest) through the plugin's API,
+ * on behalf of the user who runs the template.
  */
 export function createReleaseAction(options: {
-  client: KubeDeliveryClient;
+  /** The API on behalf of the user who runs the template. */
+  client: KubeDeliveryClientFor;
   catalogWaitMs?: number;
 }) {
-  const { client, catalogWaitMs = CATALOG_WAIT_MS } = options;
+  const { catalogWaitMs = CATALOG_WAIT_MS } = options;
   return createTemplateAction({
     id: 'kube-delivery:release:create',
     description:
@@ -58,6 +60,8 @@ export function createReleaseAction(options: {
     },
     async handler(ctx) {
       const { entityRef, version, tag, digest } = ctx.input;
+      // As the user who runs the template: their permissions, their name in the history.
+      const client = options.client(await ctx.getInitiatorCredentials());
       const deadline = Date.now() + catalogWaitMs;
       for (;;) {
         try {

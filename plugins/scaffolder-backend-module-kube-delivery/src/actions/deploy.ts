@@ -1,16 +1,18 @@
 import { createTemplateAction } from '@backstage/plugin-scaffolder-node';
-import type { KubeDeliveryClient } from '../client';
+import type { KubeDeliveryClientFor } from './serviceClient';
 
 /**
  * `kube-delivery:deploy`: starts a deployment of a release to an environment
  * through the plugin's API (promotion rules apply) and, unless told not to,
  * waits until it has finished and fails the task when it did not succeed.
+ * It acts on behalf of the user who runs the template.
  */
 export function createDeployAction(options: {
-  client: KubeDeliveryClient;
+  /** The API on behalf of the user who runs the template. */
+  client: KubeDeliveryClientFor;
   pollIntervalMs?: number;
 }) {
-  const { client, pollIntervalMs = 2000 } = options;
+  const { pollIntervalMs = 2000 } = options;
   return createTemplateAction({
     id: 'kube-delivery:deploy',
     description:
@@ -58,6 +60,9 @@ export function createDeployAction(options: {
     },
     async handler(ctx) {
       const { entityRef, environment, version } = ctx.input;
+      // As the user who runs the template: the policy decides for them (a 403
+      // fails the step with its reason) and the deployment is theirs.
+      const client = options.client(await ctx.getInitiatorCredentials());
       const queued = await client.deploy(entityRef, { environment, version });
       ctx.logger.info(
         `Deployment ${queued.id} of ${entityRef} ${version} to ${environment} is ${queued.status}`,

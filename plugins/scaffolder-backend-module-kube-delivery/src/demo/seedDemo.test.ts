@@ -46,7 +46,8 @@ import {
 
 jest.setTimeout(600_000);
 
-const TOKEN = 'seed-test-static-token';
+// Kube Delivery starts only with static tokens of at least 32 characters.
+const TOKEN = 'seed-test-static-token-of-32-chars';
 const NAMESPACES = ['dev', 'test', 'production'];
 const NAMES = [...BOUTIQUE_SERVICES, REDIS_CART].map(ref => ref.split('/')[1]);
 
@@ -94,7 +95,22 @@ beforeAll(async () => {
         data: {
           backend: { auth: examples.auth },
           catalog: examples.catalog,
-          kubeDelivery: appConfig.kubeDelivery,
+          kubeDelivery: {
+            ...appConfig.kubeDelivery,
+            // What scripts/dev.sh grants the seed's token for the local demo.
+            servicePrincipals: [
+              {
+                subject: 'ci',
+                permissions: [
+                  'kube-delivery.read',
+                  'kube-delivery.release.create',
+                  'kube-delivery.deployment.create',
+                  'kube-delivery.route.update',
+                  'kube-delivery.certificate.update',
+                ],
+              },
+            ],
+          },
         },
       }),
     ],

@@ -4,6 +4,10 @@
  * fetch:template, kube-delivery:publish:local, kube-delivery:release:create
  * and kube-delivery:deploy, and the new service ends up registered in the
  * catalog and running in the devcluster's dev namespace.
+ *
+ * Backstage's permission backend decides with a real policy: the actions act
+ * on behalf of the user who runs the template, so a user the policy does not
+ * allow on the entity gets the 403 in the deploy step.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -24,7 +28,14 @@ import scaffolderEntityModel from '@backstage/plugin-catalog-backend-module-scaf
 import scaffolderPlugin from '@backstage/plugin-scaffolder-backend';
 import kubeDeliveryPlugin from '@internal/plugin-kube-delivery-backend';
 /* eslint-enable @backstage/no-mixed-plugin-imports */
-import { parse } from 'yaml';
+// Backstage's permission backend with a real policy, as the plugin's own tests use it.
+// eslint-disable-next-line @backstage/no-forbidden-package-imports, @backstage/no-mixed-plugin-imports
+import {
+  realPermissions,
+  UserPolicy,
+} from '@internal/plugin-kube-delivery-backend/src/__testUtils__/realPermissions';
+import { parse, stringify } from 'yaml';
+import { httpAuthWithOboActors } from '../__testUtils__/oboActors';
 import {
   deleteDevServiceObjects,
   devClusterAppConfig,
@@ -44,6 +55,71 @@ const TEMPLATE = path.join(
 const run = `kdtpl-${randomBytes(3).toString('hex')}`;
 const publishDirectory = fs.mkdtempSync(path.join(os.tmpdir(), 'kd-publish-'));
 
+/** May do everything but Kube Delivery: reads the catalog, runs templates. */
+const OUTSIDER = 'user:default/outsider';
+const policy = new UserPolicy(
+  (permission, user) =>
+    user !== OUTSIDER || !permission.startsWith('kube-delivery.'),
+);
+
+/** An existing service and a template that only deploys it (to dev). */
+const deployed = `${run}-existing`;
+const deployOnly = `kd-deploy-only-${run}`;
+const extraCatalog = path.join(publishDirectory, 'extra-catalog.yaml');
+fs.writeFileSync(
+  extraCatalog,
+  [
+    {
+      apiVersion: 'backstage.io/v1alpha1',
+      kind: 'Component',
+      metadata: {
+        name: deployed,
+        annotations: {
+          'kube-delivery.io/image': `example.test/boutique/${deployed}`,
+        },
+      },
+      spec: {
+        type: 'service',
+        lifecycle: 'experimental',
+        owner: 'group:default/platform-team',
+      },
+    },
+    {
+      apiVersion: 'scaffolder.backstage.io/v1beta3',
+      kind: 'Template',
+      metadata: { name: deployOnly, title: 'Deploy a release to dev' },
+      spec: {
+        owner: 'group:default/platform-team',
+        type: 'service',
+        parameters: [
+          {
+            title: 'Release',
+            required: ['entityRef', 'version'],
+            properties: {
+              entityRef: { type: 'string' },
+              version: { type: 'string' },
+            },
+          },
+        ],
+        steps: [
+          {
+            id: 'deploy',
+            name: 'Deploy to dev',
+            action: 'kube-delivery:deploy',
+            input: {
+              entityRef: '${{ parameters.entityRef }}',
+              environment: 'dev',
+              version: '${{ parameters.version }}',
+            },
+          },
+        ],
+      },
+    },
+  ]
+    .map(document => stringify(document))
+    .join('---\n'),
+);
+
 let backend: TestBackend;
 let api: string;
 
@@ -51,11 +127,12 @@ async function call<T = any>(
   method: string,
   url: string,
   body?: unknown,
+  user?: string,
 ): Promise<T> {
   const response = await fetch(`${api}${url}`, {
     method,
     headers: {
-      Authorization: mockCredentials.user.header(),
+      Authorization: mockCredentials.user.header(user),
       ...(body !== undefined && { 'Content-Type': 'application/json' }),
     },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -92,14 +169,20 @@ beforeAll(async () => {
         data: {
           catalog: {
             rules: [{ allow: ['Component', 'Template', 'Location', 'Group'] }],
-            locations: [{ type: 'file', target: TEMPLATE }],
+            locations: [
+              { type: 'file', target: TEMPLATE },
+              { type: 'file', target: extraCatalog },
+            ],
           },
+          permission: { enabled: true },
           kubeDelivery: {
             ...(await devClusterAppConfig()).kubeDelivery,
             scaffolder: { publishDirectory },
           },
         },
       }),
+      ...realPermissions(policy),
+      httpAuthWithOboActors(),
     ],
   });
   api = `http://localhost:${backend.server.port()}/api`;
@@ -109,7 +192,7 @@ afterAll(async () => {
   await backend?.stop();
   fs.rmSync(publishDirectory, { recursive: true, force: true });
   await deleteDevServiceObjects(
-    `app.kubernetes.io/name in (${run}-grpc,${run}-http)`,
+    `app.kubernetes.io/name in (${run}-grpc,${run}-http,${deployed})`,
   );
 });
 
@@ -215,3 +298,76 @@ it.each([
     expect(live.metadata.labels['backstage.io/kubernetes-id']).toBe(name);
   },
 );
+
+describe('run by a user the policy does not allow on the entity', () => {
+  /** Runs the deploy-only template as the user; the finished task and its events. */
+  async function runDeployOnly(user: string, version: string) {
+    await eventually('the deploy-only template in the catalog', () =>
+      call('GET', `/catalog/entities/by-name/template/default/${deployOnly}`),
+    );
+    const { id } = await call<{ id: string }>(
+      'POST',
+      '/scaffolder/v2/tasks',
+      {
+        templateRef: `template:default/${deployOnly}`,
+        values: { entityRef: `component:default/${deployed}`, version },
+      },
+      user,
+    );
+    const task = await eventually('the task to finish', async () => {
+      const t = await call(
+        'GET',
+        `/scaffolder/v2/tasks/${id}`,
+        undefined,
+        user,
+      );
+      return t.status === 'completed' || t.status === 'failed' ? t : undefined;
+    });
+    const events: Array<{
+      body: { stepId?: string; status?: string; message?: string };
+    }> = await call(
+      'GET',
+      `/scaffolder/v2/tasks/${id}/events`,
+      undefined,
+      user,
+    );
+    return { task, events };
+  }
+
+  const deployments = `/kube-delivery/entities/component/default/${deployed}/deployments?environment=dev`;
+
+  it('fails its deploy step with the 403, and deploys nothing', async () => {
+    await eventually('the component in the catalog', () =>
+      call('GET', `/catalog/entities/by-name/component/default/${deployed}`),
+    );
+    // A release made by someone who may (CI, or the owners).
+    await call(
+      'POST',
+      `/kube-delivery/entities/component/default/${deployed}/releases`,
+      { version: '0.1.0' },
+    );
+
+    const { task, events } = await runDeployOnly(OUTSIDER, '0.1.0');
+    expect(task.status).toBe('failed');
+    // The deploy step is the one that failed, with the API's 403 and reason.
+    const deployStep = events.filter(e => e.body.stepId === 'deploy');
+    expect(deployStep.map(e => e.body.status)).toContain('failed');
+    expect(deployStep.map(e => e.body.message).join('\n')).toMatch(
+      /POST \/entities\/component\/default\/.+\/deployments: Request failed with 403 Forbidden: /,
+    );
+    expect(policy.asked).toContainEqual({
+      permission: 'kube-delivery.deployment.create',
+      user: OUTSIDER,
+    });
+    expect((await call('GET', deployments)).items).toEqual([]);
+  });
+
+  it('deploys as the user who runs it when the policy allows them', async () => {
+    const { task } = await runDeployOnly('user:default/mock', '0.1.0');
+    expect(task.status).toBe('completed');
+    const { items } = await call('GET', deployments);
+    expect(items.map((d: any) => [d.version, d.status, d.createdBy])).toEqual([
+      ['0.1.0', 'succeeded', 'user:default/mock'],
+    ]);
+  });
+});
