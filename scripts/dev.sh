@@ -12,6 +12,21 @@ yarn devcluster up
 # Kubernetes plugin's read-only account; tokens stay in files.
 yarn devcluster app-config > app-config.local.yaml
 mkdir -p .data
+
+# The static CI token (app-config.yaml has no default): one random token per
+# checkout, kept in .data/ci-token (git-ignored), unless you set your own.
+if [ -z "${KUBE_DELIVERY_CI_TOKEN:-}" ]; then
+  if [ ! -s .data/ci-token ]; then
+    (umask 077 && node -p 'require("crypto").randomBytes(24).toString("base64url")' > .data/ci-token)
+  fi
+  KUBE_DELIVERY_CI_TOKEN="$(cat .data/ci-token)"
+fi
+export KUBE_DELIVERY_CI_TOKEN
+# The demo seed (below) plays a whole pipeline with that token: the shop in
+# dev, test and production, a routing rule and a certificate in dev. The
+# shipped grant of subject ci (app-config.yaml: reads, releases, deploys to
+# dev and test) is widened here, for this local demo only.
+export APP_CONFIG_kubeDelivery_servicePrincipals='[{"subject":"ci","permissions":["kube-delivery.read","kube-delivery.release.create","kube-delivery.deployment.create","kube-delivery.route.update","kube-delivery.certificate.update"]}]'
 echo
 echo "Starting Backstage: open http://localhost:3000 (backend on http://localhost:7007)"
 if [ "${KUBE_DELIVERY_SEED:-1}" = 1 ]; then
