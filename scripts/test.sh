@@ -45,7 +45,10 @@ CI=true yarn backstage-cli repo test --ci --runInBand --json --outputFile="$resu
 # The runner's summary as one plain line, read by CI.
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+  // A suite that fails to load runs no test: it counts as failed here, and is named.
+  const unloaded = r.testResults.filter(t => t.status === "failed" && t.assertionResults.length === 0);
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests + unloaded.length} failed, ${r.numPendingTests + r.numTodoTests} skipped, ${unloaded.length} suites failed to load`);
+  for (const t of unloaded) console.log(`  did not load: ${t.name}`);
 ' "$results" || status=1
 rm -f "$results"
 exit $status

@@ -1,8 +1,12 @@
-import { render, waitFor } from '@testing-library/react';
+import { render } from '@testing-library/react';
 import App from './App';
 
+jest.setTimeout(30_000);
+
 describe('App', () => {
-  it('renders the app root with the Kube Delivery plugin installed', async () => {
+  // Every feature (the Kube Delivery plugin among them) is created when the
+  // root renders: a plugin that fails to load leaves no sign-in page.
+  it('renders the sign-in page of the app with all its features', async () => {
     process.env = {
       NODE_ENV: 'test',
       APP_CONFIG: [
@@ -18,8 +22,13 @@ describe('App', () => {
 
     const rendered = render(App.createRoot());
 
-    await waitFor(() => {
-      expect(rendered.baseElement).toBeInTheDocument();
-    });
+    expect(
+      await rendered.findByText(
+        /Enter as a Guest User/,
+        {},
+        { timeout: 20_000 },
+      ),
+    ).toBeInTheDocument();
+    expect(rendered.getByText('Test')).toBeInTheDocument();
   });
 });
