@@ -7,7 +7,9 @@ cd "$KD_ROOT"
 
 data_dir=$(mktemp -d -t kd-smoke-XXXXXX)
 log="$data_dir/backend.log"
-KUBE_DELIVERY_DATA_DIR="$data_dir" setsid yarn workspace backend start >"$log" 2>&1 &
+# The CI token has no default: a random one for this run.
+KUBE_DELIVERY_CI_TOKEN="$(openssl rand -hex 24)" KUBE_DELIVERY_DATA_DIR="$data_dir" \
+  setsid yarn workspace backend start >"$log" 2>&1 &
 pid=$!
 stop() { kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
 trap stop EXIT
