@@ -1,5 +1,6 @@
 import { createBackend } from '@backstage/backend-defaults';
 import { catalogModuleKubeDeliveryLocalPublish } from '@internal/plugin-scaffolder-backend-module-kube-delivery';
+import { permissionModuleKubeDeliveryPolicy } from './permissionPolicy';
 
 const backend = createBackend();
 
@@ -19,9 +20,8 @@ backend.add(import('@backstage/plugin-scaffolder-backend'));
 backend.add(import('@internal/plugin-scaffolder-backend-module-kube-delivery'));
 
 backend.add(import('@backstage/plugin-permission-backend'));
-backend.add(
-  import('@backstage/plugin-permission-backend-module-allow-all-policy'),
-);
+// The demo's policy (not allow-all): see permissionPolicy.ts and the README's Permissions.
+backend.add(permissionModuleKubeDeliveryPolicy);
 
 backend.add(import('@backstage/plugin-kubernetes-backend'));
 

@@ -19,6 +19,8 @@ import { createCertificatesRouter } from './certificates';
 import { StatusCache } from './status';
 import { createClaimsRouter, DatabaseClaimStore } from './tenancy';
 import { DatabaseHistoryStore } from './history';
+import { KubeDeliveryAuthorizer } from './permissions/authorize';
+import { TargetLoader } from './permissions/target';
 import { createRouting } from './routing';
 import { checkStaticTokens } from './permissions/staticTokens';
 import {
@@ -60,6 +62,16 @@ export const kubeDeliveryPlugin = createBackendPlugin({
         deps.permissionsRegistry.addPermissions(kubeDeliveryPermissions);
 
         const config = readDeliveryConfig(deps.config);
+        // The kube-delivery-target resource type: permissions per environment.
+        const authorizer = KubeDeliveryAuthorizer.create({
+          permissions: deps.permissions,
+          permissionsRegistry: deps.permissionsRegistry,
+          loader: new TargetLoader({
+            environments: config.environments,
+            catalog: deps.catalog,
+            auth: deps.auth,
+          }),
+        });
         const store = await DatabaseDeliveryStore.create({
           database: deps.database,
         });
@@ -126,6 +138,7 @@ export const kubeDeliveryPlugin = createBackendPlugin({
             logger,
             httpAuth: deps.httpAuth,
             permissions: deps.permissions,
+            authorizer,
             auditor: deps.auditor,
             catalog: deps.catalog,
             delivery,
@@ -148,6 +161,7 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           createHealthRouter({
             httpAuth: deps.httpAuth,
             auditor: deps.auditor,
+            authorizer,
             health,
           }),
         );

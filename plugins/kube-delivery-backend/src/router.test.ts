@@ -9,6 +9,7 @@ import { getDevCluster, type DevCluster } from '@internal/devcluster';
 import {
   kubeDeliveryDeployPermission,
   kubeDeliveryReadPermission,
+  kubeDeliveryReleaseCreatePermission,
   kubeDeliveryRollbackPermission,
 } from '@internal/plugin-kube-delivery-common';
 import { randomUUID } from 'node:crypto';
@@ -70,13 +71,14 @@ interface Call {
 const READ = kubeDeliveryReadPermission.name;
 const DEPLOY = kubeDeliveryDeployPermission.name;
 const ROLLBACK = kubeDeliveryRollbackPermission.name;
+const RELEASE = kubeDeliveryReleaseCreatePermission.name;
 
 /** Every entity endpoint with a valid request, the permission it checks and what it needs to succeed. */
 // prettier-ignore
 const ENTITY_ENDPOINTS: Array<Call & { title: string; permission: string }> = [
   { title: 'GET status', method: 'get', route: '/status', permission: READ },
   { title: 'GET releases', method: 'get', route: '/releases', permission: READ },
-  { title: 'POST releases', method: 'post', route: '/releases', body: { version: '0.1.3' }, permission: DEPLOY },
+  { title: 'POST releases', method: 'post', route: '/releases', body: { version: '0.1.3' }, permission: RELEASE },
   { title: 'GET deployments', method: 'get', route: '/deployments', permission: READ },
   { title: 'GET deployments/:id', method: 'get', route: `/deployments/${randomUUID()}`, permission: READ },
   { title: 'POST deployments', method: 'post', route: '/deployments', body: { environment: 'dev', version: '0.1.3' }, permission: DEPLOY, given: 'release' },
@@ -452,12 +454,16 @@ describe('kube-delivery router', () => {
     it.each(perEndpoint())(
       '$title answers 403 naming $permission and changes nothing',
       async ({ name, permission, ...call }) => {
+        // What is done in an environment names the target <environment>:<entity ref>.
+        const environment = (call.body as { environment?: string } | undefined)
+          ?.environment;
+        const target = environment
+          ? `${environment}:${entityRef(name)}`
+          : entityRef(name);
         const res = await expectRefused(denied, name, call, asUser(), {
           status: 403,
           message: new RegExp(
-            `^You may not ${permission.replace(/\./g, '\\.')} on ${entityRef(
-              name,
-            )}`,
+            `^You may not ${permission.replace(/\./g, '\\.')} on ${target}`,
           ),
         });
         expect(res.body.error.name).toBe('NotAllowedError');

@@ -17,8 +17,12 @@ import type { JsonObject } from '@backstage/types';
 import type { DevCluster } from '@internal/devcluster';
 import type { Knex } from 'knex';
 import type { PermissionPolicy } from '@backstage/plugin-permission-node';
+import {
+  parseTargetRef,
+  RESOURCE_TYPE_KUBE_DELIVERY_TARGET,
+} from '@internal/plugin-kube-delivery-common';
 import { kubeDeliveryPlugin } from '../plugin';
-import { realPermissions } from './realPermissions';
+import { realPermissions, type Ownership } from './realPermissions';
 import { devClusterEnvironments, testDeliveryConfig } from './deliveryHarness';
 import type { MutableCatalog } from './mutableCatalog';
 
@@ -79,8 +83,12 @@ export function startDeliveryBackend(options: {
     | AuthorizeResult.ALLOW
     | AuthorizeResult.DENY
     | { onlyEntityRef: string | string[] }
-    /** Backstage's permission backend with this policy, asked through the real permission client. */
-    | { policy: PermissionPolicy };
+    /**
+     * Backstage's permission backend with this policy, asked through the
+     * real permission client; `ownership` gives users' group memberships
+     * (their ownership claims).
+     */
+    | { policy: PermissionPolicy; ownership?: Ownership };
   /** Changes the app-config before the backend starts (e.g. a gateway or routingApi). */
   configure?: (config: { kubeDelivery: Record<string, any> }) => void;
   /** More features, e.g. a scheduler mock that captures tasks. */
@@ -125,25 +133,43 @@ function permissionFeatures(
   if (typeof permission !== 'object') {
     return [mockServices.permissions.factory({ result: permission })];
   }
-  if ('policy' in permission) return realPermissions(permission.policy);
+  if ('policy' in permission) {
+    return realPermissions(permission.policy, {
+      ownership: permission.ownership,
+    });
+  }
   return [onlyEntityPermissions(permission.onlyEntityRef)];
 }
 
-/** A permission policy that allows resource permissions on some entities and denies everything else. */
+/**
+ * A permission policy that allows resource permissions on some entities
+ * (also on targets `<environment>:<entity ref>` of them, in every
+ * environment) and denies everything else, environment-wide targets and
+ * conditional questions (lists) included.
+ */
 function onlyEntityPermissions(entityRefs: string | string[]) {
   const allowed = new Set([entityRefs].flat());
-  const decide = (request: object) => ({
-    result:
-      'resourceRef' in request && allowed.has(request.resourceRef as string)
-        ? AuthorizeResult.ALLOW
-        : AuthorizeResult.DENY,
-  });
+  const decide = (request: {
+    permission: { resourceType?: string };
+    resourceRef?: string;
+  }) => {
+    const ref =
+      request.resourceRef &&
+      request.permission.resourceType === RESOURCE_TYPE_KUBE_DELIVERY_TARGET
+        ? parseTargetRef(request.resourceRef).entityRef
+        : request.resourceRef;
+    return {
+      result:
+        ref && allowed.has(ref) ? AuthorizeResult.ALLOW : AuthorizeResult.DENY,
+    };
+  };
   return createServiceFactory({
     service: coreServices.permissions,
     deps: {},
     factory: () =>
       ({
-        authorize: async (requests: object[]) => requests.map(decide),
+        authorize: async (requests: Parameters<typeof decide>[0][]) =>
+          requests.map(decide),
         authorizeConditional: async (requests: object[]) =>
           requests.map(() => ({ result: AuthorizeResult.DENY })),
       } as unknown as PermissionsService),

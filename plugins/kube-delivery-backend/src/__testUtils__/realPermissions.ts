@@ -1,5 +1,10 @@
 import { permissionsServiceFactory } from '@backstage/backend-defaults/permissions';
-import { createBackendModule } from '@backstage/backend-plugin-api';
+import {
+  coreServices,
+  createBackendModule,
+  createServiceFactory,
+  type BackstageUserPrincipal,
+} from '@backstage/backend-plugin-api';
 import permissionBackend from '@backstage/plugin-permission-backend';
 import {
   AuthorizeResult,
@@ -12,17 +17,50 @@ import type {
 } from '@backstage/plugin-permission-node';
 import { policyExtensionPoint } from '@backstage/plugin-permission-node/alpha';
 
+/** Ownership claims per user entity ref: the groups each user is a member of. */
+export type Ownership = Record<string, string[]>;
+
+/**
+ * The user info the permission backend gives the policy: a user's
+ * ownership claims are the user and the groups `ownership` lists for them.
+ */
+function userInfoWith(ownership: Ownership) {
+  return createServiceFactory({
+    service: coreServices.userInfo,
+    deps: {},
+    factory: () => ({
+      async getUserInfo(credentials) {
+        const principal = credentials.principal as BackstageUserPrincipal;
+        if (principal.type !== 'user') {
+          throw new Error(`No user info of a ${principal.type} principal`);
+        }
+        const ref = principal.userEntityRef;
+        return {
+          userEntityRef: ref,
+          ownershipEntityRefs: [ref, ...(ownership[ref] ?? [])],
+        };
+      },
+    }),
+  });
+}
+
 /**
  * Backstage's own permission backend deciding with a real policy, and the
  * plugin asking it through the real permission client (which, as in
- * production, allows service principals without asking the policy).
- * Use with `startDeliveryBackend({ features })` and
+ * production, allows service principals without asking the policy). A
+ * conditional decision on a resource is evaluated, as in production, by
+ * the plugin that owns the resource type through its permission
+ * integration endpoint. Use with `startDeliveryBackend({ features })` and
  * `configure: enablePermissions`.
  */
-export function realPermissions(policy: PermissionPolicy) {
+export function realPermissions(
+  policy: PermissionPolicy,
+  options: { ownership?: Ownership } = {},
+) {
   return [
     permissionBackend,
     permissionsServiceFactory,
+    userInfoWith(options.ownership ?? {}),
     createBackendModule({
       pluginId: 'permission',
       moduleId: 'kube-delivery-test-policy',

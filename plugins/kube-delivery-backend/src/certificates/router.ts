@@ -5,7 +5,10 @@ import type {
 } from '@backstage/backend-plugin-api';
 import { InputError, NotAllowedError } from '@backstage/errors';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
-import { kubeDeliveryCertificatePermission } from '@internal/plugin-kube-delivery-common';
+import {
+  kubeDeliveryCertificatePermission,
+  stringifyTargetRef,
+} from '@internal/plugin-kube-delivery-common';
 import express from 'express';
 import Router from 'express-promise-router';
 import { actorOf } from '../http/actor';
@@ -56,9 +59,10 @@ export function readUploadBody(body: unknown): CertificateUploadInput {
   for (const key of Object.keys(record)) {
     if (!allowed.includes(key)) {
       throw new InputError(
-        `Unknown field "${key.slice(0, 64)}" for format "${format}"; allowed: ${allowed.join(
-          ', ',
-        )}`,
+        `Unknown field "${key.slice(
+          0,
+          64,
+        )}" for format "${format}"; allowed: ${allowed.join(', ')}`,
       );
     }
   }
@@ -85,7 +89,8 @@ export function readUploadBody(body: unknown): CertificateUploadInput {
 /**
  * `GET /environments/:name/certificates`, `POST /environments/:name/certificates`
  * (upload) and `POST /environments/:name/certificates/cert-manager`. Reading
- * needs user or service credentials; changes need `kube-delivery.certificate.update`.
+ * needs user or service credentials; changes need `kube-delivery.certificate.update`
+ * on the environment.
  */
 export function createCertificateRouter(options: {
   httpAuth: HttpAuthService;
@@ -98,17 +103,25 @@ export function createCertificateRouter(options: {
   const path = '/environments/:name/certificates';
   router.use(path, express.json({ limit: BODY_LIMIT }));
 
+  /**
+   * The gate of a change: the certificate permission on the environment (the
+   * target `<environment>`, whose conditions Backstage's permission backend
+   * evaluates through the plugin's permission integration).
+   */
   async function authorized(req: express.Request) {
     const credentials = await httpAuth.credentials(req, {
       allow: ['user', 'service'],
     });
+    const target = stringifyTargetRef({ environment: req.params.name });
     const [decision] = await permissions.authorize(
-      [{ permission: kubeDeliveryCertificatePermission }],
+      [{ permission: kubeDeliveryCertificatePermission, resourceRef: target }],
       { credentials },
     );
     if (decision.result !== AuthorizeResult.ALLOW) {
       throw new NotAllowedError(
-        `You may not ${kubeDeliveryCertificatePermission.name}; ask your platform team`,
+        `You may not ${
+          kubeDeliveryCertificatePermission.name
+        } on ${target.slice(0, 64)}; ask your platform team`,
       );
     }
     return credentials;
@@ -168,7 +181,10 @@ export function createCertificateRouter(options: {
       'certificate-cert-manager',
       { environment: environment.slice(0, 64) },
       () =>
-        certificates.useCertManager({ environment, actor: actorOf(credentials) }),
+        certificates.useCertManager({
+          environment,
+          actor: actorOf(credentials),
+        }),
     );
     res.status(201).json(result);
   });

@@ -3,9 +3,16 @@ import type {
   HttpAuthService,
 } from '@backstage/backend-plugin-api';
 import { InputError } from '@backstage/errors';
+import { kubeDeliveryRoutePermission } from '@internal/plugin-kube-delivery-common';
 import express from 'express';
 import Router from 'express-promise-router';
 import { actorOf } from '../http/actor';
+import type { KubeDeliveryAuthorizer } from '../permissions/authorize';
+import {
+  routeEventAsSeenBy,
+  ruleValueGate,
+  ruleViewerOf,
+} from '../routing/ruleValues';
 import { runAudited } from '../http/audited';
 import { readBody } from '../http/body';
 import { EVENT_CURSOR } from './HealthStore';
@@ -15,14 +22,18 @@ const MAX_PAGE = 100;
 
 /**
  * `GET|POST /environments/:name/health` and `GET /environments/:name/history`.
- * Every route needs user or service credentials.
+ * Every route needs user or service credentials. The history shows an
+ * entity's events only to those who may read the entity's Kube Delivery data
+ * (`kube-delivery.read`), and rule values only to their owners and to those
+ * who may route on the entity there; environment-wide events to everyone.
  */
 export function createHealthRouter(options: {
   httpAuth: HttpAuthService;
   auditor: AuditorService;
   health: HealthService;
+  authorizer: KubeDeliveryAuthorizer;
 }): express.Router {
-  const { httpAuth, auditor, health } = options;
+  const { httpAuth, auditor, health, authorizer } = options;
   const router = Router();
 
   router.get('/environments/:name/health', async (req, res) => {
@@ -52,7 +63,9 @@ export function createHealthRouter(options: {
   });
 
   router.get('/environments/:name/history', async (req, res) => {
-    await httpAuth.credentials(req, { allow: ['user', 'service'] });
+    const credentials = await httpAuth.credentials(req, {
+      allow: ['user', 'service'],
+    });
     const query = readBody(req.query, {
       limit: 'optional',
       before: 'optional',
@@ -66,13 +79,44 @@ export function createHealthRouter(options: {
         'before must be a nextCursor value from an earlier page',
       );
     }
-    res.json(
-      await health.history({
-        environment: req.params.name,
-        limit,
-        before: query.before,
-      }),
+    const page = await health.history({
+      environment: req.params.name,
+      limit,
+      before: query.before,
+    });
+    // A page may hold fewer items than the limit; nextCursor still pages on.
+    const readable = await authorizer.readableEntities(
+      credentials,
+      page.items.flatMap(event => (event.entityRef ? [event.entityRef] : [])),
     );
+    // Rule values: to their owners, and to those who may route on the
+    // entity here (one question to the policy, its conditions applied to
+    // each entity of the page).
+    const entityRefs = [...readable];
+    const mayRoute = await authorizer.decideMany(
+      credentials,
+      [kubeDeliveryRoutePermission],
+      entityRefs.map(entityRef => ({
+        environment: req.params.name,
+        entityRef,
+      })),
+    );
+    const gates = new Map(
+      entityRefs.map((entityRef, i) => [
+        entityRef,
+        ruleValueGate(ruleViewerOf(credentials, () => mayRoute[i][0])),
+      ]),
+    );
+    const items = await Promise.all(
+      page.items
+        .filter(event => !event.entityRef || readable.has(event.entityRef))
+        .map(event =>
+          event.entityRef
+            ? routeEventAsSeenBy(event, gates.get(event.entityRef)!)
+            : event,
+        ),
+    );
+    res.json({ ...page, items });
   });
 
   return router;

@@ -5,7 +5,10 @@ import type {
 } from '@backstage/backend-plugin-api';
 import { InputError, NotAllowedError } from '@backstage/errors';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
-import { kubeDeliveryClaimReleasePermission } from '@internal/plugin-kube-delivery-common';
+import {
+  kubeDeliveryClaimReleasePermission,
+  stringifyTargetRef,
+} from '@internal/plugin-kube-delivery-common';
 import express from 'express';
 import Router from 'express-promise-router';
 import { runAudited } from '../http/audited';
@@ -41,16 +44,24 @@ export function createClaimsRouter(options: {
       // A person's decision: service principals pass Backstage's permission
       // client without a policy decision, so none may release a claim.
       const credentials = await httpAuth.credentials(req, { allow: ['user'] });
+      const environment = options.environment(req.params.name);
+      // The target is the environment: Backstage's permission backend
+      // evaluates a policy's conditions on it through the plugin's integration.
+      const target = stringifyTargetRef({ environment: environment.name });
       const [decision] = await permissions.authorize(
-        [{ permission: kubeDeliveryClaimReleasePermission }],
+        [
+          {
+            permission: kubeDeliveryClaimReleasePermission,
+            resourceRef: target,
+          },
+        ],
         { credentials },
       );
       if (decision.result !== AuthorizeResult.ALLOW) {
         throw new NotAllowedError(
-          `You may not ${kubeDeliveryClaimReleasePermission.name}; releasing a claim is for platform admins`,
+          `You may not ${kubeDeliveryClaimReleasePermission.name} on ${target}; releasing a claim is for platform admins`,
         );
       }
-      const environment = options.environment(req.params.name);
       const kind = req.params.claimKind as ClaimKind;
       const name = req.params.claimName;
       if (!KINDS.includes(kind)) {

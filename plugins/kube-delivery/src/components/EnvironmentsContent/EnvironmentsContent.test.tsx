@@ -204,6 +204,49 @@ describe('EnvironmentsContent', () => {
     );
   });
 
+  it('asks the policy per environment: deploys to dev, not to production', async () => {
+    const asked: Array<string | undefined> = [];
+    await renderContent(
+      mockApi(),
+      request => {
+        asked.push(request.resourceRef);
+        // A policy that lets the user act on the service in dev and staging only.
+        return request.resourceRef?.startsWith('production:')
+          ? AuthorizeResult.DENY
+          : AuthorizeResult.ALLOW;
+      },
+      'cart-per-environment',
+    );
+    expect(
+      await screen.findByRole('button', { name: 'Deploy to dev' }),
+    ).toBeInTheDocument();
+    expect(
+      screen.getByRole('button', { name: 'Roll back staging' }),
+    ).toBeInTheDocument();
+    const production = screen.getByRole('region', {
+      name: 'Environment production',
+    });
+    expect(
+      within(production).queryAllByRole('button', {
+        name: /^(Deploy|Promote|Roll back|Restart)/,
+      }),
+    ).toEqual([]);
+    // The health check is anyone's.
+    expect(
+      within(production).getByRole('button', {
+        name: 'Check the health of production now',
+      }),
+    ).toBeInTheDocument();
+    expect(asked).toEqual(
+      expect.arrayContaining([
+        'dev:component:default/cart-per-environment',
+        'production:component:default/cart-per-environment',
+        // Certificates: the environment alone.
+        'production',
+      ]),
+    );
+  });
+
   it('hides the actions when the permission policy denies deploying', async () => {
     await renderContent(mockApi(), AuthorizeResult.DENY, 'cart-readonly');
     await screen.findAllByText('2 of 2 ready');

@@ -6,7 +6,7 @@ import {
 import { useApi } from '@backstage/core-plugin-api';
 import { stringifyEntityRef } from '@backstage/catalog-model';
 import { useEntity } from '@backstage/plugin-catalog-react';
-import { usePermission } from '@backstage/plugin-permission-react';
+import type { ComponentProps } from 'react';
 import Box from '@material-ui/core/Box';
 import Grid from '@material-ui/core/Grid';
 import Alert from '@material-ui/lab/Alert';
@@ -19,6 +19,7 @@ import { kubeDeliveryApiRef } from '../../api';
 import { usePolledAsync } from '../../hooks/usePolledAsync';
 import { EnvironmentCard } from './EnvironmentCard';
 import { reasonOf } from '../common/format';
+import { useTargetPermission } from '../common/useTargetPermission';
 
 /** How often the live status is read again. */
 export const POLL_INTERVAL_MS = 3000;
@@ -28,18 +29,6 @@ export const EnvironmentsContent = () => {
   const { entity } = useEntity();
   const entityRef = stringifyEntityRef(entity);
   const api = useApi(kubeDeliveryApiRef);
-  const { allowed: canDeploy } = usePermission({
-    permission: kubeDeliveryDeployPermission,
-    resourceRef: entityRef,
-  });
-  const { allowed: canRollback } = usePermission({
-    permission: kubeDeliveryRollbackPermission,
-    resourceRef: entityRef,
-  });
-  // Certificates belong to an environment's gateway, not to one service.
-  const { allowed: canUploadCertificate } = usePermission({
-    permission: kubeDeliveryCertificatePermission,
-  });
 
   const { value, loading, error, retry } = usePolledAsync(
     async () => {
@@ -85,14 +74,11 @@ export const EnvironmentsContent = () => {
       <Grid container spacing={3} alignItems="stretch">
         {value.environments.map((environment, index) => (
           <Grid item xs={12} md={6} lg={4} key={environment.name}>
-            <EnvironmentCard
+            <PermittedEnvironmentCard
               entityRef={entityRef}
               environment={environment}
               previous={index > 0 ? value.environments[index - 1] : undefined}
               status={byName.get(environment.name)}
-              canDeploy={canDeploy}
-              canRollback={canRollback}
-              canUploadCertificate={canUploadCertificate}
               onChanged={retry}
             />
           </Grid>
@@ -101,3 +87,35 @@ export const EnvironmentsContent = () => {
     </Box>
   );
 };
+
+/**
+ * A card with the actions the policy allows in its environment: deploy,
+ * promote and restart (the deploy permission), roll back, and certificates
+ * (a permission on the environment itself, not on one service).
+ */
+function PermittedEnvironmentCard(
+  props: Omit<
+    ComponentProps<typeof EnvironmentCard>,
+    'canDeploy' | 'canRollback' | 'canUploadCertificate'
+  >,
+) {
+  const environment = props.environment.name;
+  const target = { environment, entityRef: props.entityRef };
+  const canDeploy = useTargetPermission(kubeDeliveryDeployPermission, target);
+  const canRollback = useTargetPermission(
+    kubeDeliveryRollbackPermission,
+    target,
+  );
+  const canUploadCertificate = useTargetPermission(
+    kubeDeliveryCertificatePermission,
+    { environment },
+  );
+  return (
+    <EnvironmentCard
+      {...props}
+      canDeploy={canDeploy}
+      canRollback={canRollback}
+      canUploadCertificate={canUploadCertificate}
+    />
+  );
+}

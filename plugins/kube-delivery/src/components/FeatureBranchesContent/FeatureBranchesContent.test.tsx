@@ -272,6 +272,40 @@ describe('FeatureBranchesContent', () => {
     ).toBeInTheDocument();
   });
 
+  it('asks the policy per environment: rules in dev only, removal where it may also deploy', async () => {
+    const asked: Array<string | undefined> = [];
+    await renderTab(<FeatureBranchesContent />, {
+      api: branchesApi(),
+      authorize: request => {
+        asked.push(`${request.permission.name} ${request.resourceRef}`);
+        return request.resourceRef?.startsWith('dev:')
+          ? AuthorizeResult.ALLOW
+          : AuthorizeResult.DENY;
+      },
+      name: 'cart-branches-dev-only',
+    });
+    expect(
+      await screen.findByRole('button', {
+        name: 'Add rule for myfeature in dev',
+      }),
+    ).toBeInTheDocument();
+    expect(
+      screen.getByRole('button', { name: 'Remove branch myfeature from dev' }),
+    ).toBeInTheDocument();
+    expect(
+      screen.getByRole('region', { name: 'Branch other in staging' }),
+    ).toBeInTheDocument();
+    expect(
+      screen.queryByRole('button', { name: /in staging$|from staging$/ }),
+    ).not.toBeInTheDocument();
+    expect(asked).toEqual(
+      expect.arrayContaining([
+        `${kubeDeliveryRoutePermission.name} dev:component:default/cart-branches-dev-only`,
+        `${kubeDeliveryDeployPermission.name} staging:component:default/cart-branches-dev-only`,
+      ]),
+    );
+  });
+
   it('says what to do when no environment takes feature branches, or reading fails', async () => {
     const { unmount } = await renderTab(<FeatureBranchesContent />, {
       api: branchesApi({

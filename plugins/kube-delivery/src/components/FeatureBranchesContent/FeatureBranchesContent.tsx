@@ -8,7 +8,6 @@ import {
 import { useApi } from '@backstage/core-plugin-api';
 import { stringifyEntityRef } from '@backstage/catalog-model';
 import { useEntity } from '@backstage/plugin-catalog-react';
-import { usePermission } from '@backstage/plugin-permission-react';
 import Box from '@material-ui/core/Box';
 import Grid from '@material-ui/core/Grid';
 import Typography from '@material-ui/core/Typography';
@@ -16,6 +15,7 @@ import Alert from '@material-ui/lab/Alert';
 import {
   kubeDeliveryDeployPermission,
   kubeDeliveryRoutePermission,
+  type EnvironmentSummary,
   type RouteRule,
 } from '@internal/plugin-kube-delivery-common';
 import { kubeDeliveryApiRef, type NewRouteRule } from '../../api';
@@ -23,6 +23,7 @@ import { usePolledAsync } from '../../hooks/usePolledAsync';
 import { ConfirmDialog } from '../common/ConfirmDialog';
 import { OutcomeAlert, type Outcome } from '../common/OutcomeAlert';
 import { reasonOf } from '../common/format';
+import { useTargetPermission } from '../common/useTargetPermission';
 import { AddRuleDialog } from './AddRuleDialog';
 import { BranchCard } from './BranchCard';
 import { branchesOf, ruleText, type BranchView } from './branches';
@@ -48,15 +49,6 @@ export const FeatureBranchesContent = () => {
   // Stable between polls: the add-rule form resets when it changes.
   const routing = useMemo(() => routingKeyOf(entity), [entity]);
   const api = useApi(kubeDeliveryApiRef);
-  const { allowed: canRoute } = usePermission({
-    permission: kubeDeliveryRoutePermission,
-    resourceRef: entityRef,
-  });
-  // Removing a branch deletes its workloads: the deploy permission.
-  const { allowed: canRemoveBranch } = usePermission({
-    permission: kubeDeliveryDeployPermission,
-    resourceRef: entityRef,
-  });
   const [adding, setAdding] = useState<BranchView>();
   const [removing, setRemoving] = useState<BranchView>();
   const [addError, setAddError] = useState<string>();
@@ -192,40 +184,22 @@ export const FeatureBranchesContent = () => {
           onClose={() => setOutcome(undefined)}
           spacing={{ mb: 2 }}
         />
-        {environments.map(environment => {
-          const here = branches.filter(b => b.environment === environment.name);
-          return (
-            <Box mb={3} key={environment.name}>
-              <InfoCard title={`Feature branches in ${environment.name}`}>
-                {here.length === 0 ? (
-                  <Typography variant="body2">
-                    No branch deployed in {environment.name}. Create a release
-                    with a pre-release version (e.g. 0.1.5-myfeature) in CI and
-                    deploy it to {environment.name} from the Environments tab.
-                  </Typography>
-                ) : (
-                  here.map(view => (
-                    <Box mb={2} key={view.slug}>
-                      <BranchCard
-                        view={view}
-                        canRoute={canRoute}
-                        canRemoveBranch={canRemoveBranch}
-                        busy={busy}
-                        onAddRule={() => {
-                          setAddError(undefined);
-                          setAdding(view);
-                        }}
-                        onExtend={extend}
-                        onRemoveRule={removeRule}
-                        onRemoveBranch={() => setRemoving(view)}
-                      />
-                    </Box>
-                  ))
-                )}
-              </InfoCard>
-            </Box>
-          );
-        })}
+        {environments.map(environment => (
+          <EnvironmentBranches
+            key={environment.name}
+            entityRef={entityRef}
+            environment={environment}
+            branches={branches.filter(b => b.environment === environment.name)}
+            busy={busy}
+            onAddRule={view => {
+              setAddError(undefined);
+              setAdding(view);
+            }}
+            onExtend={extend}
+            onRemoveRule={removeRule}
+            onRemoveBranch={setRemoving}
+          />
+        ))}
       </Grid>
       <Grid item xs={12} lg={4}>
         <RouteTester
@@ -259,3 +233,52 @@ export const FeatureBranchesContent = () => {
     </Grid>
   );
 };
+
+/**
+ * The branches of one environment, with the actions the policy allows there:
+ * rules (the route permission) and removing a branch, which deletes its
+ * workloads (the route and the deploy permission).
+ */
+function EnvironmentBranches(props: {
+  entityRef: string;
+  environment: EnvironmentSummary;
+  branches: BranchView[];
+  busy: boolean;
+  onAddRule: (view: BranchView) => void;
+  onExtend: (rule: RouteRule) => void;
+  onRemoveRule: (rule: RouteRule) => void;
+  onRemoveBranch: (view: BranchView) => void;
+}) {
+  const { entityRef, environment, branches } = props;
+  const target = { environment: environment.name, entityRef };
+  const canRoute = useTargetPermission(kubeDeliveryRoutePermission, target);
+  const canDeploy = useTargetPermission(kubeDeliveryDeployPermission, target);
+  return (
+    <Box mb={3}>
+      <InfoCard title={`Feature branches in ${environment.name}`}>
+        {branches.length === 0 ? (
+          <Typography variant="body2">
+            No branch deployed in {environment.name}. Create a release with a
+            pre-release version (e.g. 0.1.5-myfeature) in CI and deploy it to{' '}
+            {environment.name} from the Environments tab.
+          </Typography>
+        ) : (
+          branches.map(view => (
+            <Box mb={2} key={view.slug}>
+              <BranchCard
+                view={view}
+                canRoute={canRoute}
+                canRemoveBranch={canRoute && canDeploy}
+                busy={props.busy}
+                onAddRule={() => props.onAddRule(view)}
+                onExtend={props.onExtend}
+                onRemoveRule={props.onRemoveRule}
+                onRemoveBranch={() => props.onRemoveBranch(view)}
+              />
+            </Box>
+          ))
+        )}
+      </InfoCard>
+    </Box>
+  );
+}

@@ -6,6 +6,7 @@ import {
   type ReleaseDetailView,
 } from '@internal/plugin-kube-delivery-common';
 import {
+  AuthorizeResult,
   backendError,
   denyOnly,
   deployment,
@@ -312,6 +313,37 @@ describe('ReleaseHistoryContent', () => {
     ).toBeInTheDocument();
     expect(
       screen.queryByRole('button', { name: /Redeploy/ }),
+    ).not.toBeInTheDocument();
+  });
+
+  it('offers Redeploy only in the environments where the policy allows rolling back', async () => {
+    const api = mockApi({
+      getHistory: jest.fn().mockResolvedValue({
+        items: [
+          deployEntry('production', '0.1.4'),
+          deployEntry('dev', '0.1.4'),
+        ],
+      }),
+    });
+    await renderTab(<ReleaseHistoryContent />, {
+      api,
+      authorize: request =>
+        request.resourceRef === 'dev:component:default/cart-history-dev-only'
+          ? AuthorizeResult.ALLOW
+          : AuthorizeResult.DENY,
+      name: 'cart-history-dev-only',
+    });
+    const dev = await screen.findByRole('listitem', {
+      name: 'Deployed 0.1.4 in dev',
+    });
+    expect(
+      await within(dev).findByRole('button', { name: /Redeploy/ }),
+    ).toBeInTheDocument();
+    const production = screen.getByRole('listitem', {
+      name: 'Deployed 0.1.4 in production',
+    });
+    expect(
+      within(production).queryByRole('button', { name: /Redeploy/ }),
     ).not.toBeInTheDocument();
   });
 

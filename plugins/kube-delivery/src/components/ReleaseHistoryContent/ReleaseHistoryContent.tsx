@@ -8,7 +8,6 @@ import {
 import { useApi } from '@backstage/core-plugin-api';
 import { stringifyEntityRef } from '@backstage/catalog-model';
 import { useEntity } from '@backstage/plugin-catalog-react';
-import { usePermission } from '@backstage/plugin-permission-react';
 import Box from '@material-ui/core/Box';
 import Button from '@material-ui/core/Button';
 import Grid from '@material-ui/core/Grid';
@@ -27,6 +26,7 @@ import { useLoad } from '../../hooks/usePolledAsync';
 import { OutcomeAlert, type Outcome } from '../common/OutcomeAlert';
 import { reasonOf } from '../common/format';
 import { LabelledSelect } from '../common/LabelledSelect';
+import { useTargetPermission } from '../common/useTargetPermission';
 import { ReleaseDialog } from '../common/ReleaseDialog';
 import { CompareReleases } from './CompareReleases';
 import { HistoryEntryItem, KIND_WORDS } from './HistoryEntryItem';
@@ -78,10 +78,6 @@ export const ReleaseHistoryContent = () => {
   const { entity } = useEntity();
   const entityRef = stringifyEntityRef(entity);
   const api = useApi(kubeDeliveryApiRef);
-  const { allowed: canRollback } = usePermission({
-    permission: kubeDeliveryRollbackPermission,
-    resourceRef: entityRef,
-  });
   const [environment, setEnvironment] = useState('');
   const [kind, setKind] = useState<HistoryEntryKind | ''>('');
   const [page, setPage] = useState<Page>({ entries: [], loading: true });
@@ -205,10 +201,11 @@ export const ReleaseHistoryContent = () => {
       <>
         <List aria-label="Release history" disablePadding>
           {page.entries.map(entry => (
-            <HistoryEntryItem
+            <PermittedHistoryEntryItem
               key={entry.id}
+              entityRef={entityRef}
               entry={entry}
-              onRedeploy={canRollback ? startRedeploy : undefined}
+              onRedeploy={startRedeploy}
             />
           ))}
         </List>
@@ -284,3 +281,21 @@ export const ReleaseHistoryContent = () => {
     </Grid>
   );
 };
+
+/** An entry with Redeploy where the policy allows rolling back in its environment. */
+function PermittedHistoryEntryItem(props: {
+  entityRef: string;
+  entry: HistoryEntry;
+  onRedeploy: (entry: HistoryEntry) => void;
+}) {
+  const canRollback = useTargetPermission(kubeDeliveryRollbackPermission, {
+    environment: props.entry.environment,
+    entityRef: props.entityRef,
+  });
+  return (
+    <HistoryEntryItem
+      entry={props.entry}
+      onRedeploy={canRollback ? props.onRedeploy : undefined}
+    />
+  );
+}
