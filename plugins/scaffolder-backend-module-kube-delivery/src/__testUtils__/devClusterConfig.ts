@@ -72,14 +72,17 @@ export function exampleCatalogConfig(token: string) {
   };
 }
 
-/** Removes the workloads a test deployed to the devcluster's dev namespace. */
-export async function deleteDevServiceObjects(labelSelector: string) {
+/** Removes the workloads a test deployed to the devcluster's dev namespace (or another). */
+export async function deleteDevServiceObjects(
+  labelSelector: string,
+  namespace = 'dev',
+) {
   const cluster = await getDevCluster();
   await cluster.kubectl([
     'delete',
-    'deployments,services,configmaps,poddisruptionbudgets',
+    'deployments,services,configmaps,poddisruptionbudgets,serviceaccounts',
     '-n',
-    'dev',
+    namespace,
     '-l',
     labelSelector,
     '--ignore-not-found',

@@ -88,6 +88,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await backend?.stop();
   await deleteDevServiceObjects(`app.kubernetes.io/name=${name}`);
+  await deleteDevServiceObjects(`app.kubernetes.io/name=${name}`, 'test');
 });
 
 describe('kube-delivery:release:create and kube-delivery:deploy', () => {
@@ -153,6 +154,31 @@ describe('kube-delivery:release:create and kube-delivery:deploy', () => {
     });
     await expect(createDeployAction({ client }).handler(ctx)).rejects.toThrow(
       /409 Conflict: .*test/,
+    );
+  });
+
+  it('ends the step waiting for approval in a protected environment', async () => {
+    const toTest = createMockActionContext({
+      input: { entityRef, environment: 'test', version: '0.1.0' },
+    });
+    await createDeployAction({ client, pollIntervalMs: 200 }).handler(toTest);
+    expect(toTest.output).toHaveBeenCalledWith('status', 'succeeded');
+
+    const toProduction = createMockActionContext({
+      input: { entityRef, environment: 'production', version: '0.1.0' },
+    });
+    const info = jest.spyOn(toProduction.logger, 'info');
+    await createDeployAction({ client, pollIntervalMs: 200 }).handler(
+      toProduction,
+    );
+    expect(toProduction.output).toHaveBeenCalledWith(
+      'status',
+      'waiting-approval',
+    );
+    expect(info).toHaveBeenCalledWith(
+      expect.stringMatching(
+        /waits for approval by another user holding kube-delivery\.deployment\.approve/,
+      ),
     );
   });
 

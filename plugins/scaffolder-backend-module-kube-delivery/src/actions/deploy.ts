@@ -5,6 +5,8 @@ import type { KubeDeliveryClientFor } from './serviceClient';
  * `kube-delivery:deploy`: starts a deployment of a release to an environment
  * through the plugin's API (promotion rules apply) and, unless told not to,
  * waits until it has finished and fails the task when it did not succeed.
+ * Into a protected environment it ends with status `waiting-approval`: the
+ * deployment runs once another user approves it.
  * It acts on behalf of the user who runs the template.
  */
 export function createDeployAction(options: {
@@ -78,6 +80,13 @@ export function createDeployAction(options: {
         signal: ctx.signal,
       });
       ctx.output('status', finished.status);
+      if (finished.status === 'waiting-approval') {
+        // A protected environment: another user approves it, later.
+        ctx.logger.info(
+          `Deployment ${queued.id} of ${entityRef} ${version} to ${environment} waits for approval by another user holding kube-delivery.deployment.approve; follow it on the Environments tab`,
+        );
+        return;
+      }
       for (const step of finished.steps) {
         ctx.logger.info(
           `${step.name}: ${step.status}${

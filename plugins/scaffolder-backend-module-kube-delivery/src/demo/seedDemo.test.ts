@@ -140,7 +140,7 @@ afterAll(async () => {
     for (const namespace of NAMESPACES) {
       await kubectl([
         'delete',
-        'deployments,services,configmaps,poddisruptionbudgets',
+        'deployments,services,configmaps,poddisruptionbudgets,serviceaccounts',
         '-n',
         namespace,
         '-l',
@@ -287,6 +287,8 @@ it('seeds Online Boutique through the API with the static token, and a second ru
   expect(first).toEqual({
     releasesCreated: 12 + 11 + 2,
     deploymentsRun: 12 * 3 + 11 + 2,
+    // Production is protected: the token's requests wait for a user's approval.
+    deploymentsWaitingApproval: 12,
     routesCreated: 2,
     certificatesUploaded: before.items.some(c => c.active && c.status === 'ok')
       ? 0
@@ -298,13 +300,19 @@ it('seeds Online Boutique through the API with the static token, and a second ru
       ref,
       dev: NEXT,
       test: MAINLINE,
-      production: MAINLINE,
+      production: undefined,
+    });
+    const [waiting] = await client.listDeployments(ref, 'production');
+    expect(waiting).toMatchObject({
+      version: MAINLINE,
+      status: 'waiting-approval',
+      createdBy: 'service:ci',
     });
   }
   expect(await statusOf(REDIS_CART)).toEqual({
     dev: REDIS_RELEASE.version,
     test: REDIS_RELEASE.version,
-    production: REDIS_RELEASE.version,
+    production: undefined,
   });
   for (const route of BRANCH_ROUTES) {
     const history = await client.listDeployments(route.entityRef, 'dev');
@@ -357,6 +365,7 @@ it('seeds Online Boutique through the API with the static token, and a second ru
   await expect(seedDemo({ client, pollIntervalMs: 200 })).resolves.toEqual({
     releasesCreated: 0,
     deploymentsRun: 0,
+    deploymentsWaitingApproval: 12,
     routesCreated: 0,
     certificatesUploaded: 0,
   });

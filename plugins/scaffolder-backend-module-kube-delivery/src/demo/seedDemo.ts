@@ -45,6 +45,8 @@ export const BRANCH_ROUTES = [
 export interface SeedSummary {
   releasesCreated: number;
   deploymentsRun: number;
+  /** Deployments into a protected environment left waiting for a user's approval (a token never approves). */
+  deploymentsWaitingApproval: number;
   routesCreated: number;
   certificatesUploaded: number;
 }
@@ -75,6 +77,7 @@ export async function seedDemo(options: {
   const summary: SeedSummary = {
     releasesCreated: 0,
     deploymentsRun: 0,
+    deploymentsWaitingApproval: 0,
     routesCreated: 0,
     certificatesUploaded: 0,
   };
@@ -89,7 +92,12 @@ export async function seedDemo(options: {
     summary.releasesCreated += 1;
   }
 
-  /** Deploys unless this version already succeeded here (or is being deployed). */
+  /**
+   * Deploys unless this version already succeeded here (or is being
+   * deployed, or waits for approval). Into a protected environment the
+   * deployment waits for a user's approval: it is left waiting, for the
+   * demo's approver to approve on the Environments tab.
+   */
   async function ensureDeployed(
     entityRef: string,
     environment: string,
@@ -100,7 +108,10 @@ export async function seedDemo(options: {
     ).filter(d => d.version === version);
     if (history.some(d => d.status === 'succeeded')) return;
     let deployment = history.find(
-      d => d.status === 'queued' || d.status === 'running',
+      d =>
+        d.status === 'queued' ||
+        d.status === 'running' ||
+        d.status === 'waiting-approval',
     );
     if (!deployment) {
       deployment = await client.deploy(entityRef, { environment, version });
@@ -109,6 +120,13 @@ export async function seedDemo(options: {
     const finished = await client.waitForDeployment(entityRef, deployment.id, {
       pollIntervalMs,
     });
+    if (finished.status === 'waiting-approval') {
+      summary.deploymentsWaitingApproval += 1;
+      log(
+        `${entityRef} ${version} waits for approval in ${environment}: approve it on the Environments tab as a user holding kube-delivery.deployment.approve`,
+      );
+      return;
+    }
     if (finished.status !== 'succeeded') {
       throw new Error(
         `Deploying ${entityRef} ${version} to ${environment} ended ${finished.status}` +
