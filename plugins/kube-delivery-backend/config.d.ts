@@ -174,6 +174,19 @@ export interface Config {
       pollIntervalMs?: number;
     };
     /**
+     * Approvals for protected environments (`protected: true`): a
+     * deployment, promotion or rollback into one waits until another user
+     * holding `kube-delivery.deployment.approve` approves it.
+     */
+    approvals?: {
+      /**
+       * Minutes a deployment waits for approval before it expires (finished
+       * as `expired`, never run). Above 0, fractions allowed. Default 1440
+       * (a day).
+       */
+      expiryMinutes?: number;
+    };
+    /**
      * What callers that are not users may do. Backstage's permission client
      * allows every service principal without asking the permission policy,
      * so Kube Delivery asks this list first: a static CI token, another

@@ -22,6 +22,11 @@ import { DatabaseHistoryStore } from './history';
 import { KubeDeliveryAuthorizer } from './permissions/authorize';
 import { TargetLoader } from './permissions/target';
 import { createRouting } from './routing';
+import {
+  ApprovalService,
+  createApprovalsRouter,
+  readApprovalSettings,
+} from './approvals';
 import { checkStaticTokens } from './permissions/staticTokens';
 import {
   createHealthRouter,
@@ -98,6 +103,15 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           logger,
         });
         const statusCache = new StatusCache(config.environments, logger);
+        // Deployments into protected environments wait for another user's approval.
+        const approvals = new ApprovalService({
+          store,
+          permissions: deps.permissions,
+          auditor: deps.auditor,
+          logger,
+          settings: readApprovalSettings(deps.config),
+          onQueued: () => runner.poke(),
+        });
         const delivery = new DeliveryService({
           config,
           store,
@@ -106,6 +120,7 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           clusters,
           claims,
           statusCache,
+          approvals,
           onRefused: refusal => health.recordPromotionRefused(refusal),
         });
 
@@ -165,6 +180,15 @@ export const kubeDeliveryPlugin = createBackendPlugin({
             health,
           }),
         );
+        deps.httpRouter.use(
+          createApprovalsRouter({
+            httpAuth: deps.httpAuth,
+            auditor: deps.auditor,
+            catalog: deps.catalog,
+            approvals,
+          }),
+        );
+        await approvals.schedule(deps.scheduler);
         await health.schedule(deps.scheduler, readHealthSettings(deps.config));
         lifecycle.addStartupHook(() => runner.start());
         lifecycle.addShutdownHook(() => runner.stop());

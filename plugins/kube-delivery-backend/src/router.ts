@@ -28,6 +28,7 @@ import express from 'express';
 import Router from 'express-promise-router';
 import type { DeploymentRecord } from './database';
 import type { DeliveryService } from './delivery';
+import { bypassOf, splitBypassApproval } from './approvals';
 import { actorOf } from './http/actor';
 import { runAudited } from './http/audited';
 import { readBody } from './http/body';
@@ -310,7 +311,8 @@ export async function createRouter(
     ) =>
     async (req: express.Request, res: express.Response) => {
       const found = await entityInPath(req);
-      const body = readBody(req.body, {
+      const { rest, bypassApproval } = splitBypassApproval(req.body);
+      const body = readBody(rest, {
         environment: 'required',
         releaseId: 'optional',
         version: 'optional',
@@ -325,6 +327,7 @@ export async function createRouter(
           environment: body.environment,
           version: body.version,
           releaseId: body.releaseId,
+          bypassApproval,
         },
         async () => {
           const release = body.releaseId
@@ -339,6 +342,7 @@ export async function createRouter(
             environment: body.environment!,
             kind,
             createdBy: actorOf(credentials),
+            ...bypassOf(bypassApproval, credentials, req),
           });
         },
       );
@@ -359,7 +363,8 @@ export async function createRouter(
     (action: 'promote' | 'restart', eventId: string) =>
     async (req: express.Request, res: express.Response) => {
       const found = await entityInPath(req);
-      const body = readBody(req.body, { environment: 'required' });
+      const { rest, bypassApproval } = splitBypassApproval(req.body);
+      const body = readBody(rest, { environment: 'required' });
       // A promotion's target is the environment it promotes to.
       await authorizeTarget(
         found,
@@ -372,11 +377,12 @@ export async function createRouter(
         entityRef,
         environment: body.environment!,
         createdBy: actorOf(credentials),
+        ...bypassOf(bypassApproval, credentials, req),
       };
       const deployment = await audited(
         req,
         eventId,
-        { entityRef, environment: body.environment },
+        { entityRef, environment: body.environment, bypassApproval },
         () =>
           action === 'promote'
             ? delivery.promote(input)
@@ -653,5 +659,6 @@ function toApiDeployment(d: DeploymentRecord): Deployment {
     finishedAt: d.finishedAt,
     message: d.message,
     steps: d.steps,
+    ...(d.approval && { approval: d.approval }),
   };
 }

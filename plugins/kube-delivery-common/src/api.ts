@@ -180,7 +180,29 @@ export type HistoryEntryKind =
   | DeploymentKind
   | 'route-changed'
   | 'certificate-changed'
-  | 'promotion-refused';
+  | 'promotion-refused'
+  | ApprovalEventKind;
+
+/**
+ * What happened to the approval of a deployment into a protected
+ * environment, as a Release history event (its actor and time are who did
+ * it, when; its details name the deployment). @public
+ */
+export type ApprovalEventKind =
+  | 'approval-requested'
+  | 'approval-granted'
+  | 'approval-rejected'
+  | 'approval-expired'
+  | 'approval-bypassed';
+
+/** Every {@link ApprovalEventKind}. @public */
+export const APPROVAL_EVENT_KINDS: readonly ApprovalEventKind[] = [
+  'approval-requested',
+  'approval-granted',
+  'approval-rejected',
+  'approval-expired',
+  'approval-bypassed',
+];
 
 /** Every {@link HistoryEntryKind}, for filters. @public */
 export const HISTORY_ENTRY_KINDS: readonly HistoryEntryKind[] = [
@@ -191,7 +213,26 @@ export const HISTORY_ENTRY_KINDS: readonly HistoryEntryKind[] = [
   'route-changed',
   'certificate-changed',
   'promotion-refused',
+  ...APPROVAL_EVENT_KINDS,
 ];
+
+/**
+ * `POST …/deployments/:id/reject`: why a deployment waiting for approval
+ * is refused (at most 256 characters). @public
+ */
+export interface ApprovalRejectRequest {
+  reason: string;
+}
+
+/**
+ * The part of a deploy, rollback or promotion request about approval: `true`
+ * deploys into a protected environment at once, without waiting for
+ * approval; it needs the bypass permission (403 otherwise) and is audited
+ * as an emergency. Ignored where no approval is needed. @public
+ */
+export interface ApprovalBypassRequest {
+  bypassApproval?: boolean;
+}
 
 /** One entry of a service's Release history (`GET …/history` items). @public */
 export interface HistoryEntry {

@@ -28,13 +28,46 @@ export interface ParsedVersion {
 /** What a deployment did. @public */
 export type DeploymentKind = 'deploy' | 'promote' | 'rollback' | 'restart';
 
-/** Where a deployment is in its life. @public */
+/**
+ * Where a deployment is in its life. A deployment, promotion or rollback
+ * into a protected environment starts `waiting-approval` and is `queued`
+ * once approved; `rejected` and `expired` ones never ran. @public
+ */
 export type DeploymentStatus =
+  | 'waiting-approval'
   | 'queued'
   | 'running'
   | 'succeeded'
   | 'failed'
-  | 'rolled-back';
+  | 'rolled-back'
+  | 'rejected'
+  | 'expired';
+
+/**
+ * Where a deployment into a protected environment stands with its approval:
+ * `waiting` for another user holding the approve permission, `approved`,
+ * `rejected` (with a reason), `expired` (nobody decided in time), or
+ * `bypassed` (deployed at once by a user holding the bypass permission). @public
+ */
+export type ApprovalState =
+  | 'waiting'
+  | 'approved'
+  | 'rejected'
+  | 'expired'
+  | 'bypassed';
+
+/** The approval of a deployment into a protected environment. @public */
+export interface DeploymentApproval {
+  state: ApprovalState;
+  /** ISO 8601: when a waiting deployment expires; absent when it was bypassed. */
+  expiresAt?: string;
+  /** Who approved, rejected or bypassed it (the expiry's actor for expired ones). */
+  decidedBy?: string;
+  /** ISO 8601. */
+  decidedAt?: string;
+  /** Why it was rejected. */
+  reason?: string;
+}
 
 /** One step of a deployment run, as the history shows it. @public */
 export interface DeploymentStep {
@@ -76,4 +109,6 @@ export interface Deployment {
   finishedAt?: string;
   message?: string;
   steps: DeploymentStep[];
+  /** Present for deployments into a protected environment that needed approval. */
+  approval?: DeploymentApproval;
 }

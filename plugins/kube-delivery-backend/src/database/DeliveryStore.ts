@@ -1,6 +1,7 @@
 import type { DatabaseService } from '@backstage/backend-plugin-api';
 import { ConflictError, NotFoundError } from '@backstage/errors';
 import type {
+  ApprovalState,
   Deployment,
   DeploymentKind,
   DeploymentStatus,
@@ -10,6 +11,7 @@ import type {
 } from '@internal/plugin-kube-delivery-common';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import { approvalEventRow, type ApprovalEventInput } from './approvalEvents';
 import { migratedClient } from './migrate';
 import { pageOf, rowsAfterCursor } from './newestFirstPage';
 
@@ -47,6 +49,31 @@ export interface NewDeployment {
   strategy: DeploymentStrategy;
   createdBy: string;
   previousReleaseId?: string;
+  /**
+   * Into a protected environment: `waiting` stores it as `waiting-approval`
+   * (no runner claims it until it is approved), `bypassed` queues it at once.
+   * The event is written in the same transaction.
+   */
+  approval?: NewDeploymentApproval;
+}
+
+/** How a deployment into a protected environment starts. */
+export type NewDeploymentApproval =
+  | { state: 'waiting'; expiresAt: number; event: ApprovalEventInput }
+  | { state: 'bypassed'; by: string; event: ApprovalEventInput };
+
+/** A decision on a deployment waiting for approval. */
+export interface ApprovalDecision {
+  /** `approved` queues it; `rejected` and `expired` finish it. */
+  state: 'approved' | 'rejected' | 'expired';
+  by: string;
+  /** Epoch milliseconds. */
+  at: number;
+  reason?: string;
+  /** The deployment's message from now on. */
+  message: string;
+  /** The history event, written in the same transaction. */
+  event: ApprovalEventInput;
 }
 
 /** Fields a runner may change while it holds the lease. */
@@ -99,8 +126,28 @@ export interface DeliveryStore {
   /** Whether a release has ever been deployed successfully to an environment. */
   hasSucceeded(releaseId: string, environment: string): Promise<boolean>;
 
-  /** Claims the oldest active deployment whose lease is free or expired. */
-  claimNext(owner: string, leaseMs: number): Promise<DeploymentRecord | undefined>;
+  /**
+   * Decides a deployment waiting for approval: approved or rejected only
+   * before it expires, expired only after. Undefined (nothing written) when
+   * it is not waiting, or the expiry says otherwise: another decision came
+   * first.
+   */
+  decideApproval(
+    id: string,
+    decision: ApprovalDecision,
+  ): Promise<DeploymentRecord | undefined>;
+  /** Deployments waiting for approval whose expiry has passed, oldest first. */
+  listExpiredApprovals(
+    now: number,
+    limit: number,
+    track?: { entityRef: string; environment: string },
+  ): Promise<DeploymentRecord[]>;
+
+  /** Claims the oldest queued or running deployment whose lease is free or expired (never one waiting for approval). */
+  claimNext(
+    owner: string,
+    leaseMs: number,
+  ): Promise<DeploymentRecord | undefined>;
   /** Extends a held lease; false when the lease was lost. */
   renewLease(id: string, owner: string, leaseMs: number): Promise<boolean>;
   /** Writes progress only while `owner` holds an unexpired lease; false otherwise. */
@@ -149,13 +196,24 @@ export type DeploymentRow = {
   lease_expires_at: number | string | null;
   attempts: number;
   cleanup_after: number | string | null;
+  /** Absent in rows written before approvals existed (tests, benchmarks). */
+  approval?: ApprovalState | null;
+  approval_expires_at?: number | string | null;
+  approval_decided_by?: string | null;
+  approval_decided_at?: number | string | null;
+  approval_reason?: string | null;
 };
+
+/** The status of a deployment waiting for approval; active (it holds its track), never claimed. */
+const WAITING: DeploymentStatus = 'waiting-approval';
 
 // PostgreSQL returns bigint columns as strings.
 const toNumber = (value: number | string | null) =>
   value === null ? undefined : Number(value);
-const toIso = (value: number | string | null) =>
-  value === null ? undefined : new Date(Number(value)).toISOString();
+const toIso = (value: number | string | null | undefined) =>
+  value === null || value === undefined
+    ? undefined
+    : new Date(Number(value)).toISOString();
 
 function isUniqueViolation(error: unknown): boolean {
   const e = error as { code?: string; message?: string };
@@ -203,6 +261,23 @@ export function toDeployment(row: DeploymentRow): DeploymentRecord {
     leaseExpiresAt: toNumber(row.lease_expires_at),
     attempts: Number(row.attempts),
     cleanupAfter: toNumber(row.cleanup_after),
+    ...(row.approval && {
+      approval: {
+        state: row.approval,
+        ...(row.approval_expires_at !== null &&
+          row.approval_expires_at !== undefined && {
+            expiresAt: toIso(row.approval_expires_at),
+          }),
+        ...(row.approval_decided_by && {
+          decidedBy: row.approval_decided_by,
+        }),
+        ...(row.approval_decided_at !== null &&
+          row.approval_decided_at !== undefined && {
+            decidedAt: toIso(row.approval_decided_at),
+          }),
+        ...(row.approval_reason && { reason: row.approval_reason }),
+      },
+    }),
   };
 }
 
@@ -271,6 +346,7 @@ export class DatabaseDeliveryStore implements DeliveryStore {
   }
 
   async createDeployment(d: NewDeployment): Promise<DeploymentRecord> {
+    const now = Date.now();
     const row: DeploymentRow = {
       id: randomUUID(),
       entity_ref: d.entityRef,
@@ -280,23 +356,42 @@ export class DatabaseDeliveryStore implements DeliveryStore {
       version: d.version,
       kind: d.kind,
       strategy: d.strategy,
-      status: 'queued',
+      status: d.approval?.state === 'waiting' ? WAITING : 'queued',
       active: true,
       phase: 'start',
       steps: '[]',
       message: null,
       previous_release_id: d.previousReleaseId ?? null,
       created_by: d.createdBy,
-      created_at: Date.now(),
+      created_at: now,
       started_at: null,
       finished_at: null,
       lease_owner: null,
       lease_expires_at: null,
       attempts: 0,
       cleanup_after: null,
+      ...(d.approval && {
+        approval: d.approval.state,
+        approval_expires_at:
+          d.approval.state === 'waiting' ? d.approval.expiresAt : null,
+        approval_decided_by:
+          d.approval.state === 'bypassed' ? d.approval.by : null,
+        approval_decided_at: d.approval.state === 'bypassed' ? now : null,
+        message: d.approval.event.message,
+      }),
     };
     try {
-      await this.db<DeploymentRow>('kd_deployments').insert(row);
+      const approval = d.approval;
+      if (approval) {
+        await this.db.transaction(async tx => {
+          await tx<DeploymentRow>('kd_deployments').insert(row);
+          await tx('kd_environment_events').insert(
+            approvalEventRow(toDeployment(row), approval.event, now),
+          );
+        });
+      } else {
+        await this.db<DeploymentRow>('kd_deployments').insert(row);
+      }
     } catch (error) {
       if (isUniqueViolation(error)) {
         throw new ConflictError(
@@ -326,7 +421,11 @@ export class DatabaseDeliveryStore implements DeliveryStore {
       entity_ref: query.entityRef,
     });
     if (query.environment) q = q.where({ environment: query.environment });
-    const rows = await rowsAfterCursor<DeploymentRow>(q, query.before, query.limit);
+    const rows = await rowsAfterCursor<DeploymentRow>(
+      q,
+      query.before,
+      query.limit,
+    );
     return pageOf(rows, query.limit, toDeployment);
   }
 
@@ -356,12 +455,69 @@ export class DatabaseDeliveryStore implements DeliveryStore {
     return row !== undefined;
   }
 
+  async decideApproval(id: string, decision: ApprovalDecision) {
+    const update: Partial<DeploymentRow> = {
+      approval: decision.state,
+      approval_decided_by: decision.by,
+      approval_decided_at: decision.at,
+      approval_reason: decision.reason ?? null,
+      message: decision.message,
+      ...(decision.state === 'approved'
+        ? { status: 'queued' }
+        : {
+            status: decision.state,
+            active: false,
+            finished_at: decision.at,
+          }),
+    };
+    return this.db.transaction(async tx => {
+      const updated = await tx<DeploymentRow>('kd_deployments')
+        .where({ id, status: WAITING })
+        .andWhere(
+          'approval_expires_at',
+          decision.state === 'expired' ? '<=' : '>',
+          decision.at,
+        )
+        .update(update);
+      if (updated !== 1) return undefined;
+      const row = await tx<DeploymentRow>('kd_deployments')
+        .where({ id })
+        .first();
+      const deployment = toDeployment(row!);
+      await tx('kd_environment_events').insert(
+        approvalEventRow(deployment, decision.event, decision.at),
+      );
+      return deployment;
+    });
+  }
+
+  async listExpiredApprovals(
+    now: number,
+    limit: number,
+    track?: { entityRef: string; environment: string },
+  ) {
+    let q = this.db<DeploymentRow>('kd_deployments')
+      .where({ status: WAITING })
+      .andWhere('approval_expires_at', '<=', now);
+    if (track) {
+      q = q.where({
+        entity_ref: track.entityRef,
+        environment: track.environment,
+      });
+    }
+    const rows = await q.orderBy('approval_expires_at', 'asc').limit(limit);
+    return rows.map(toDeployment);
+  }
+
   async claimNext(owner: string, leaseMs: number) {
     const now = Date.now();
     const candidates = await this.db<DeploymentRow>('kd_deployments')
       .where({ active: true })
+      .whereNot({ status: WAITING })
       .andWhere(free =>
-        free.whereNull('lease_expires_at').orWhere('lease_expires_at', '<', now),
+        free
+          .whereNull('lease_expires_at')
+          .orWhere('lease_expires_at', '<', now),
       )
       .orderBy('created_at', 'asc')
       .limit(5);
@@ -369,6 +525,7 @@ export class DatabaseDeliveryStore implements DeliveryStore {
       // Compare-and-set on the lease we read: only one replica wins.
       const claimed = await this.db<DeploymentRow>('kd_deployments')
         .where({ id: candidate.id, active: true })
+        .whereNot({ status: WAITING })
         .andWhere(same =>
           candidate.lease_expires_at === null
             ? same.whereNull('lease_expires_at')
@@ -405,7 +562,8 @@ export class DatabaseDeliveryStore implements DeliveryStore {
     if (update.message !== undefined) row.message = update.message;
     if (update.startedAt !== undefined) row.started_at = update.startedAt;
     if (update.finishedAt !== undefined) row.finished_at = update.finishedAt;
-    if (update.cleanupAfter !== undefined) row.cleanup_after = update.cleanupAfter;
+    if (update.cleanupAfter !== undefined)
+      row.cleanup_after = update.cleanupAfter;
     if (update.previousReleaseId !== undefined) {
       row.previous_release_id = update.previousReleaseId;
     }

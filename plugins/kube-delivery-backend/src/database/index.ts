@@ -1,1 +1,2 @@
 export * from './DeliveryStore';
+export type { ApprovalEventInput } from './approvalEvents';

@@ -118,4 +118,67 @@ describe('migrations', () => {
       await knex.destroy();
     },
   );
+
+  it.each(TEST_DATABASE_IDS)(
+    'approvals: down finishes waiting deployments as expired and keeps one active deployment per track, on %p',
+    async databaseId => {
+      const knex = await databases.init(databaseId);
+      await knex.migrate.latest({ directory: migrationsDir });
+      await knex('kd_releases').insert({
+        id: '00000000-0000-4000-8000-000000000001',
+        entity_ref: 'component:default/shop',
+        version: '1.0.0',
+        image_ref: 'example.test/shop:1.0.0',
+        channel: 'default',
+        snapshot: '{}',
+        created_at: 1,
+        created_by: 'user:default/ada',
+      });
+      const deployment = (id: string, environment: string) => ({
+        id,
+        entity_ref: 'component:default/shop',
+        environment,
+        track: 'mainline',
+        release_id: '00000000-0000-4000-8000-000000000001',
+        version: '1.0.0',
+        kind: 'deploy',
+        strategy: 'rolling',
+        status: 'waiting-approval',
+        active: true,
+        created_by: 'user:default/ada',
+        created_at: 2,
+        approval: 'waiting',
+        approval_expires_at: Date.now() + 60_000,
+      });
+      await knex('kd_deployments').insert(
+        deployment('00000000-0000-4000-8000-000000000011', 'production'),
+      );
+
+      await knex.migrate.down({ directory: migrationsDir });
+      const [row] = await knex('kd_deployments').select();
+      expect(row).toMatchObject({ status: 'expired' });
+      expect(Boolean(row.active)).toBe(false);
+      expect(row.approval).toBeUndefined();
+      // The partial unique index survived the table change.
+      const {
+        approval: _a,
+        approval_expires_at: _e,
+        ...old
+      } = deployment('00000000-0000-4000-8000-000000000012', 'test');
+      await knex('kd_deployments').insert({ ...old, status: 'queued' });
+      await expect(
+        knex('kd_deployments').insert({
+          ...old,
+          id: '00000000-0000-4000-8000-000000000013',
+          status: 'queued',
+        }),
+      ).rejects.toThrow(/unique/i);
+
+      await knex.migrate.up({ directory: migrationsDir });
+      expect(
+        await knex.schema.hasColumn('kd_deployments', 'approval_expires_at'),
+      ).toBe(true);
+      await knex.destroy();
+    },
+  );
 });

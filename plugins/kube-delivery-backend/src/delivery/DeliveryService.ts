@@ -7,8 +7,10 @@ import type { DeliveryConfig, EnvironmentConfig } from '../config/environments';
 import type {
   DeliveryStore,
   DeploymentRecord,
+  NewDeploymentApproval,
   ReleaseRecord,
 } from '../database';
+import type { ApprovalBypass, ApprovalService } from '../approvals';
 import { MAINLINE_TRACK, type RenderedRelease } from '../manifests';
 import { serviceHosts, type ClaimedName, type ClaimStore } from '../tenancy';
 import type { ClusterRegistry } from './ClusterRegistry';
@@ -21,6 +23,20 @@ import { releaseObjects } from './strategies/steps';
 
 /** How long after a deployment finished status reads still go to the cluster rather than the status cache. */
 export const SETTLED_AFTER_MS = 5_000;
+
+/** A deployment to queue: a release, where, why and by whom. */
+export interface DeployInput {
+  entity: Entity;
+  release: ReleaseRecord;
+  environment: string;
+  kind: DeploymentKind;
+  createdBy: string;
+  /**
+   * Into a protected environment: deploy at once instead of waiting for
+   * approval. Needs the bypass permission (a 403 otherwise); audited.
+   */
+  bypassApproval?: ApprovalBypass;
+}
 
 /** What an environment runs of one service, for the Environments tab. */
 export interface EnvironmentStatus {
@@ -50,6 +66,12 @@ export class DeliveryService {
       statusCache?: RolloutStatusSource;
       /** Who owns which service name and host in each environment. */
       claims: ClaimStore;
+      /**
+       * Approvals for protected environments: deployments, promotions and
+       * rollbacks into one wait for approval. Without it (tests of the
+       * delivery parts alone) nothing waits.
+       */
+      approvals?: ApprovalService;
 
       /** Told about every deploy or promotion the rules refuse, before the 409; must not throw. */
       onRefused?: (refusal: {
@@ -121,15 +143,37 @@ export class DeliveryService {
     return release;
   }
 
-  /** Queues a deployment of a release; a 409 if the track is busy. */
-  async deploy(input: {
-    entity: Entity;
-    release: ReleaseRecord;
-    environment: string;
-    kind: DeploymentKind;
-    createdBy: string;
-  }): Promise<DeploymentRecord> {
+  /**
+   * Queues a deployment of a release; a 409 if the track is busy. Into a
+   * protected environment (but a restart) it waits for approval instead,
+   * unless the caller asks to bypass the approval and may.
+   */
+  async deploy(input: DeployInput): Promise<DeploymentRecord> {
     const environment = this.environment(input.environment);
+    const approvals = this.options.approvals;
+    if (!approvals?.requiresApproval(environment, input.kind)) {
+      return this.queue(input, environment);
+    }
+    const request = {
+      entityRef: input.release.entityRef,
+      environment: environment.name,
+      version: input.release.version,
+      kind: input.kind,
+      createdBy: input.createdBy,
+    };
+    if (input.bypassApproval) {
+      return approvals.bypass(request, input.bypassApproval, approval =>
+        this.queue(input, environment, () => approval),
+      );
+    }
+    return this.queue(input, environment, () => approvals.waiting(request));
+  }
+
+  private async queue(
+    input: DeployInput,
+    environment: EnvironmentConfig,
+    approvalOf?: () => NewDeploymentApproval,
+  ): Promise<DeploymentRecord> {
     const { release } = input;
     const refusal = await refusalOf({
       release,
@@ -162,6 +206,13 @@ export class DeliveryService {
       environment.name,
       track,
     );
+    // A request whose approval lapsed before the expiry task ran no longer
+    // holds the track.
+    await this.options.approvals?.expireDue({
+      entityRef: release.entityRef,
+      environment: environment.name,
+    });
+    const approval = approvalOf?.();
     const deployment = await this.options.store.createDeployment({
       entityRef: release.entityRef,
       environment: environment.name,
@@ -172,8 +223,9 @@ export class DeliveryService {
       strategy: spec.strategy,
       createdBy: input.createdBy,
       previousReleaseId: previous?.releaseId,
+      ...(approval && { approval }),
     });
-    this.options.runner.poke();
+    if (deployment.status === 'queued') this.options.runner.poke();
     return deployment;
   }
 
@@ -222,6 +274,7 @@ export class DeliveryService {
     entityRef: string;
     environment: string;
     createdBy: string;
+    bypassApproval?: ApprovalBypass;
   }) {
     const environment = this.environment(input.environment);
     const lifecycle = this.options.config.lifecycle;
@@ -262,6 +315,7 @@ export class DeliveryService {
       environment: environment.name,
       kind: 'promote',
       createdBy: input.createdBy,
+      ...(input.bypassApproval && { bypassApproval: input.bypassApproval }),
     });
   }
 
@@ -336,8 +390,9 @@ export class DeliveryService {
             );
             // While a deployment runs or has just finished, read the cluster: the
             // answer then matches what the runner saw, not a watch a few events behind.
+            // One waiting for approval changes nothing yet.
             const settled =
-              status.active.length === 0 &&
+              status.active.every(d => d.status === 'waiting-approval') &&
               Date.now() - Date.parse(current.finishedAt ?? '') >
                 SETTLED_AFTER_MS;
             status.rollout =

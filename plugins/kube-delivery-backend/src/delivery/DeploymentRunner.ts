@@ -262,8 +262,12 @@ export class DeploymentRunner {
       // While a deployment of the track is queued or running, its new objects
       // are not in `due`'s release: pruning now would remove them mid-rollout.
       // Try later: if it succeeds its own cleanup takes over.
+      // One waiting for approval has not started: it changes nothing yet.
       const busy = (await store.listActive(due.entityRef)).some(
-        d => d.environment === due.environment && d.track === due.track,
+        d =>
+          d.environment === due.environment &&
+          d.track === due.track &&
+          d.status !== 'waiting-approval',
       );
       if (busy) continue;
       const current = await store.lastSucceeded(

@@ -1,9 +1,10 @@
 import type { DatabaseService } from '@backstage/backend-plugin-api';
-import type {
-  DeploymentKind,
-  HistoryEntry,
-  HistoryEntryKind,
-  HistoryPage,
+import {
+  APPROVAL_EVENT_KINDS,
+  type DeploymentKind,
+  type HistoryEntry,
+  type HistoryEntryKind,
+  type HistoryPage,
 } from '@internal/plugin-kube-delivery-common';
 import type { Knex } from 'knex';
 import { toDeployment, type DeploymentRow } from '../database';
@@ -20,10 +21,14 @@ const DEPLOYMENT_KINDS: readonly string[] = [
 
 /** Environment events that belong in a service's timeline. */
 const EVENT_KINDS: readonly string[] = [
-  'route-changed',
-  'certificate-changed',
-  'promotion-refused',
-] satisfies EnvironmentEventKind[];
+  ...([
+    'route-changed',
+    'certificate-changed',
+    'promotion-refused',
+  ] satisfies EnvironmentEventKind[]),
+  // Requested, granted, rejected, expired and bypassed approvals.
+  ...APPROVAL_EVENT_KINDS,
+];
 
 /** Cursor of a history page: "<created_at ms>:<id>", as the two tables order by. */
 export const HISTORY_CURSOR = PAGE_CURSOR;

@@ -3,6 +3,7 @@ import { SWRConfig } from 'swr';
 import type { Entity } from '@backstage/catalog-model';
 import { ResponseError } from '@backstage/errors';
 import { EntityProvider } from '@backstage/plugin-catalog-react';
+import { identityApiRef } from '@backstage/core-plugin-api';
 import { permissionApiRef } from '@backstage/plugin-permission-react';
 import {
   mockApis,
@@ -135,6 +136,8 @@ export function mockApi(
     rollback: unexpected('rollback'),
     promote: unexpected('promote'),
     restart: unexpected('restart'),
+    approveDeployment: unexpected('approveDeployment'),
+    rejectDeployment: unexpected('rejectDeployment'),
     getHistory: jest.fn().mockResolvedValue({ items: [] }),
     getRelease: unexpected('getRelease'),
     getEnvironmentHealth: jest
@@ -166,15 +169,27 @@ export function mockApi(
  */
 export function renderTab(
   tab: ReactNode,
-  options: { api: KubeDeliveryApi; authorize?: Authorize; name?: string },
+  options: {
+    api: KubeDeliveryApi;
+    authorize?: Authorize;
+    name?: string;
+    /** The signed-in user; default `user:default/guest`. */
+    user?: string;
+  },
 ) {
-  const { api, authorize = AuthorizeResult.ALLOW, name = 'cart' } = options;
+  const {
+    api,
+    authorize = AuthorizeResult.ALLOW,
+    name = 'cart',
+    user = 'user:default/guest',
+  } = options;
   return renderInTestApp(
     <SWRConfig value={{ provider: () => new Map() }}>
       <TestApiProvider
         apis={[
           [kubeDeliveryApiRef, api],
           [permissionApiRef, mockApis.permission({ authorize })],
+          [identityApiRef, mockApis.identity({ userEntityRef: user })],
         ]}
       >
         <EntityProvider

@@ -1,5 +1,6 @@
 import { createApiRef } from '@backstage/core-plugin-api';
 import type {
+  ApprovalBypassRequest,
   BranchRemovalView,
   CertificateUploadRequest,
   CertificateUploadResponse,
@@ -59,15 +60,30 @@ export interface KubeDeliveryApi {
     options?: ListDeploymentsOptions,
   ): Promise<DeploymentListPage>;
   getDeployment(entityRef: string, id: string): Promise<Deployment>;
-  deploy(entityRef: string, request: ReleaseSelector): Promise<Deployment>;
-  rollback(entityRef: string, request: ReleaseSelector): Promise<Deployment>;
+  /** Into a protected environment the deployment waits for approval (`waiting-approval`) unless `bypassApproval`. */
+  deploy(
+    entityRef: string,
+    request: ReleaseSelector & ApprovalBypassRequest,
+  ): Promise<Deployment>;
+  rollback(
+    entityRef: string,
+    request: ReleaseSelector & ApprovalBypassRequest,
+  ): Promise<Deployment>;
   promote(
     entityRef: string,
-    request: { environment: string },
+    request: { environment: string } & ApprovalBypassRequest,
   ): Promise<Deployment>;
   restart(
     entityRef: string,
     request: { environment: string },
+  ): Promise<Deployment>;
+  /** Approves a deployment waiting for approval (never one's own): it is queued and runs. */
+  approveDeployment(entityRef: string, id: string): Promise<Deployment>;
+  /** Rejects a deployment waiting for approval, with a reason: it finishes without running. */
+  rejectDeployment(
+    entityRef: string,
+    id: string,
+    reason: string,
   ): Promise<Deployment>;
 
   getHistory(entityRef: string, options?: HistoryOptions): Promise<HistoryPage>;

@@ -2,6 +2,8 @@ import type { DiscoveryApi, FetchApi } from '@backstage/core-plugin-api';
 import { parseEntityRef } from '@backstage/catalog-model';
 import { ResponseError } from '@backstage/errors';
 import type {
+  ApprovalBypassRequest,
+  ApprovalRejectRequest,
   BranchRemovalView,
   CertificateUploadRequest,
   CertificateUploadResponse,
@@ -73,16 +75,39 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     );
   }
 
-  async deploy(entityRef: string, request: ReleaseSelector) {
+  async deploy(
+    entityRef: string,
+    request: ReleaseSelector & ApprovalBypassRequest,
+  ) {
     return this.post(`${entityPath(entityRef)}/deployments`, request);
   }
 
-  async rollback(entityRef: string, request: ReleaseSelector) {
+  async rollback(
+    entityRef: string,
+    request: ReleaseSelector & ApprovalBypassRequest,
+  ) {
     return this.post(`${entityPath(entityRef)}/rollbacks`, request);
   }
 
-  async promote(entityRef: string, request: { environment: string }) {
+  async promote(
+    entityRef: string,
+    request: { environment: string } & ApprovalBypassRequest,
+  ) {
     return this.post(`${entityPath(entityRef)}/promotions`, request);
+  }
+
+  async approveDeployment(entityRef: string, id: string) {
+    return this.post(
+      `${entityPath(entityRef)}/deployments/${encodeURIComponent(id)}/approve`,
+      {},
+    );
+  }
+
+  async rejectDeployment(entityRef: string, id: string, reason: string) {
+    return this.post(
+      `${entityPath(entityRef)}/deployments/${encodeURIComponent(id)}/reject`,
+      { reason } satisfies ApprovalRejectRequest,
+    );
   }
 
   async restart(entityRef: string, request: { environment: string }) {

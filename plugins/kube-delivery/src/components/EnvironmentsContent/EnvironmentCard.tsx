@@ -18,6 +18,7 @@ import { EnvironmentHealth } from './EnvironmentHealth';
 import { GatewayHttps } from './GatewayHttps';
 import { ReleaseDialog, type ReleaseAction } from '../common/ReleaseDialog';
 import { DeploymentSteps } from '../common/DeploymentSteps';
+import { ApprovalActions, isWaitingForApproval } from '../ApprovalActions';
 import { OutcomeAlert, type Outcome } from '../common/OutcomeAlert';
 import { reasonOf, relativeTime } from '../common/format';
 import { RolloutHealth } from './RolloutHealth';
@@ -59,7 +60,12 @@ export function EnvironmentCard(props: {
   const name = environment.name;
   const current = status?.current;
   const active = status?.active ?? [];
-  const deployed = Boolean(current || status?.rollout?.exists || active.length);
+  // One waiting for approval has not changed anything yet.
+  const deployed = Boolean(
+    current ||
+      status?.rollout?.exists ||
+      active.some(d => !isWaitingForApproval(d)),
+  );
 
   const act = async (label: string, action: () => Promise<Deployment>) => {
     setBusy(true);
@@ -68,7 +74,9 @@ export function EnvironmentCard(props: {
       const deployment = await action();
       setOutcome({
         severity: 'success',
-        message: `${label} of ${deployment.version} to ${name} started.`,
+        message: isWaitingForApproval(deployment)
+          ? `${label} of ${deployment.version} to ${name} requested: it waits for approval by another user.`
+          : `${label} of ${deployment.version} to ${name} started.`,
       });
       onChanged();
     } catch (e) {
@@ -135,9 +143,21 @@ export function EnvironmentCard(props: {
           <RolloutHealth environment={name} rollout={status.rollout} />
         )}
 
-        {active.map(deployment => (
-          <DeploymentSteps key={deployment.id} deployment={deployment} />
-        ))}
+        {active.map(deployment =>
+          isWaitingForApproval(deployment) ? (
+            <ApprovalActions
+              key={deployment.id}
+              entityRef={entityRef}
+              deployment={deployment}
+              onDecided={message => {
+                setOutcome({ severity: 'success', message });
+                onChanged();
+              }}
+            />
+          ) : (
+            <DeploymentSteps key={deployment.id} deployment={deployment} />
+          ),
+        )}
 
         <Box mt={2}>
           <EnvironmentHealth environment={name} />

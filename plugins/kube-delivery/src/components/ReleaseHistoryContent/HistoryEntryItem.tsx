@@ -11,6 +11,7 @@ import type {
   HistoryEntryKind,
 } from '@internal/plugin-kube-delivery-common';
 import { StepList } from '../common/DeploymentSteps';
+import { ApprovalActions, isWaitingForApproval } from '../ApprovalActions';
 import { duration, relativeTime } from '../common/format';
 
 /** What an entry records, in words. */
@@ -22,6 +23,11 @@ export const KIND_WORDS: Record<HistoryEntryKind, string> = {
   'route-changed': 'Route changed',
   'certificate-changed': 'Certificate changed',
   'promotion-refused': 'Promotion refused',
+  'approval-requested': 'Approval requested',
+  'approval-granted': 'Approved',
+  'approval-rejected': 'Rejected',
+  'approval-expired': 'Approval expired',
+  'approval-bypassed': 'Approval bypassed',
 };
 
 const useStyles = makeStyles(theme => ({
@@ -35,6 +41,9 @@ const useStyles = makeStyles(theme => ({
   'rolled-back': { borderLeftColor: theme.palette.warning.main },
   running: { borderLeftColor: theme.palette.info.main },
   queued: { borderLeftColor: theme.palette.info.main },
+  'waiting-approval': { borderLeftColor: theme.palette.warning.main },
+  rejected: { borderLeftColor: theme.palette.text.disabled },
+  expired: { borderLeftColor: theme.palette.text.disabled },
 }));
 
 const STATUS_COLOR: Record<
@@ -46,6 +55,9 @@ const STATUS_COLOR: Record<
   'rolled-back': 'secondary',
   running: 'default',
   queued: 'default',
+  'waiting-approval': 'default',
+  rejected: 'secondary',
+  expired: 'secondary',
 };
 
 /**
@@ -72,8 +84,10 @@ export function HistoryEntryItem(props: {
   entry: HistoryEntry;
   /** Offered on finished deployments to users who may roll back. */
   onRedeploy?: (entry: HistoryEntry) => void;
+  /** Called after the user approved or rejected a deployment waiting for approval. */
+  onChanged?: () => void;
 }) {
-  const { entry, onRedeploy } = props;
+  const { entry, onRedeploy, onChanged } = props;
   const classes = useStyles();
   const [expanded, setExpanded] = useState(false);
   const d = entry.deployment;
@@ -148,6 +162,13 @@ export function HistoryEntryItem(props: {
         </Box>
       )}
       {d && expanded && <StepList deployment={d} />}
+      {d && isWaitingForApproval(d) && (
+        <ApprovalActions
+          entityRef={d.entityRef}
+          deployment={d}
+          onDecided={() => onChanged?.()}
+        />
+      )}
     </ListItem>
   );
 }

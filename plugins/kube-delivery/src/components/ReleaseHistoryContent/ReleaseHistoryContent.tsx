@@ -44,7 +44,9 @@ type Page = {
   error?: Error;
 };
 
+// One waiting for approval too: someone else may approve or reject it.
 const isActive = (entry: HistoryEntry) =>
+  entry.deployment?.status === 'waiting-approval' ||
   entry.deployment?.status === 'queued' ||
   entry.deployment?.status === 'running';
 

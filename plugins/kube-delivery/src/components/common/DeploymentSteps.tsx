@@ -71,7 +71,9 @@ export function StepList({ deployment }: { deployment: Deployment }) {
       <Typography variant="body2" color="textSecondary">
         {['queued', 'running'].includes(deployment.status)
           ? 'Waiting for the runner to pick it up.'
-          : 'No steps were recorded.'}
+          : (deployment.status === 'waiting-approval' &&
+              'Waiting for approval: it runs once approved.') ||
+            'No steps were recorded.'}
       </Typography>
     );
   }

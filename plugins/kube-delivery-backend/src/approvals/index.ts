@@ -1,0 +1,13 @@
+export {
+  ApprovalService,
+  APPROVAL_EXPIRY_TASK_ID,
+  EXPIRY_ACTOR,
+  type ApprovalBypass,
+  type ApprovalRequest,
+} from './ApprovalService';
+export { bypassOf, createApprovalsRouter, splitBypassApproval } from './router';
+export {
+  DEFAULT_EXPIRY_MINUTES,
+  readApprovalSettings,
+  type ApprovalSettings,
+} from './settings';

@@ -1,0 +1,1 @@
+export { ApprovalActions, isWaitingForApproval } from './ApprovalActions';
