@@ -30,13 +30,18 @@ export function entityTabUrl(backend: E2eBackend, name: string, tabPath = '') {
   return `${backend.baseUrl}/catalog/default/component/${name}${tabPath}`;
 }
 
-/** Waits until the catalog has processed the entity (the file location is read after start). */
+/**
+ * Waits until the catalog has processed the entity (the file location is
+ * read after start), asking Kube Delivery as CI does: the CI token is
+ * restricted to the kube-delivery plugin, which answers 404 for an entity
+ * the catalog does not have yet.
+ */
 export async function waitForEntity(backend: E2eBackend, name: string) {
   await poll(
     () =>
       backend.request(
         'GET',
-        `/api/catalog/entities/by-name/component/default/${name}`,
+        `/api/kube-delivery/entities/component/default/${name}/releases`,
       ),
     () => true,
     {

@@ -89,6 +89,15 @@ export async function startE2eBackend(options: {
   catalogFile: string;
   /** The environments' gateway, instead of the shared ingressgateway. */
   gateway?: E2eGateway;
+  /**
+   * Who the sign-in page's guest provider signs in (its `userEntityRef`),
+   * e.g. the demo's admin; default the provider's guest user.
+   */
+  signInAs?: string;
+  /** More `kubeDelivery` configuration, e.g. `approvals` or `servicePrincipals`. */
+  kubeDelivery?: Record<string, unknown>;
+  /** The plugins the CI token may call (its `accessRestrictions`); default the shipped app-config's. */
+  ciTokenPlugins?: string[];
 }): Promise<E2eBackend> {
   if (!fs.existsSync(APP_INDEX)) {
     throw new Error(
@@ -113,9 +122,35 @@ export async function startE2eBackend(options: {
     configPath,
     stringify({
       app: { baseUrl },
-      backend: { baseUrl, listen: { port }, cors: { origin: baseUrl } },
+      backend: {
+        baseUrl,
+        listen: { port },
+        cors: { origin: baseUrl },
+        ...(options.ciTokenPlugins && {
+          auth: {
+            externalAccess: [
+              {
+                type: 'static',
+                options: { token, subject: 'ci' },
+                accessRestrictions: options.ciTokenPlugins.map(plugin => ({
+                  plugin,
+                })),
+              },
+            ],
+          },
+        }),
+      },
       catalog: { locations: [{ type: 'file', target: options.catalogFile }] },
-      kubeDelivery: { ...kubeDelivery, deployments: { pollIntervalMs: 200 } },
+      kubeDelivery: {
+        ...kubeDelivery,
+        deployments: { pollIntervalMs: 200 },
+        ...options.kubeDelivery,
+      },
+      ...(options.signInAs && {
+        auth: {
+          providers: { guest: { userEntityRef: options.signInAs } },
+        },
+      }),
     }),
   );
   const logPath = path.join(dir, 'backend.log');
