@@ -26,7 +26,6 @@ import {
   realPermissions,
   UserPolicy,
 } from '@internal/plugin-kube-delivery-backend/src/__testUtils__/realPermissions';
-import { httpAuthWithOboActors } from '../__testUtils__/oboActors';
 import {
   deleteDevServiceObjects,
   devClusterAppConfig,
@@ -72,7 +71,6 @@ beforeAll(async () => {
       }),
       catalogServiceMock.factory({ entities: [entity] }),
       ...realPermissions(policy),
-      httpAuthWithOboActors(),
     ],
   });
   const baseUrl = `http://localhost:${backend.server.port()}/api`;

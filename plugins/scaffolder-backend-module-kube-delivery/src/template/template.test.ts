@@ -35,7 +35,6 @@ import {
   UserPolicy,
 } from '@internal/plugin-kube-delivery-backend/src/__testUtils__/realPermissions';
 import { parse, stringify } from 'yaml';
-import { httpAuthWithOboActors } from '../__testUtils__/oboActors';
 import {
   deleteDevServiceObjects,
   devClusterAppConfig,
@@ -182,7 +181,6 @@ beforeAll(async () => {
         },
       }),
       ...realPermissions(policy),
-      httpAuthWithOboActors(),
     ],
   });
   api = `http://localhost:${backend.server.port()}/api`;
