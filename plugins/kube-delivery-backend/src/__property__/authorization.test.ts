@@ -2,8 +2,22 @@ import {
   mockCredentials,
   type TestBackend,
 } from '@backstage/backend-test-utils';
-import { AuthorizeResult } from '@backstage/plugin-permission-common';
+import {
+  AuthorizeResult,
+  isResourcePermission,
+  type PolicyDecision,
+} from '@backstage/plugin-permission-common';
+import type {
+  PermissionPolicy,
+  PolicyQuery,
+  PolicyQueryUser,
+} from '@backstage/plugin-permission-node';
 import { getDevCluster, type DevCluster } from '@internal/devcluster';
+import {
+  createKubeDeliveryTargetConditionalDecision,
+  kubeDeliveryTargetConditions,
+  RESOURCE_TYPE_KUBE_DELIVERY_TARGET,
+} from '@internal/plugin-kube-delivery-common';
 import request from 'supertest';
 import { adserviceManifest } from '../__testUtils__/boutiqueManifests';
 import { startDeliveryBackend } from '../__testUtils__/deliveryBackend';
@@ -70,7 +84,43 @@ const BODIES: Record<string, unknown> = {
   'POST /environments/:name/certificates/cert-manager': {},
   'POST /environments/:name/health': undefined,
   'DELETE /environments/:name/claims/:claimKind/:claimName': undefined,
+  'POST /entities/:kind/:namespace/:name/deployments/:id/approve': {},
+  'POST /entities/:kind/:namespace/:name/deployments/:id/reject': {
+    reason: 'not this one',
+  },
 };
+
+/** The owner of the other entity, as the real permission backend knows them. */
+const OTHER_OWNER = 'user:default/other-owner';
+const OTHER_TEAM = 'group:default/other-team';
+
+/**
+ * A real policy, decided by Backstage's permission backend: reads and
+ * releases denied, and every permission on a target (an entity's service in
+ * an environment, or an environment) conditional on owning the entity, which
+ * the plugin's permission integration evaluates (false for environment-wide
+ * targets).
+ */
+class OwnersOnlyPolicy implements PermissionPolicy {
+  async handle(
+    query: PolicyQuery,
+    user?: PolicyQueryUser,
+  ): Promise<PolicyDecision> {
+    const { permission } = query;
+    if (
+      user &&
+      isResourcePermission(permission, RESOURCE_TYPE_KUBE_DELIVERY_TARGET)
+    ) {
+      return createKubeDeliveryTargetConditionalDecision(
+        permission,
+        kubeDeliveryTargetConditions.isEntityOwner({
+          claims: user.info.ownershipEntityRefs,
+        }),
+      );
+    }
+    return { result: AuthorizeResult.DENY };
+  }
+}
 
 /**
  * Endpoints any authenticated caller may use, by design: environment-wide
@@ -100,9 +150,13 @@ const isClusterWrite = (r: { method: string; url: string }) =>
 
 /**
  * Every endpoint of the plugin (read from the running router, so new ones
- * are covered) called by four callers who may not act on the entity: no
+ * are covered) called by five callers who may not act on the entity: no
  * credentials, a user the policy denies, a user and a service token the
- * policy allows on a different entity only. Each call must be refused (or,
+ * policy allows on a different entity only (its targets
+ * `<environment>:<entity ref>` too), and the owner of a different entity
+ * whom Backstage's permission backend allows every permission on a
+ * `kube-delivery-target` only where the plugin's permission integration
+ * finds them the entity's owner (conditional decisions). Each call must be refused (or,
  * for the environment-wide reads, answered) without a single change: every
  * row of every plugin table compared before and after each call, no write
  * request reaching the cluster (the backends talk to it through a counting
@@ -115,6 +169,7 @@ describe(`every endpoint against callers without rights (${database})`, () => {
   let admin: TestBackend;
   let denied: TestBackend;
   let otherOnly: TestBackend;
+  let ownersOnly: TestBackend;
   const target = uniqueName('authz');
   const other = uniqueName('authz-other');
   const ref = (name: string) => `component:default/${name}`;
@@ -124,14 +179,16 @@ describe(`every endpoint against callers without rights (${database})`, () => {
     cluster = await getDevCluster();
     db = await createSharedDatabase();
     proxy = await startFaultProxy(cluster);
-    const entities = [target, other].map(
-      name =>
-        entityWithManifest({
-          name,
-          manifest: adserviceManifest(name),
-          annotations: { 'kube-delivery.io/routing': 'header:userid' },
-        }).entity,
-    );
+    const entities = [target, other].map(name => {
+      const { entity } = entityWithManifest({
+        name,
+        manifest: adserviceManifest(name),
+        annotations: { 'kube-delivery.io/routing': 'header:userid' },
+      });
+      return name === other
+        ? { ...entity, spec: { ...entity.spec, owner: OTHER_TEAM } }
+        : entity;
+    });
     const start = (
       permission: Parameters<typeof startDeliveryBackend>[0]['permission'],
     ) =>
@@ -157,6 +214,10 @@ describe(`every endpoint against callers without rights (${database})`, () => {
     admin = await start(AuthorizeResult.ALLOW);
     denied = await start(AuthorizeResult.DENY);
     otherOnly = await start({ onlyEntityRef: ref(other) });
+    ownersOnly = await start({
+      policy: new OwnersOnlyPolicy(),
+      ownership: { [OTHER_OWNER]: [OTHER_TEAM] },
+    });
 
     // What the refused calls could change: a release deployed to dev, a route rule.
     const as = async (
@@ -216,7 +277,9 @@ describe(`every endpoint against callers without rights (${database})`, () => {
     // backends would otherwise wait for. The backends before the database:
     // their runners poll it until they stop.
     await proxy?.close();
-    await Promise.all([admin, denied, otherOnly].map(b => b?.stop()));
+    await Promise.all(
+      [admin, denied, otherOnly, ownersOnly].map(b => b?.stop()),
+    );
     await deleteServiceObjects(cluster, [target]);
     await cluster?.kubectl([
       'delete',
@@ -273,6 +336,11 @@ describe(`every endpoint against callers without rights (${database})`, () => {
       caller: 'a service token allowed on another entity',
       backend: otherOnly,
       authorization: mockCredentials.service.header(),
+    },
+    {
+      caller: "another entity's owner (real permission backend, conditions)",
+      backend: ownersOnly,
+      authorization: mockCredentials.user.header(OTHER_OWNER),
     },
   ];
 
@@ -332,6 +400,24 @@ describe(`every endpoint against callers without rights (${database})`, () => {
         }
         if (res.status >= 400 && typeof res.body?.error?.message !== 'string') {
           violations.push(`${call}: refused without a reason`);
+        }
+        // What is done in an environment is refused on its target,
+        // <environment>:<entity ref> (the route tester only reads).
+        const environment = key.endsWith('/routes/test')
+          ? undefined
+          : (body as { environment?: string } | undefined)?.environment ??
+            (route.path.includes(':environment') ? 'dev' : undefined);
+        if (
+          res.status === 403 &&
+          environment &&
+          !caller.includes('service') &&
+          !String(res.body?.error?.message).includes(
+            ` on ${environment}:${ref(target)};`,
+          )
+        ) {
+          violations.push(
+            `${call}: the reason does not name the target: ${res.body?.error?.message}`,
+          );
         }
         if (changedTables.length > 0) {
           violations.push(`${call}: changed ${changedTables.join(', ')}`);

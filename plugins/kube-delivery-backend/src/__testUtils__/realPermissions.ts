@@ -3,8 +3,10 @@ import {
   coreServices,
   createBackendModule,
   createServiceFactory,
+  type AuthService,
   type BackstageUserPrincipal,
 } from '@backstage/backend-plugin-api';
+import { mockCredentials, mockServices } from '@backstage/backend-test-utils';
 import permissionBackend from '@backstage/plugin-permission-backend';
 import {
   AuthorizeResult,
@@ -45,6 +47,53 @@ function userInfoWith(ownership: Ownership) {
 }
 
 /**
+ * The mock auth service, but a plugin's token on behalf of a user names the
+ * plugin as the actor, as Backstage's real one does: the permissions
+ * registry's apply-conditions endpoint refuses a user without an actor, so
+ * without it the permission backend could not evaluate a conditional
+ * decision through a plugin's permission integration.
+ */
+const authWithActors = createServiceFactory({
+  service: coreServices.auth,
+  deps: {
+    plugin: coreServices.pluginMetadata,
+    config: coreServices.rootConfig,
+  },
+  factory({ plugin, config }) {
+    const inner = mockServices.auth({
+      pluginId: plugin.getId(),
+      disableDefaultAuthPolicy: Boolean(
+        config.getOptionalBoolean(
+          'backend.auth.dangerouslyDisableDefaultAuthPolicy',
+        ),
+      ),
+    });
+    const getPluginRequestToken: AuthService['getPluginRequestToken'] =
+      async options => {
+        const principal = options.onBehalfOf.principal as {
+          type: string;
+          userEntityRef?: string;
+        };
+        if (principal.type !== 'user') {
+          return inner.getPluginRequestToken(options);
+        }
+        return {
+          token: mockCredentials.user.token(principal.userEntityRef, {
+            actor: { subject: `plugin:${plugin.getId()}` },
+          }),
+        };
+      };
+    return new Proxy(inner, {
+      get(target, property) {
+        if (property === 'getPluginRequestToken') return getPluginRequestToken;
+        const value = Reflect.get(target, property);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  },
+});
+
+/**
  * Backstage's own permission backend deciding with a real policy, and the
  * plugin asking it through the real permission client (which, as in
  * production, allows service principals without asking the policy). A
@@ -60,6 +109,7 @@ export function realPermissions(
   return [
     permissionBackend,
     permissionsServiceFactory,
+    authWithActors,
     userInfoWith(options.ownership ?? {}),
     createBackendModule({
       pluginId: 'permission',
