@@ -20,6 +20,10 @@ import { StatusCache } from './status';
 import { createClaimsRouter, DatabaseClaimStore } from './tenancy';
 import { DatabaseHistoryStore } from './history';
 import { KubeDeliveryAuthorizer } from './permissions/authorize';
+import {
+  readServicePrincipals,
+  servicePrincipalDecision,
+} from './permissions/servicePrincipals';
 import { TargetLoader } from './permissions/target';
 import { createRouting } from './routing';
 import {
@@ -68,9 +72,16 @@ export const kubeDeliveryPlugin = createBackendPlugin({
 
         const config = readDeliveryConfig(deps.config);
         // The kube-delivery-target resource type: permissions per environment.
+        // Service principals get what kubeDelivery.servicePrincipals grants
+        // their subject, nothing more (the permission client would allow all).
+        const grants = readServicePrincipals(deps.config, {
+          environments: config.environments.map(e => e.name),
+        });
         const authorizer = KubeDeliveryAuthorizer.create({
           permissions: deps.permissions,
           permissionsRegistry: deps.permissionsRegistry,
+          servicePrincipals: (credentials, request) =>
+            servicePrincipalDecision(credentials, request, grants),
           loader: new TargetLoader({
             environments: config.environments,
             catalog: deps.catalog,

@@ -282,7 +282,28 @@ describe('kube-delivery router', () => {
     const start = (
       permission: AuthorizeResult.ALLOW | AuthorizeResult.DENY,
       entities: Entity[],
-    ) => startDeliveryBackend({ cluster, knex, permission, entities });
+    ) =>
+      startDeliveryBackend({
+        cluster,
+        knex,
+        permission,
+        entities,
+        // The mock service token's subject, granted what CI does.
+        configure: config => {
+          config.kubeDelivery.servicePrincipals = [
+            {
+              subject: 'external:test-service',
+              permissions: [
+                'kube-delivery.read',
+                'kube-delivery.release.create',
+                'kube-delivery.deployment.create',
+                'kube-delivery.rollback.create',
+              ],
+              environments: ['dev', 'test'],
+            },
+          ];
+        },
+      });
     // One after the other: each runs the migrations on the shared database.
     allowed = await start(
       AuthorizeResult.ALLOW,
