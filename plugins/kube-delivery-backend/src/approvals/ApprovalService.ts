@@ -169,6 +169,7 @@ export class ApprovalService {
           environment: request.environment,
           version: request.version,
           kind: request.kind,
+          requestedBy: request.createdBy,
           bypassApproval: true,
         },
         successMeta: (result: T) => ({
