@@ -7,7 +7,7 @@
  *   node -r @backstage/cli/config/nodeTransform.cjs scripts/demo-seed.ts
  *
  * KUBE_DELIVERY_URL (default http://localhost:7007) and KUBE_DELIVERY_CI_TOKEN
- * (default: app-config.yaml's local token) point it elsewhere.
+ * (scripts/dev.sh sets it to the checkout's random token) point it elsewhere.
  */
 import { KubeDeliveryClient } from '../plugins/scaffolder-backend-module-kube-delivery/src/client';
 import {
@@ -16,7 +16,12 @@ import {
 } from '../plugins/scaffolder-backend-module-kube-delivery/src/demo';
 
 const backendUrl = process.env.KUBE_DELIVERY_URL ?? 'http://localhost:7007';
-const token = process.env.KUBE_DELIVERY_CI_TOKEN ?? 'local-ci-token-change-me';
+const token = process.env.KUBE_DELIVERY_CI_TOKEN;
+if (!token) {
+  throw new Error(
+    'KUBE_DELIVERY_CI_TOKEN is not set: run the demo with scripts/dev.sh, which makes one, or set the token the backend was started with',
+  );
+}
 const appUrl = process.env.KUBE_DELIVERY_APP_URL ?? 'http://localhost:3000';
 
 async function waitForBackend(): Promise<void> {
