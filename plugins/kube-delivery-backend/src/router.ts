@@ -89,7 +89,11 @@ export async function createRouter(
       }
     }
     const entityRef = stringifyEntityRef({ kind, namespace, name });
-    const entity = await catalog.getEntityByRef(entityRef, { credentials });
+    // As the user (the catalog's permissions apply); a service principal's
+    // token may be limited to Kube Delivery, so the plugin reads for it.
+    const entity = await catalog.getEntityByRef(entityRef, {
+      credentials: await authorizer.catalogCredentials(credentials),
+    });
     if (!entity) throw new NotFoundError(`No entity ${entityRef}`);
     return { entity, entityRef, credentials };
   }

@@ -351,6 +351,25 @@ describe('KubeDeliveryAuthorizer', () => {
     expect(await authorizer.readableEntities(ci, [cartRef])).toEqual(new Set());
   });
 
+  it('reads the catalog as the plugin for a service principal, whose token may be limited to Kube Delivery', async () => {
+    const { authorizer, catalog: cat } = authorizerWith(() =>
+      ownersOutsideProtected(kubeDeliveryRoutePermission),
+    );
+    const ci = mockCredentials.service('ci');
+    expect(await authorizer.catalogCredentials(ci)).toMatchObject({
+      principal: { type: 'service', subject: 'plugin:kube-delivery' },
+    });
+    expect(await authorizer.catalogCredentials(alice)).toBe(alice);
+    await authorizer.decideMany(
+      ci,
+      [kubeDeliveryRoutePermission],
+      [{ environment: 'dev', entityRef: cartRef }],
+    );
+    expect(cat.readAs.map(c => c.principal)).toEqual([
+      expect.objectContaining({ subject: 'plugin:kube-delivery' }),
+    ]);
+  });
+
   it('tells which entities the caller may read, one batch to the policy', async () => {
     const { authorizer } = authorizerWith(() => ({
       result: AuthorizeResult.DENY,

@@ -132,6 +132,11 @@ export class KubeDeliveryAuthorizer {
     this.authorizeConditions = options.authorizeConditions;
   }
 
+  /** Whose credentials read the catalog for a caller (see {@link TargetLoader.catalogCredentials}). */
+  catalogCredentials(credentials: BackstageCredentials) {
+    return this.options.loader.catalogCredentials(credentials);
+  }
+
   /** The environments' configuration, as targets have it. */
   environment(name: string) {
     return this.options.loader.environment(name);

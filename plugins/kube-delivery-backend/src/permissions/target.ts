@@ -89,7 +89,22 @@ export class TargetLoader {
     return this.load(refs.map(parseTargetRef), credentials);
   }
 
-  /** Targets of environments and entity refs, the entities read with these credentials. */
+  /**
+   * Whose credentials read the catalog for a caller: a user's own, so the
+   * catalog's permissions apply to them; the plugin's for a service
+   * principal, which the permission client does not restrict by policy and
+   * whose token may be limited to Kube Delivery (`accessRestrictions`), so
+   * that the catalog would refuse a request on its behalf.
+   */
+  async catalogCredentials(
+    credentials: BackstageCredentials,
+  ): Promise<BackstageCredentials> {
+    return this.options.auth.isPrincipal(credentials, 'service')
+      ? this.options.auth.getOwnServiceCredentials()
+      : credentials;
+  }
+
+  /** Targets of environments and entity refs, the entities read as the caller (see {@link TargetLoader.catalogCredentials}). */
   async load(
     refs: ReadonlyArray<{ environment: string; entityRef?: string }>,
     credentials: BackstageCredentials,
@@ -101,7 +116,7 @@ export class TargetLoader {
     if (entityRefs.length > 0) {
       const { items } = await this.options.catalog.getEntitiesByRefs(
         { entityRefs },
-        { credentials },
+        { credentials: await this.catalogCredentials(credentials) },
       );
       items.forEach((entity, index) => {
         if (entity) entities.set(entityRefs[index], entity);
