@@ -157,7 +157,11 @@ export const kubeDeliveryPlugin = createBackendPlugin({
 
         // Before the main router: certificate uploads have their own body limit.
         deps.httpRouter.use(
-          await createCertificatesRouter(deps, config.environments),
+          await createCertificatesRouter(
+            // Service principals: their grants first, as on every other gate.
+            { ...deps, permissions: authorizer.permissionsService() },
+            config.environments,
+          ),
         );
         deps.httpRouter.use(
           await createRouter({

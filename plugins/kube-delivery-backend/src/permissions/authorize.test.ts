@@ -370,6 +370,43 @@ describe('KubeDeliveryAuthorizer', () => {
     ]);
   });
 
+  it('puts the service-principal check in front of the permissions service it lends to routers', async () => {
+    const { authorizer } = authorizerWith(
+      () => ({ result: AuthorizeResult.ALLOW }),
+      (credentials, request) => {
+        if ((credentials.principal as { type: string }).type !== 'service') {
+          return { result: 'not-a-service' };
+        }
+        return request.environment === 'dev'
+          ? { result: 'allow' }
+          : {
+              result: 'deny',
+              message: `Service principal "ci" may not ${request.permission.name} in ${request.environment}`,
+            };
+      },
+    );
+    const permissions = authorizer.permissionsService();
+    const ci = mockCredentials.service('ci');
+    const upload = (environment: string) => [
+      {
+        permission: kubeDeliveryCertificatePermission,
+        resourceRef: environment,
+      },
+    ];
+    await expect(
+      permissions.authorize(upload('dev'), { credentials: ci }),
+    ).resolves.toEqual([{ result: AuthorizeResult.ALLOW }]);
+    await expect(
+      permissions.authorize(upload('production'), { credentials: ci }),
+    ).rejects.toThrow(
+      'Service principal "ci" may not kube-delivery.certificate.update in production',
+    );
+    // Users go to the policy.
+    await expect(
+      permissions.authorize(upload('production'), { credentials: alice }),
+    ).resolves.toEqual([{ result: AuthorizeResult.ALLOW }]);
+  });
+
   it('tells which entities the caller may read, one batch to the policy', async () => {
     const { authorizer } = authorizerWith(() => ({
       result: AuthorizeResult.DENY,

@@ -7,6 +7,7 @@ import type { Entity } from '@backstage/catalog-model';
 import { NotAllowedError } from '@backstage/errors';
 import {
   AuthorizeResult,
+  isResourcePermission,
   type Permission,
   type PolicyDecision,
   type ResourcePermission,
@@ -15,6 +16,7 @@ import { createConditionAuthorizer } from '@backstage/plugin-permission-node';
 import {
   kubeDeliveryReadPermission,
   kubeDeliveryTargetPermissions,
+  parseTargetRef,
   RESOURCE_TYPE_KUBE_DELIVERY_TARGET,
   stringifyTargetRef,
 } from '@internal/plugin-kube-delivery-common';
@@ -130,6 +132,48 @@ export class KubeDeliveryAuthorizer {
     },
   ) {
     this.authorizeConditions = options.authorizeConditions;
+  }
+
+  /**
+   * The permissions service with the service-principal check in front: for
+   * a router that asks `authorize` with a target ref itself (certificates),
+   * a service principal is refused what its grant does not cover, in the
+   * target's environment, with the check's reason.
+   */
+  permissionsService(): PermissionsService {
+    const { permissions } = this.options;
+    const check = this.options.servicePrincipals;
+    if (!check) return permissions;
+    return {
+      authorizeConditional: (requests, options) =>
+        permissions.authorizeConditional(requests, options),
+      authorize: async (requests, options) => {
+        const credentials =
+          'credentials' in options ? options.credentials : undefined;
+        const refusals = requests.map(request => {
+          if (!credentials) return undefined;
+          const target =
+            request.resourceRef &&
+            isResourcePermission(
+              request.permission,
+              RESOURCE_TYPE_KUBE_DELIVERY_TARGET,
+            )
+              ? parseTargetRef(request.resourceRef)
+              : undefined;
+          const decision = check(credentials, {
+            permission: request.permission,
+            environment: target?.environment,
+          });
+          return decision.result === 'deny' ? decision.message : undefined;
+        });
+        if (refusals.every(r => r === undefined)) {
+          return permissions.authorize(requests, options);
+        }
+        // Refused here: a NotAllowedError with the check's reason, as the
+        // router's own gates give it.
+        throw new NotAllowedError(refusals.find(r => r !== undefined));
+      },
+    };
   }
 
   /** Whose credentials read the catalog for a caller (see {@link TargetLoader.catalogCredentials}). */
