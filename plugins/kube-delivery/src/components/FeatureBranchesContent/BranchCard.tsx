@@ -18,6 +18,8 @@ import { timeLeft } from './routingKey';
 export function BranchCard(props: {
   view: BranchView;
   canRoute: boolean;
+  /** Whether Extend and Remove show on a rule (its owner, or a route admin); default: canRoute. */
+  canChangeRule?: (rule: ListedRule) => boolean;
   canRemoveBranch: boolean;
   busy: boolean;
   onAddRule: () => void;
@@ -121,22 +123,30 @@ export function BranchCard(props: {
                   </TableCell>
                   {canRoute && (
                     <TableCell>
-                      <Button
-                        size="small"
-                        disabled={busy}
-                        onClick={() => props.onExtend(rule as RouteRule)}
-                        aria-label={`Extend rule ${ruleText(rule)} by 8 hours`}
-                      >
-                        Extend
-                      </Button>
-                      <Button
-                        size="small"
-                        disabled={busy}
-                        onClick={() => props.onRemoveRule(rule as RouteRule)}
-                        aria-label={`Remove rule ${ruleText(rule)}`}
-                      >
-                        Remove
-                      </Button>
+                      {(props.canChangeRule?.(rule) ?? true) && (
+                        <>
+                          <Button
+                            size="small"
+                            disabled={busy}
+                            onClick={() => props.onExtend(rule as RouteRule)}
+                            aria-label={`Extend rule ${ruleText(
+                              rule,
+                            )} by 8 hours`}
+                          >
+                            Extend
+                          </Button>
+                          <Button
+                            size="small"
+                            disabled={busy}
+                            onClick={() =>
+                              props.onRemoveRule(rule as RouteRule)
+                            }
+                            aria-label={`Remove rule ${ruleText(rule)}`}
+                          >
+                            Remove
+                          </Button>
+                        </>
+                      )}
                     </TableCell>
                   )}
                 </TableRow>

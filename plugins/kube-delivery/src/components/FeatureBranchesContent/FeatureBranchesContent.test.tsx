@@ -2,6 +2,7 @@ import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import {
   kubeDeliveryDeployPermission,
+  kubeDeliveryRouteAdminPermission,
   kubeDeliveryRoutePermission,
   type RouteRule,
 } from '@internal/plugin-kube-delivery-common';
@@ -304,6 +305,37 @@ describe('FeatureBranchesContent', () => {
         `${kubeDeliveryDeployPermission.name} staging:component:default/cart-branches-dev-only`,
       ]),
     );
+  });
+
+  it("offers Extend and Remove on others' rules only to route admins, on one's own to oneself", async () => {
+    const withoutRouteAdmin = denyOnly(kubeDeliveryRouteAdminPermission.name);
+    const { unmount } = await renderTab(<FeatureBranchesContent />, {
+      api: branchesApi(),
+      authorize: withoutRouteAdmin,
+      name: 'cart-not-admin',
+    });
+    expect(
+      await screen.findByRole('button', {
+        name: 'Add rule for myfeature in dev',
+      }),
+    ).toBeInTheDocument();
+    expect(
+      screen.queryByRole('button', { name: /^(Extend|Remove) rule/ }),
+    ).not.toBeInTheDocument();
+    unmount();
+
+    // joe's own rule.
+    await renderTab(<FeatureBranchesContent />, {
+      api: branchesApi(),
+      authorize: withoutRouteAdmin,
+      name: 'cart-own-rule',
+      user: 'user:default/joe',
+    });
+    expect(
+      await screen.findByRole('button', {
+        name: 'Extend rule shop_session-id=joe-session by 8 hours',
+      }),
+    ).toBeInTheDocument();
   });
 
   it('says what to do when no environment takes feature branches, or reading fails', async () => {

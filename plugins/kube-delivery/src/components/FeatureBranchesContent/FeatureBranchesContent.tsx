@@ -5,7 +5,7 @@ import {
   Progress,
   ResponseErrorPanel,
 } from '@backstage/core-components';
-import { useApi } from '@backstage/core-plugin-api';
+import { identityApiRef, useApi } from '@backstage/core-plugin-api';
 import { stringifyEntityRef } from '@backstage/catalog-model';
 import { useEntity } from '@backstage/plugin-catalog-react';
 import Box from '@material-ui/core/Box';
@@ -14,19 +14,25 @@ import Typography from '@material-ui/core/Typography';
 import Alert from '@material-ui/lab/Alert';
 import {
   kubeDeliveryDeployPermission,
+  kubeDeliveryRouteAdminPermission,
   kubeDeliveryRoutePermission,
   type EnvironmentSummary,
   type RouteRule,
 } from '@internal/plugin-kube-delivery-common';
 import { kubeDeliveryApiRef, type NewRouteRule } from '../../api';
-import { usePolledAsync } from '../../hooks/usePolledAsync';
+import { useLoad, usePolledAsync } from '../../hooks/usePolledAsync';
 import { ConfirmDialog } from '../common/ConfirmDialog';
 import { OutcomeAlert, type Outcome } from '../common/OutcomeAlert';
 import { reasonOf } from '../common/format';
 import { useTargetPermission } from '../common/useTargetPermission';
 import { AddRuleDialog } from './AddRuleDialog';
 import { BranchCard } from './BranchCard';
-import { branchesOf, ruleText, type BranchView } from './branches';
+import {
+  branchesOf,
+  ruleText,
+  type BranchView,
+  type ListedRule,
+} from './branches';
 import { RouteTester } from './RouteTester';
 import { routingKeyOf } from './routingKey';
 
@@ -253,6 +259,18 @@ function EnvironmentBranches(props: {
   const target = { environment: environment.name, entityRef };
   const canRoute = useTargetPermission(kubeDeliveryRoutePermission, target);
   const canDeploy = useTargetPermission(kubeDeliveryDeployPermission, target);
+  // Others' rules are changed by route admins only; one's own by oneself.
+  const canRouteAdmin = useTargetPermission(
+    kubeDeliveryRouteAdminPermission,
+    target,
+  );
+  const identityApi = useApi(identityApiRef);
+  const { value: identity } = useLoad(
+    () => identityApi.getBackstageIdentity(),
+    [identityApi],
+  );
+  const canChangeRule = (rule: ListedRule) =>
+    canRouteAdmin || rule.owner === identity?.userEntityRef;
   return (
     <Box mb={3}>
       <InfoCard title={`Feature branches in ${environment.name}`}>
@@ -268,6 +286,7 @@ function EnvironmentBranches(props: {
               <BranchCard
                 view={view}
                 canRoute={canRoute}
+                canChangeRule={canChangeRule}
                 canRemoveBranch={canRoute && canDeploy}
                 busy={props.busy}
                 onAddRule={() => props.onAddRule(view)}
