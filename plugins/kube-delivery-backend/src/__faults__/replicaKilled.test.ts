@@ -69,7 +69,7 @@ describe(`two backend replicas sharing the database, one killed during a deploy 
           [method](
             `/api/kube-delivery/entities/component/default/${name}${route}`,
           )
-          .set('Authorization', mockCredentials.service.header());
+          .set('Authorization', mockCredentials.user.header());
         return body ? req.send(body) : req;
       },
     });
