@@ -20,6 +20,12 @@ for _ in $(seq 1 180); do
     echo "backend ready: /.backstage/health/v1/readiness answered 200"
     exit 0
   fi
+  # A plugin that fails to start leaves the process answering 503: say why now.
+  if grep -q "Backend startup failed" "$log"; then
+    echo "backend startup failed:" >&2
+    grep -A3 "Backend startup failed" "$log" | head -20 >&2
+    exit 1
+  fi
   if ! kill -0 "$pid" 2>/dev/null; then
     echo "backend exited before it was ready:" >&2
     tail -50 "$log" >&2

@@ -74,8 +74,12 @@ export const kubeDeliveryPlugin = createBackendPlugin({
         // The kube-delivery-target resource type: permissions per environment.
         // Service principals get what kubeDelivery.servicePrincipals grants
         // their subject, nothing more (the permission client would allow all).
+        // Environments named in grants are checked once there are any (a
+        // fresh install with the shipped config has none yet).
         const grants = readServicePrincipals(deps.config, {
-          environments: config.environments.map(e => e.name),
+          environments: config.environments.length
+            ? config.environments.map(e => e.name)
+            : undefined,
         });
         const authorizer = KubeDeliveryAuthorizer.create({
           permissions: deps.permissions,

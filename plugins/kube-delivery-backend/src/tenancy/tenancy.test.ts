@@ -110,6 +110,26 @@ describe('tenancy on the local control plane', () => {
     restricted,
   ];
 
+  const createRelease = (entity: Entity, version: string) =>
+    request(backend.server)
+      .post(`${pathOf(entity)}/releases`)
+      .set('Authorization', asUser())
+      .send({ version });
+  const deployToDev = (entity: Entity, version: string) =>
+    request(backend.server)
+      .post(`${pathOf(entity)}/deployments`)
+      .set('Authorization', asUser())
+      .send({ environment: 'dev', version });
+  /** Sets (or removes, with null) one of dev's pod-security.kubernetes.io labels. */
+  const labelDev = (key: 'warn' | 'enforce', value: string | null) =>
+    harness.cluster.kubectl([
+      'label',
+      'namespace',
+      'dev',
+      '--overwrite',
+      `pod-security.kubernetes.io/${key}${value === null ? '-' : `=${value}`}`,
+    ]);
+
   const victimObjects = () =>
     clusterSnapshot(harness.cluster, ['dev'], `app.kubernetes.io/name=${name}`);
 
@@ -239,16 +259,10 @@ describe('tenancy on the local control plane', () => {
       legacyName,
     ]);
     const tablesBefore = await databaseSnapshot(knex);
-    const release = await request(backend.server)
-      .post(`${pathOf(blueGreen)}/releases`)
-      .set('Authorization', asUser())
-      .send({ version: '1.0.0' });
+    const release = await createRelease(blueGreen, '1.0.0');
     expect(release.status).toBe(201);
 
-    const res = await request(backend.server)
-      .post(`${pathOf(blueGreen)}/deployments`)
-      .set('Authorization', asUser())
-      .send({ environment: 'dev', version: '1.0.0' });
+    const res = await deployToDev(blueGreen, '1.0.0');
     expect(res.status).toBe(409);
     expect(res.body.error.message).toContain(`Service "${legacyName}"`);
     expect(res.body.error.message).toContain(
@@ -282,16 +296,10 @@ describe('tenancy on the local control plane', () => {
   it.each(accountCases.map(c => [c.what, c]))(
     'refuses a manifest that runs as %s with a 400 naming the field',
     async (_what, { account, entity }) => {
-      const release = await request(backend.server)
-        .post(`${pathOf(entity)}/releases`)
-        .set('Authorization', asUser())
-        .send({ version: '1.0.0' });
+      const release = await createRelease(entity, '1.0.0');
       expect(release.status).toBe(201);
       const before = await clusterSnapshot(harness.cluster, ['dev']);
-      const res = await request(backend.server)
-        .post(`${pathOf(entity)}/deployments`)
-        .set('Authorization', asUser())
-        .send({ environment: 'dev', version: '1.0.0' });
+      const res = await deployToDev(entity, '1.0.0');
       expect(res.status).toBe(400);
       expect(res.body.error.message).toContain(
         `spec.template.spec.serviceAccountName "${account}" names another account`,
@@ -339,29 +347,15 @@ describe('tenancy on the local control plane', () => {
 
   it("refuses at the dry run, with the API server's words, a pod spec that the namespace's PodSecurity flags", async () => {
     // The plugin checks the baseline profile; a namespace may demand more.
-    const label = (value: string | null) =>
-      harness.cluster.kubectl([
-        'label',
-        'namespace',
-        'dev',
-        '--overwrite',
-        `pod-security.kubernetes.io/warn${value === null ? '-' : `=${value}`}`,
-      ]);
     const original = (
       await kubectlJson(harness.cluster, ['get', 'namespace', 'dev'])
     ).metadata.labels['pod-security.kubernetes.io/warn'];
-    await label('restricted');
+    await labelDev('warn', 'restricted');
     try {
-      const release = await request(backend.server)
-        .post(`${pathOf(restricted)}/releases`)
-        .set('Authorization', asUser())
-        .send({ version: '1.0.0' });
+      const release = await createRelease(restricted, '1.0.0');
       expect(release.status).toBe(201);
       const before = await clusterSnapshot(harness.cluster, ['dev']);
-      const res = await request(backend.server)
-        .post(`${pathOf(restricted)}/deployments`)
-        .set('Authorization', asUser())
-        .send({ environment: 'dev', version: '1.0.0' });
+      const res = await deployToDev(restricted, '1.0.0');
       expect(res.status).toBe(400);
       expect(res.body.error.message).toContain(
         `Deployment "${restrictedName}"`,
@@ -377,34 +371,18 @@ describe('tenancy on the local control plane', () => {
         await knex('kd_deployments').where({ entity_ref: refOf(restricted) }),
       ).toEqual([]);
     } finally {
-      await label(original ?? null);
+      await labelDev('warn', original ?? null);
     }
   });
 
   it('refuses to deploy into a namespace that does not enforce PodSecurity, naming the way out', async () => {
-    const enforce = (value: string | null) =>
-      harness.cluster.kubectl([
-        'label',
-        'namespace',
-        'dev',
-        '--overwrite',
-        `pod-security.kubernetes.io/enforce${
-          value === null ? '-' : `=${value}`
-        }`,
-      ]);
     const entity = restricted;
-    const release = await request(backend.server)
-      .post(`${pathOf(entity)}/releases`)
-      .set('Authorization', asUser())
-      .send({ version: '2.0.0' });
+    const release = await createRelease(entity, '2.0.0');
     expect(release.status).toBe(201);
     for (const value of [null, 'privileged']) {
-      await enforce(value);
+      await labelDev('enforce', value);
       try {
-        const res = await request(backend.server)
-          .post(`${pathOf(entity)}/deployments`)
-          .set('Authorization', asUser())
-          .send({ environment: 'dev', version: '2.0.0' });
+        const res = await deployToDev(entity, '2.0.0');
         expect(res.status).toBe(409);
         expect(res.body.error.message).toContain(
           'Namespace "dev" of environment "dev" does not enforce PodSecurity',
@@ -413,7 +391,7 @@ describe('tenancy on the local control plane', () => {
           'allowNamespaceWithoutPodSecurity',
         );
       } finally {
-        await enforce('baseline');
+        await labelDev('enforce', 'baseline');
       }
     }
     expect(
