@@ -224,6 +224,17 @@ function isUniqueViolation(error: unknown): boolean {
   );
 }
 
+/**
+ * SQLite's answer when another connection kept the write lock for longer than
+ * the busy timeout (SQLITE_BUSY and its extended codes). PostgreSQL waits for
+ * a row lock instead of answering.
+ */
+function isDatabaseLocked(error: unknown): boolean {
+  return /^SQLITE_(BUSY|LOCKED)/.test(
+    String((error as { code?: unknown })?.code),
+  );
+}
+
 function toRelease(row: ReleaseRow): ReleaseRecord {
   return {
     id: row.id,
@@ -542,12 +553,58 @@ export class DatabaseDeliveryStore implements DeliveryStore {
   }
 
   async renewLease(id: string, owner: string, leaseMs: number) {
-    const now = Date.now();
-    const updated = await this.db<DeploymentRow>('kd_deployments')
-      .where({ id, lease_owner: owner, active: true })
-      .andWhere('lease_expires_at', '>', now)
-      .update({ lease_expires_at: now + leaseMs });
-    return updated === 1;
+    let now = Date.now();
+    const renewed = await this.leaseHolderWrite(id, owner, () => {
+      now = Date.now();
+      return this.db<DeploymentRow>('kd_deployments')
+        .where({ id, lease_owner: owner, active: true })
+        .andWhere('lease_expires_at', '>', now)
+        .update({ lease_expires_at: now + leaseMs });
+    });
+    // A renewal that waited (for a row lock) until the lease it extends had
+    // run out did not renew it.
+    return renewed && Date.now() < now + leaseMs;
+  }
+
+  /**
+   * A write that needs `owner`'s unexpired lease: true when it landed, false
+   * when the lease is not (or no longer) `owner`'s.
+   *
+   * A SQLite file's write lock held by another process (a replica frozen in a
+   * transaction) makes a write fail with SQLITE_BUSY after the connection's
+   * busy timeout. That is waited out, try after try, for as long as the lease
+   * lasts; once it has run out (or another replica took the deployment over)
+   * the write is dropped and the answer is false, as PostgreSQL answers once
+   * the blocking transaction ends. Never the error: a failed renewal would
+   * leave the job running without knowing its lease was gone (its runner
+   * could claim the deployment again and run it twice under the same owner),
+   * and a failed progress write would fail the step over a lock.
+   */
+  private async leaseHolderWrite(
+    id: string,
+    owner: string,
+    write: () => Promise<number>,
+  ): Promise<boolean> {
+    for (;;) {
+      try {
+        return (await write()) === 1;
+      } catch (error) {
+        if (!isDatabaseLocked(error)) throw error;
+        // Readers are not blocked by the write lock (WAL).
+        const lease = await this.db<DeploymentRow>('kd_deployments')
+          .where({ id })
+          .first('lease_owner', 'lease_expires_at');
+        const expiresAt = toNumber(lease?.lease_expires_at ?? null);
+        if (
+          lease?.lease_owner !== owner ||
+          expiresAt === undefined ||
+          expiresAt <= Date.now()
+        ) {
+          return false;
+        }
+        await new Promise(resolve => setTimeout(resolve, 100));
+      }
+    }
   }
 
   async updateDeployment(
@@ -573,11 +630,12 @@ export class DatabaseDeliveryStore implements DeliveryStore {
       row.lease_owner = null;
       row.lease_expires_at = null;
     }
-    const updated = await this.db<DeploymentRow>('kd_deployments')
-      .where({ id, lease_owner: owner })
-      .andWhere('lease_expires_at', '>', Date.now())
-      .update(row);
-    return updated === 1;
+    return this.leaseHolderWrite(id, owner, () =>
+      this.db<DeploymentRow>('kd_deployments')
+        .where({ id, lease_owner: owner })
+        .andWhere('lease_expires_at', '>', Date.now())
+        .update(row),
+    );
   }
 
   async listDueCleanups(now: number) {
