@@ -59,14 +59,45 @@ const OWNER = 'user:default/olivia-owner';
 const OTHER_TEAM = 'user:default/otto-other-team';
 const SRE = 'user:default/sam-sre';
 const OUTSIDER = 'user:default/oscar-outsider';
+const APPROVER = 'user:default/ava-approver';
 const TEAM = 'group:default/team-a';
 const ownership = {
   [OWNER]: [TEAM],
   [OTHER_TEAM]: ['group:default/team-b'],
   [SRE]: ['group:default/sre'],
+  [APPROVER]: ['group:default/approvers'],
 };
 
-type Caller = 'none' | 'outsider' | 'other team' | 'owner' | 'SRE' | 'service';
+/** What kubeDelivery.servicePrincipals grants CI's static token (subject `ci`): as app-config.yaml does, in dev. */
+const CI_GRANT = {
+  subject: 'ci',
+  permissions: [
+    'kube-delivery.read',
+    'kube-delivery.release.create',
+    'kube-delivery.deployment.create',
+  ],
+  environments: ['dev'],
+};
+
+type Caller =
+  | 'none'
+  | 'outsider'
+  | 'other team'
+  | 'owner'
+  | 'SRE'
+  | 'approver'
+  | 'CI token'
+  | 'scaffolder as a user'
+  | 'service'
+  | 'plugin';
+/** A service token of the subject, as the mock auth service reads it. */
+const serviceHeader = (subject: string) =>
+  mockCredentials.service.header({
+    onBehalfOf: mockCredentials.service(subject),
+    targetPluginId: 'kube-delivery',
+  });
+/** Service principals: decided by kubeDelivery.servicePrincipals, never by the policy. */
+const SERVICES: readonly Caller[] = ['CI token', 'service', 'plugin'];
 const CALLERS: Array<{ caller: Caller; authorization?: string }> = [
   { caller: 'none' },
   { caller: 'outsider', authorization: mockCredentials.user.header(OUTSIDER) },
@@ -76,7 +107,23 @@ const CALLERS: Array<{ caller: Caller; authorization?: string }> = [
   },
   { caller: 'owner', authorization: mockCredentials.user.header(OWNER) },
   { caller: 'SRE', authorization: mockCredentials.user.header(SRE) },
+  { caller: 'approver', authorization: mockCredentials.user.header(APPROVER) },
+  {
+    caller: 'CI token',
+    authorization: serviceHeader('ci'),
+  },
+  // The scaffolder's actions call with a token on behalf of the user who
+  // runs the template, which authenticates as that user: the other team's.
+  {
+    caller: 'scaffolder as a user',
+    authorization: mockCredentials.user.header(OTHER_TEAM),
+  },
+  // Another external caller's token, and another plugin's, granted nothing.
   { caller: 'service', authorization: mockCredentials.service.header() },
+  {
+    caller: 'plugin',
+    authorization: serviceHeader('plugin:reporting'),
+  },
 ];
 const ENVIRONMENTS = ['dev', 'production'];
 
@@ -104,6 +151,13 @@ class MatrixPolicy implements PermissionPolicy {
     if (!user) return { result: AuthorizeResult.DENY };
     const claims = user.info.ownershipEntityRefs;
     if (claims.includes('group:default/sre')) {
+      return { result: AuthorizeResult.ALLOW };
+    }
+    if (
+      claims.includes('group:default/approvers') &&
+      (isPermission(permission, kubeDeliveryReadPermission) ||
+        isPermission(permission, kubeDeliveryApprovePermission))
+    ) {
       return { result: AuthorizeResult.ALLOW };
     }
     if (isPermission(permission, kubeDeliveryReadPermission)) {
@@ -150,6 +204,11 @@ function policyAllows(
   environment: string | undefined,
 ): boolean {
   if (caller === 'SRE') return true;
+  if (caller === 'approver') {
+    return [kubeDeliveryReadPermission, kubeDeliveryApprovePermission].some(
+      p => p.name === permission.name,
+    );
+  }
   if (permission.name === kubeDeliveryReadPermission.name) {
     return caller !== 'outsider';
   }
@@ -458,6 +517,7 @@ describe(`every endpoint × caller × environment with a real policy (${database
       features: [manualScheduler().factory],
       // dev has a gateway, so the certificate endpoints have something to change.
       configure: config => {
+        config.kubeDelivery.servicePrincipals = [CI_GRANT];
         config.kubeDelivery.environments[0].gateway = {
           ...DEV_GATEWAY,
           cluster: {
@@ -529,11 +589,23 @@ describe(`every endpoint × caller × environment with a real policy (${database
   ): 'unauthenticated' | 'denied' | 'allowed' | 'service' {
     if (caller === 'none') return 'unauthenticated';
     if ('open' in endpoint.gate) return 'allowed';
-    if (caller === 'service') {
-      return endpoint.gate.usersOnly ? 'denied' : 'service';
-    }
     const where = endpoint.actsInDev ? 'dev' : environment;
     const inEnvironment = endpoint.inEnvironment || endpoint.actsInDev;
+    if (SERVICES.includes(caller)) {
+      // A grant's environments apply to what is done in one (permissions on
+      // the target), not to reads and releases (on the entity).
+      const granted =
+        caller === 'CI token' &&
+        !endpoint.gate.usersOnly &&
+        endpoint.gate.permissions.every(
+          p =>
+            CI_GRANT.permissions.includes(p.name) &&
+            (!inEnvironment ||
+              !isResourcePermission(p, RESOURCE_TYPE_KUBE_DELIVERY_TARGET) ||
+              CI_GRANT.environments.includes(where)),
+        );
+      return granted ? 'allowed' : 'denied';
+    }
     return endpoint.gate.permissions.every(p =>
       policyAllows(caller, p, inEnvironment ? where : undefined),
     )
@@ -604,7 +676,7 @@ describe(`every endpoint × caller × environment with a real policy (${database
               violations.push(`${cell}: refused without a reason`);
             } else if (
               expected === 'denied' &&
-              caller !== 'service' &&
+              !SERVICES.includes(caller) &&
               !/^You may not kube-delivery\.[a-z.-]+ on \S+;? /.test(message)
             ) {
               violations.push(
@@ -682,7 +754,7 @@ describe(`every endpoint × caller × environment with a real policy (${database
             }>;
             for (const rule of rules) {
               const mayRoute =
-                caller === 'service' ||
+                !SERVICES.includes(caller) &&
                 policyAllows(caller, kubeDeliveryRoutePermission, 'dev');
               const visible = rule.value !== null;
               const owner = caller === 'owner' && rule.owner === OWNER;
