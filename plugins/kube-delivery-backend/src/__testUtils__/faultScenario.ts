@@ -9,11 +9,6 @@ import {
   renderStoredRelease,
 } from './releaseObjects';
 
-/** The database the fault tests share, for their titles. */
-export const FAULT_DATABASE = process.env.KD_TEST_POSTGRES_URL
-  ? 'PostgreSQL'
-  : 'SQLite file';
-
 /** The steps of a rolling deploy that succeeded, as stepOutcomes gives them. */
 export const ROLLING_STEPS_SUCCEEDED = [
   'Dry run:succeeded',
