@@ -19,6 +19,7 @@ import {
 import { printFigures } from '../__testUtils__/figures';
 import {
   expectServing014AtFirstAttempt,
+  FIRST_ATTEMPT_LEASE_MS,
   queueDeploy,
   renderedInDev,
   stepOutcomes,
@@ -74,7 +75,11 @@ describe('the API server stopped during a deploy and started again', () => {
 
     beforeAll(async () => {
       db = await createSharedDatabase(kind);
-      harness = await createDeliveryHarness({ knex: db.knex, cluster });
+      harness = await createDeliveryHarness({
+        knex: db.knex,
+        cluster,
+        config: { leaseMs: FIRST_ATTEMPT_LEASE_MS },
+      });
     });
 
     afterAll(async () => {

@@ -15,6 +15,7 @@ import { printFigures } from '../__testUtils__/figures';
 import {
   deleteServiceObjects,
   expectServing014AtFirstAttempt,
+  FIRST_ATTEMPT_LEASE_MS,
   queueDeploy,
   servingInDev,
   stepOutcomes,
@@ -51,6 +52,7 @@ describe.each(SHARED_DATABASES)(
       harness = await createDeliveryHarness({
         knex: db.knex,
         cluster: proxy.cluster,
+        config: { leaseMs: FIRST_ATTEMPT_LEASE_MS },
       });
     });
 

@@ -434,6 +434,7 @@ describe.each(SHARED_DATABASES)(
       invalidAnnotationSets: 0,
       validAnnotationSets: 0,
       releasesCreated: 0,
+      acceptedRules: 0,
     };
     const byStatus = new Map<number, number>();
     /** The numbers of the refused API requests, with what they were, for messages. */
@@ -1063,7 +1064,27 @@ describe.each(SHARED_DATABASES)(
             }
           },
         ),
-        { numRuns: RUNS.routes },
+        {
+          numRuns: RUNS.routes,
+          // Valid rules are rare among random ones: this one always runs, so
+          // the run always has an accepted rule whose cluster writes it can trace.
+          examples: [
+            [
+              0,
+              {
+                kind: 'rule',
+                body: {
+                  environment: 'dev',
+                  branch: 'myfeature',
+                  kind: 'header',
+                  key: 'userid',
+                  value: 'tester-1',
+                  ttlMinutes: 60,
+                },
+              },
+            ],
+          ],
+        },
       );
     });
 
@@ -1132,6 +1153,7 @@ describe.each(SHARED_DATABASES)(
         r => r.cause !== undefined && !refused.has(r.cause),
       ).length;
       figures.backgroundClusterRequests = unattributed.length;
+      figures.acceptedRules = acceptedRules.length;
 
       const [{ count }] = await db.knex('kd_releases').count({ count: '*' });
       expect(Number(count)).toBe(figures.releasesCreated);

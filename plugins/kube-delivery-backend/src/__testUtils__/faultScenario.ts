@@ -9,6 +9,15 @@ import {
   renderStoredRelease,
 } from './releaseObjects';
 
+/**
+ * The lease of the fault suites that claim a first-attempt success. These
+ * suites prove retries through API server faults, not takeovers: under a
+ * loaded CI machine the test process can stall (GC, transforms) for longer
+ * than the harness's 3 s lease, and a replica that misses its renewals
+ * rightly loses the deployment to a second attempt.
+ */
+export const FIRST_ATTEMPT_LEASE_MS = 15_000;
+
 /** The steps of a rolling deploy that succeeded, as stepOutcomes gives them. */
 export const ROLLING_STEPS_SUCCEEDED = [
   'Dry run:succeeded',
