@@ -150,12 +150,14 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           claims,
         });
         // A public service is bound to its gateway hosts from its first deploy.
-        runner.onSucceeded(async deployment => {
+        // Fenced with the job's epoch, as every other write of the job.
+        runner.onSucceeded(async (deployment, fence) => {
           const release = await store.getRelease(deployment.releaseId);
           await routing.reconcileDeployed(
             deployment.entityRef,
             deployment.environment,
             release.snapshot.spec as unknown as ServiceSpec,
+            { fence },
           );
         });
 

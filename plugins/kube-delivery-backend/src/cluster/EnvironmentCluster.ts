@@ -18,6 +18,7 @@ import {
   apiVersionPath,
   Batch,
   ClusterTarget,
+  KubeRequest,
   ConnectionOptions,
   KubeConnection,
 } from './connection';
@@ -30,6 +31,12 @@ import {
   toClusterError,
 } from './errors';
 import { ChangeSignal, watchForChanges } from './changeSignal';
+import {
+  assertNotNewer,
+  FencedError,
+  withEpoch,
+  type Fence,
+} from './fence';
 import { assertPodSecurityEnforced } from './podSecurity';
 import { backoffDelay } from './retry';
 import {
@@ -75,6 +82,36 @@ export interface OverwrittenChange {
 export interface ApplyOptions {
   /** Called for every object on which the apply took fields back from another manager. */
   onOverwritten?: (change: OverwrittenChange) => void;
+  /**
+   * A fenced write (see fence.ts): each object is read, refused (FencedError)
+   * when a newer epoch wrote it, and written carrying the fence's epoch with
+   * the read's resourceVersion as a precondition; one that did not exist is
+   * created with a create that fails if it exists by then. A 409 from either
+   * is a FencedError: a newer writer got there in between.
+   */
+  fence?: Fence;
+}
+
+export interface DeleteOptions {
+  propagationPolicy?: 'Foreground' | 'Background';
+  /**
+   * Only an object of that owner label value is deleted, with a uid
+   * precondition so the object read is the one deleted; another's is a
+   * ConflictError.
+   */
+  owner?: string;
+  /**
+   * A fenced delete: refused (FencedError) when a newer epoch than the
+   * fence's wrote the object, and made with uid and resourceVersion
+   * preconditions from the same read, so a write in between makes the API
+   * server refuse it (409, a FencedError too).
+   */
+  fence?: Fence;
+  /**
+   * The uid of the object the caller decided to delete (a list item's): if
+   * the object was re-created since, it is not deleted (FencedError).
+   */
+  expectUid?: string;
 }
 
 export interface WaitForRolloutOptions {
@@ -87,6 +124,8 @@ export interface WaitForRolloutOptions {
 export interface RunJobOptions {
   timeoutMs: number;
   signal?: AbortSignal;
+  /** The Job is applied as a fenced write (see {@link ApplyOptions.fence}). */
+  fence?: Fence;
 }
 
 export interface JobResult {
@@ -138,18 +177,13 @@ export interface EnvironmentCluster {
   ): Promise<T | undefined>;
   /**
    * Deletes the object; true if it existed. Does not wait for it to be gone.
-   * With `owner` (an owner label value), only an object of that owner is
-   * deleted, with a uid precondition so the object read is the one deleted;
-   * another's is a ConflictError.
+   * See {@link DeleteOptions} for the owner check and the fence.
    */
   delete(
     apiVersion: string,
     kind: string,
     name: string,
-    options?: {
-      propagationPolicy?: 'Foreground' | 'Background';
-      owner?: string;
-    },
+    options?: DeleteOptions,
   ): Promise<boolean>;
   /** All objects of a kind in the namespace, optionally by label selector. */
   list<T extends KubernetesObject = KubernetesObject>(
@@ -313,7 +347,13 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
     objects: KubernetesObject[],
     options: ApplyOptions = {},
   ): Promise<KubernetesObject[]> {
-    return this.applyAll(objects, false, undefined, options.onOverwritten);
+    return this.applyAll(
+      objects,
+      false,
+      undefined,
+      options.onOverwritten,
+      options.fence,
+    );
   }
 
   readNamespace(): Promise<V1Namespace | undefined> {
@@ -338,26 +378,46 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
     });
   }
 
-  delete(
+  async delete(
     apiVersion: string,
     kind: string,
     name: string,
-    options: {
-      propagationPolicy?: 'Foreground' | 'Background';
-      owner?: string;
-    } = {},
+    options: DeleteOptions = {},
+  ): Promise<boolean> {
+    // A fenced delete refused because the object changed after it was
+    // read: read and check again (its epoch may still be ours or older).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.deleteOnce(apiVersion, kind, name, options);
+      } catch (error) {
+        if (!(error instanceof StaleReadError) || attempt >= FENCED_ATTEMPTS)
+          throw error;
+      }
+    }
+  }
+
+  private deleteOnce(
+    apiVersion: string,
+    kind: string,
+    name: string,
+    options: DeleteOptions,
   ): Promise<boolean> {
     return this.run({ verb: 'delete', kind, name }, async b => {
       const path = await this.pathIfServed(b, apiVersion, kind, name);
       if (!path) return false;
       let uid: string | undefined;
-      if (options.owner !== undefined) {
+      let resourceVersion: string | undefined;
+      const what = `${kind} "${name}" in environment "${this.name}"`;
+      if (options.owner !== undefined || options.fence) {
         const live = await b.requestOrUndefined<KubernetesObject>({
           method: 'GET',
           path,
         });
         if (!live) return false;
-        if (live.metadata?.labels?.[LABEL_OWNER] !== options.owner) {
+        if (
+          options.owner !== undefined &&
+          live.metadata?.labels?.[LABEL_OWNER] !== options.owner
+        ) {
           throw new ConflictError(
             `${kind} "${name}" in environment "${
               this.name
@@ -367,21 +427,45 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
           );
         }
         uid = live.metadata?.uid;
+        if (options.fence) {
+          if (options.expectUid !== undefined && options.expectUid !== uid) {
+            throw new FencedError(
+              `${what} was re-created since it was chosen for deletion; not deleted`,
+            );
+          }
+          assertNotNewer(live, options.fence, what);
+          resourceVersion = live.metadata?.resourceVersion;
+        }
       }
-      const result = await b.requestOrUndefined({
-        method: 'DELETE',
-        path,
-        query: { propagationPolicy: options.propagationPolicy ?? 'Background' },
-        ...(uid
-          ? {
-              body: {
-                apiVersion: 'v1',
-                kind: 'DeleteOptions',
-                preconditions: { uid },
-              },
-            }
-          : {}),
-      });
+      let result: unknown;
+      try {
+        result = await b.requestOrUndefined({
+          method: 'DELETE',
+          path,
+          query: {
+            propagationPolicy: options.propagationPolicy ?? 'Background',
+          },
+          ...(uid
+            ? {
+                body: {
+                  apiVersion: 'v1',
+                  kind: 'DeleteOptions',
+                  preconditions: {
+                    uid,
+                    ...(resourceVersion && { resourceVersion }),
+                  },
+                },
+              }
+            : {}),
+        });
+      } catch (error) {
+        if (options.fence && statusOf(error) === 409) {
+          throw new StaleReadError(
+            `${what} was written after it was checked; the API server refused the fenced delete`,
+          );
+        }
+        throw error;
+      }
       if (result !== undefined) {
         this.logger.info(
           `Deleted ${kind} "${name}" in namespace "${this.namespace}"`,
@@ -478,7 +562,13 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
       throw new InputError('runJob needs a batch/v1 Job with metadata.name');
     }
     await this.applyAll([job], true, options.signal);
-    await this.applyAll([job], false, options.signal);
+    await this.applyAll(
+      [job],
+      false,
+      options.signal,
+      undefined,
+      options.fence,
+    );
     const op = { verb: 'get', kind: 'Job', name };
     const path = `/apis/batch/v1/namespaces/${enc(this.namespace)}/jobs/${enc(
       name,
@@ -595,6 +685,7 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
     dryRun: boolean,
     signal?: AbortSignal,
     onOverwritten?: (change: OverwrittenChange) => void,
+    fence?: Fence,
   ): Promise<KubernetesObject[]> {
     const b = await this.connection.batch();
     const applied: KubernetesObject[] = [];
@@ -602,74 +693,199 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
       const kind = object.kind;
       const name = object.metadata?.name;
       const op: Operation = { verb: 'patch', kind, name, dryRun };
-      try {
-        const path = await this.writablePath(b, object);
-        const body = applyBody(object, this.namespace);
-        const scalable =
-          SCALABLE_KINDS.has(`${object.apiVersion?.split('/')[0]}/${kind}`) &&
-          body.spec?.replicas !== undefined;
-        const owned = object.metadata?.labels?.[LABEL_OWNER] !== undefined;
-        const live =
-          scalable || owned
-            ? await b.requestOrUndefined<KubernetesObject>({
-                method: 'GET',
-                path,
-                signal,
-              })
-            : undefined;
-        assertWritable(object, live, {
-          environment: this.name,
-          adoptUnmanaged: this.adoptUnmanaged,
-        });
-        if (scalable) {
-          const owner = foreignReplicasOwner(live?.metadata?.managedFields);
-          if (owner) {
-            delete body.spec.replicas;
-            this.logger.info(
-              `${kind} "${name}": leaving spec.replicas to field manager "${owner}"`,
-            );
-          }
-        }
-        const warnings: string[] = [];
-        const result = await b.request<KubernetesObject>({
-          method: 'PATCH',
-          path,
-          query: {
-            fieldManager: FIELD_MANAGER,
-            force: 'true',
-            fieldValidation: 'Strict',
-            dryRun: dryRun ? 'All' : undefined,
-          },
-          body,
-          contentType: 'application/apply-patch+yaml',
-          signal,
-          warnings,
-        });
-        const podSecurity = warnings.filter(w => POD_SECURITY_WARNING.test(w));
-        if (dryRun && podSecurity.length) {
-          throw new InputError(
-            `${kind} "${name}": the pods it would create are refused by the PodSecurity admission of namespace "${
-              this.namespace
-            }" (${podSecurity.join(
-              '; ',
-            )}). Change the pod spec to meet the namespace's Pod Security Standard`,
+      const fenced = fence && !dryRun ? fence : undefined;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          applied.push(
+            await this.applyOne(b, object, dryRun, signal, onOverwritten, fenced),
           );
+          break;
+        } catch (error) {
+          // Changed between our read and our write: read again, and check
+          // the epoch again (a controller's status update changes the
+          // resourceVersion too). A newer writer's epoch ends it there.
+          // (Not when the caller gave the resourceVersion: it reads again.)
+          if (
+            error instanceof StaleReadError &&
+            attempt < FENCED_ATTEMPTS &&
+            !object.metadata?.resourceVersion
+          )
+            continue;
+          throw toClusterError(error, this.ref, op);
         }
-        applied.push(result);
-        const managers = overwrittenManagers(live, result);
-        if (!dryRun && managers.length && kind && name) {
-          onOverwritten?.({ kind, name, managers });
-        }
-        if (!dryRun) {
-          this.logger.debug(
-            `Applied ${kind} "${name}" in namespace "${this.namespace}" (resourceVersion ${result.metadata?.resourceVersion})`,
-          );
-        }
-      } catch (error) {
-        throw toClusterError(error, this.ref, op);
       }
     }
     return applied;
+  }
+
+  /** Reads (when needed), checks and applies one object; see {@link ApplyOptions}. */
+  private async applyOne(
+    b: Batch,
+    object: KubernetesObject,
+    dryRun: boolean,
+    signal: AbortSignal | undefined,
+    onOverwritten: ((change: OverwrittenChange) => void) | undefined,
+    fenced: Fence | undefined,
+  ): Promise<KubernetesObject> {
+    const kind = object.kind;
+    const name = object.metadata?.name;
+    const what = `${kind} "${name}" in environment "${this.name}"`;
+    const path = await this.writablePath(b, object);
+    const body = applyBody(
+      fenced ? withEpoch(object, fenced) : object,
+      this.namespace,
+    );
+    const scalable =
+      SCALABLE_KINDS.has(`${object.apiVersion?.split('/')[0]}/${kind}`) &&
+      body.spec?.replicas !== undefined;
+    const owned = object.metadata?.labels?.[LABEL_OWNER] !== undefined;
+    const live =
+      scalable || owned || fenced
+        ? await b.requestOrUndefined<KubernetesObject>({
+            method: 'GET',
+            path,
+            signal,
+          })
+        : undefined;
+    assertWritable(object, live, {
+      environment: this.name,
+      adoptUnmanaged: this.adoptUnmanaged,
+    });
+    if (scalable) {
+      const owner = foreignReplicasOwner(live?.metadata?.managedFields);
+      if (owner) {
+        delete body.spec.replicas;
+        this.logger.info(
+          `${kind} "${name}": leaving spec.replicas to field manager "${owner}"`,
+        );
+      }
+    }
+    if (fenced) {
+      assertNotNewer(live, fenced, what);
+      if (!live) {
+        if (body.metadata.resourceVersion) {
+          throw new StaleReadError(`${what} was deleted after it was read`);
+        }
+        return this.createFenced(b, path, body, what, signal);
+      }
+      // The caller's own read, when it gave one, is the earlier: stricter.
+      body.metadata.resourceVersion ??= live.metadata?.resourceVersion;
+    }
+    const warnings: string[] = [];
+    const result = await this.fencedRequest<KubernetesObject>(
+      b,
+      !!fenced,
+      what,
+      {
+        method: 'PATCH',
+        path,
+        query: {
+          fieldManager: FIELD_MANAGER,
+          force: 'true',
+          fieldValidation: 'Strict',
+          dryRun: dryRun ? 'All' : undefined,
+        },
+        body,
+        contentType: 'application/apply-patch+yaml',
+        signal,
+        warnings,
+      },
+    );
+    const podSecurity = warnings.filter(w => POD_SECURITY_WARNING.test(w));
+    if (dryRun && podSecurity.length) {
+      throw new InputError(
+        `${kind} "${name}": the pods it would create are refused by the PodSecurity admission of namespace "${
+          this.namespace
+        }" (${podSecurity.join(
+          '; ',
+        )}). Change the pod spec to meet the namespace's Pod Security Standard`,
+      );
+    }
+    const managers = overwrittenManagers(live, result);
+    if (!dryRun && managers.length && kind && name) {
+      onOverwritten?.({ kind, name, managers });
+    }
+    if (!dryRun) {
+      this.logger.debug(
+        `Applied ${kind} "${name}" in namespace "${this.namespace}" (resourceVersion ${result.metadata?.resourceVersion})`,
+      );
+    }
+    return result;
+  }
+
+  /** A request whose 409 is a FencedError when it is a fenced write. */
+  private async fencedRequest<T>(
+    b: Batch,
+    fenced: boolean,
+    what: string,
+    req: KubeRequest,
+  ): Promise<T> {
+    try {
+      return await b.request<T>(req);
+    } catch (error) {
+      if (fenced && statusOf(error) === 409) {
+        throw new StaleReadError(
+          `${what} was written after it was checked; the API server refused the fenced write (${req.method})`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Creates an object that did not exist when it was read: a create fails
+   * (409) if someone created it in between, where an apply would write over
+   * theirs. The create's field ownership (an Update entry) is then handed
+   * to the apply manager, with the create's resourceVersion as a
+   * precondition, so later applies own (and can remove) every field as if
+   * the object had been applied.
+   */
+  private async createFenced(
+    b: Batch,
+    path: string,
+    body: any,
+    what: string,
+    signal?: AbortSignal,
+  ): Promise<KubernetesObject> {
+    const created = await this.fencedRequest<KubernetesObject>(
+      b,
+      true,
+      what,
+      {
+        method: 'POST',
+        path: path.slice(0, path.lastIndexOf('/')),
+        query: { fieldManager: FIELD_MANAGER, fieldValidation: 'Strict' },
+        body,
+        signal,
+      },
+    );
+    const managedFields = (created.metadata?.managedFields ?? []).map(entry =>
+      entry.manager === FIELD_MANAGER && entry.operation === 'Update'
+        ? {
+            manager: FIELD_MANAGER,
+            operation: 'Apply',
+            apiVersion: entry.apiVersion,
+            fieldsType: entry.fieldsType,
+            fieldsV1: entry.fieldsV1,
+          }
+        : entry,
+    );
+    const result = await this.fencedRequest<KubernetesObject>(b, true, what, {
+      method: 'PATCH',
+      path,
+      body: {
+        metadata: {
+          resourceVersion: created.metadata?.resourceVersion,
+          managedFields,
+        },
+      },
+      contentType: 'application/merge-patch+json',
+      signal,
+    });
+    this.logger.debug(
+      `Created ${what} (resourceVersion ${result.metadata?.resourceVersion})`,
+    );
+    return result;
   }
 
   /** The path of an object we may write: namespaced, in our namespace, of a served kind. */
@@ -905,6 +1121,21 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
       : 'last error';
     return ` (${prefix}: ${toClusterError(lastError, this.ref, op).message})`;
   }
+}
+
+/** Reads, checks and writes of one fenced write before a changing object is given up. */
+const FENCED_ATTEMPTS = 4;
+
+/**
+ * The API server refused a fenced write (409): the object changed after it
+ * was read and checked. Read and check again; the last try's is final.
+ */
+class StaleReadError extends FencedError {}
+
+/** The HTTP status of a failed request, if it had one. */
+function statusOf(error: unknown): number | undefined {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'number' ? code : undefined;
 }
 
 function seconds(ms: number): string {

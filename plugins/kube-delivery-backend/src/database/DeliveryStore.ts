@@ -147,6 +147,15 @@ export interface DeliveryStore {
   claimNext(
     owner: string,
     leaseMs: number,
+    options?: {
+      /**
+       * Deployments not to claim: those the caller still runs a job for. A
+       * job whose lease lapsed (its replica was paused) must not be claimed
+       * again under the same owner while it is alive: it would run twice,
+       * its stale half passing every lease check of the new one.
+       */
+      exclude?: string[];
+    },
   ): Promise<DeploymentRecord | undefined>;
   /** Extends a held lease; false when the lease was lost. */
   renewLease(id: string, owner: string, leaseMs: number): Promise<boolean>;
@@ -520,10 +529,18 @@ export class DatabaseDeliveryStore implements DeliveryStore {
     return rows.map(toDeployment);
   }
 
-  async claimNext(owner: string, leaseMs: number) {
+  async claimNext(
+    owner: string,
+    leaseMs: number,
+    options: { exclude?: string[] } = {},
+  ) {
     const now = Date.now();
+    const exclude = options.exclude ?? [];
     const candidates = await this.db<DeploymentRow>('kd_deployments')
       .where({ active: true })
+      .modify(query => {
+        if (exclude.length) query.whereNotIn('id', exclude);
+      })
       .whereNot({ status: WAITING })
       .andWhere(free =>
         free

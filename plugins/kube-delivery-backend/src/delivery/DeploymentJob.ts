@@ -1,5 +1,6 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { DeploymentStep } from '@internal/plugin-kube-delivery-common';
+import { epochOf, FencedError, type Fence } from '../cluster/fence';
 import type {
   DeliveryStore,
   DeploymentRecord,
@@ -15,16 +16,38 @@ export class LeaseLostError extends Error {
 }
 
 /**
+ * The places where a job writes to the cluster, named for
+ * {@link WritePointHook}: the apply of a release, the blue-green switch of
+ * the Service, a prune of left-over objects, the blue-green clean-up of the
+ * previous release, and the routing reconcile after a successful deploy.
+ */
+export type WritePoint = 'apply' | 'switch' | 'prune' | 'cleanup' | 'routing';
+
+/**
+ * Called right before a cluster write, after the lease was checked: where a
+ * test stops a replica to show that the write is fenced by the API server,
+ * not by the lease check before it.
+ */
+export type WritePointHook = (
+  point: WritePoint,
+  deployment: DeploymentRecord,
+) => void | Promise<void>;
+
+/**
  * One claimed deployment: its steps and its lease. Every write to the store
- * (and, through {@link DeploymentJob.assertLease}, to the cluster) happens only
- * while the lease is held, so a replica that was paused past its lease writes
- * nothing after another replica took the job over.
+ * happens only while the lease is held. Every cluster write is fenced by the
+ * job's epoch ({@link DeploymentJob.fence}, see cluster/fence.ts): the lease
+ * check before it only saves the request, the API server refuses the write
+ * of a replica paused past its lease once a newer writer touched the
+ * objects. A fenced-out write ends the job as a lost lease.
  */
 export class DeploymentJob {
   readonly steps: DeploymentStep[];
   private lost = false;
   private readonly renewTimer: NodeJS.Timeout;
   readonly abort = new AbortController();
+  /** This attempt's fencing token, carried by every cluster write it makes. */
+  readonly fence: Fence;
 
   constructor(
     readonly deployment: DeploymentRecord,
@@ -32,8 +55,10 @@ export class DeploymentJob {
     private readonly owner: string,
     private readonly leaseMs: number,
     private readonly logger: LoggerService,
+    private readonly onWritePoint?: WritePointHook,
   ) {
     this.steps = [...deployment.steps];
+    this.fence = { epoch: epochOf(deployment) };
     this.renewTimer = setInterval(() => {
       this.renew().catch(() => {});
     }, Math.max(200, Math.floor(leaseMs / 3)));
@@ -54,6 +79,32 @@ export class DeploymentJob {
   async assertLease(): Promise<void> {
     await this.renew();
     if (this.lost) throw new LeaseLostError(this.id);
+  }
+
+  /** Runs the write-point hook, if any, right before a cluster write. */
+  async writePoint(point: WritePoint): Promise<void> {
+    await this.onWritePoint?.(point, this.deployment);
+  }
+
+  /**
+   * Runs a fenced cluster write: a FencedError (a newer writer owns the
+   * objects) ends the job as a lost lease.
+   */
+  async fenced<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      if (error instanceof FencedError) {
+        this.logger.warn('cluster write fenced out', {
+          deploymentId: this.id,
+          epoch: this.fence.epoch,
+          error: error.message,
+        });
+        this.markLost();
+        throw new LeaseLostError(this.id);
+      }
+      throw error;
+    }
   }
 
   private markLost() {

@@ -10,7 +10,12 @@ import type {
 } from '../database';
 import { parseManifest, renderRelease } from '../manifests';
 import type { ClusterRegistry } from './ClusterRegistry';
-import { DeploymentJob, LeaseLostError } from './DeploymentJob';
+import { epochOf, FencedError, type Fence } from '../cluster/fence';
+import {
+  DeploymentJob,
+  LeaseLostError,
+  type WritePointHook,
+} from './DeploymentJob';
 import { blueGreenStrategy } from './strategies/blueGreen';
 import { inPlaceStrategy } from './strategies/inPlace';
 import { pruneTrack } from './strategies/steps';
@@ -61,8 +66,10 @@ export class DeploymentRunner {
     8,
   )}`;
   private readonly running = new Set<Promise<void>>();
+  /** Ids of the deployments this runner has a job for, alive or not yet closed. */
+  private readonly runningIds = new Set<string>();
   private readonly succeededListeners: Array<
-    (deployment: DeploymentRecord) => Promise<void>
+    (deployment: DeploymentRecord, fence: Fence) => Promise<void>
   > = [];
   private stopped = false;
   private loopPromise?: Promise<void>;
@@ -75,6 +82,8 @@ export class DeploymentRunner {
       clusters: ClusterRegistry;
       settings: RunnerSettings;
       logger: LoggerService;
+      /** Runs right before each cluster write of a job (tests stop the process there). */
+      onWritePoint?: WritePointHook;
     },
   ) {}
 
@@ -86,9 +95,13 @@ export class DeploymentRunner {
    * Runs `listener` after each deployment this runner completes successfully,
    * before it is recorded as finished (so what the listener does is in place
    * when callers see `succeeded`). A listener's error is logged; it does not
-   * change the deployment's outcome.
+   * change the deployment's outcome. The listener's cluster writes are
+   * fenced with the job's `fence`: a FencedError from it ends the job as a
+   * lost lease (nothing recorded).
    */
-  onSucceeded(listener: (deployment: DeploymentRecord) => Promise<void>) {
+  onSucceeded(
+    listener: (deployment: DeploymentRecord, fence: Fence) => Promise<void>,
+  ) {
     this.succeededListeners.push(listener);
   }
 
@@ -109,11 +122,15 @@ export class DeploymentRunner {
     while (!this.stopped) {
       try {
         while (this.running.size < MAX_CONCURRENT_JOBS && !this.stopped) {
-          const claimed = await store.claimNext(this.owner, settings.leaseMs);
+          const claimed = await store.claimNext(this.owner, settings.leaseMs, {
+            exclude: [...this.runningIds],
+          });
           if (!claimed) break;
-          const run = this.execute(claimed).finally(() =>
-            this.running.delete(run),
-          );
+          this.runningIds.add(claimed.id);
+          const run = this.execute(claimed).finally(() => {
+            this.running.delete(run);
+            this.runningIds.delete(claimed.id);
+          });
           this.running.add(run);
         }
         await this.runDueCleanups();
@@ -144,6 +161,7 @@ export class DeploymentRunner {
       this.owner,
       settings.leaseMs,
       logger,
+      this.options.onWritePoint,
     );
     const log = {
       deploymentId: deployment.id,
@@ -210,8 +228,11 @@ export class DeploymentRunner {
               deployment.message ?? 'Deployment failed',
             )
           : await strategy.deploy(context);
-      if (outcome.status === 'succeeded')
-        await this.notifySucceeded(deployment);
+      if (outcome.status === 'succeeded') {
+        await job.assertLease();
+        await job.writePoint('routing');
+        await job.fenced(() => this.notifySucceeded(deployment, job.fence));
+      }
       await job.update({
         status: outcome.status,
         message: outcome.message,
@@ -241,11 +262,12 @@ export class DeploymentRunner {
     }
   }
 
-  private async notifySucceeded(deployment: DeploymentRecord) {
+  private async notifySucceeded(deployment: DeploymentRecord, fence: Fence) {
     for (const listener of this.succeededListeners) {
       try {
-        await listener(deployment);
+        await listener(deployment, fence);
       } catch (error) {
+        if (error instanceof FencedError) throw error;
         this.options.logger.warn('after-deploy hook failed', {
           deploymentId: deployment.id,
           error: String(error),
@@ -277,17 +299,31 @@ export class DeploymentRunner {
       );
       // A newer deployment owns the track now; its own cleanup decides.
       if (environment && current?.id === due.id) {
-        // Replicas may prune at the same time: deleting what is gone is a no-op.
+        // Replicas may prune at the same time: deleting what is gone is a
+        // no-op. The deletes are fenced with the epoch of the deployment
+        // cleaned up: an object a newer deployment wrote since this
+        // decision (its release, or an older one it redeployed) is never
+        // removed; the API server refuses the delete if it changed after
+        // the check. The first such refusal ends the cleanup: it is stale.
         const release = await store.getRelease(due.releaseId);
-        const removed = await pruneTrack(
-          async () => {},
-          clusters.forEnvironment(environment),
-          [renderSnapshot(release, environment).rendered],
-        );
-        logger.info('blue-green cleanup', {
-          deploymentId: due.id,
-          removed: removed.join(','),
-        });
+        await this.options.onWritePoint?.('cleanup', due);
+        try {
+          const removed = await pruneTrack(
+            { fence: { epoch: epochOf(due) }, beforeWrite: async () => {} },
+            clusters.forEnvironment(environment),
+            [renderSnapshot(release, environment).rendered],
+          );
+          logger.info('blue-green cleanup', {
+            deploymentId: due.id,
+            removed: removed.join(','),
+          });
+        } catch (error) {
+          if (!(error instanceof FencedError)) throw error;
+          logger.warn('blue-green cleanup fenced out: a newer deployment owns the track', {
+            deploymentId: due.id,
+            error: error.message,
+          });
+        }
       }
       await store.clearCleanup(due.id);
     }

@@ -2,6 +2,13 @@ import type { LoggerService } from '@backstage/backend-plugin-api';
 import { ConflictError } from '@backstage/errors';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { EnvironmentCluster } from '../cluster';
+import {
+  ANNOTATION_EPOCH,
+  assertNotNewer,
+  FencedError,
+  liveEpoch,
+  type Fence,
+} from '../cluster/fence';
 import type { EnvironmentConfig } from '../config/environments';
 import type { NewEnvironmentEvent } from '../health/HealthStore';
 import { LABEL_NAME, LABEL_TRACK, MAINLINE_TRACK } from '../manifests';
@@ -188,7 +195,15 @@ export class RouteReconciler {
   reconcile(
     target: RouteTarget,
     environment: string,
-    options: { expectExisting?: boolean } = {},
+    options: {
+      expectExisting?: boolean;
+      /**
+       * A deployment job's fence: the routing object is refused
+       * (FencedError) when a newer deployment wrote it, and written carrying
+       * the fence's epoch. Without one, the live object's epoch is kept.
+       */
+      fence?: Fence;
+    } = {},
   ): Promise<ReconcileResult> {
     const key = `${environment}\u0000${target.entityRef}\u0000${target.service}`;
     let queue = this.queues.get(key);
@@ -196,16 +211,22 @@ export class RouteReconciler {
       queue = { tail: Promise.resolve() };
       this.queues.set(key, queue);
     }
-    if (queue.waiting) return queue.waiting;
+    // A fenced run is a job's own: never shared with another caller's.
+    if (queue.waiting && !options.fence) return queue.waiting;
     const q = queue;
     const next: Promise<ReconcileResult> = q.tail
       .catch(() => undefined)
       .then(() => {
         // Running now: whoever comes next needs a run that starts after them.
         if (q.waiting === next) q.waiting = undefined;
-        return this.reconcileNow(target, environment, options.expectExisting);
+        return this.reconcileNow(
+          target,
+          environment,
+          options.expectExisting,
+          options.fence,
+        );
       });
-    q.waiting = next;
+    if (!options.fence) q.waiting = next;
     q.tail = next;
     next
       .catch(() => undefined)
@@ -219,6 +240,7 @@ export class RouteReconciler {
     target: RouteTarget,
     environmentName: string,
     expectExisting = false,
+    fence?: Fence,
   ): Promise<ReconcileResult> {
     const { service } = target;
     const environment = this.options.environment(environmentName);
@@ -231,6 +253,11 @@ export class RouteReconciler {
       const live = await cluster.read(api.apiVersion, api.kind, service);
       // Not retried: another entity's object stays another's.
       assertRouteWritable(live, target, api, environment);
+      // The epoch of the deployment that last wrote it: a job's reconcile
+      // is refused when a newer one did; any other keeps it.
+      const what = `${api.kind} "${service}" in environment "${environmentName}"`;
+      if (fence) assertNotNewer(live, fence, what);
+      const epoch = fence?.epoch ?? liveEpoch(live);
       const resourceVersion = live?.metadata?.resourceVersion;
       if (live) restoredFrom = handEditors(live, api);
       if (attempt === 1) missing = !live;
@@ -262,13 +289,27 @@ export class RouteReconciler {
         ...desired,
         metadata: {
           ...desired.metadata,
+          ...(epoch && {
+            annotations: {
+              ...desired.metadata?.annotations,
+              [ANNOTATION_EPOCH]: epoch,
+            },
+          }),
           ...(resourceVersion && { resourceVersion }),
         },
       };
       let applied: KubernetesObject;
       try {
-        [applied] = await cluster.apply([body]);
+        // Fenced: a create that fails if it exists, or an apply with the
+        // resourceVersion read above; the epoch was checked on that read.
+        [applied] = fence
+          ? await cluster.apply([body], { fence })
+          : await cluster.apply([body]);
       } catch (error) {
+        if (error instanceof FencedError && attempt < MAX_RECONCILE_ATTEMPTS) {
+          // Written in between: read again, and check the epoch again.
+          continue;
+        }
         if (
           error instanceof ConflictError &&
           attempt < MAX_RECONCILE_ATTEMPTS

@@ -1,3 +1,4 @@
+import { FencedError, type Fence } from '../cluster/fence';
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import type { Entity } from '@backstage/catalog-model';
 import {
@@ -703,6 +704,14 @@ export class RoutingService {
     entityRef: string,
     environmentName: string,
     deployed?: RoutedSpec,
+    options: {
+      /**
+       * The deployment job's fence: the routing objects are written as
+       * fenced writes (see cluster/fence.ts), and a FencedError (a newer
+       * deployment wrote them) is thrown, not logged.
+       */
+      fence?: Fence;
+    } = {},
   ) {
     const spec = deployed ?? (await this.catalogSpec(entityRef));
     const targets: ReconcileTarget[] = (
@@ -737,6 +746,7 @@ export class RoutingService {
         target,
         'After deploy',
         spec && spec.name === target.service ? bindingOf(spec) : undefined,
+        options.fence,
       );
     }
   }
@@ -771,6 +781,7 @@ export class RoutingService {
     target: ReconcileTarget,
     context: string,
     known?: Binding,
+    fence?: Fence,
   ) {
     const { entityRef, service, environment, expectExisting } = target;
     try {
@@ -785,9 +796,10 @@ export class RoutingService {
       await this.options.reconciler.reconcile(
         { entityRef, service, ...binding },
         environment,
-        { expectExisting },
+        { expectExisting, fence },
       );
     } catch (error) {
+      if (error instanceof FencedError) throw error;
       this.options.logger?.warn(
         `${context}: could not reconcile ${service} in ${environment}`,
         {

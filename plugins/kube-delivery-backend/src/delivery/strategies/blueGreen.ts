@@ -59,6 +59,7 @@ export const blueGreenStrategy: Strategy = {
             cluster,
             [service],
             `Service ${target.rendered.serviceName} now selects ${target.rendered.workloadName}`,
+            'switch',
           ),
         );
       });

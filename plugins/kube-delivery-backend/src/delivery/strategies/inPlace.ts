@@ -3,6 +3,7 @@ import type { RenderedRelease } from '../../manifests';
 import { LeaseLostError } from '../DeploymentJob';
 import {
   applyObjects,
+  jobPruner,
   pruneTrack,
   runSmokeTest,
   waitForRollout,
@@ -41,9 +42,9 @@ export const inPlaceStrategy: Strategy = {
         });
       }
       await job.step('Clean up', async progress => {
-        const removed = await pruneTrack(() => job.assertLease(), cluster, [
-          target.rendered,
-        ]);
+        const removed = await job.fenced(() =>
+          pruneTrack(jobPruner(job), cluster, [target.rendered]),
+        );
         await progress(
           removed.length
             ? `Removed ${removed.join(', ')}`
@@ -79,7 +80,9 @@ async function rollBack(
     await job.step(`Roll back to ${previous.version}`, async progress => {
       await applyObjects(job, cluster, objectsOf(previous.rendered));
       await waitForRollout(job, cluster, previous.rendered, progress);
-      await pruneTrack(() => job.assertLease(), cluster, [previous.rendered]);
+      await job.fenced(() =>
+        pruneTrack(jobPruner(job), cluster, [previous.rendered]),
+      );
     });
   } catch (error) {
     if (error instanceof LeaseLostError) throw error;

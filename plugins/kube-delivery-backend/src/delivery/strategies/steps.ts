@@ -6,11 +6,23 @@ import {
   LABEL_TRACK,
   type RenderedRelease,
 } from '../../manifests';
-import type { DeploymentJob } from '../DeploymentJob';
+import type { Fence } from '../../cluster/fence';
+import type { DeploymentJob, WritePoint } from '../DeploymentJob';
 import { LABEL_OWNER } from '../../tenancy';
 
 /** A rollout or smoke test that did not succeed; the strategy decides what follows. */
 export class DeploymentCheckFailed extends Error {}
+
+/** A job's prune: under its lease, fenced by its epoch, stopping at the `prune` write point. */
+export function jobPruner(job: DeploymentJob): Pruner {
+  return {
+    fence: job.fence,
+    beforeWrite: async () => {
+      await job.assertLease();
+      await job.writePoint('prune');
+    },
+  };
+}
 
 /** Kinds a release is made of, in the order they are applied. */
 const PRUNABLE_KINDS: Array<[string, string]> = [
@@ -49,21 +61,27 @@ function rolloutTimeoutMs(rendered: RenderedRelease) {
 }
 
 /**
- * Applies the objects under the job's lease; says what it applied and, when
- * the apply put back fields someone else had changed, whose change it was.
+ * Applies the objects under the job's lease, fenced by its epoch; says what
+ * it applied and, when the apply put back fields someone else had changed,
+ * whose change it was.
  */
 export async function applyObjects(
   job: DeploymentJob,
   cluster: EnvironmentCluster,
   objects: KubernetesObject[],
   summary = objects.map(o => `${o.kind}/${o.metadata?.name}`).join(', '),
+  point: WritePoint = 'apply',
 ): Promise<string> {
   await job.assertLease();
+  await job.writePoint(point);
   const drift: string[] = [];
-  await cluster.apply(objects, {
-    onOverwritten: ({ kind, name, managers }) =>
-      drift.push(`${kind}/${name} (changed by ${managers.join(', ')})`),
-  });
+  await job.fenced(() =>
+    cluster.apply(objects, {
+      fence: job.fence,
+      onOverwritten: ({ kind, name, managers }) =>
+        drift.push(`${kind}/${name} (changed by ${managers.join(', ')})`),
+    }),
+  );
   return drift.length
     ? `${summary}; put back as released what others had changed: ${drift.join(
         '; ',
@@ -102,10 +120,13 @@ export async function runSmokeTest(
 ) {
   const smokeTest = rendered.smokeTest!;
   await job.assertLease();
-  const result = await cluster.runJob(smokeTest, {
-    timeoutMs: ((smokeTest.spec?.activeDeadlineSeconds ?? 300) + 60) * 1000,
-    signal: job.abort.signal,
-  });
+  const result = await job.fenced(() =>
+    cluster.runJob(smokeTest, {
+      timeoutMs: ((smokeTest.spec?.activeDeadlineSeconds ?? 300) + 60) * 1000,
+      signal: job.abort.signal,
+      fence: job.fence,
+    }),
+  );
   if (!result.succeeded) {
     throw new DeploymentCheckFailed(
       `Smoke test ${smokeTest.metadata?.name} failed: ${result.message}`,
@@ -114,13 +135,26 @@ export async function runSmokeTest(
   return result.message;
 }
 
+/** Who prunes: the fence of its writes, and what runs right before each. */
+export interface Pruner {
+  fence: Fence;
+  beforeWrite(): Promise<void>;
+}
+
 /**
  * Removes the objects of this service's track that the given releases do not
  * use: what an earlier release left behind (a renamed ConfigMap, an old
  * blue-green Deployment). Returns what it removed.
+ *
+ * Each delete is fenced: the object is read again and deleted only if no
+ * epoch newer than the pruner's wrote it (it belongs to the release kept or
+ * an older one), with uid and resourceVersion preconditions from that read,
+ * and only if it is still the object listed (same uid). A newer release's
+ * object, or one re-created or re-written by a newer writer after the list,
+ * is never removed: FencedError.
  */
 export async function pruneTrack(
-  beforeWrite: () => Promise<void>,
+  pruner: Pruner,
   cluster: EnvironmentCluster,
   keep: RenderedRelease[],
 ): Promise<string[]> {
@@ -146,10 +180,12 @@ export async function pruneTrack(
     for (const object of live) {
       const key = `${kind}/${object.metadata?.name}`;
       if (kept.has(key)) continue;
-      await beforeWrite();
+      await pruner.beforeWrite();
       await cluster.delete(apiVersion, kind, object.metadata!.name!, {
         propagationPolicy: 'Background',
         owner: labels[LABEL_OWNER],
+        fence: pruner.fence,
+        expectUid: object.metadata?.uid,
       });
       removed.push(key);
     }
@@ -164,14 +200,17 @@ export async function deleteObjects(
 ) {
   for (const object of [...objects].reverse()) {
     await job.assertLease();
-    await cluster.delete(
-      object.apiVersion!,
-      object.kind!,
-      object.metadata!.name!,
-      {
-        propagationPolicy: 'Background',
-        owner: object.metadata?.labels?.[LABEL_OWNER],
-      },
+    await job.fenced(() =>
+      cluster.delete(
+        object.apiVersion!,
+        object.kind!,
+        object.metadata!.name!,
+        {
+          propagationPolicy: 'Background',
+          owner: object.metadata?.labels?.[LABEL_OWNER],
+          fence: job.fence,
+        },
+      ),
     );
   }
 }
