@@ -16,13 +16,27 @@ import { getDevCluster } from '@internal/devcluster';
 import type { RunnerSettings } from '../config/environments';
 import { DatabaseDeliveryStore } from '../database';
 import { ClusterRegistry } from '../delivery/ClusterRegistry';
+import type { WritePoint, WritePointHook } from '../delivery/DeploymentJob';
 import { DeploymentRunner } from '../delivery/DeploymentRunner';
+import { DEV_CLUSTER_GATEWAY, wireDeployRouting } from './deployRouting';
+import fs from 'node:fs';
 import { devClusterEnvironments } from './devClusterEnvironments';
 import { knexForShared, type SharedDatabaseConnection } from './sharedDatabase';
 
 export interface RunnerProcessConfig {
   database: SharedDatabaseConnection;
   runner: RunnerSettings;
+  /**
+   * Stop this process (SIGSTOP to itself) the first time a job reaches the
+   * named cluster write point (of the given version's deployment), after
+   * writing `marker` (JSON: point, deployment id, version, attempt, time),
+   * so the test knows where it stands. SIGCONT resumes it.
+   */
+  pauseAt?: { point: WritePoint; version?: string; marker: string };
+  /** Give `dev` the devcluster's ingress gateway. */
+  devGateway?: boolean;
+  /** Run the after-deploy routing reconcile (fenced), as plugin.ts does. */
+  routing?: boolean;
 }
 
 /** JSON lines on stdout, which the test keeps for its failure messages. */
@@ -67,13 +81,52 @@ async function main() {
   });
   const cluster = await getDevCluster();
   const environments = devClusterEnvironments(cluster);
+  if (config.devGateway) {
+    environments.find(e => e.name === 'dev')!.gateway = DEV_CLUSTER_GATEWAY;
+  }
+  const pauseAt = config.pauseAt;
+  let paused = false;
+  const onWritePoint: WritePointHook | undefined = pauseAt
+    ? (point, deployment) => {
+        if (paused || point !== pauseAt.point) return;
+        if (pauseAt.version && deployment.version !== pauseAt.version) return;
+        paused = true;
+        logger.info('stopping at write point', {
+          point,
+          deploymentId: deployment.id,
+        });
+        fs.writeFileSync(
+          pauseAt.marker,
+          JSON.stringify({
+            point,
+            deploymentId: deployment.id,
+            version: deployment.version,
+            attempts: deployment.attempts,
+            at: Date.now(),
+          }),
+        );
+        process.kill(process.pid, 'SIGSTOP');
+      }
+    : undefined;
+  const clusters = new ClusterRegistry(logger);
   const runner = new DeploymentRunner({
     store,
     environments: new Map(environments.map(e => [e.name, e])),
-    clusters: new ClusterRegistry(logger),
+    clusters,
     settings: config.runner,
     logger,
+    onWritePoint,
   });
+  if (config.routing) {
+    await wireDeployRouting({
+      knex,
+      store,
+      runner,
+      environments,
+      clusters,
+      logger,
+    });
+  }
   runner.start();
   logger.info('runner started', { owner: runner.owner });
   process.send?.({ type: 'ready', owner: runner.owner });
