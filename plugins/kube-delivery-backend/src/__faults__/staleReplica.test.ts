@@ -187,6 +187,8 @@ describe.each(SHARED_DATABASES)(
         const queue = (version: string) =>
           queueDeploy(h, entityAt(version), version);
 
+        // A replica left running by a failed case would claim this one's deployments.
+        await RunnerChild.killAll();
         const stale = await RunnerChild.start({
           database: db.connection,
           runner: h.config.runner,
