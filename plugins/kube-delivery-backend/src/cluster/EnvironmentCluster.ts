@@ -229,6 +229,15 @@ const SCALABLE_KINDS = new Set(['apps/Deployment', 'apps/StatefulSet']);
 
 const enc = encodeURIComponent;
 
+/** Reads, checks and writes of one fenced write before a changing object is given up. */
+const FENCED_ATTEMPTS = 4;
+
+/**
+ * The API server refused a fenced write (409): the object changed after it
+ * was read and checked. Read and check again; the last try's is final.
+ */
+class StaleReadError extends FencedError {}
+
 /** The manager other than kube-delivery that owns spec.replicas, if any. */
 export function foreignReplicasOwner(
   managedFields: V1ManagedFieldsEntry[] | undefined,
@@ -1122,15 +1131,6 @@ class KubeEnvironmentCluster implements EnvironmentCluster {
     return ` (${prefix}: ${toClusterError(lastError, this.ref, op).message})`;
   }
 }
-
-/** Reads, checks and writes of one fenced write before a changing object is given up. */
-const FENCED_ATTEMPTS = 4;
-
-/**
- * The API server refused a fenced write (409): the object changed after it
- * was read and checked. Read and check again; the last try's is final.
- */
-class StaleReadError extends FencedError {}
 
 /** The HTTP status of a failed request, if it had one. */
 function statusOf(error: unknown): number | undefined {
