@@ -1,5 +1,8 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
-import type { E2eBackend } from './backend';
+import { REPO_ROOT, type E2eBackend } from './backend';
 import { poll } from './poll';
 
 /** Time the app and backend get for what a user waits for (page loads, live updates). */
@@ -79,11 +82,35 @@ export async function waitForText(
   );
 }
 
+let screenshotDir: string | undefined;
+
 /**
- * Saves what the user sees as a PNG, the window made as tall as the page so
+ * Where the screenshots go: docs/screenshots (the README's) only when asked
+ * with KD_UPDATE_SCREENSHOTS=1, otherwise a fresh temporary directory, so a
+ * test run never changes the working tree.
+ */
+export function screenshotDirectory(): string {
+  if (!screenshotDir) {
+    if (process.env.KD_UPDATE_SCREENSHOTS === '1') {
+      screenshotDir = path.join(REPO_ROOT, 'docs/screenshots');
+      fs.mkdirSync(screenshotDir, { recursive: true });
+    } else {
+      screenshotDir = fs.mkdtempSync(
+        path.join(os.tmpdir(), 'kd-e2e-screenshots-'),
+      );
+    }
+    // eslint-disable-next-line no-console
+    console.log(`Screenshots are written to ${screenshotDir}`);
+  }
+  return screenshotDir;
+}
+
+/**
+ * Saves what the user sees as a PNG (named `name` in screenshotDirectory()), the window made as tall as the page so
  * the whole tab is in it (a full-page capture would misplace the fixed sidebar).
  */
-export async function saveScreenshot(page: Page, file: string) {
+export async function saveScreenshot(page: Page, name: string) {
+  const file = path.join(screenshotDirectory(), name);
   const viewport = page.viewportSize()!;
   const height = await page.evaluate(
     () => document.documentElement.scrollHeight,

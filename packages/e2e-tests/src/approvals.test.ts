@@ -1,5 +1,3 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import {
   entityTabUrl,
@@ -9,7 +7,7 @@ import {
   waitForEntity,
   waitForText,
 } from './app';
-import { REPO_ROOT, startE2eBackend, type E2eBackend } from './backend';
+import { startE2eBackend, type E2eBackend } from './backend';
 import { launchChromium } from './chromium';
 import { readObject } from './cluster';
 import { poll } from './poll';
@@ -18,7 +16,6 @@ import { createE2eService } from './service';
 
 jest.setTimeout(600_000);
 
-const SCREENSHOTS = path.join(REPO_ROOT, 'docs/screenshots');
 /** The demo's platform admin (packages/backend's policy): may approve, never their own request. */
 const ADMIN = 'user:default/admin';
 /** How long a request waits for approval in this run. */
@@ -66,7 +63,6 @@ describe('approvals for production in Chromium', () => {
     readObject('production', 'deployment', service.name);
 
   beforeAll(async () => {
-    fs.mkdirSync(SCREENSHOTS, { recursive: true });
     browser = await launchChromium();
     backend = await startE2eBackend({
       catalogFile: service.catalogFile,
@@ -130,7 +126,7 @@ describe('approvals for production in Chromium', () => {
     expect(await productionDeployment()).toBeUndefined();
     await saveScreenshot(
       page,
-      path.join(SCREENSHOTS, 'environments-approval.png'),
+      'environments-approval.png',
     );
 
     await waiting
@@ -266,7 +262,7 @@ describe('approvals for production in Chromium', () => {
       .waitFor();
     await saveScreenshot(
       page,
-      path.join(SCREENSHOTS, 'release-history-approvals.png'),
+      'release-history-approvals.png',
     );
 
     // The same events through the API, oldest first, with actor and time.

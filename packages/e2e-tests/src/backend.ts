@@ -42,6 +42,66 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** What the built app is made of: a build older than any of these is stale. */
+const APP_SOURCES = [
+  'packages/app/src',
+  'packages/app/package.json',
+  'plugins/kube-delivery/src',
+  'plugins/kube-delivery/package.json',
+  'plugins/kube-delivery-common/src',
+  'yarn.lock',
+].map(p => path.join(REPO_ROOT, p));
+
+/** The newest modification time of a file or of any file under a directory. */
+function newestChange(file: string): number {
+  const stat = fs.statSync(file);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return fs
+    .readdirSync(file)
+    .reduce(
+      (newest, entry) => Math.max(newest, newestChange(path.join(file, entry))),
+      stat.mtimeMs,
+    );
+}
+
+let appBuild: Promise<void> | undefined;
+
+/**
+ * Builds packages/app (`yarn workspace app build`) when its dist is missing or
+ * older than its sources, so the browser never tests yesterday's app.
+ */
+export function ensureAppBuilt(): Promise<void> {
+  appBuild ??= (async () => {
+    const built = fs.existsSync(APP_INDEX) ? fs.statSync(APP_INDEX).mtimeMs : 0;
+    const sources = Math.max(...APP_SOURCES.map(newestChange));
+    if (built >= sources) return;
+    const yarnrc = fs.readFileSync(path.join(REPO_ROOT, '.yarnrc.yml'), 'utf8');
+    const yarnPath = /^yarnPath:\s*(\S+)/m.exec(yarnrc)?.[1];
+    if (!yarnPath) throw new Error('.yarnrc.yml names no yarnPath');
+    // eslint-disable-next-line no-console
+    console.log(
+      built
+        ? 'packages/app/dist is older than its sources: building the app'
+        : 'packages/app/dist is missing: building the app',
+    );
+    try {
+      await promisify(execFile)(
+        process.execPath,
+        [path.join(REPO_ROOT, yarnPath), 'workspace', 'app', 'build'],
+        { cwd: REPO_ROOT, maxBuffer: 64 * 1024 * 1024 },
+      );
+    } catch (e) {
+      appBuild = undefined;
+      throw new Error(
+        `\`yarn workspace app build\` failed; run it to see why: ${
+          (e as Error).message
+        }`,
+      );
+    }
+  })();
+  return appBuild;
+}
+
 /** The kubeDelivery environments of the running devcluster (tokens stay in files). */
 async function devClusterConfig(): Promise<string> {
   try {
@@ -83,7 +143,7 @@ function tail(file: string, lines = 60): string {
  * SQLite directory, the devcluster's environments and only the given catalog
  * file (and, if given, a gateway of the test's own), and waits for
  * /.backstage/health/v1/readiness. The app it serves is
- * packages/app/dist, which `yarn workspace app build` produces.
+ * packages/app/dist, built first when it is missing or stale (ensureAppBuilt).
  */
 export async function startE2eBackend(options: {
   catalogFile: string;
@@ -99,11 +159,7 @@ export async function startE2eBackend(options: {
   /** The plugins the CI token may call (its `accessRestrictions`); default the shipped app-config's. */
   ciTokenPlugins?: string[];
 }): Promise<E2eBackend> {
-  if (!fs.existsSync(APP_INDEX)) {
-    throw new Error(
-      `${APP_INDEX} is missing: build the app first with \`yarn workspace app build\` (.ci/run does).`,
-    );
-  }
+  await ensureAppBuilt();
   const port = await freePort();
   const baseUrl = `http://localhost:${port}`;
   const token = randomBytes(24).toString('base64url');

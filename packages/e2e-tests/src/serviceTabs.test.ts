@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import {
   entityTabUrl,
@@ -10,7 +8,7 @@ import {
   waitForEntity,
   waitForText,
 } from './app';
-import { REPO_ROOT, startE2eBackend, type E2eBackend } from './backend';
+import { startE2eBackend, type E2eBackend } from './backend';
 import { launchChromium } from './chromium';
 import { readObject } from './cluster';
 import { createE2eGateway, type E2eGateway } from './gateway';
@@ -20,7 +18,6 @@ import { selfSignedCertificate } from './certificates';
 
 jest.setTimeout(600_000);
 
-const SCREENSHOTS = path.join(REPO_ROOT, 'docs/screenshots');
 const ENVIRONMENTS = ['dev', 'test', 'production'];
 /** The devcluster environments' gateway hosts (packages/devcluster appConfig.ts). */
 const HOSTS = [
@@ -40,7 +37,6 @@ describe('Kube Delivery tabs in Chromium against the real app and backend', () =
     page.getByRole('region', { name: `Environment ${environment}` });
 
   beforeAll(async () => {
-    fs.mkdirSync(SCREENSHOTS, { recursive: true });
     browser = await launchChromium();
     gateway = await createE2eGateway(HOSTS);
     backend = await startE2eBackend({
@@ -130,7 +126,7 @@ describe('Kube Delivery tabs in Chromium against the real app and backend', () =
     expect(during).toMatch(/Restart: 0\.1\.0 \(rolling\) — running/);
     await saveScreenshot(
       page,
-      path.join(SCREENSHOTS, 'environments-rollout.png'),
+      'environments-rollout.png',
     );
     const steps = dev.getByLabel('Steps of the restart of 0.1.0');
     await steps.waitFor({ state: 'detached' });
@@ -180,7 +176,7 @@ describe('Kube Delivery tabs in Chromium against the real app and backend', () =
     );
     expect(diff).toMatch(/^- .*GREETING: hello again$/m);
     expect(diff).toMatch(/^\+ .*GREETING: hello$/m);
-    await saveScreenshot(page, path.join(SCREENSHOTS, 'rollback-diff.png'));
+    await saveScreenshot(page, 'rollback-diff.png');
     await dialog
       .getByRole('button', { name: 'Roll back dev to 0.1.0' })
       .click();
@@ -277,7 +273,7 @@ describe('Kube Delivery tabs in Chromium against the real app and backend', () =
       .getByText('CN=dev.boutique.example', { exact: true })
       .first()
       .waitFor();
-    await saveScreenshot(page, path.join(SCREENSHOTS, 'environments.png'));
+    await saveScreenshot(page, 'environments.png');
   });
 
   it('routes yourself to a feature branch and checks it with the route tester', async () => {
@@ -358,7 +354,7 @@ describe('Kube Delivery tabs in Chromium against the real app and backend', () =
       `Matched the header rule userid=${value} of user:development/guest for branch myfeature.`,
     );
     await matched.waitFor();
-    await saveScreenshot(page, path.join(SCREENSHOTS, 'feature-branches.png'));
+    await saveScreenshot(page, 'feature-branches.png');
 
     // ...and anyone else's to the mainline.
     await page
@@ -427,7 +423,7 @@ describe('Kube Delivery tabs in Chromium against the real app and backend', () =
     expect(await waitForText(rollback, /Rollout/)).toMatch(
       /Rollout[\s\S]*succeeded/,
     );
-    await saveScreenshot(page, path.join(SCREENSHOTS, 'release-history.png'));
+    await saveScreenshot(page, 'release-history.png');
 
     // Filtered by environment...
     const choose = async (filter: string, option: string) => {
