@@ -13,8 +13,12 @@ import {
   type DeliveryHarness,
 } from '../__testUtils__/deliveryHarness';
 import { watchServiceTraffic } from '../__testUtils__/serviceWatch';
+import { ANNOTATION_EPOCH } from '../cluster/fence';
 
 jest.setTimeout(180_000);
+
+/** Blue-green switches watched in one run. */
+const SWITCHES = 20;
 
 const actor = 'user:default/ada';
 
@@ -99,7 +103,7 @@ describe('delivery on the local control plane', () => {
     expect(deployment.spec.template.spec.containers[0].image).toMatch(/:0\.1\.4$/);
   });
 
-  it('blue-green: the Service never loses its ready endpoints and never selects unready pods', async () => {
+  it('blue-green: over 20 switches the Service never loses its ready endpoints, never selects unready pods, and each old release is removed', async () => {
     const name = uniqueName('frontend');
     const { entity } = entityWithManifest({
       name,
@@ -109,40 +113,54 @@ describe('delivery on the local control plane', () => {
         'kube-delivery.io/replicas': '2',
       },
     });
-    const first = await deployAndSettle(entity, '0.1.3');
+    const first = await deployAndSettle(entity, '0.1.0');
     expect(first.status).toBe('succeeded');
+    const deploymentsOfApp = async () =>
+      (await get(['-n', 'dev', 'get', 'deployments', '-l', `app.kubernetes.io/name=${name}`])).items;
 
-    // Watch the Service, its EndpointSlices and pods through the switch.
+    // Watch the Service, its EndpointSlices and pods through every switch,
+    // until the last old release is gone.
     const traffic = await watchServiceTraffic({
       cluster: harness.cluster,
       namespace: 'dev',
       service: name,
       appLabel: name,
     });
-    const second = await deployAndSettle(entity, '0.1.4');
-    await new Promise(resolve => setTimeout(resolve, 1000));
+    const started = Date.now();
+    const versions = Array.from({ length: SWITCHES }, (_, i) => `0.2.${i}`);
+    for (const version of versions) {
+      const outcome = await deployAndSettle(entity, version);
+      expect(outcome).toMatchObject({ status: 'succeeded', message: `${version} is serving` });
+      expect(outcome.steps.map(s => s.name)).toContain('Switch traffic');
+      // After the clean-up delay the previous release's Deployment is removed,
+      // and the watch sees its pods go.
+      await waitFor(async () => (await deploymentsOfApp()).length === 1);
+      await waitFor(async () => traffic.podsOutsideSelector() === 0);
+    }
     traffic.stop();
-    expect(second).toMatchObject({ status: 'succeeded', message: '0.1.4 is serving' });
+    const seconds = Math.round((Date.now() - started) / 1000);
+    const endpointEvents = traffic.switches.map(s => s.endpointEvents);
+    // eslint-disable-next-line no-console
+    console.log(
+      `blue-green: ${traffic.switches.length} switches in ${seconds} s, ${
+        traffic.stats().events
+      } watch events, EndpointSlice events after each switch: ${endpointEvents.join(' ')}, violations: ${
+        traffic.violations.length
+      }`,
+    );
     expect(traffic.violations).toEqual([]);
-    expect(traffic.stats().selectorSwitches).toBe(1);
-    expect(second.steps.map(s => s.name)).toContain('Switch traffic');
+    expect(traffic.switches).toHaveLength(SWITCHES);
+    // The watch was live throughout: after every switch, EndpointSlice events
+    // moved the ready endpoints onto the new release's pods.
+    expect(traffic.switches.filter(s => !s.endpointsMoved)).toEqual([]);
 
     const service = await get(['-n', 'dev', 'get', 'service', name]);
-    const deployments = await get([
-      '-n', 'dev', 'get', 'deployments', '-l', `app.kubernetes.io/name=${name}`,
-    ]);
-    const serving = deployments.items.find(
-      (d: any) => d.spec.template.metadata.labels['kube-delivery.io/release'] ===
-        service.spec.selector['kube-delivery.io/release'],
+    const [serving] = await deploymentsOfApp();
+    expect(serving.spec.template.metadata.labels['kube-delivery.io/release']).toBe(
+      service.spec.selector['kube-delivery.io/release'],
     );
-    expect(serving.spec.template.spec.containers[0].image).toMatch(/:0\.1\.4$/);
-
-    // After the delay the previous release's Deployment is removed.
-    await waitFor(async () => {
-      const left = await get(['-n', 'dev', 'get', 'deployments', '-l', `app.kubernetes.io/name=${name}`]);
-      return left.items.length === 1;
-    });
-  });
+    expect(serving.spec.template.spec.containers[0].image).toMatch(/:0\.2\.19$/);
+  }, 900_000);
 
   it('rollback redeploys an earlier release with its ConfigMap data', async () => {
     const name = uniqueName('adservice');
@@ -217,7 +235,7 @@ describe('delivery on the local control plane', () => {
     ]);
   });
 
-  it('applying the same release 20 times creates no ReplicaSet and changes no resourceVersion', async () => {
+  it('applying the same release 20 times starts no rollout: no ReplicaSet, no spec change, only the fencing epoch moves', async () => {
     const name = uniqueName('adservice');
     const { entity } = entityWithManifest({ name, manifest: adserviceManifest(name) });
     expect((await deployAndSettle(entity, '0.1.3')).status).toBe('succeeded');
@@ -228,8 +246,20 @@ describe('delivery on the local control plane', () => {
     }
     const after = await get(['-n', 'dev', 'get', 'deployment', name]);
     const replicaSetsAfter = await get(['-n', 'dev', 'get', 'replicasets', '-l', `app.kubernetes.io/name=${name}`]);
-    expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
-    expect(replicaSetsAfter.items.length).toBe(replicaSetsBefore.items.length);
+    // Each deployment stamps its epoch (the fencing token every later write
+    // is checked against) on the objects it writes; nothing else changes.
+    // (The API server counts a Deployment's annotation change in its
+    // generation, as the controller copies annotations to its ReplicaSet, so
+    // the generation moves; the revision and the ReplicaSets do not.)
+    const withoutEpoch = (d: any) => {
+      const { [ANNOTATION_EPOCH]: epoch, ...annotations } = d.metadata.annotations;
+      return { epoch, annotations, labels: d.metadata.labels, spec: d.spec };
+    };
+    expect(withoutEpoch(after).epoch).not.toBe(withoutEpoch(before).epoch);
+    expect({ ...withoutEpoch(after), epoch: undefined }).toEqual({ ...withoutEpoch(before), epoch: undefined });
+    expect(replicaSetsAfter.items.map((r: any) => r.metadata.uid)).toEqual(
+      replicaSetsBefore.items.map((r: any) => r.metadata.uid),
+    );
   });
 
   it('20 concurrent deploy requests for one service and environment: one is queued, the others get 409', async () => {
