@@ -87,12 +87,17 @@ export class RolloutObserver {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       },
     );
+    // Other messages may come first: Backstage's node transform reports each
+    // file it loads over the IPC channel ({ type: 'watch' }).
     await new Promise<void>((resolve, reject) => {
-      child.once('message', (reply: ObserverReply) => {
+      const onMessage = (reply: ObserverReply) => {
         if (reply.type === 'ready') resolve();
         else if (reply.type === 'failed')
           reject(new Error(`rollout observer: ${reply.message}`));
-      });
+        else return;
+        child.off('message', onMessage);
+      };
+      child.on('message', onMessage);
       child.once('exit', code =>
         reject(new Error(`rollout observer exited with ${code}`)),
       );
