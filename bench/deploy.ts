@@ -1,6 +1,6 @@
 /*
  * Deploy benchmark: Kube Delivery's real backend parts (DeliveryService,
- * DeploymentRunner, DatabaseDeliveryStore on SQLite, ClusterRegistry) against
+ * DeploymentRunner, DatabaseDeliveryStore on SQLite, ClusterClients) against
  * plain `kubectl apply --server-side` + `kubectl rollout status`, on the
  * running devcluster, both with the environment's namespace-scoped deployer
  * token, taking turns to go first, both timed by one external observer (a
@@ -31,7 +31,6 @@ import {
   entityWithManifest,
   testDeliveryConfig,
 } from '../plugins/kube-delivery-backend/src/__testUtils__/deliveryHarness';
-import { createEnvironmentCluster } from '../plugins/kube-delivery-backend/src/cluster';
 import type { EnvironmentCluster } from '../plugins/kube-delivery-backend/src/cluster';
 import type {
   DeliveryConfig,
@@ -43,12 +42,16 @@ import {
   type ReleaseRecord,
 } from '../plugins/kube-delivery-backend/src/database';
 import {
-  ClusterRegistry,
   DeliveryService,
   DeploymentRunner,
   ReleaseService,
 } from '../plugins/kube-delivery-backend/src/delivery';
-import { ROLLOUT_POLL_INTERVAL_MS } from '../plugins/kube-delivery-backend/src/delivery/ClusterRegistry';
+import {
+  ClusterClients,
+  createEnvironmentCluster,
+  ROLLOUT_POLL_INTERVAL_MS,
+} from '../plugins/kube-delivery-backend/src/cluster';
+import { EnvironmentRegistry } from '../plugins/kube-delivery-backend/src/config/EnvironmentRegistry';
 import { DatabaseClaimStore } from '../plugins/kube-delivery-backend/src/tenancy';
 import { entityDirOf } from './lib/cluster';
 import { deployerKubectl, type DeployerKubectl } from './lib/kubectl';
@@ -63,7 +66,7 @@ import { median, round2 } from './lib/stats';
 
 const ACTOR = 'user:default/bench';
 const ENVIRONMENT = 'dev';
-/** EnvironmentCluster's default poll interval (waitForRollout), used by ClusterRegistry. */
+/** EnvironmentCluster's default poll interval (waitForRollout), used by ClusterClients.deploy. */
 const SHIPPED_ROLLOUT_POLL_MS = ROLLOUT_POLL_INTERVAL_MS;
 /** Where complete runs write their JSON line. */
 const RESULTS_DIR = path.join(__dirname, 'results');
@@ -95,7 +98,7 @@ const BOUTIQUE: Array<{
 interface Options {
   rounds: number;
   runnerPollMs: number;
-  /** Unset: the shipped ClusterRegistry. Set: a diagnostic registry with this interval. */
+  /** Unset: the shipped ClusterClients. Set: a diagnostic registry with this interval. */
   rolloutPollMs?: number;
   rolloutTimeoutS: number;
   boutique: boolean;
@@ -112,9 +115,9 @@ const HELP = `Usage: yarn bench:deploy [options]
                        Kube Delivery first in odd rounds, kubectl first in even ones
                        (env BENCH_ROUNDS; default 7)
   --runner-poll-ms MS  DeploymentRunner poll interval (env BENCH_RUNNER_POLL_MS; default 100)
-  --rollout-poll-ms MS DIAGNOSTIC: give the runner a ClusterRegistry whose clusters poll
+  --rollout-poll-ms MS DIAGNOSTIC: give the runner ClusterClients whose clusters poll
                        rollouts every MS instead of the shipped interval
-                       (env BENCH_ROLLOUT_POLL_MS; default: the shipped ClusterRegistry)
+                       (env BENCH_ROLLOUT_POLL_MS; default: the shipped ClusterClients)
   --rollout-timeout S  kubectl rollout status --timeout and per-deploy wait (default 180)
   --skip-boutique      only run (1)
   --keep               do not delete the created objects at the end
@@ -215,8 +218,8 @@ function checkpoint() {
 
 const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const pad = (text: string, width: number) => text.padEnd(width);
-/** DIAGNOSTIC ONLY: a ClusterRegistry whose clusters poll rollouts at another interval than the shipped one. */
-class RolloutPollRegistry extends ClusterRegistry {
+/** DIAGNOSTIC ONLY: ClusterClients whose deployers poll rollouts at another interval than the shipped one. */
+class RolloutPollClients extends ClusterClients {
   private readonly byEnvironment = new Map<string, EnvironmentCluster>();
 
   constructor(
@@ -226,7 +229,7 @@ class RolloutPollRegistry extends ClusterRegistry {
     super(log);
   }
 
-  override forEnvironment(environment: EnvironmentConfig): EnvironmentCluster {
+  override deploy(environment: EnvironmentConfig): EnvironmentCluster {
     let client = this.byEnvironment.get(environment.name);
     if (!client) {
       client = createEnvironmentCluster(environment.cluster, this.log, {
@@ -327,11 +330,12 @@ async function assemble(
   });
   const clusters =
     options.rolloutPollMs === undefined
-      ? new ClusterRegistry(logger)
-      : new RolloutPollRegistry(logger, options.rolloutPollMs);
+      ? new ClusterClients(logger)
+      : new RolloutPollClients(logger, options.rolloutPollMs);
+  const environments = EnvironmentRegistry.fromConfig(config);
   const runner = new DeploymentRunner({
     store,
-    environments: new Map(config.environments.map(e => [e.name, e])),
+    environments,
     clusters,
     settings: config.runner,
     logger,
@@ -347,6 +351,7 @@ async function assemble(
   });
   const delivery = new DeliveryService({
     config,
+    environments,
     store,
     releases,
     runner,
@@ -731,7 +736,7 @@ async function main() {
 
   const registryNote =
     options.rolloutPollMs === undefined
-      ? `${SHIPPED_ROLLOUT_POLL_MS} ms (ClusterRegistry's ROLLOUT_POLL_INTERVAL_MS)`
+      ? `${SHIPPED_ROLLOUT_POLL_MS} ms (ClusterClients' ROLLOUT_POLL_INTERVAL_MS)`
       : `${options.rolloutPollMs} ms (DIAGNOSTIC registry, not the shipped ${SHIPPED_ROLLOUT_POLL_MS} ms)`;
   console.log(
     `Kube Delivery deploy benchmark — devcluster ${cluster.server}, namespace ${environment.namespace}, run ${suffix}`,

@@ -4,44 +4,60 @@ import {
 } from '@backstage/backend-plugin-api';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { kubeDeliveryPermissions } from '@internal/plugin-kube-delivery-common';
-import type { ServiceSpec } from './catalog';
-import { readDeliveryConfig } from './config/environments';
-import { DatabaseDeliveryStore } from './database';
-import { createContainerFeed } from './feed';
-import {
-  ClusterRegistry,
-  DeliveryService,
-  DeploymentRunner,
-  ReleaseService,
-} from './delivery';
-import { createRouter } from './router';
-import { createCertificatesRouter } from './certificates';
-import { StatusCache } from './status';
-import { createClaimsRouter, DatabaseClaimStore } from './tenancy';
-import { DatabaseHistoryStore } from './history';
-import { KubeDeliveryAuthorizer } from './permissions/authorize';
-import {
-  readServicePrincipals,
-  servicePrincipalDecision,
-} from './permissions/servicePrincipals';
-import { TargetLoader } from './permissions/target';
-import { createRouting } from './routing';
 import {
   ApprovalService,
   createApprovalsRouter,
   readApprovalSettings,
 } from './approvals';
-import { checkStaticTokens } from './permissions/staticTokens';
+import { parseServiceSpec, type ServiceSpec } from './catalog';
+import {
+  CertificateService,
+  createCertificateRouter,
+  DatabaseCertificateStore,
+  readCertificateSettings,
+} from './certificates';
+import { ClusterClients } from './cluster';
+import { EnvironmentRegistry } from './config/EnvironmentRegistry';
+import { readDeliveryConfig } from './config/environments';
+import { DatabaseDeliveryStore } from './database';
+import { migratedClient } from './database/migrate';
+import {
+  DeliveryService,
+  DeploymentRunner,
+  ReleaseService,
+} from './delivery';
+import { createContainerFeed } from './feed';
 import {
   createHealthRouter,
   DatabaseHealthStore,
   HealthService,
   readHealthSettings,
 } from './health';
+import { DatabaseHistoryStore } from './history';
+import { KubeDeliveryAuthorizer } from './permissions/authorize';
+import {
+  readServicePrincipals,
+  servicePrincipalDecision,
+} from './permissions/servicePrincipals';
+import { checkStaticTokens } from './permissions/staticTokens';
+import { TargetLoader } from './permissions/target';
+import { createRouter } from './router';
+import {
+  DatabaseRouteStore,
+  readRoutingSettings,
+  RouteReconciler,
+  RoutingService,
+  scheduleRoutingTask,
+} from './routing';
+import { StatusCache } from './status';
+import { createClaimsRouter, DatabaseClaimStore } from './tenancy';
 
 /**
  * The Kube Delivery backend plugin: deploy, route, certificate and rollback
  * endpoints driven by catalog entity annotations.
+ *
+ * Wiring only: every part is created once here, from one environment
+ * registry, one set of cluster clients and one migrated database client.
  *
  * @public
  */
@@ -65,12 +81,23 @@ export const kubeDeliveryPlugin = createBackendPlugin({
         catalog: catalogServiceRef,
       },
       async init(deps) {
-        const { logger, lifecycle } = deps;
+        const { logger, lifecycle, scheduler, httpAuth, auditor, catalog } =
+          deps;
         // A configured CI token that is empty or short refuses the start.
         checkStaticTokens(deps.config, logger);
         deps.permissionsRegistry.addPermissions(kubeDeliveryPermissions);
 
+        // --- configuration, cluster clients, database --------------------
         const config = readDeliveryConfig(deps.config);
+        const environments = EnvironmentRegistry.fromConfig(config);
+        const clusters = new ClusterClients(logger);
+        // Migrated once, here; every store shares the client.
+        const db = await migratedClient(deps.database);
+        const store = new DatabaseDeliveryStore(db);
+        const claims = new DatabaseClaimStore(db);
+        const timeline = new DatabaseHealthStore(db);
+
+        // --- permissions ---------------------------------------------------
         // The kube-delivery-target resource type: permissions per environment.
         // Service principals get what kubeDelivery.servicePrincipals grants
         // their subject, nothing more (the permission client would allow all).
@@ -78,7 +105,7 @@ export const kubeDeliveryPlugin = createBackendPlugin({
         // fresh install with the shipped config has none yet).
         const grants = readServicePrincipals(deps.config, {
           environments: config.environments.length
-            ? config.environments.map(e => e.name)
+            ? environments.names()
             : undefined,
         });
         const authorizer = KubeDeliveryAuthorizer.create({
@@ -87,50 +114,50 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           servicePrincipals: (credentials, request) =>
             servicePrincipalDecision(credentials, request, grants),
           loader: new TargetLoader({
-            environments: config.environments,
-            catalog: deps.catalog,
+            environments: environments.list(),
+            catalog,
             auth: deps.auth,
           }),
         });
-        const store = await DatabaseDeliveryStore.create({
-          database: deps.database,
-        });
-        const claims = await DatabaseClaimStore.create({
-          database: deps.database,
-        });
-        const clusters = new ClusterRegistry(logger);
+
+        // --- delivery --------------------------------------------------------
         const runner = new DeploymentRunner({
           store,
-          environments: new Map(config.environments.map(e => [e.name, e])),
+          environments,
           clusters,
           settings: config.runner,
           logger,
         });
-        const releases = new ReleaseService({
-          store,
-          urlReader: deps.urlReader,
-          channels: config.channels,
-          feed: createContainerFeed(deps.config),
-        });
         const health = new HealthService({
-          environments: config.environments,
-          store: await DatabaseHealthStore.create({ database: deps.database }),
+          environments,
+          clusters,
+          store: timeline,
           logger,
         });
-        const statusCache = new StatusCache(config.environments, logger);
+        const statusCache = new StatusCache(
+          environments.list(),
+          clusters,
+          logger,
+        );
         // Deployments into protected environments wait for another user's approval.
         const approvals = new ApprovalService({
           store,
           permissions: deps.permissions,
-          auditor: deps.auditor,
+          auditor,
           logger,
           settings: readApprovalSettings(deps.config),
           onQueued: () => runner.poke(),
         });
         const delivery = new DeliveryService({
           config,
+          environments,
           store,
-          releases,
+          releases: new ReleaseService({
+            store,
+            urlReader: deps.urlReader,
+            channels: config.channels,
+            feed: createContainerFeed(deps.config),
+          }),
           runner,
           clusters,
           claims,
@@ -139,15 +166,41 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           onRefused: refusal => health.recordPromotionRefused(refusal),
         });
 
-        const routing = await createRouting({
-          ...deps,
-          environment: name => delivery.environment(name),
-          cluster: environment => clusters.forEnvironment(environment),
-          activeDeploymentOf: async (entityRef, environment, track) =>
+        // --- routing ---------------------------------------------------------
+        const environment = (name: string) => environments.require(name);
+        const deployer = clusters.deploy.bind(clusters);
+        const routes = new DatabaseRouteStore(db);
+        const routingSettings = readRoutingSettings(deps.config);
+        const routing = new RoutingService({
+          store: routes,
+          reconciler: new RouteReconciler({
+            store: routes,
+            environment,
+            cluster: deployer,
+            logger,
+            history: timeline,
+          }),
+          environment,
+          cluster: deployer,
+          settings: routingSettings,
+          history: timeline,
+          logger,
+          activeDeploymentOf: async (entityRef, environmentName, track) =>
             (
               await store.listActive(entityRef)
-            ).find(d => d.environment === environment && d.track === track)?.id,
+            ).find(d => d.environment === environmentName && d.track === track)
+              ?.id,
           claims,
+          specOf: async entityRef => {
+            try {
+              const entity = await catalog.getEntityByRef(entityRef, {
+                credentials: await deps.auth.getOwnServiceCredentials(),
+              });
+              return entity ? parseServiceSpec(entity) : undefined;
+            } catch {
+              return undefined;
+            }
+          },
         });
         // A public service is bound to its gateway hosts from its first deploy.
         // Fenced with the job's epoch, as every other write of the job.
@@ -161,63 +214,70 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           );
         });
 
+        // --- certificates ----------------------------------------------------
+        const certificates = new CertificateService({
+          environments,
+          store: new DatabaseCertificateStore(db),
+          addEvent: event => timeline.addEvent(event),
+          // The gateway's own narrow credentials, never the environment's.
+          cluster: gatewayOf => clusters.gateway(gatewayOf),
+          settings: readCertificateSettings(deps.config),
+          logger,
+        });
+
+        // --- HTTP ------------------------------------------------------------
         // Before the main router: certificate uploads have their own body limit.
         deps.httpRouter.use(
-          await createCertificatesRouter(
+          createCertificateRouter({
+            httpAuth,
             // Service principals: their grants first, as on every other gate.
-            { ...deps, permissions: authorizer.permissionsService() },
-            config.environments,
-          ),
+            permissions: authorizer.permissionsService(),
+            auditor,
+            certificates,
+          }),
         );
         deps.httpRouter.use(
           await createRouter({
             logger,
-            httpAuth: deps.httpAuth,
+            httpAuth,
             permissions: deps.permissions,
             authorizer,
-            auditor: deps.auditor,
-            catalog: deps.catalog,
+            auditor,
+            catalog,
+            environments,
             delivery,
             routing,
-            history: await DatabaseHistoryStore.create({
-              database: deps.database,
-            }),
+            history: new DatabaseHistoryStore(db),
           }),
         );
         deps.httpRouter.use(
           createClaimsRouter({
-            httpAuth: deps.httpAuth,
+            httpAuth,
             permissions: deps.permissions,
-            auditor: deps.auditor,
+            auditor,
             claims,
-            environment: name => delivery.environment(name),
+            environment,
           }),
         );
         deps.httpRouter.use(
-          createHealthRouter({
-            httpAuth: deps.httpAuth,
-            auditor: deps.auditor,
-            authorizer,
-            health,
-          }),
+          createHealthRouter({ httpAuth, auditor, authorizer, health }),
         );
         deps.httpRouter.use(
-          createApprovalsRouter({
-            httpAuth: deps.httpAuth,
-            auditor: deps.auditor,
-            catalog: deps.catalog,
-            approvals,
-          }),
+          createApprovalsRouter({ httpAuth, auditor, catalog, approvals }),
         );
-        await approvals.schedule(deps.scheduler);
-        await health.schedule(deps.scheduler, readHealthSettings(deps.config));
+
+        // --- schedules and lifecycle -----------------------------------------
+        await scheduleRoutingTask(scheduler, routing, routingSettings);
+        await certificates.schedule(scheduler);
+        await approvals.schedule(scheduler);
+        await health.schedule(scheduler, readHealthSettings(deps.config));
         lifecycle.addStartupHook(() => runner.start());
         lifecycle.addShutdownHook(() => runner.stop());
         // Not awaited: status reads go to the cluster until the watches are synced.
         lifecycle.addStartupHook(() => void statusCache.start());
         lifecycle.addShutdownHook(() => statusCache.stop());
         logger.info('Kube Delivery backend started', {
-          environments: config.environments.map(e => e.name).join(','),
+          environments: environments.names().join(','),
         });
       },
     });

@@ -27,6 +27,7 @@ import type { JsonObject } from '@backstage/types';
 import express from 'express';
 import Router from 'express-promise-router';
 import type { DeploymentRecord } from './database';
+import type { EnvironmentRegistry } from './config/EnvironmentRegistry';
 import type { DeliveryService } from './delivery';
 import { bypassOf, splitBypassApproval } from './approvals';
 import { actorOf } from './http/actor';
@@ -45,6 +46,7 @@ export interface RouterOptions {
   authorizer: KubeDeliveryAuthorizer;
   auditor: AuditorService;
   catalog: CatalogService;
+  environments: EnvironmentRegistry;
   delivery: DeliveryService;
   /** Feature-branch routing rules; the /routes endpoints exist only with it. */
   routing?: RoutingService;
@@ -70,8 +72,15 @@ interface EntityInPath {
 export async function createRouter(
   options: RouterOptions,
 ): Promise<express.Router> {
-  const { httpAuth, permissions, authorizer, auditor, catalog, delivery } =
-    options;
+  const {
+    httpAuth,
+    permissions,
+    authorizer,
+    auditor,
+    catalog,
+    environments,
+    delivery,
+  } = options;
   const router = Router();
   router.use(express.json({ limit: '64kb' }));
 
@@ -135,7 +144,7 @@ export async function createRouter(
     permission: TargetPermission | TargetPermission[],
     environment: string,
   ): Promise<void> {
-    delivery.environment(environment);
+    environments.require(environment);
     await authorizer.authorize(found.credentials, permission, {
       environment,
       entityRef: found.entityRef,
@@ -168,7 +177,7 @@ export async function createRouter(
   router.get('/environments', async (req, res) => {
     await httpAuth.credentials(req, { allow: ['user', 'service'] });
     res.json({
-      items: delivery.listEnvironments().map(e => ({
+      items: environments.list().map(e => ({
         name: e.name,
         namespace: e.namespace,
         protected: e.protected,
@@ -286,7 +295,7 @@ export async function createRouter(
       );
     }
     if (query.environment !== undefined)
-      delivery.environment(query.environment);
+      environments.require(query.environment);
     const page = await delivery.listDeployments({
       entityRef,
       environment: query.environment,
@@ -411,6 +420,7 @@ export async function createRouter(
         entityPath,
         authorizedEntity,
         delivery,
+        environments,
         history: options.history,
         // Rule values in route changes: shown to those who may route there.
         mayRoute: async ({ credentials, entityRef, environment }) =>
@@ -525,8 +535,8 @@ export async function createRouter(
       }
       // An unknown or expired rule: whoever may route on the entity in an
       // environment that takes feature branches is told (an audited 404).
-      const names = delivery
-        .listEnvironments()
+      const names = environments
+        .list()
         .filter(e => e.featureBranches)
         .map(e => e.name);
       const allowed = await Promise.all(

@@ -4,7 +4,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { WritePoint } from '../delivery/DeploymentJob';
-import { ClusterRegistry, DeploymentRunner } from '../delivery';
+import { ClusterClients } from '../cluster';
+import { EnvironmentRegistry } from '../config/EnvironmentRegistry';
+import { DeploymentRunner } from '../delivery';
 import {
   createDeliveryHarness,
   entityWithManifest,
@@ -216,8 +218,8 @@ describe.each(SHARED_DATABASES)(
         const logger = mockServices.logger.mock();
         const other = new DeploymentRunner({
           store: h.store,
-          environments: new Map(h.config.environments.map(e => [e.name, e])),
-          clusters: new ClusterRegistry(logger),
+          environments: EnvironmentRegistry.fromConfig(h.config),
+          clusters: new ClusterClients(logger),
           settings: h.config.runner,
           logger,
         });
@@ -226,7 +228,7 @@ describe.each(SHARED_DATABASES)(
           store: h.store,
           runner: other,
           environments: h.config.environments,
-          clusters: new ClusterRegistry(logger),
+          clusters: new ClusterClients(logger),
           logger,
         });
         other.start();

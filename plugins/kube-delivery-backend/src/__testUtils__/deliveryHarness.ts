@@ -6,12 +6,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { ClusterClients } from '../cluster';
 import type { DeliveryConfig } from '../config/environments';
+import { EnvironmentRegistry } from '../config/EnvironmentRegistry';
 import { devClusterEnvironments } from './devClusterEnvironments';
 import { DatabaseDeliveryStore } from '../database';
 import { DatabaseClaimStore } from '../tenancy';
 import {
-  ClusterRegistry,
   DeliveryService,
   DeploymentRunner,
   ReleaseService,
@@ -115,10 +116,11 @@ export async function createDeliveryHarness(options: {
   const store = await DatabaseDeliveryStore.create({
     database: { getClient: async () => options.knex } as any,
   });
-  const clusters = new ClusterRegistry(logger);
+  const clusters = new ClusterClients(logger);
+  const environments = EnvironmentRegistry.fromConfig(config);
   const runner = new DeploymentRunner({
     store,
-    environments: new Map(config.environments.map(e => [e.name, e])),
+    environments,
     clusters,
     settings: config.runner,
     logger,
@@ -131,6 +133,7 @@ export async function createDeliveryHarness(options: {
   const claims = new DatabaseClaimStore(options.knex);
   const delivery = new DeliveryService({
     config,
+    environments,
     store,
     releases,
     runner,

@@ -8,7 +8,7 @@ import type { Knex } from 'knex';
 import type { ServiceSpec } from '../catalog';
 import type { EnvironmentConfig } from '../config/environments';
 import type { DeliveryStore } from '../database';
-import type { ClusterRegistry } from '../delivery/ClusterRegistry';
+import type { ClusterClients } from '../cluster';
 import type { DeploymentRunner } from '../delivery/DeploymentRunner';
 import { RouteReconciler } from '../routing/RouteReconciler';
 import { DatabaseRouteStore } from '../routing/RouteStore';
@@ -26,7 +26,7 @@ export async function wireDeployRouting(options: {
   store: DeliveryStore;
   runner: DeploymentRunner;
   environments: EnvironmentConfig[];
-  clusters: ClusterRegistry;
+  clusters: ClusterClients;
   logger: LoggerService;
 }): Promise<RoutingService> {
   const { knex, store, runner, environments, clusters, logger } = options;
@@ -39,7 +39,7 @@ export async function wireDeployRouting(options: {
     if (!found) throw new Error(`No environment ${name}`);
     return found;
   };
-  const cluster = (e: EnvironmentConfig) => clusters.forEnvironment(e);
+  const cluster = (e: EnvironmentConfig) => clusters.deploy(e);
   const routing = new RoutingService({
     store: routeStore,
     reconciler: new RouteReconciler({

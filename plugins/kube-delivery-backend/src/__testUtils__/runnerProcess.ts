@@ -15,7 +15,8 @@ import type { LoggerService } from '@backstage/backend-plugin-api';
 import { getDevCluster } from '@internal/devcluster';
 import type { RunnerSettings } from '../config/environments';
 import { DatabaseDeliveryStore } from '../database';
-import { ClusterRegistry } from '../delivery/ClusterRegistry';
+import { ClusterClients } from '../cluster';
+import { EnvironmentRegistry } from '../config/EnvironmentRegistry';
 import type { WritePoint, WritePointHook } from '../delivery/DeploymentJob';
 import { DeploymentRunner } from '../delivery/DeploymentRunner';
 import { DEV_CLUSTER_GATEWAY, wireDeployRouting } from './deployRouting';
@@ -108,10 +109,10 @@ async function main() {
         process.kill(process.pid, 'SIGSTOP');
       }
     : undefined;
-  const clusters = new ClusterRegistry(logger);
+  const clusters = new ClusterClients(logger);
   const runner = new DeploymentRunner({
     store,
-    environments: new Map(environments.map(e => [e.name, e])),
+    environments: new EnvironmentRegistry(environments),
     clusters,
     settings: config.runner,
     logger,

@@ -2,7 +2,7 @@ import type {
   LoggerService,
   SchedulerService,
 } from '@backstage/backend-plugin-api';
-import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
+import { ConflictError, InputError } from '@backstage/errors';
 import type {
   CertificateStatus,
   CertificateUploadResponse,
@@ -13,6 +13,7 @@ import type {
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { EnvironmentCluster } from '../cluster';
 import type { EnvironmentConfig } from '../config/environments';
+import type { EnvironmentRegistry } from '../config/EnvironmentRegistry';
 import type { NewEnvironmentEvent } from '../health/HealthStore';
 import { gatewayTlsOf, type CertificateSettings } from './config';
 import type { CertificateRecord, CertificateStore } from './CertificateStore';
@@ -60,25 +61,18 @@ interface GatewaySetup {
  * gateway's own credentials (`gateway.cluster`), confined to its namespace.
  */
 export class CertificateService {
-  private readonly environments: Map<string, EnvironmentConfig>;
-
   constructor(
     private readonly options: {
-      environments: EnvironmentConfig[];
+      environments: EnvironmentRegistry;
       store: CertificateStore;
       /** The environment timeline (HealthStore.addEvent). */
       addEvent: (event: NewEnvironmentEvent) => Promise<unknown>;
-      /** The client of a gateway's namespace, from its own credentials. */
-      cluster: (
-        environment: EnvironmentConfig,
-        gateway: NonNullable<EnvironmentConfig['gateway']>,
-      ) => EnvironmentCluster;
+      /** The client of an environment gateway's namespace, from the gateway's own credentials (ClusterClients.gateway). */
+      cluster: (environment: EnvironmentConfig) => EnvironmentCluster;
       settings: CertificateSettings;
       logger: LoggerService;
     },
-  ) {
-    this.environments = new Map(options.environments.map(e => [e.name, e]));
-  }
+  ) {}
 
   /** The gateway of an environment and its certificates, newest (active) first. */
   async list(environmentName: string): Promise<GatewayCertificateListResponse> {
@@ -205,7 +199,7 @@ export class CertificateService {
    */
   async checkExpiry(now: Date = new Date()): Promise<number> {
     let flagged = 0;
-    for (const environment of this.environments.values()) {
+    for (const environment of this.options.environments.list()) {
       if (!environment.gateway) continue;
       try {
         if (await this.checkEnvironmentExpiry(environment.name, now)) flagged++;
@@ -281,15 +275,7 @@ export class CertificateService {
   }
 
   private setup(environmentName: string): GatewaySetup {
-    const environment = this.environments.get(environmentName);
-    if (!environment) {
-      throw new NotFoundError(
-        `No environment "${environmentName.slice(
-          0,
-          64,
-        )}"; see GET /environments`,
-      );
-    }
+    const environment = this.options.environments.require(environmentName);
     const gateway = environment.gateway;
     if (!gateway) {
       throw new InputError(
@@ -334,7 +320,7 @@ export class CertificateService {
           certManagerIssuer: tls.certManagerIssuer,
         }),
       },
-      cluster: this.options.cluster(environment, gateway),
+      cluster: this.options.cluster(environment),
     };
   }
 

@@ -252,7 +252,7 @@ describe('certificates HTTP API', () => {
     return { format: 'pkcs12', pkcs12: encoded, password: wrongPassword ?? password };
   }
 
-  it('answers 401, 403, 404 and 400s naming the field, before anything is written', async () => {
+  it('answers 401, 403 and 400s naming the environment or the field, before anything is written', async () => {
     const before = await adminGet(cluster, 'gateways.networking.istio.io', GATEWAY);
     const unauthenticated = await request(backend.server)
       .post(`${API}/environments/${ENV}/certificates`)
@@ -267,7 +267,8 @@ describe('certificates HTTP API', () => {
       .set('Authorization', ALICE)
       .send(pemBody(certs.leaf0))
       .then(remember);
-    expect(unknown.status).toBe(404);
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error.message).toMatch(/^Unknown environment "nowhere"; configured: /);
 
     const hostile: Array<[unknown, RegExp]> = [
       [{ format: 'der' }, /Field "format" must be "pem" or "pkcs12"/],

@@ -5,6 +5,7 @@ import type { Knex } from 'knex';
 import { createPrivateKey, randomBytes } from 'node:crypto';
 import { createEnvironmentCluster, type EnvironmentCluster } from '../cluster';
 import type { EnvironmentConfig } from '../config/environments';
+import { EnvironmentRegistry } from '../config/EnvironmentRegistry';
 import { DatabaseHealthStore } from '../health/HealthStore';
 import { createTestDatabases } from '../__testUtils__/testDatabases';
 import { CertificateService } from './CertificateService';
@@ -61,13 +62,13 @@ describe('gateway certificates on the devcluster', () => {
 
   function service(envs: EnvironmentConfig[] = environments) {
     return new CertificateService({
-      environments: envs,
+      environments: new EnvironmentRegistry(envs),
       store,
       addEvent: event => events.addEvent(event),
-      cluster: (_env, gateway) =>
+      cluster: environment =>
         wrap(
           createEnvironmentCluster(
-            gateway.cluster!,
+            environment.gateway!.cluster!,
             mockServices.logger.mock(),
           ),
         ),

@@ -13,4 +13,3 @@ export {
   type CertificateSettings,
 } from './config';
 export { createCertificateRouter } from './router';
-export { createCertificatesRouter } from './install';

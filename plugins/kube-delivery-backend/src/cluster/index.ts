@@ -15,6 +15,12 @@ export type {
   WaitForRolloutOptions,
 } from './EnvironmentCluster';
 export type { ClusterTarget, ConnectionOptions } from './connection';
+export {
+  ClusterClients,
+  ROLLOUT_POLL_INTERVAL_MS,
+  type ClusterPurpose,
+  type HealthConnections,
+} from './ClusterClients';
 export { isTransientError, RequestTimeoutError } from './errors';
 export { backoffDelay, sleep, withRetry } from './retry';
 export type { RetryOptions } from './retry';

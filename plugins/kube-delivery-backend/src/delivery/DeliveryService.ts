@@ -13,7 +13,8 @@ import type {
 import type { ApprovalBypass, ApprovalService } from '../approvals';
 import { MAINLINE_TRACK, type RenderedRelease } from '../manifests';
 import { serviceHosts, type ClaimedName, type ClaimStore } from '../tenancy';
-import type { ClusterRegistry } from './ClusterRegistry';
+import type { ClusterClients } from '../cluster/ClusterClients';
+import type { EnvironmentRegistry } from '../config/EnvironmentRegistry';
 import type { DeploymentRunner } from './DeploymentRunner';
 import { renderSnapshot } from './DeploymentRunner';
 import type { ReleaseService } from './ReleaseService';
@@ -51,17 +52,17 @@ export interface EnvironmentStatus {
 
 /** The operations the API offers, independent of HTTP. */
 export class DeliveryService {
-  private readonly environments: Map<string, EnvironmentConfig>;
   /** Deployment name of a release in an environment (releases are immutable): status reads skip reading and rendering the release. */
   private readonly workloadNames = new Map<string, string>();
 
   constructor(
     private readonly options: {
       config: DeliveryConfig;
+      environments: EnvironmentRegistry;
       store: DeliveryStore;
       releases: ReleaseService;
       runner: DeploymentRunner;
-      clusters: ClusterRegistry;
+      clusters: ClusterClients;
       /** Answers status reads from watches once synced; without it (or until then) they read the cluster. */
       statusCache?: RolloutStatusSource;
       /** Who owns which service name and host in each environment. */
@@ -83,29 +84,10 @@ export class DeliveryService {
         message: string;
       }) => Promise<void>;
     },
-  ) {
-    this.environments = new Map(
-      options.config.environments.map(e => [e.name, e]),
-    );
-  }
+  ) {}
 
-  listEnvironments() {
-    const order = this.options.config.lifecycle;
-    return [...this.options.config.environments].sort(
-      (a, b) => rank(order, a.name) - rank(order, b.name),
-    );
-  }
-
-  environment(name: string): EnvironmentConfig {
-    const environment = this.environments.get(name);
-    if (!environment) {
-      throw new InputError(
-        `Unknown environment "${String(name).slice(0, 63)}"; configured: ${[
-          ...this.environments.keys(),
-        ].join(', ')}`,
-      );
-    }
-    return environment;
+  private environment(name: string): EnvironmentConfig {
+    return this.options.environments.require(name);
   }
 
   createRelease(input: Parameters<ReleaseService['createRelease']>[0]) {
@@ -254,7 +236,7 @@ export class DeliveryService {
     await claims.assertNotClaimedByOthers(environment.name, entityRef, names);
     try {
       await clusters
-        .forEnvironment(environment)
+        .deploy(environment)
         .dryRun(releaseObjects(rendered));
     } catch (error) {
       // What the cluster refuses is the caller's to hear now; an unreachable
@@ -370,7 +352,7 @@ export class DeliveryService {
   async status(entityRef: string): Promise<EnvironmentStatus[]> {
     const active = await this.options.store.listActive(entityRef);
     return Promise.all(
-      this.listEnvironments().map(async environment => {
+      this.options.environments.list().map(async environment => {
         const current = await this.options.store.lastSucceeded(
           entityRef,
           environment.name,
@@ -403,7 +385,7 @@ export class DeliveryService {
                   )
                 : undefined) ??
               (await this.options.clusters
-                .forEnvironment(environment)
+                .deploy(environment)
                 .rolloutStatus(workloadName));
           } catch (error) {
             status.rolloutError = (error as Error).message;
@@ -429,9 +411,4 @@ export class DeliveryService {
     }
     return name;
   }
-}
-
-function rank(order: string[], name: string) {
-  const index = order.indexOf(name);
-  return index === -1 ? order.length : index;
 }

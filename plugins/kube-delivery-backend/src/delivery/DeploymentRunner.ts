@@ -9,7 +9,8 @@ import type {
   ReleaseRecord,
 } from '../database';
 import { parseManifest, renderRelease } from '../manifests';
-import type { ClusterRegistry } from './ClusterRegistry';
+import type { ClusterClients } from '../cluster/ClusterClients';
+import type { EnvironmentRegistry } from '../config/EnvironmentRegistry';
 import { epochOf, FencedError, type Fence } from '../cluster/fence';
 import {
   DeploymentJob,
@@ -78,8 +79,8 @@ export class DeploymentRunner {
   constructor(
     private readonly options: {
       store: DeliveryStore;
-      environments: Map<string, EnvironmentConfig>;
-      clusters: ClusterRegistry;
+      environments: EnvironmentRegistry;
+      clusters: ClusterClients;
       settings: RunnerSettings;
       logger: LoggerService;
       /** Runs right before each cluster write of a job (tests stop the process there). */
@@ -215,7 +216,7 @@ export class DeploymentRunner {
           : undefined;
       const context = {
         job,
-        cluster: clusters.forEnvironment(environment),
+        cluster: clusters.deploy(environment),
         target,
         previous,
         blueGreenCleanupDelayMs: settings.blueGreenCleanupDelayMs,
@@ -310,7 +311,7 @@ export class DeploymentRunner {
         try {
           const removed = await pruneTrack(
             { fence: { epoch: epochOf(due) }, beforeWrite: async () => {} },
-            clusters.forEnvironment(environment),
+            clusters.deploy(environment),
             [renderSnapshot(release, environment).rendered],
           );
           logger.info('blue-green cleanup', {

@@ -1,4 +1,3 @@
-export { ClusterRegistry } from './ClusterRegistry';
 export { DeliveryService, type EnvironmentStatus } from './DeliveryService';
 export { DeploymentRunner, renderSnapshot } from './DeploymentRunner';
 export { ReleaseService } from './ReleaseService';

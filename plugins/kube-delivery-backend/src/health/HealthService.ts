@@ -2,13 +2,10 @@ import type {
   LoggerService,
   SchedulerService,
 } from '@backstage/backend-plugin-api';
-import { NotFoundError } from '@backstage/errors';
+import type { ClusterClients } from '../cluster/ClusterClients';
 import type { EnvironmentConfig } from '../config/environments';
-import {
-  checkEnvironment,
-  createHealthConnections,
-  type HealthConnections,
-} from './checkEnvironment';
+import type { EnvironmentRegistry } from '../config/EnvironmentRegistry';
+import { checkEnvironment } from './checkEnvironment';
 import type { HealthStore, NewEnvironmentEvent } from './HealthStore';
 import type { EnvironmentHealth, HealthFinding, HealthStatus } from './types';
 
@@ -64,30 +61,20 @@ export function diffFindings(
 
 /** Environment health: checks, the cached latest result, and the environment timeline. */
 export class HealthService {
-  private readonly environments: Map<string, EnvironmentConfig>;
-  private readonly connections = new Map<string, HealthConnections>();
   private readonly running = new Map<string, Promise<EnvironmentHealth>>();
 
   constructor(
     private readonly options: {
-      environments: EnvironmentConfig[];
+      environments: EnvironmentRegistry;
+      clusters: ClusterClients;
       store: HealthStore;
       logger: LoggerService;
     },
-  ) {
-    this.environments = new Map(options.environments.map(e => [e.name, e]));
-  }
+  ) {}
 
+  /** The configured environment; a 400 for an unknown name. */
   environment(name: string): EnvironmentConfig {
-    const environment = this.environments.get(name);
-    if (!environment) {
-      throw new NotFoundError(
-        `No environment "${String(name).slice(0, 63)}"; configured: ${[
-          ...this.environments.keys(),
-        ].join(', ')}`,
-      );
-    }
-    return environment;
+    return this.options.environments.require(name);
   }
 
   /** The latest stored check, or a check now when there is none. */
@@ -118,7 +105,7 @@ export class HealthService {
 
   /** Checks every environment; used by the scheduled task. */
   async checkAll(): Promise<void> {
-    for (const environment of this.environments.values()) {
+    for (const environment of this.options.environments.list()) {
       try {
         await this.check(environment.name, SCHEDULED_ACTOR);
       } catch (error) {
@@ -179,7 +166,7 @@ export class HealthService {
     actor: string,
   ): Promise<EnvironmentHealth> {
     const health = await checkEnvironment(environment, () =>
-      this.connectionsFor(environment),
+      this.options.clusters.health(environment),
     );
     const { store, logger } = this.options;
     // Compare-and-set on the stored latest, so that two replicas checking at
@@ -217,14 +204,5 @@ export class HealthService {
       }
     }
     return health;
-  }
-
-  private connectionsFor(environment: EnvironmentConfig): HealthConnections {
-    let connections = this.connections.get(environment.name);
-    if (!connections) {
-      connections = createHealthConnections(environment, this.options.logger);
-      this.connections.set(environment.name, connections);
-    }
-    return connections;
   }
 }

@@ -1,13 +1,8 @@
-import type { LoggerService } from '@backstage/backend-plugin-api';
 import { NotAllowedError, NotFoundError } from '@backstage/errors';
 import { ApiException, type V1Namespace } from '@kubernetes/client-node';
-import {
-  createEnvironmentCluster,
-  type AccessCheck,
-  type ClusterTarget,
-  type EnvironmentCluster,
-} from '../cluster';
-import { KubeConnection, type Batch } from '../cluster/connection';
+import type { AccessCheck } from '../cluster';
+import type { HealthConnections } from '../cluster/ClusterClients';
+import type { Batch } from '../cluster/connection';
 import { toClusterError } from '../cluster/errors';
 import type { EnvironmentConfig } from '../config/environments';
 import { BASELINE_LABELS, podSecurityFinding } from './podSecurity';
@@ -52,41 +47,6 @@ export const DEPLOY_ACCESS: AccessCheck[] = [
 
 const ISTIO_NETWORKING = 'networking.istio.io/v1';
 const ISTIO_KINDS = ['VirtualService', 'Gateway'];
-
-/** The clients one environment's checks use; created once and reused. */
-export interface HealthConnections {
-  /** The environment's own credentials. */
-  environment: KubeConnection;
-  /** For SelfSubjectAccessReviews in the environment's namespace. */
-  cluster: EnvironmentCluster;
-  /** The gateway's credentials (gateway.cluster), or the environment's. */
-  gateway?: KubeConnection;
-}
-
-/** Health checks should answer quickly and report, not wait out a long retry. */
-const CONNECTION_OPTIONS = {
-  requestTimeoutMs: 10_000,
-  retry: { attempts: 2, baseDelayMs: 250, maxDelayMs: 1000 },
-};
-
-export function createHealthConnections(
-  env: EnvironmentConfig,
-  logger: LoggerService,
-): HealthConnections {
-  const environment = new KubeConnection(
-    env.cluster,
-    logger,
-    CONNECTION_OPTIONS,
-  );
-  const gatewayTarget: ClusterTarget | undefined = env.gateway?.cluster;
-  return {
-    environment,
-    cluster: createEnvironmentCluster(env.cluster, logger, CONNECTION_OPTIONS),
-    gateway: gatewayTarget
-      ? new KubeConnection(gatewayTarget, logger, CONNECTION_OPTIONS)
-      : env.gateway && environment,
-  };
-}
 
 const enc = encodeURIComponent;
 

@@ -19,8 +19,10 @@ import {
   uniqueName,
 } from '../__testUtils__/deliveryHarness';
 import { createTestDatabases } from '../__testUtils__/testDatabases';
+import { ClusterClients } from '../cluster';
 import type { EnvironmentConfig } from '../config/environments';
-import { DatabaseHealthStore } from './HealthStore';
+import { EnvironmentRegistry } from '../config/EnvironmentRegistry';
+import { DatabaseHealthStore, type HealthStore } from './HealthStore';
 import { diffFindings, HealthService } from './HealthService';
 import type { EnvironmentHealth, HealthFinding } from './types';
 
@@ -82,6 +84,19 @@ function finding(
   return health.findings.find(f => f.check === check);
 }
 
+/** A HealthService of these environments with its own cluster clients. */
+function healthService(options: {
+  environments: EnvironmentConfig[];
+  store: HealthStore;
+  logger: ReturnType<typeof mockServices.logger.mock>;
+}) {
+  return new HealthService({
+    ...options,
+    environments: new EnvironmentRegistry(options.environments),
+    clusters: new ClusterClients(options.logger),
+  });
+}
+
 describe('environment health', () => {
   const databases = createTestDatabases();
   let cluster: DevCluster;
@@ -91,7 +106,7 @@ describe('environment health', () => {
   beforeAll(async () => {
     cluster = await getDevCluster();
     knex = await databases.init('SQLITE_3');
-    health = new HealthService({
+    health = healthService({
       environments: environmentsWithGateway(cluster),
       store: await DatabaseHealthStore.create({
         database: { getClient: async () => knex } as any,
@@ -304,7 +319,7 @@ describe('environment health', () => {
     const [test] = devClusterEnvironments(cluster).filter(
       e => e.name === 'test',
     );
-    const strayed = new HealthService({
+    const strayed = healthService({
       environments: [
         {
           ...test,
@@ -364,7 +379,7 @@ describe('environment health', () => {
         await kubectl(cluster, ['create', 'token', 'probe', '-n', ns])
       ).trim();
       const [dev] = devClusterEnvironments(cluster);
-      const throwaway = new HealthService({
+      const throwaway = healthService({
         environments: [
           {
             ...dev,
@@ -463,7 +478,7 @@ describe('environment health', () => {
 
   it('reports an unreachable cluster as one error', async () => {
     const [dev] = devClusterEnvironments(cluster);
-    const away = new HealthService({
+    const away = healthService({
       environments: [
         { ...dev, cluster: { ...dev.cluster, url: 'https://127.0.0.1:1' } },
       ],
@@ -547,7 +562,7 @@ describe('environment health over HTTP', () => {
     }
   });
 
-  it('checks on demand, answers the cached result, and 404s an unknown environment', async () => {
+  it('checks on demand, answers the cached result, and answers an unknown environment with the one unknown-environment 400', async () => {
     const auth = mockCredentials.user.header();
     const checked = await request(backend.server)
       .post(`${API}/environments/dev/health`)
@@ -561,7 +576,10 @@ describe('environment health over HTTP', () => {
     const unknown = await request(backend.server)
       .get(`${API}/environments/nowhere/health`)
       .set('Authorization', auth);
-    expect(unknown.status).toBe(404);
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error.message).toMatch(
+      /^Unknown environment "nowhere"; configured: /,
+    );
     const badLimit = await request(backend.server)
       .get(`${API}/environments/dev/history?limit=1000`)
       .set('Authorization', auth);

@@ -1,6 +1,5 @@
 export {
   checkEnvironment,
-  createHealthConnections,
   DEPLOY_ACCESS,
 } from './checkEnvironment';
 export {

@@ -8,6 +8,7 @@ import {
 import type { ResourcePermission } from '@backstage/plugin-permission-common';
 import express from 'express';
 import Router from 'express-promise-router';
+import type { EnvironmentRegistry } from '../config/EnvironmentRegistry';
 import type { DeliveryService } from '../delivery';
 import { readBody } from '../http/body';
 import {
@@ -40,6 +41,7 @@ export function createHistoryRouter(options: {
     permission: ResourcePermission<'catalog-entity'>,
   ) => Promise<{ entityRef: string; credentials: BackstageCredentials }>;
   delivery: DeliveryService;
+  environments: EnvironmentRegistry;
   history: HistoryStore;
   /**
    * Whether the caller may route on the entity in the environment (the
@@ -52,7 +54,14 @@ export function createHistoryRouter(options: {
     environment: string;
   }) => Promise<boolean>;
 }): express.Router {
-  const { entityPath, authorizedEntity, delivery, history, mayRoute } = options;
+  const {
+    entityPath,
+    authorizedEntity,
+    delivery,
+    environments,
+    history,
+    mayRoute,
+  } = options;
   const router = Router();
 
   router.get(`${entityPath}/history`, async (req, res) => {
@@ -88,7 +97,7 @@ export function createHistoryRouter(options: {
     }
     // Throws a 400 naming the configured environments.
     if (query.environment !== undefined)
-      delivery.environment(query.environment);
+      environments.require(query.environment);
     const page = await history.list({
       entityRef,
       environment: query.environment,

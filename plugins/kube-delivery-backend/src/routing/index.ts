@@ -21,6 +21,5 @@ export type { RouteRuleView, RuleViewer } from './ruleValues';
 export { readRoutingSettings } from './settings';
 export type { RoutingSettings } from './settings';
 export { scheduleRoutingTask, ROUTING_TASK_ID } from './task';
-export { createRouting } from './createRouting';
 export { renderVirtualService } from './virtualService';
 export type { VirtualService, VirtualServiceInput } from './virtualService';

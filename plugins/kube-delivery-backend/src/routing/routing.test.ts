@@ -20,7 +20,8 @@ import {
   routedAdservice,
 } from '../__testUtils__/routingScenario';
 import { createTestDatabases } from '../__testUtils__/testDatabases';
-import { ClusterRegistry } from '../delivery';
+import { ClusterClients } from '../cluster';
+import { EnvironmentRegistry } from '../config/EnvironmentRegistry';
 import { RouteReconciler } from './RouteReconciler';
 import { DatabaseHealthStore } from '../health/HealthStore';
 import { DatabaseRouteStore } from './RouteStore';
@@ -398,15 +399,16 @@ describe('feature-branch routing on the local control plane', () => {
   });
 
   it('retries with a fresh read when another writer changes the VirtualService in between', async () => {
-    const clusters = new ClusterRegistry(mockServices.logger.mock());
+    const clusters = new ClusterClients(mockServices.logger.mock());
+    const environments = EnvironmentRegistry.fromConfig(harness.config);
     const store = new DatabaseRouteStore(knex);
     let applies = 0;
     let conflicts = 0;
     const reconciler = new RouteReconciler({
       store,
-      environment: env => harness.delivery.environment(env),
+      environment: env => environments.require(env),
       cluster: environment => {
-        const real = clusters.forEnvironment(environment);
+        const real = clusters.deploy(environment);
         return {
           ...real,
           read: real.read.bind(real),

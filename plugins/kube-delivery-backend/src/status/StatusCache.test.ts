@@ -14,7 +14,9 @@ import { deployVersions } from '../__testUtils__/routingScenario';
 import { createTestDatabases } from '../__testUtils__/testDatabases';
 import { createEnvironmentCluster, type RolloutStatus } from '../cluster';
 import type { EnvironmentConfig } from '../config/environments';
-import { ClusterRegistry, DeliveryService, ReleaseService } from '../delivery';
+import { ClusterClients } from '../cluster';
+import { EnvironmentRegistry } from '../config/EnvironmentRegistry';
+import { DeliveryService, ReleaseService } from '../delivery';
 import { SETTLED_AFTER_MS } from '../delivery/DeliveryService';
 import { StatusCache } from './StatusCache';
 
@@ -131,7 +133,11 @@ describe('StatusCache on the local control plane', () => {
       manifest: adserviceManifest(name),
     }));
     await deployVersions(harness, entity, ['1.0.0']);
-    cache = new StatusCache(cachedEnvironments, logger);
+    cache = new StatusCache(
+      cachedEnvironments,
+      new ClusterClients(logger),
+      logger,
+    );
     await cache.start();
   });
 
@@ -173,8 +179,8 @@ describe('StatusCache on the local control plane', () => {
   });
 
   it('serves the status endpoint from the cache, with the same answer as direct reads', async () => {
-    const clusters = new ClusterRegistry(logger);
-    const read = jest.spyOn(clusters, 'forEnvironment');
+    const clusters = new ClusterClients(logger);
+    const read = jest.spyOn(clusters, 'deploy');
     const releases = new ReleaseService({
       store: harness.store,
       urlReader: mockServices.urlReader.mock(),
@@ -182,6 +188,7 @@ describe('StatusCache on the local control plane', () => {
     });
     const withCache = new DeliveryService({
       config: harness.config,
+      environments: EnvironmentRegistry.fromConfig(harness.config),
       store: harness.store,
       releases,
       runner: harness.runner,

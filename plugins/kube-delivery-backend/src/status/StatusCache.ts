@@ -6,7 +6,8 @@ import type {
   V1ReplicaSet,
 } from '@kubernetes/client-node';
 import { rolloutStatusFrom, type RolloutStatus } from '../cluster';
-import { KubeConnection } from '../cluster/connection';
+import type { ClusterClients } from '../cluster/ClusterClients';
+import type { KubeConnection } from '../cluster/connection';
 import type { EnvironmentConfig } from '../config/environments';
 import { LABEL_MANAGED_BY, MANAGER } from '../manifests';
 import { Reflector, type ReflectorStats } from './Reflector';
@@ -66,11 +67,10 @@ class EnvironmentStatusCache {
 
   constructor(
     private readonly environment: EnvironmentConfig,
+    /** The environment's namespace-scoped credentials; a token file is re-read on every list and watch. */
+    connection: KubeConnection,
     logger: LoggerService,
   ) {
-    // Its own connection: the environment's namespace-scoped credentials, a
-    // token file re-read on every list and watch.
-    const connection = new KubeConnection(environment.cluster, logger);
     const ns = encodeURIComponent(environment.namespace);
     const common = {
       connection,
@@ -157,10 +157,14 @@ export class StatusCache implements RolloutStatusSource {
 
   constructor(
     environments: EnvironmentConfig[],
+    clusters: ClusterClients,
     private readonly logger: LoggerService,
   ) {
     this.caches = new Map(
-      environments.map(e => [e.name, new EnvironmentStatusCache(e, logger)]),
+      environments.map(e => [
+        e.name,
+        new EnvironmentStatusCache(e, clusters.status(e), logger),
+      ]),
     );
   }
 
