@@ -26,6 +26,11 @@ import {
   DeploymentRunner,
   ReleaseService,
 } from './delivery';
+import {
+  createEventsRouter,
+  EnvironmentEvents,
+  promotionRefusedEvent,
+} from './events';
 import { createContainerFeed } from './feed';
 import {
   createHealthRouter,
@@ -95,7 +100,7 @@ export const kubeDeliveryPlugin = createBackendPlugin({
         const db = await migratedClient(deps.database);
         const store = new DatabaseDeliveryStore(db);
         const claims = new DatabaseClaimStore(db);
-        const timeline = new DatabaseHealthStore(db);
+        const events = new EnvironmentEvents(db, logger);
 
         // --- permissions ---------------------------------------------------
         // The kube-delivery-target resource type: permissions per environment.
@@ -131,7 +136,7 @@ export const kubeDeliveryPlugin = createBackendPlugin({
         const health = new HealthService({
           environments,
           clusters,
-          store: timeline,
+          store: new DatabaseHealthStore(db),
           logger,
         });
         const statusCache = new StatusCache(
@@ -163,7 +168,7 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           claims,
           statusCache,
           approvals,
-          onRefused: refusal => health.recordPromotionRefused(refusal),
+          onRefused: refusal => events.record(promotionRefusedEvent(refusal)),
         });
 
         // --- routing ---------------------------------------------------------
@@ -178,12 +183,12 @@ export const kubeDeliveryPlugin = createBackendPlugin({
             environment,
             cluster: deployer,
             logger,
-            history: timeline,
+            events,
           }),
           environment,
           cluster: deployer,
           settings: routingSettings,
-          history: timeline,
+          events,
           logger,
           activeDeploymentOf: async (entityRef, environmentName, track) =>
             (
@@ -218,7 +223,7 @@ export const kubeDeliveryPlugin = createBackendPlugin({
         const certificates = new CertificateService({
           environments,
           store: new DatabaseCertificateStore(db),
-          addEvent: event => timeline.addEvent(event),
+          events,
           // The gateway's own narrow credentials, never the environment's.
           cluster: gatewayOf => clusters.gateway(gatewayOf),
           settings: readCertificateSettings(deps.config),
@@ -259,8 +264,9 @@ export const kubeDeliveryPlugin = createBackendPlugin({
             environment,
           }),
         );
+        deps.httpRouter.use(createHealthRouter({ httpAuth, auditor, health }));
         deps.httpRouter.use(
-          createHealthRouter({ httpAuth, auditor, authorizer, health }),
+          createEventsRouter({ httpAuth, authorizer, environments, events }),
         );
         deps.httpRouter.use(
           createApprovalsRouter({ httpAuth, auditor, catalog, approvals }),

@@ -134,7 +134,7 @@ const OPEN_TO_AUTHENTICATED: Record<string, { writesTables?: string[] }> = {
   'GET /environments/:name/health': {
     writesTables: ['kd_environment_health', 'kd_environment_events'],
   },
-  'GET /environments/:name/history': {},
+  'GET /environments/:name/events': {},
   'GET /environments/:name/claims': {},
   'POST /environments/:name/health': {
     writesTables: ['kd_environment_health', 'kd_environment_events'],

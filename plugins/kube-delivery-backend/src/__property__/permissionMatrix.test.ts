@@ -378,7 +378,7 @@ const ENDPOINTS: Record<string, EndpointCase> = {
     gate: { open: true },
     inEnvironment: true,
   },
-  'GET /environments/:name/history': {
+  'GET /environments/:name/events': {
     gate: { open: true },
     inEnvironment: true,
   },
@@ -731,10 +731,10 @@ describe(`every endpoint × caller × environment with a real policy (${database
             }
           }
 
-          // Reads are scoped: the environment's history without the
+          // Reads are scoped: the environment's timeline without the
           // entity's events for who may not read it; rule values only for
           // the rule's owner and who may route there.
-          if (key === 'GET /environments/:name/history' && res.status === 200) {
+          if (key === 'GET /environments/:name/events' && res.status === 200) {
             const own = (
               res.body.items as Array<{ entityRef?: string }>
             ).filter(e => e.entityRef === entityRef);

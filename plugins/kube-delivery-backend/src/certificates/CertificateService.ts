@@ -14,7 +14,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { EnvironmentCluster } from '../cluster';
 import type { EnvironmentConfig } from '../config/environments';
 import type { EnvironmentRegistry } from '../config/EnvironmentRegistry';
-import type { NewEnvironmentEvent } from '../health/HealthStore';
+import type { EventRecorder } from '../events';
 import { gatewayTlsOf, type CertificateSettings } from './config';
 import type { CertificateRecord, CertificateStore } from './CertificateStore';
 import {
@@ -65,8 +65,8 @@ export class CertificateService {
     private readonly options: {
       environments: EnvironmentRegistry;
       store: CertificateStore;
-      /** The environment timeline (HealthStore.addEvent). */
-      addEvent: (event: NewEnvironmentEvent) => Promise<unknown>;
+      /** The environment timeline. */
+      events: EventRecorder;
       /** The client of an environment gateway's namespace, from the gateway's own credentials (ClusterClients.gateway). */
       cluster: (environment: EnvironmentConfig) => EnvironmentCluster;
       settings: CertificateSettings;
@@ -194,7 +194,7 @@ export class CertificateService {
 
   /**
    * Flags every active certificate that expires within the threshold (or has
-   * expired) once, with an event in the environment's history. Returns the
+   * expired) once, with an event in the environment's timeline. Returns the
    * number flagged.
    */
   async checkExpiry(now: Date = new Date()): Promise<number> {
@@ -243,7 +243,7 @@ export class CertificateService {
       return false;
     }
     const gateway = record.gateway;
-    await this.options.addEvent({
+    await this.options.events.record({
       environment: name,
       kind: 'certificate-changed',
       message:
@@ -513,7 +513,7 @@ export class CertificateService {
   }
 
   private async recordChange(record: CertificateRecord, message: string) {
-    await this.options.addEvent({
+    await this.options.events.record({
       environment: record.environment,
       kind: 'certificate-changed',
       message,

@@ -2,7 +2,7 @@ import type { DatabaseService } from '@backstage/backend-plugin-api';
 import type { CertificateSource } from '@internal/plugin-kube-delivery-common';
 import type { Knex } from 'knex';
 import { migratedClient } from '../database/migrate';
-import { uuidv7 } from '../health/HealthStore';
+import { uuidv7 } from '../database/uuidv7';
 
 /** One upload or switch to cert-manager: public facts only, never the key. */
 export interface CertificateRecord {

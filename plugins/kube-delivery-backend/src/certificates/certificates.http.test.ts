@@ -349,7 +349,7 @@ describe('certificates HTTP API', () => {
       [`kube-delivery-http-${ENV}`, 80],
     ]);
     const history = await request(backend.server)
-      .get(`${API}/environments/${ENV}/history`)
+      .get(`${API}/environments/${ENV}/events`)
       .set('Authorization', ALICE)
       .then(remember);
     expect(history.body.items[0]).toMatchObject({

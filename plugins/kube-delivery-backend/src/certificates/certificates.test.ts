@@ -6,7 +6,7 @@ import { createPrivateKey, randomBytes } from 'node:crypto';
 import { createEnvironmentCluster, type EnvironmentCluster } from '../cluster';
 import type { EnvironmentConfig } from '../config/environments';
 import { EnvironmentRegistry } from '../config/EnvironmentRegistry';
-import { DatabaseHealthStore } from '../health/HealthStore';
+import { EnvironmentEvents } from '../events';
 import { createTestDatabases } from '../__testUtils__/testDatabases';
 import { CertificateService } from './CertificateService';
 import { DatabaseCertificateStore } from './CertificateStore';
@@ -54,7 +54,7 @@ describe('gateway certificates on the devcluster', () => {
   let certs: Record<string, Issued>;
   let cluster: DevCluster;
   let knex: Knex;
-  let events: DatabaseHealthStore;
+  let events: EnvironmentEvents;
   let store: DatabaseCertificateStore;
   let environments: EnvironmentConfig[];
   /** Wraps the cluster client of an environment, e.g. to interleave a concurrent edit. */
@@ -64,7 +64,7 @@ describe('gateway certificates on the devcluster', () => {
     return new CertificateService({
       environments: new EnvironmentRegistry(envs),
       store,
-      addEvent: event => events.addEvent(event),
+      events,
       cluster: environment =>
         wrap(
           createEnvironmentCluster(
@@ -99,8 +99,8 @@ describe('gateway certificates on the devcluster', () => {
     cluster = await getDevCluster();
     knex = await databases.init('SQLITE_3');
     const database = { getClient: async () => knex } as any;
-    events = await DatabaseHealthStore.create({ database });
     store = await DatabaseCertificateStore.create({ database });
+    events = new EnvironmentEvents(knex, mockServices.logger.mock());
     environments = [
       gatewayEnvironment(cluster, {
         name: ENV_A,
@@ -217,7 +217,7 @@ describe('gateway certificates on the devcluster', () => {
       status: 'ok',
     });
     expect(result.certificate.daysToExpiry).toBeGreaterThanOrEqual(363);
-    const history = await events.listEvents({ environment: ENV_A, limit: 5 });
+    const history = await events.list({ environment: ENV_A, limit: 5 });
     expect(history.items[0]).toMatchObject({
       kind: 'certificate-changed',
       actor: ACTOR,
@@ -710,7 +710,7 @@ describe('gateway certificates on the devcluster', () => {
       frequency: { minutes: 60 },
     });
     await task.fn(new AbortController().signal);
-    const history = await events.listEvents({ environment: ENV_B, limit: 1 });
+    const history = await events.list({ environment: ENV_B, limit: 1 });
     expect(history.items[0]).toMatchObject({
       kind: 'certificate-changed',
       actor: 'kube-delivery:certificate-expiry',
@@ -720,7 +720,7 @@ describe('gateway certificates on the devcluster', () => {
       /expires in 9 day\(s\).*Upload a renewed one/,
     );
     expect(
-      (await events.listEvents({ environment: ENV_A, limit: 1 })).items[0]
+      (await events.list({ environment: ENV_A, limit: 1 })).items[0]
         .details,
     ).not.toMatchObject({ change: 'expiring' });
     expect(await certificates.checkExpiry()).toBe(0);

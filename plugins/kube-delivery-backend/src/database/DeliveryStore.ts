@@ -11,6 +11,7 @@ import type {
 } from '@internal/plugin-kube-delivery-common';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import { EVENTS_TABLE } from '../events';
 import { approvalEventRow, type ApprovalEventInput } from './approvalEvents';
 import { migratedClient } from './migrate';
 import { pageOf, rowsAfterCursor } from './newestFirstPage';
@@ -405,7 +406,7 @@ export class DatabaseDeliveryStore implements DeliveryStore {
       if (approval) {
         await this.db.transaction(async tx => {
           await tx<DeploymentRow>('kd_deployments').insert(row);
-          await tx('kd_environment_events').insert(
+          await tx(EVENTS_TABLE).insert(
             approvalEventRow(toDeployment(row), approval.event, now),
           );
         });
@@ -504,7 +505,7 @@ export class DatabaseDeliveryStore implements DeliveryStore {
         .where({ id })
         .first();
       const deployment = toDeployment(row!);
-      await tx('kd_environment_events').insert(
+      await tx(EVENTS_TABLE).insert(
         approvalEventRow(deployment, decision.event, decision.at),
       );
       return deployment;

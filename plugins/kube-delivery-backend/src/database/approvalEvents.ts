@@ -1,5 +1,5 @@
 import type { ApprovalEventKind } from '@internal/plugin-kube-delivery-common';
-import { uuidv7 } from '../health/HealthStore';
+import { eventRow, type EventRow } from '../events';
 import type { DeploymentRecord } from './DeliveryStore';
 
 /** What happened to a deployment's approval, for the history. */
@@ -14,28 +14,29 @@ export interface ApprovalEventInput {
 }
 
 /**
- * An approval event as a row of the environment timeline
- * (`kd_environment_events`), where the Release history and the
- * environment's history read it.
+ * An approval event as a row of the environment timeline, inserted in the
+ * transaction of the decision; the Release history and the environment's
+ * timeline read it.
  */
 export function approvalEventRow(
   deployment: DeploymentRecord,
   event: ApprovalEventInput,
   now: number,
-) {
-  return {
-    id: uuidv7(now),
-    environment: deployment.environment,
-    kind: event.kind,
-    entity_ref: deployment.entityRef,
-    message: event.message,
-    details: JSON.stringify({
-      deploymentId: deployment.id,
-      version: deployment.version,
-      deploymentKind: deployment.kind,
-      ...event.details,
-    }),
-    actor: event.actor,
-    created_at: now,
-  };
+): EventRow {
+  return eventRow(
+    {
+      environment: deployment.environment,
+      kind: event.kind,
+      entityRef: deployment.entityRef,
+      message: event.message,
+      details: {
+        deploymentId: deployment.id,
+        version: deployment.version,
+        deploymentKind: deployment.kind,
+        ...event.details,
+      },
+      actor: event.actor,
+    },
+    now,
+  );
 }

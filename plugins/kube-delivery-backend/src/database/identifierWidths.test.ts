@@ -1,8 +1,9 @@
+import { mockServices } from '@backstage/backend-test-utils';
 import type { Knex } from 'knex';
 import os from 'node:os';
 import { DatabaseCertificateStore } from '../certificates/CertificateStore';
 import { DeploymentRunner } from '../delivery/DeploymentRunner';
-import { DatabaseHealthStore } from '../health/HealthStore';
+import { EnvironmentEvents } from '../events';
 import { DatabaseRouteStore } from '../routing/RouteStore';
 import {
   TEST_DATABASE_IDS,
@@ -118,15 +119,18 @@ describe('identifier columns', () => {
         LONG_SERVICE_ACTOR,
       );
 
-      const health = await DatabaseHealthStore.create({ database: database() });
-      await health.addEvent({
+      const timeline = new EnvironmentEvents(
+        await database().getClient(),
+        mockServices.logger.mock(),
+      );
+      await timeline.record({
         environment: 'dev',
         kind: 'route-changed',
         message: 'Rule added',
         details: {},
         actor: LONG_SERVICE_ACTOR,
       });
-      const events = await health.listEvents({ environment: 'dev', limit: 10 });
+      const events = await timeline.list({ environment: 'dev', limit: 10 });
       expect(events.items.map(e => e.actor)).toEqual([LONG_SERVICE_ACTOR]);
 
       const routes = await DatabaseRouteStore.create({ database: database() });

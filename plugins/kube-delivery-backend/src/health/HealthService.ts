@@ -6,21 +6,12 @@ import type { ClusterClients } from '../cluster/ClusterClients';
 import type { EnvironmentConfig } from '../config/environments';
 import type { EnvironmentRegistry } from '../config/EnvironmentRegistry';
 import { checkEnvironment } from './checkEnvironment';
-import type { HealthStore, NewEnvironmentEvent } from './HealthStore';
+import type { NewEnvironmentEvent } from '../events';
+import type { HealthStore } from './HealthStore';
 import type { EnvironmentHealth, HealthFinding, HealthStatus } from './types';
 
 /** The actor of scheduled checks in the history. */
 export const SCHEDULED_ACTOR = 'kube-delivery:health-check';
-
-/** A refused promotion, as DeliveryService reports it. */
-export interface PromotionRefusal {
-  environment: string;
-  entityRef: string;
-  version?: string;
-  kind: string;
-  actor: string;
-  message: string;
-}
 
 export interface HealthChange {
   check: string;
@@ -59,7 +50,7 @@ export function diffFindings(
   return changes;
 }
 
-/** Environment health: checks, the cached latest result, and the environment timeline. */
+/** Environment health: checks and the cached latest result; a change is recorded in the environment timeline. */
 export class HealthService {
   private readonly running = new Map<string, Promise<EnvironmentHealth>>();
 
@@ -114,35 +105,6 @@ export class HealthService {
           error: (error as Error).message,
         });
       }
-    }
-  }
-
-  history(query: { environment: string; limit: number; before?: string }) {
-    this.environment(query.environment);
-    return this.options.store.listEvents(query);
-  }
-
-  /** Records a refused promotion in the environment's timeline; never throws. */
-  async recordPromotionRefused(refusal: PromotionRefusal): Promise<void> {
-    try {
-      await this.options.store.addEvent({
-        environment: refusal.environment,
-        kind: 'promotion-refused',
-        entityRef: refusal.entityRef,
-        message: refusal.message,
-        details: {
-          entityRef: refusal.entityRef,
-          ...(refusal.version && { version: refusal.version }),
-          deploymentKind: refusal.kind,
-        },
-        actor: refusal.actor,
-      });
-    } catch (error) {
-      this.options.logger.warn('could not record a refused promotion', {
-        environment: refusal.environment,
-        entityRef: refusal.entityRef,
-        error: (error as Error).message,
-      });
     }
   }
 

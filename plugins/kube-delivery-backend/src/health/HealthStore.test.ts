@@ -1,9 +1,11 @@
 import { resolvePackagePath } from '@backstage/backend-plugin-api';
+import { mockServices } from '@backstage/backend-test-utils';
 import type { Knex } from 'knex';
 import {
   TEST_DATABASE_IDS,
   createTestDatabases,
 } from '../__testUtils__/testDatabases';
+import { EnvironmentEvents } from '../events';
 import { DatabaseHealthStore } from './HealthStore';
 import type { EnvironmentHealth } from './types';
 
@@ -84,80 +86,13 @@ describe('DatabaseHealthStore', () => {
         ),
       ).toBe(false);
       expect(await store.getHealth('dev')).toEqual(second);
-      const { items } = await store.listEvents({
-        environment: 'dev',
-        limit: 10,
-      });
+      const { items } = await new EnvironmentEvents(
+        knex,
+        mockServices.logger.mock(),
+      ).list({ environment: 'dev', limit: 10 });
       expect(items).toEqual([
         expect.objectContaining({ ...event, environment: 'dev' }),
       ]);
-    });
-
-    it('keeps the service an event concerns, and none for environment-wide ones', async () => {
-      const routeEvent = await store.addEvent({
-        environment: 'dev',
-        entityRef: 'component:default/adservice',
-        kind: 'route-changed',
-        message: 'rule added',
-        details: { ruleId: 'r1' },
-        actor: 'user:default/a',
-      });
-      expect(routeEvent.entityRef).toBe('component:default/adservice');
-      const { items } = await store.listEvents({
-        environment: 'dev',
-        limit: 10,
-      });
-      expect(items.map(e => [e.kind, e.entityRef])).toEqual([
-        ['route-changed', 'component:default/adservice'],
-      ]);
-      const healthEvent = await store.addEvent({
-        environment: 'dev',
-        kind: 'health-changed',
-        message: 'ok → error',
-        details: {},
-        actor: 'kube-delivery:health-check',
-      });
-      expect(healthEvent).not.toHaveProperty('entityRef');
-    });
-
-    it('pages events newest first with a cursor', async () => {
-      for (let i = 0; i < 5; i++) {
-        await store.addEvent({
-          environment: 'test',
-          kind: 'promotion-refused',
-          message: `refused ${i}`,
-          details: {},
-          actor: 'user:default/a',
-        });
-      }
-      await store.addEvent({
-        environment: 'dev',
-        kind: 'promotion-refused',
-        message: 'elsewhere',
-        details: {},
-        actor: 'user:default/a',
-      });
-      const page1 = await store.listEvents({ environment: 'test', limit: 3 });
-      expect(page1.items.map(e => e.message)).toEqual([
-        'refused 4',
-        'refused 3',
-        'refused 2',
-      ]);
-      expect(page1.nextCursor).toBeDefined();
-      const page2 = await store.listEvents({
-        environment: 'test',
-        limit: 3,
-        before: page1.nextCursor,
-      });
-      expect(page2.items.map(e => e.message)).toEqual([
-        'refused 1',
-        'refused 0',
-      ]);
-      expect(page2.nextCursor).toBeUndefined();
-      const all = [...page1.items, ...page2.items];
-      expect(new Set(all.map(e => e.id)).size).toBe(5);
-      const times = all.map(e => Date.parse(e.createdAt));
-      expect([...times].sort((a, b) => b - a)).toEqual(times);
     });
   });
 });

@@ -22,6 +22,7 @@ import { createTestDatabases } from '../__testUtils__/testDatabases';
 import { ClusterClients } from '../cluster';
 import type { EnvironmentConfig } from '../config/environments';
 import { EnvironmentRegistry } from '../config/EnvironmentRegistry';
+import { EnvironmentEvents } from '../events';
 import { DatabaseHealthStore, type HealthStore } from './HealthStore';
 import { diffFindings, HealthService } from './HealthService';
 import type { EnvironmentHealth, HealthFinding } from './types';
@@ -102,10 +103,12 @@ describe('environment health', () => {
   let cluster: DevCluster;
   let knex: Knex;
   let health: HealthService;
+  let timeline: EnvironmentEvents;
 
   beforeAll(async () => {
     cluster = await getDevCluster();
     knex = await databases.init('SQLITE_3');
+    timeline = new EnvironmentEvents(knex, mockServices.logger.mock());
     health = healthService({
       environments: environmentsWithGateway(cluster),
       store: await DatabaseHealthStore.create({
@@ -172,7 +175,7 @@ describe('environment health', () => {
           'kubectl label namespace test istio-injection=enabled',
         ),
       });
-      const { items } = await health.history({ environment: 'test', limit: 1 });
+      const { items } = await timeline.list({ environment: 'test', limit: 1 });
       expect(items[0]).toMatchObject({
         environment: 'test',
         kind: 'health-changed',
@@ -201,14 +204,14 @@ describe('environment health', () => {
     }
     const restored = await checkUntil('test', h => h.status === 'ok');
     expect(restored.status).toBe('ok');
-    const { items } = await health.history({ environment: 'test', limit: 2 });
+    const { items } = await timeline.list({ environment: 'test', limit: 2 });
     expect(items.map(e => e.message)).toEqual([
       'Health of test: warning → ok; sidecar-injection warning → ok',
       'Health of test: ok → warning; sidecar-injection ok → warning',
     ]);
     // No change, no event.
     await health.check('test', 'user:default/tester');
-    const again = await health.history({ environment: 'test', limit: 2 });
+    const again = await timeline.list({ environment: 'test', limit: 2 });
     expect(again.items.map(e => e.id)).toEqual(items.map(e => e.id));
   });
 
@@ -306,7 +309,7 @@ describe('environment health', () => {
     }
     const restored = await checkUntil('test', h => h.status === 'ok');
     expect(finding(restored, 'credentials')?.status).toBe('ok');
-    const { items } = await health.history({ environment: 'test', limit: 2 });
+    const { items } = await timeline.list({ environment: 'test', limit: 2 });
     expect(items.map(e => e.message)).toEqual([
       'Health of test: error → ok; credentials:patch deployments.apps error → ok',
       'Health of test: ok → error; credentials:patch deployments.apps ok → error',
@@ -555,7 +558,7 @@ describe('environment health over HTTP', () => {
     for (const [method, path] of [
       ['get', '/environments/dev/health'],
       ['post', '/environments/dev/health'],
-      ['get', '/environments/dev/history'],
+      ['get', '/environments/dev/events'],
     ] as const) {
       const response = await request(backend.server)[method](`${API}${path}`);
       expect(response.status).toBe(401);
@@ -581,7 +584,7 @@ describe('environment health over HTTP', () => {
       /^Unknown environment "nowhere"; configured: /,
     );
     const badLimit = await request(backend.server)
-      .get(`${API}/environments/dev/history?limit=1000`)
+      .get(`${API}/environments/dev/events?limit=1000`)
       .set('Authorization', auth);
     expect(badLimit.status).toBe(400);
   });
@@ -603,7 +606,7 @@ describe('environment health over HTTP', () => {
       'Lifecycle rule: 0.1.3 must succeed in dev before it may enter test',
     );
     const history = await request(backend.server)
-      .get(`${API}/environments/test/history?limit=5`)
+      .get(`${API}/environments/test/events?limit=5`)
       .set('Authorization', auth);
     expect(history.status).toBe(200);
     expect(history.body.items[0]).toMatchObject({

@@ -15,7 +15,6 @@ export {
   diffFindings,
   HealthService,
   SCHEDULED_ACTOR,
-  type PromotionRefusal,
 } from './HealthService';
 export { createHealthRouter } from './router';
 export * from './types';

@@ -25,26 +25,6 @@ export interface EnvironmentHealth {
   findings: HealthFinding[];
 }
 
-export type EnvironmentEventKind =
-  | 'health-changed'
-  | 'promotion-refused'
-  | 'route-changed'
-  | 'certificate-changed';
-
-/** One entry of an environment's history. */
-export interface EnvironmentEvent {
-  id: string;
-  environment: string;
-  kind: EnvironmentEventKind;
-  /** The service the event concerns; absent for environment-wide events. */
-  entityRef?: string;
-  message: string;
-  details: Record<string, unknown>;
-  actor: string;
-  /** ISO 8601. */
-  createdAt: string;
-}
-
 const RANK: Record<HealthStatus, number> = { ok: 0, warning: 1, error: 2 };
 
 /** The worse of the statuses; ok for none. */

@@ -9,8 +9,12 @@ import {
 import type { Knex } from 'knex';
 import { toDeployment, type DeploymentRow } from '../database';
 import { PAGE_CURSOR, rowsAfterCursor } from '../database/newestFirstPage';
-import { toEvent, type EventRow } from '../health/HealthStore';
-import type { EnvironmentEventKind } from '../health/types';
+import {
+  EVENTS_TABLE,
+  toEvent,
+  type EnvironmentEventKind,
+  type EventRow,
+} from '../events';
 
 const DEPLOYMENT_KINDS: readonly string[] = [
   'deploy',
@@ -127,7 +131,7 @@ export class DatabaseHistoryStore implements HistoryStore {
   }
 
   private async events(query: HistoryQuery): Promise<Keyed[]> {
-    let q = this.db<EventRow>('kd_environment_events')
+    let q = this.db<EventRow>(EVENTS_TABLE)
       .whereIn('kind', query.kind ? [query.kind] : [...EVENT_KINDS])
       // A gateway certificate is the environment's, not one service's, yet
       // every public service of the environment serves with it.

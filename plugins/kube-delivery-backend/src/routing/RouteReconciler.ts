@@ -10,7 +10,7 @@ import {
   type Fence,
 } from '../cluster/fence';
 import type { EnvironmentConfig } from '../config/environments';
-import type { NewEnvironmentEvent } from '../health/HealthStore';
+import type { EventRecorder } from '../events';
 import { LABEL_NAME, LABEL_TRACK, MAINLINE_TRACK } from '../manifests';
 import { serviceHosts } from '../tenancy/hosts';
 import {
@@ -123,11 +123,6 @@ export function gatewayBinding(
   };
 }
 
-/** Where route changes are recorded: the environment history. */
-export interface RouteHistory {
-  addEvent(event: NewEnvironmentEvent): Promise<unknown>;
-}
-
 export interface ReconcileResult {
   /** The object as applied (read back from the API server). */
   object: RouteObject;
@@ -176,7 +171,7 @@ interface Queue {
  * replica, reconciles of the same service are serialised and coalesced.
  *
  * A routing field owned by another field manager is a hand edit: the forced
- * apply puts it back and the environment history says so.
+ * apply puts it back and the environment timeline says so.
  */
 export class RouteReconciler {
   private readonly queues = new Map<string, Queue>();
@@ -187,7 +182,8 @@ export class RouteReconciler {
       environment: (name: string) => EnvironmentConfig;
       cluster: (environment: EnvironmentConfig) => EnvironmentCluster;
       logger: LoggerService;
-      history?: RouteHistory;
+      /** The environment timeline, where put-back hand edits are recorded. */
+      events?: EventRecorder;
     },
   ) {}
 
@@ -421,24 +417,18 @@ export class RouteReconciler {
       environment,
       entityRef: target.entityRef,
     });
-    try {
-      await this.options.history?.addEvent({
-        environment,
-        entityRef: target.entityRef,
-        kind: 'route-changed',
-        message,
-        details: {
-          action: change.action,
-          object: `${kind}/${target.service}`,
-          editors: change.editors,
-        },
-        actor: ROUTING_ACTOR,
-      });
-    } catch (error) {
-      this.options.logger.warn(`Could not record in the history: ${message}`, {
-        error: (error as Error).message,
-      });
-    }
+    await this.options.events?.record({
+      environment,
+      entityRef: target.entityRef,
+      kind: 'route-changed',
+      message,
+      details: {
+        action: change.action,
+        object: `${kind}/${target.service}`,
+        editors: change.editors,
+      },
+      actor: ROUTING_ACTOR,
+    });
   }
 }
 

@@ -6,7 +6,7 @@ import type {
 } from '@internal/plugin-kube-delivery-common';
 import type { Knex } from 'knex';
 import { migratedClient } from '../database/migrate';
-import { uuidv7 } from '../health/HealthStore';
+import { uuidv7 } from '../database/uuidv7';
 
 const TABLE = 'kd_route_rules';
 

@@ -18,7 +18,7 @@ import {
 import { parseServiceSpec, type ServiceSpec } from '../catalog';
 import type { EnvironmentCluster } from '../cluster';
 import type { EnvironmentConfig } from '../config/environments';
-import type { NewEnvironmentEvent } from '../health/HealthStore';
+import type { EventRecorder, NewEnvironmentEvent } from '../events';
 import type { ClaimedName, ClaimStore } from '../tenancy/ClaimStore';
 import {
   ANNOTATION_OWNER_REF,
@@ -34,7 +34,6 @@ import {
   assertRouteWritable,
   gatewayBinding,
   liveBranches,
-  type RouteHistory,
   type RouteTarget,
 } from './RouteReconciler';
 import type { RouteStore } from './RouteStore';
@@ -123,7 +122,7 @@ function describeRule(rule: RouteRule): string {
 
 /**
  * Routing rules of feature branches: validation, storage, reconciliation,
- * history, the route tester, branch removal and the periodic routing task.
+ * the timeline of changes, the route tester, branch removal and the periodic routing task.
  */
 export class RoutingService {
   private readonly settings: RoutingSettings;
@@ -135,7 +134,8 @@ export class RoutingService {
       environment: (name: string) => EnvironmentConfig;
       cluster: (environment: EnvironmentConfig) => EnvironmentCluster;
       settings?: RoutingSettings;
-      history?: RouteHistory;
+      /** The environment timeline, where route changes are recorded. */
+      events?: EventRecorder;
       logger?: LoggerService;
       /**
        * The entity's current spec (ingress and hosts), for reconciles without
@@ -270,18 +270,9 @@ export class RoutingService {
     return live;
   }
 
-  /** Records a route change in the environment history; a failure is logged, not thrown (the change is made). */
+  /** Records a route change in the environment timeline (never throws). */
   private async record(event: NewEnvironmentEvent) {
-    try {
-      await this.options.history?.addEvent(event);
-    } catch (error) {
-      this.options.logger?.warn(
-        `Could not record in the history: ${event.message}`,
-        {
-          error: (error as Error).message,
-        },
-      );
-    }
+    await this.options.events?.record(event);
   }
 
   /**

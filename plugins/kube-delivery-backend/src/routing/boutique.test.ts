@@ -1,5 +1,6 @@
 import {
   mockCredentials,
+  mockServices,
   type TestBackend,
 } from '@backstage/backend-test-utils';
 import type { Knex } from 'knex';
@@ -20,7 +21,7 @@ import {
   watchEvents,
 } from '../__testUtils__/routingScenario';
 import { createTestDatabases } from '../__testUtils__/testDatabases';
-import { DatabaseHealthStore } from '../health/HealthStore';
+import { EnvironmentEvents } from '../events';
 import { ROUTING_TASK_ID } from './task';
 
 jest.setTimeout(180_000);
@@ -57,7 +58,7 @@ describe('Online Boutique feature-branch routing on the local control plane', ()
       .send({ environment: 'dev', headers });
   const events = async (entityRef: string) =>
     (
-      await new DatabaseHealthStore(knex).listEvents({
+      await new EnvironmentEvents(knex, mockServices.logger.mock()).list({
         environment: 'dev',
         limit: 100,
       })

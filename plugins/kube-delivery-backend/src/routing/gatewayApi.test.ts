@@ -1,5 +1,6 @@
 import {
   mockCredentials,
+  mockServices,
   type TestBackend,
 } from '@backstage/backend-test-utils';
 import type { Knex } from 'knex';
@@ -16,7 +17,7 @@ import {
   startBoutiqueRouting,
 } from '../__testUtils__/routingScenario';
 import { createTestDatabases } from '../__testUtils__/testDatabases';
-import { DatabaseHealthStore } from '../health/HealthStore';
+import { EnvironmentEvents } from '../events';
 import { ROUTING_TASK_ID } from './task';
 
 jest.setTimeout(180_000);
@@ -213,7 +214,7 @@ describe('feature-branch routing with Gateway API HTTPRoutes on the local contro
     expect((await routeTest(ad, { userid: user })).body.destination.host).toBe(
       `${ad}-myfeature`,
     );
-    const { items } = await new DatabaseHealthStore(knex).listEvents({
+    const { items } = await new EnvironmentEvents(knex, mockServices.logger.mock()).list({
       environment: 'dev',
       limit: 50,
     });

@@ -1,7 +1,7 @@
 export { DatabaseRouteStore } from './RouteStore';
 export type { NewRouteRule, RouteStore } from './RouteStore';
 export { RouteReconciler, liveBranches } from './RouteReconciler';
-export type { RouteHistory, RouteTarget } from './RouteReconciler';
+export type { RouteTarget } from './RouteReconciler';
 export { RoutingService } from './RoutingService';
 export type {
   BranchRemoval,

@@ -23,7 +23,7 @@ import { createTestDatabases } from '../__testUtils__/testDatabases';
 import { ClusterClients } from '../cluster';
 import { EnvironmentRegistry } from '../config/EnvironmentRegistry';
 import { RouteReconciler } from './RouteReconciler';
-import { DatabaseHealthStore } from '../health/HealthStore';
+import { EnvironmentEvents } from '../events';
 import { DatabaseRouteStore } from './RouteStore';
 
 jest.setTimeout(180_000);
@@ -186,7 +186,7 @@ describe('feature-branch routing on the local control plane', () => {
       res.body.expiresAt,
     );
 
-    const { items } = await new DatabaseHealthStore(knex).listEvents({
+    const { items } = await new EnvironmentEvents(knex, mockServices.logger.mock()).list({
       environment: 'dev',
       limit: 100,
     });

@@ -1,0 +1,18 @@
+export {
+  EnvironmentEvents,
+  EVENT_CURSOR,
+  EVENTS_TABLE,
+  eventRow,
+  promotionRefusedEvent,
+  toEvent,
+  type EventRecorder,
+  type EventRow,
+  type PromotionRefusal,
+} from './EnvironmentEvents';
+export { createEventsRouter } from './router';
+export type {
+  EnvironmentEvent,
+  EnvironmentEventKind,
+  EnvironmentEventPage,
+  NewEnvironmentEvent,
+} from './types';
