@@ -12,6 +12,7 @@ import type {
 } from '@internal/plugin-kube-delivery-common';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { EnvironmentCluster } from '../cluster';
+import { LABEL_MANAGED_BY, MANAGER } from '../cluster/managedObjects';
 import type { EnvironmentConfig } from '../config/environments';
 import type { EnvironmentRegistry } from '../config/EnvironmentRegistry';
 import type { EventRecorder } from '../events';
@@ -25,7 +26,6 @@ import {
   GATEWAY_API_VERSION,
   istioGatewayPatch,
   ISTIO_GATEWAY_API_VERSION,
-  MANAGED_BY,
   missingHttps,
   tlsSecret,
   type CertManagerStatus,
@@ -620,7 +620,7 @@ function restorable(object: KubernetesObject): KubernetesObject {
 
 function isOurs(object: KubernetesObject): boolean {
   return (
-    object.metadata?.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY
+    object.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGER
   );
 }
 

@@ -1,4 +1,5 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { LABEL_MANAGED_BY, MANAGER } from '../cluster/managedObjects';
 
 /*
  * The Kubernetes objects of an environment's HTTPS: pure functions, no cluster.
@@ -21,9 +22,7 @@ export const ISTIO_GATEWAY_API_VERSION = 'networking.istio.io/v1';
 export const GATEWAY_API_VERSION = 'gateway.networking.k8s.io/v1';
 export const CERTIFICATE_API_VERSION = 'cert-manager.io/v1';
 
-/** The `app.kubernetes.io/managed-by` value of every object Kube Delivery creates. */
-export const MANAGED_BY = 'kube-delivery';
-const MANAGED_BY_LABEL = { 'app.kubernetes.io/managed-by': MANAGED_BY };
+const MANAGED_BY_LABEL = { [LABEL_MANAGED_BY]: MANAGER };
 
 export interface IstioServer {
   name?: string;
@@ -273,7 +272,9 @@ export function missingHttps(
     JSON.stringify(hosts) === JSON.stringify(target.hosts);
   if (api === 'istio') {
     const name = httpsServerName(target.environment);
-    const server = (spec.servers ?? []).find((s: IstioServer) => s.name === name);
+    const server = (spec.servers ?? []).find(
+      (s: IstioServer) => s.name === name,
+    );
     if (!server) return `it has no server "${name}"`;
     if (
       server.tls?.mode !== 'SIMPLE' ||

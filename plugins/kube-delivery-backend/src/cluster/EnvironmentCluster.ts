@@ -39,11 +39,8 @@ import {
 } from './fence';
 import { assertPodSecurityEnforced } from './podSecurity';
 import { backoffDelay } from './retry';
-import {
-  assertWritable,
-  describeOwner,
-  LABEL_OWNER,
-} from '../tenancy/ownership';
+import { assertWritable, describeOwner } from '../tenancy/ownership';
+import { FIELD_MANAGER, LABEL_OWNER } from './managedObjects';
 import {
   failedContainers,
   jobOutcome,
@@ -52,8 +49,6 @@ import {
   rolloutStatusFrom,
 } from './rollout';
 
-/** The field manager of every write Kube Delivery makes. */
-export const FIELD_MANAGER = 'kube-delivery';
 
 /** One permission to check with a SelfSubjectAccessReview, e.g. `{ verb: 'patch', group: 'apps', resource: 'deployments' }`. */
 export interface AccessCheck {

@@ -1,8 +1,17 @@
 export {
   createEnvironmentCluster,
-  FIELD_MANAGER,
   foreignReplicasOwner,
 } from './EnvironmentCluster';
+export {
+  ANNOTATION_OWNER_REF,
+  deleteOrder,
+  FIELD_MANAGER,
+  LABEL_MANAGED_BY,
+  LABEL_OWNER,
+  MANAGED_KINDS,
+  MANAGER,
+  type ManagedKind,
+} from './managedObjects';
 export type {
   AccessCheck,
   ApplyOptions,

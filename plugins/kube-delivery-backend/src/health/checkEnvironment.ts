@@ -1,6 +1,6 @@
 import { NotAllowedError, NotFoundError } from '@backstage/errors';
 import { ApiException, type V1Namespace } from '@kubernetes/client-node';
-import type { AccessCheck } from '../cluster';
+import { MANAGED_KINDS, type AccessCheck } from '../cluster';
 import type { HealthConnections } from '../cluster/ClusterClients';
 import type { Batch } from '../cluster/connection';
 import { toClusterError } from '../cluster/errors';
@@ -18,17 +18,7 @@ import {
  * as `patch`, so both are needed for every kind the runner writes.
  */
 export const DEPLOY_ACCESS: AccessCheck[] = [
-  ...(
-    [
-      ['apps', 'deployments'],
-      ['', 'services'],
-      ['', 'configmaps'],
-      ['', 'secrets'],
-      ['', 'serviceaccounts'],
-      ['policy', 'poddisruptionbudgets'],
-      ['batch', 'jobs'],
-    ] as const
-  ).flatMap(([group, resource]) =>
+  ...MANAGED_KINDS.flatMap(({ group, resource }) =>
     ['get', 'list', 'create', 'patch', 'delete'].map(verb => ({
       verb,
       group,

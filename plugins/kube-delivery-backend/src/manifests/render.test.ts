@@ -3,11 +3,8 @@ import type { V1PodSpec } from '@kubernetes/client-node';
 import type { ServiceSpec } from '../catalog';
 import { parseManifest } from './parse';
 import { renderRelease } from './render';
-import {
-  ANNOTATION_OWNER_REF,
-  LABEL_OWNER,
-  ownerHash,
-} from '../tenancy/ownership';
+import { ownerHash } from '../tenancy/ownership';
+import { ANNOTATION_OWNER_REF, LABEL_OWNER } from '../cluster/managedObjects';
 import type { RenderedRelease, RenderInput } from './types';
 
 const RELEASE_ID = '3f2a9b1c-7d4e-4c1a-9f3b-2a1b0c9d8e7f';

@@ -30,19 +30,18 @@ import type {
   RenderedRelease,
   RenderInput,
 } from './types';
+import { ownerLabels } from '../tenancy/ownership';
 import {
   ANNOTATION_OWNER_REF,
   LABEL_MANAGED_BY,
   MANAGER,
-  ownerLabels,
-} from '../tenancy/ownership';
+} from '../cluster/managedObjects';
 import {
   ANNOTATION_SMOKE_TEST,
   checkManifestObjects,
   isRecord,
 } from './validate';
 
-export { LABEL_MANAGED_BY, MANAGER };
 export const LABEL_NAME = 'app.kubernetes.io/name';
 export const LABEL_VERSION = 'app.kubernetes.io/version';
 export const LABEL_TRACK = 'kube-delivery.io/track';

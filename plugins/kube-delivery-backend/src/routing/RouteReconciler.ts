@@ -15,13 +15,11 @@ import { LABEL_NAME, LABEL_TRACK, MAINLINE_TRACK } from '../manifests';
 import { serviceHosts } from '../tenancy/hosts';
 import {
   ANNOTATION_OWNER_REF,
-  assertWritable,
   LABEL_MANAGED_BY,
   LABEL_OWNER,
   MANAGER,
-  ownerHash,
-  ownerLabels,
-} from '../tenancy/ownership';
+} from '../cluster/managedObjects';
+import { assertWritable, ownerHash, ownerLabels } from '../tenancy/ownership';
 import type { RouteStore } from './RouteStore';
 import {
   handEditors,

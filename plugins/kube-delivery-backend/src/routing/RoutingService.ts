@@ -20,13 +20,13 @@ import type { EnvironmentCluster } from '../cluster';
 import type { EnvironmentConfig } from '../config/environments';
 import type { EventRecorder, NewEnvironmentEvent } from '../events';
 import type { ClaimedName, ClaimStore } from '../tenancy/ClaimStore';
+import { ownerHash } from '../tenancy/ownership';
 import {
   ANNOTATION_OWNER_REF,
   LABEL_MANAGED_BY,
   LABEL_OWNER,
   MANAGER,
-  ownerHash,
-} from '../tenancy/ownership';
+} from '../cluster/managedObjects';
 import { deleteBranchObjects } from './branches';
 import {
   ROUTING_ACTOR,

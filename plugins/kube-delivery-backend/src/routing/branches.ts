@@ -1,20 +1,10 @@
 import type { EnvironmentCluster } from '../cluster';
 import { LABEL_NAME, LABEL_TRACK, MAINLINE_TRACK } from '../manifests';
-import { LABEL_OWNER, ownerHash, ownerSelector } from '../tenancy/ownership';
+import { ownerHash, ownerSelector } from '../tenancy/ownership';
+import { deleteOrder, LABEL_OWNER } from '../cluster/managedObjects';
 
-/**
- * The kinds a branch deploy writes (see manifests/render.ts): workloads and
- * the Service first, so nothing new is scheduled or selected while its
- * configuration goes.
- */
-const BRANCH_KINDS: ReadonlyArray<[apiVersion: string, kind: string]> = [
-  ['apps/v1', 'Deployment'],
-  ['batch/v1', 'Job'],
-  ['v1', 'Service'],
-  ['policy/v1', 'PodDisruptionBudget'],
-  ['v1', 'ConfigMap'],
-  ['v1', 'Secret'],
-];
+/** The kinds a branch deploy writes, in delete order. */
+const BRANCH_KINDS = deleteOrder(kind => kind.perBranch);
 
 /**
  * Deletes every object of one branch of a service that belongs to the
@@ -39,7 +29,7 @@ export async function deleteBranchObjects(
     entityRef,
   )}`;
   const deleted: string[] = [];
-  for (const [apiVersion, kind] of BRANCH_KINDS) {
+  for (const { apiVersion, kind } of BRANCH_KINDS) {
     const items = await cluster.list(apiVersion, kind, selector);
     for (const item of items) {
       const name = item.metadata!.name!;

@@ -7,23 +7,15 @@ import {
   cookieMatchRegex,
   validateRouteValue,
 } from '@internal/plugin-kube-delivery-common';
+import { ownerLabels } from '../tenancy/ownership';
 import {
   ANNOTATION_OWNER_REF,
   LABEL_MANAGED_BY,
   MANAGER,
-  ownerLabels,
-} from '../tenancy/ownership';
+} from '../cluster/managedObjects';
 
-export const MANAGED_BY_LABEL = LABEL_MANAGED_BY;
-export const MANAGED_BY = MANAGER;
 /** Name of the last, match-everything entry of `spec.http`. */
 export const MAINLINE_ROUTE_NAME = 'mainline';
-/**
- * The entity whose routing a managed object carries, for the periodic
- * reconcile and for people: the owner annotation of every object Kube
- * Delivery writes.
- */
-export const ENTITY_REF_ANNOTATION = ANNOTATION_OWNER_REF;
 /** `spec.http[].name` / `spec.rules[].name` of a rule's entry. */
 export const RULE_ROUTE_PREFIX = 'rule-';
 
@@ -144,11 +136,11 @@ export function routeObjectMeta(input: VirtualServiceInput): RouteObjectMeta {
     name: input.service,
     namespace: input.namespace,
     labels: {
-      [MANAGED_BY_LABEL]: MANAGED_BY,
+      [LABEL_MANAGED_BY]: MANAGER,
       ...(input.entityRef && ownerLabels(input.entityRef)),
     },
     ...(input.entityRef && {
-      annotations: { [ENTITY_REF_ANNOTATION]: input.entityRef },
+      annotations: { [ANNOTATION_OWNER_REF]: input.entityRef },
     }),
   };
 }

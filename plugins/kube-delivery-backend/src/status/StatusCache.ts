@@ -9,7 +9,7 @@ import { rolloutStatusFrom, type RolloutStatus } from '../cluster';
 import type { ClusterClients } from '../cluster/ClusterClients';
 import type { KubeConnection } from '../cluster/connection';
 import type { EnvironmentConfig } from '../config/environments';
-import { LABEL_MANAGED_BY, MANAGER } from '../manifests';
+import { LABEL_MANAGED_BY, MANAGER } from '../cluster/managedObjects';
 import { Reflector, type ReflectorStats } from './Reflector';
 
 /** Every workload object Kube Delivery renders carries this label, and so do its ReplicaSets and pods. */

@@ -4,7 +4,8 @@ import { getDevCluster, type DevCluster } from '@internal/devcluster';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { kubectlJson, uniqueName } from '../__testUtils__/deliveryHarness';
 import { createEnvironmentCluster } from '../cluster';
-import { ANNOTATION_OWNER_REF, LABEL_OWNER, ownerLabels } from './ownership';
+import { ownerLabels } from './ownership';
+import { ANNOTATION_OWNER_REF, LABEL_OWNER } from '../cluster/managedObjects';
 
 jest.setTimeout(120_000);
 

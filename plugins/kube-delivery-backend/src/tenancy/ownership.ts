@@ -1,17 +1,12 @@
 import { ConflictError } from '@backstage/errors';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
-
-/**
- * Which catalog entity an object Kube Delivery writes belongs to: a label
- * with a hash of the entity ref (label values cannot hold a ref) and an
- * annotation with the ref itself, for people and error messages.
- */
-export const LABEL_OWNER = 'kube-delivery.io/owner';
-export const ANNOTATION_OWNER_REF = 'kube-delivery.io/entity-ref';
-/** The value of `app.kubernetes.io/managed-by` on every object Kube Delivery renders. */
-export const MANAGER = 'kube-delivery';
-export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+import {
+  ANNOTATION_OWNER_REF,
+  LABEL_MANAGED_BY,
+  LABEL_OWNER,
+  MANAGER,
+} from '../cluster/managedObjects';
 
 /**
  * A stable, label-safe hash of an entity ref. Refs compare case-insensitively

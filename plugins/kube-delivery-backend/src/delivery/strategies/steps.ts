@@ -8,7 +8,7 @@ import {
 } from '../../manifests';
 import type { Fence } from '../../cluster/fence';
 import type { DeploymentJob, WritePoint } from '../DeploymentJob';
-import { LABEL_OWNER } from '../../tenancy';
+import { deleteOrder, LABEL_OWNER } from '../../cluster/managedObjects';
 
 /** A rollout or smoke test that did not succeed; the strategy decides what follows. */
 export class DeploymentCheckFailed extends Error {}
@@ -24,14 +24,8 @@ export function jobPruner(job: DeploymentJob): Pruner {
   };
 }
 
-/** Kinds a release is made of, in the order they are applied. */
-const PRUNABLE_KINDS: Array<[string, string]> = [
-  ['apps/v1', 'Deployment'],
-  ['policy/v1', 'PodDisruptionBudget'],
-  ['v1', 'Service'],
-  ['v1', 'ConfigMap'],
-  ['v1', 'Secret'],
-];
+/** The kinds whose objects of older releases are pruned, in delete order. */
+const PRUNED_KINDS = deleteOrder(kind => kind.pruned);
 
 /** The account and configuration first, so new pods start with them; then the workload. */
 export function workloadObjects(rendered: RenderedRelease): KubernetesObject[] {
@@ -171,7 +165,7 @@ export async function pruneTrack(
       kept.add(`${o.kind}/${o.metadata?.name}`);
   }
   const removed: string[] = [];
-  for (const [apiVersion, kind] of PRUNABLE_KINDS) {
+  for (const { apiVersion, kind } of PRUNED_KINDS) {
     const live = await cluster.list<KubernetesObject>(
       apiVersion,
       kind,
@@ -201,16 +195,11 @@ export async function deleteObjects(
   for (const object of [...objects].reverse()) {
     await job.assertLease();
     await job.fenced(() =>
-      cluster.delete(
-        object.apiVersion!,
-        object.kind!,
-        object.metadata!.name!,
-        {
-          propagationPolicy: 'Background',
-          owner: object.metadata?.labels?.[LABEL_OWNER],
-          fence: job.fence,
-        },
-      ),
+      cluster.delete(object.apiVersion!, object.kind!, object.metadata!.name!, {
+        propagationPolicy: 'Background',
+        owner: object.metadata?.labels?.[LABEL_OWNER],
+        fence: job.fence,
+      }),
     );
   }
 }
