@@ -72,7 +72,7 @@ describe('DatabaseDeliveryStore', () => {
         await store.updateDeployment(first.id, 'replica-a', {
           status: 'succeeded',
           finishedAt: Date.now(),
-          release: true,
+          freeLease: true,
         }),
       ).toBe(true);
       // The track is free again.
@@ -131,7 +131,7 @@ describe('DatabaseDeliveryStore', () => {
         await store.claimNext('replica-a', 10_000);
         await store.updateDeployment(d.id, 'replica-a', {
           status: 'succeeded',
-          release: true,
+          freeLease: true,
         });
       }
       const first = await store.listDeployments({ entityRef, limit: 2 });

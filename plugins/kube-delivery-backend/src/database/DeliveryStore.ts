@@ -160,11 +160,11 @@ export interface DeliveryStore {
   ): Promise<DeploymentRecord | undefined>;
   /** Extends a held lease; false when the lease was lost. */
   renewLease(id: string, owner: string, leaseMs: number): Promise<boolean>;
-  /** Writes progress only while `owner` holds an unexpired lease; false otherwise. */
+  /** Writes progress only while `owner` holds an unexpired lease; false otherwise. `freeLease`: the job is over, the lease and the track are freed. */
   updateDeployment(
     id: string,
     owner: string,
-    update: DeploymentUpdate & { release?: boolean },
+    update: DeploymentUpdate & { freeLease?: boolean },
   ): Promise<boolean>;
   /** Succeeded blue-green deployments whose previous workload is due for removal. */
   listDueCleanups(now: number): Promise<DeploymentRecord[]>;
@@ -628,7 +628,7 @@ export class DatabaseDeliveryStore implements DeliveryStore {
   async updateDeployment(
     id: string,
     owner: string,
-    update: DeploymentUpdate & { release?: boolean },
+    update: DeploymentUpdate & { freeLease?: boolean },
   ) {
     const row: Partial<DeploymentRow> = {};
     if (update.status !== undefined) row.status = update.status;
@@ -642,7 +642,7 @@ export class DatabaseDeliveryStore implements DeliveryStore {
     if (update.previousReleaseId !== undefined) {
       row.previous_release_id = update.previousReleaseId;
     }
-    if (update.release) {
+    if (update.freeLease) {
       // The job is over: free the track for the next deployment.
       row.active = false;
       row.lease_owner = null;

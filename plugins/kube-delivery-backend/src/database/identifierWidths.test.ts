@@ -79,7 +79,7 @@ describe('identifier columns', () => {
         await store.updateDeployment(deployment.id, owner, {
           status: 'succeeded',
           finishedAt: Date.now(),
-          release: true,
+          freeLease: true,
         }),
       ).toBe(true);
       expect((await store.getDeployment(deployment.id)).status).toBe(

@@ -91,7 +91,7 @@ describe.each(SHARED_DATABASES)(
       expect(
         await store.updateDeployment(id, 'replica-a', {
           status: 'succeeded',
-          release: true,
+          freeLease: true,
         }),
       ).toBe(true);
     });

@@ -11,12 +11,12 @@ import type {
   ReleaseRecord,
 } from '../database';
 import type { ApprovalBypass, ApprovalService } from '../approvals';
-import { MAINLINE_TRACK, type RenderedRelease } from '../manifests';
+import { MAINLINE_TRACK, trackOf, type RenderedRelease } from '../manifests';
 import { serviceHosts, type ClaimedName, type ClaimStore } from '../tenancy';
 import type { ClusterClients } from '../cluster/ClusterClients';
 import type { EnvironmentRegistry } from '../config/EnvironmentRegistry';
 import type { DeploymentRunner } from './DeploymentRunner';
-import { renderSnapshot } from './DeploymentRunner';
+import { renderSnapshot } from './renderSnapshot';
 import type { ReleaseService } from './ReleaseService';
 import type { RolloutStatusSource } from '../status';
 import { refusalOf } from './promotionRules';
@@ -180,9 +180,7 @@ export class DeliveryService {
     // before anything is queued.
     const rendered = renderSnapshot(release, environment).rendered;
     await this.checkTenancy(release.entityRef, spec, environment, rendered);
-    const track =
-      rendered.deployment.metadata?.labels?.['kube-delivery.io/track'] ??
-      MAINLINE_TRACK;
+    const track = trackOf(release.version, spec.name);
     const previous = await this.options.store.lastSucceeded(
       release.entityRef,
       environment.name,
@@ -235,9 +233,7 @@ export class DeliveryService {
     const { claims, clusters } = this.options;
     await claims.assertNotClaimedByOthers(environment.name, entityRef, names);
     try {
-      await clusters
-        .deploy(environment)
-        .dryRun(releaseObjects(rendered));
+      await clusters.deploy(environment).dryRun(releaseObjects(rendered));
     } catch (error) {
       // What the cluster refuses is the caller's to hear now; an unreachable
       // or refusing cluster is recorded by the job's own dry run instead.

@@ -116,7 +116,7 @@ export class DeploymentJob {
     });
   }
 
-  async update(update: DeploymentUpdate & { release?: boolean }) {
+  async update(update: DeploymentUpdate & { freeLease?: boolean }) {
     if (this.lost) throw new LeaseLostError(this.id);
     const written = await this.store.updateDeployment(this.id, this.owner, {
       ...update,

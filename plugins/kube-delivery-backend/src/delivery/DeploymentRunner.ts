@@ -1,14 +1,8 @@
 import type { LoggerService } from '@backstage/backend-plugin-api';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import type { ServiceSpec } from '../catalog';
-import type { EnvironmentConfig, RunnerSettings } from '../config/environments';
-import type {
-  DeliveryStore,
-  DeploymentRecord,
-  ReleaseRecord,
-} from '../database';
-import { parseManifest, renderRelease } from '../manifests';
+import type { RunnerSettings } from '../config/environments';
+import type { DeliveryStore, DeploymentRecord } from '../database';
 import type { ClusterClients } from '../cluster/ClusterClients';
 import type { EnvironmentRegistry } from '../config/EnvironmentRegistry';
 import { epochOf, FencedError, type Fence } from '../cluster/fence';
@@ -19,41 +13,11 @@ import {
 } from './DeploymentJob';
 import { blueGreenStrategy } from './strategies/blueGreen';
 import { inPlaceStrategy } from './strategies/inPlace';
+import { renderSnapshot } from './renderSnapshot';
 import { pruneTrack } from './strategies/steps';
-import type { RenderedVersion, Strategy } from './strategies/types';
+import type { Strategy } from './strategies/types';
 
 const MAX_CONCURRENT_JOBS = 12;
-const ANNOTATION_RESTARTED_AT = 'kube-delivery.io/restarted-at';
-
-/** Renders a release's snapshot for an environment. */
-export function renderSnapshot(
-  release: ReleaseRecord,
-  environment: EnvironmentConfig,
-  deploymentId?: string,
-): RenderedVersion {
-  const spec = release.snapshot.spec as unknown as ServiceSpec;
-  return {
-    version: release.version,
-    rendered: renderRelease({
-      spec,
-      version: release.version,
-      imageRef: release.imageRef,
-      manifest:
-        release.snapshot.manifest !== undefined
-          ? parseManifest(release.snapshot.manifest)
-          : undefined,
-      environment: {
-        name: environment.name,
-        namespace: environment.namespace,
-        minReplicas: environment.minReplicas,
-        variables: environment.variables,
-        shared: environment.shared,
-      },
-      releaseId: release.id,
-      deploymentId,
-    }),
-  };
-}
 
 /**
  * Claims queued (or abandoned) deployments from the database and runs them.
@@ -197,15 +161,11 @@ export class DeploymentRunner {
         );
       }
       const release = await store.getRelease(deployment.releaseId);
-      const target = renderSnapshot(release, environment, deployment.id);
-      if (deployment.kind === 'restart') {
-        const template = target.rendered.deployment.spec!.template;
-        template.metadata = template.metadata ?? {};
-        template.metadata.annotations = {
-          ...template.metadata.annotations,
-          [ANNOTATION_RESTARTED_AT]: deployment.createdAt,
-        };
-      }
+      const target = renderSnapshot(release, environment, {
+        deploymentId: deployment.id,
+        restartedAt:
+          deployment.kind === 'restart' ? deployment.createdAt : undefined,
+      });
       const previous =
         deployment.previousReleaseId &&
         deployment.previousReleaseId !== release.id
@@ -240,7 +200,7 @@ export class DeploymentRunner {
         phase: 'done',
         finishedAt: Date.now(),
         cleanupAfter: outcome.cleanupAfter,
-        release: true,
+        freeLease: true,
       });
       logger.info('deployment finished', { ...log, status: outcome.status });
     } catch (error) {
@@ -255,7 +215,7 @@ export class DeploymentRunner {
           message: (error as Error).message,
           phase: 'done',
           finishedAt: Date.now(),
-          release: true,
+          freeLease: true,
         })
         .catch(() => {});
     } finally {
@@ -320,10 +280,13 @@ export class DeploymentRunner {
           });
         } catch (error) {
           if (!(error instanceof FencedError)) throw error;
-          logger.warn('blue-green cleanup fenced out: a newer deployment owns the track', {
-            deploymentId: due.id,
-            error: error.message,
-          });
+          logger.warn(
+            'blue-green cleanup fenced out: a newer deployment owns the track',
+            {
+              deploymentId: due.id,
+              error: error.message,
+            },
+          );
         }
       }
       await store.clearCleanup(due.id);

@@ -1,3 +1,4 @@
 export { DeliveryService, type EnvironmentStatus } from './DeliveryService';
-export { DeploymentRunner, renderSnapshot } from './DeploymentRunner';
+export { DeploymentRunner } from './DeploymentRunner';
+export { renderSnapshot } from './renderSnapshot';
 export { ReleaseService } from './ReleaseService';

@@ -2,7 +2,7 @@ import { InputError } from '@backstage/errors';
 import type { V1PodSpec } from '@kubernetes/client-node';
 import type { ServiceSpec } from '../catalog';
 import { parseManifest } from './parse';
-import { renderRelease } from './render';
+import { ANNOTATION_RESTARTED_AT, renderRelease, trackOf } from './render';
 import { ownerHash } from '../tenancy/ownership';
 import { ANNOTATION_OWNER_REF, LABEL_OWNER } from '../cluster/managedObjects';
 import type { RenderedRelease, RenderInput } from './types';
@@ -264,6 +264,37 @@ describe('renderRelease', () => {
         expect(r.service!.spec!.selector).toEqual(r.podSelector);
       },
     );
+  });
+
+  it('names the track the pods are selected by with trackOf', () => {
+    for (const version of ['0.1.4', '0.1.4-myfeature', '2.0.0-Fix.Login']) {
+      const r = render({ version });
+      expect(r.podSelector['kube-delivery.io/track']).toBe(
+        trackOf(version, 'cartservice'),
+      );
+    }
+    expect(trackOf('0.1.4', 'cartservice')).toBe('mainline');
+    expect(trackOf('0.1.4-myfeature', 'cartservice')).not.toBe('mainline');
+  });
+
+  it("stamps a restart's time on the pod template, and nothing otherwise", () => {
+    const at = '2026-12-04T10:00:00.000Z';
+    const restarted = render({ restartedAt: at });
+    expect(
+      restarted.deployment.spec!.template.metadata!.annotations,
+    ).toMatchObject({ [ANNOTATION_RESTARTED_AT]: at });
+    const plain = render();
+    expect(
+      plain.deployment.spec!.template.metadata!.annotations,
+    ).not.toHaveProperty([ANNOTATION_RESTARTED_AT]);
+    // Only the pod template differs.
+    expect({
+      ...restarted.deployment,
+      spec: { ...restarted.deployment.spec, template: undefined },
+    }).toEqual({
+      ...plain.deployment,
+      spec: { ...plain.deployment.spec, template: undefined },
+    });
   });
 
   it('renders a mainline rolling release', () => {

@@ -53,6 +53,17 @@ export const ANNOTATION_RELEASE_ID = 'kube-delivery.io/release-id';
 export const ANNOTATION_VERSION = 'kube-delivery.io/version';
 export const ANNOTATION_CONFIG_HASH = 'kube-delivery.io/config-hash';
 export const MAINLINE_TRACK = 'mainline';
+/** On the pod template of a restart's Deployment: its time. */
+export const ANNOTATION_RESTARTED_AT = 'kube-delivery.io/restarted-at';
+
+/** The track a version runs on: `mainline`, or the slug of its feature branch. */
+export function trackOf(version: string, serviceName: string): string {
+  const parsed = parseVersion(version);
+  const branch = parsed ? branchOf(parsed) : undefined;
+  return branch === undefined
+    ? MAINLINE_TRACK
+    : branchSlug(branch, serviceName);
+}
 export const SMOKE_TARGET_ENV = 'KUBE_DELIVERY_TARGET';
 export const SMOKE_TARGET_HOST_ENV = 'KUBE_DELIVERY_TARGET_HOST';
 
@@ -396,8 +407,7 @@ export function renderRelease(input: RenderInput): RenderedRelease {
     );
   }
   const branch = branchOf(version);
-  const track =
-    branch === undefined ? MAINLINE_TRACK : branchSlug(branch, spec.name);
+  const track = trackOf(version.raw, spec.name);
   const blueGreen = spec.strategy === 'blue-green';
   const releaseSlug = idSlug(input.releaseId);
 
@@ -608,6 +618,9 @@ export function renderRelease(input: RenderInput): RenderedRelease {
             ...foreign(template?.annotations),
             ...annotations,
             [ANNOTATION_CONFIG_HASH]: configHash,
+            ...(input.restartedAt
+              ? { [ANNOTATION_RESTARTED_AT]: input.restartedAt }
+              : {}),
           },
         },
         spec: podSpec,

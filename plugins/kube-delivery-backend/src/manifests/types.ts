@@ -47,6 +47,8 @@ export interface RenderInput {
   releaseId: string;
   /** Database id of the deployment; names the smoke-test Job. */
   deploymentId?: string;
+  /** A restart's time (ISO 8601), on the pod template: the Deployment replaces its pods. */
+  restartedAt?: string;
 }
 
 export interface RenderedRelease {

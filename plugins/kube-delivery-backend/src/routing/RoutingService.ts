@@ -49,7 +49,7 @@ import {
   type RuleViewer,
 } from './ruleValues';
 import { DEFAULT_ROUTING_SETTINGS, type RoutingSettings } from './settings';
-import { RULE_ROUTE_PREFIX } from './virtualService';
+import { RULE_ROUTE_PREFIX } from './routeObjects';
 
 const KINDS: readonly RoutingKind[] = ['cookie', 'header', 'baggage'];
 /** A SemVer pre-release, as a branch appears in a version. */

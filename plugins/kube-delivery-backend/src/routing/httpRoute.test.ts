@@ -10,7 +10,7 @@ import {
   handEditors,
   routeApi,
 } from './routeApis';
-import type { VirtualServiceInput } from './virtualService';
+import type { RouteObjectInput } from './routeObjects';
 
 const SESSION = '7d3e1f6a-2b4c-4d5e-8f90-a1b2c3d4e5f6';
 
@@ -32,7 +32,7 @@ function rule(
   };
 }
 
-const input: VirtualServiceInput = {
+const input: RouteObjectInput = {
   entityRef: 'component:default/frontend',
   service: 'frontend',
   namespace: 'dev',

@@ -9,8 +9,8 @@ import {
   routedRules,
   ruleCondition,
   type RouteObjectMeta,
-  type VirtualServiceInput,
-} from './virtualService';
+  type RouteObjectInput,
+} from './routeObjects';
 
 export const HTTP_ROUTE_API = 'gateway.networking.k8s.io/v1';
 export const HTTP_ROUTE_KIND = 'HTTPRoute';
@@ -46,7 +46,7 @@ export interface HttpRouteObject {
  * a service bound to the ingress gateway, that Gateway with its hosts.
  * `input.port` is required: a Service backendRef must name its port.
  */
-export function renderHttpRoute(input: VirtualServiceInput): HttpRouteObject {
+export function renderHttpRoute(input: RouteObjectInput): HttpRouteObject {
   if (input.port === undefined) {
     throw new Error(
       `HTTPRoute of ${input.service}: the Service port is unknown`,

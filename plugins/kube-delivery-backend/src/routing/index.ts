@@ -22,4 +22,5 @@ export { readRoutingSettings } from './settings';
 export type { RoutingSettings } from './settings';
 export { scheduleRoutingTask, ROUTING_TASK_ID } from './task';
 export { renderVirtualService } from './virtualService';
-export type { VirtualService, VirtualServiceInput } from './virtualService';
+export type { VirtualService } from './virtualService';
+export type { RouteObjectInput } from './routeObjects';

@@ -8,10 +8,8 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { FIELD_MANAGER } from '../cluster';
 import type { RoutingApiName } from '../config/environments';
 import { HTTP_ROUTE_API, HTTP_ROUTE_KIND, renderHttpRoute } from './httpRoute';
-import {
-  renderVirtualService,
-  type VirtualServiceInput,
-} from './virtualService';
+import type { RouteObjectInput } from './routeObjects';
+import { renderVirtualService } from './virtualService';
 
 export const VIRTUAL_SERVICE_API = 'networking.istio.io/v1';
 export const VIRTUAL_SERVICE_KIND = 'VirtualService';
@@ -26,7 +24,7 @@ export interface RouteApi {
   specFields: readonly string[];
   /** Whether rendering needs the Service port (Gateway API backendRefs do). */
   needsPort: boolean;
-  render(input: VirtualServiceInput): RouteObject;
+  render(input: RouteObjectInput): RouteObject;
   /** The mesh's answer for a request, on the object read back from the cluster. */
   evaluate(
     live: RouteObject,

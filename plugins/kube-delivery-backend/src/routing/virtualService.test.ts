@@ -4,7 +4,8 @@ import {
 } from '@internal/plugin-kube-delivery-common';
 import { ownerHash } from '../tenancy/ownership';
 import { gatewayHostsOf } from './routeApis';
-import { VirtualServiceInput, renderVirtualService } from './virtualService';
+import type { RouteObjectInput } from './routeObjects';
+import { renderVirtualService } from './virtualService';
 
 const SESSION = '7d3e1f6a-2b4c-4d5e-8f90-a1b2c3d4e5f6';
 
@@ -45,9 +46,7 @@ const rules: RouteRule[] = [
   }),
 ];
 
-function input(
-  overrides: Partial<VirtualServiceInput> = {},
-): VirtualServiceInput {
+function input(overrides: Partial<RouteObjectInput> = {}): RouteObjectInput {
   return {
     service: 'adservice',
     namespace: 'dev',
