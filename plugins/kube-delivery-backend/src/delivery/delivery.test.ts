@@ -190,6 +190,7 @@ describe('delivery on the local control plane', () => {
     config = await get(['-n', 'dev', 'get', 'configmap', `${name}-config`]);
     expect(config.data.ADS_PER_PAGE).toBe('2');
     const deployment = await get(['-n', 'dev', 'get', 'deployment', name]);
+    expect(deployment.spec.template.spec.containers[0].image).toMatch(/:0\.1\.3$/);
 
     const history = await harness.delivery.listDeployments({ entityRef, limit: 10 });
     expect(history.items.map(d => `${d.kind} ${d.version} ${d.status}`)).toEqual([
@@ -218,6 +219,7 @@ describe('delivery on the local control plane', () => {
       'Roll back to 0.1.3:succeeded',
     ]);
     const deployment = await get(['-n', 'dev', 'get', 'deployment', name]);
+    expect(deployment.spec.template.spec.containers[0].image).toMatch(/:0\.1\.3$/);
     const status = await harness.delivery.status(`component:default/${name}`);
     const dev = status.find(s => s.environment === 'dev')!;
     expect(dev.current?.version).toBe('0.1.3');
