@@ -10,16 +10,21 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { mockServices } from '@backstage/backend-test-utils';
 import { InputError, NotAllowedError } from '@backstage/errors';
-import type { V1Deployment, V1Job } from '@kubernetes/client-node';
+import type {
+  KubernetesObject,
+  V1Deployment,
+  V1Job,
+} from '@kubernetes/client-node';
 import {
   DevCluster,
   getDevCluster,
   NEVER_READY_ANNOTATION,
 } from '@internal/devcluster';
+import { ownerLabels } from '../tenancy/ownership';
+import { foreignReplicasOwner } from './apply';
 import {
   createEnvironmentCluster,
   EnvironmentCluster,
-  foreignReplicasOwner,
 } from './EnvironmentCluster';
 import type { RolloutStatus } from './rollout';
 
@@ -201,10 +206,16 @@ describe('dryRun', () => {
 });
 
 describe('apply', () => {
-  it('is a no-op the second time (resourceVersion unchanged)', async () => {
+  it('is a no-op the second time (resourceVersion unchanged), and its change set says so', async () => {
+    // Owned, so the apply reads it first and can tell what it did.
     const cm = configMap(unique('cm'));
+    Object.assign(cm.metadata.labels, ownerLabels('component:default/apply'));
     const dep = deployment(unique('dep'), { replicas: 1 });
-    await dev.apply([cm, dep]);
+    const first = await dev.apply([cm, dep]);
+    expect(first.changes).toEqual([
+      { kind: 'ConfigMap', name: cm.metadata.name, action: 'created' },
+      { kind: 'Deployment', name: dep.metadata!.name, action: 'created' },
+    ]);
     // The Deployment controller writes status after our apply; let it settle.
     expect(
       (await dev.waitForRollout(dep.metadata!.name!, { timeoutMs: 60_000 }))
@@ -218,12 +229,23 @@ describe('apply', () => {
     ];
 
     const again = await dev.apply([cm, dep]);
-    expect(again.map(o => o.metadata?.resourceVersion)).toEqual(before);
+    expect(again.objects.map(o => o.metadata?.resourceVersion)).toEqual(before);
+    expect(again.changes.map(c => c.action)).toEqual([
+      'unchanged',
+      'unchanged',
+    ]);
     const live = await getAsAdmin('configmap', cm.metadata.name);
     expect(live.metadata.resourceVersion).toBe(before[0]);
     expect(live.metadata.managedFields.map((f: any) => f.manager)).toEqual([
       'kube-delivery',
     ]);
+    const changed = await dev.apply([
+      { ...cm, data: { a: '2' } } as KubernetesObject,
+    ]);
+    expect(changed.changes.map(c => c.action)).toEqual(['configured']);
+    // Not owned and not scalable: written without a read.
+    const unread = await dev.apply([configMap(unique('cm'))]);
+    expect(unread.changes.map(c => c.action)).toEqual(['applied']);
   });
 
   it('keeps a label another field manager added', async () => {
@@ -247,7 +269,9 @@ describe('apply', () => {
     ]);
 
     const changed = { ...cm, data: { a: '2' } };
-    const [reapplied] = await dev.apply([changed]);
+    const {
+      objects: [reapplied],
+    } = await dev.apply([changed]);
     expect(reapplied.metadata?.labels).toMatchObject({
       team: 'payments',
       [RUN_LABEL]: run,
@@ -277,9 +301,9 @@ describe('apply', () => {
     expect(owner).toMatch(/^kubectl/);
     expect(entry).toMatchObject({ operation: 'Update', subresource: 'scale' });
 
-    const [reapplied] = await dev.apply([
-      deployment(name, { replicas: 2, note: 'v2' }),
-    ]);
+    const {
+      objects: [reapplied],
+    } = await dev.apply([deployment(name, { replicas: 2, note: 'v2' })]);
     expect((reapplied as V1Deployment).spec?.replicas).toBe(3);
     const live = await getAsAdmin('deployment', name);
     expect(live.spec.replicas).toBe(3);
@@ -291,7 +315,9 @@ describe('apply', () => {
   it('sets replicas when nobody else owns them', async () => {
     const name = unique('ours');
     await dev.apply([deployment(name, { replicas: 1 })]);
-    const [reapplied] = await dev.apply([deployment(name, { replicas: 2 })]);
+    const {
+      objects: [reapplied],
+    } = await dev.apply([deployment(name, { replicas: 2 })]);
     expect((reapplied as V1Deployment).spec?.replicas).toBe(2);
   });
 });

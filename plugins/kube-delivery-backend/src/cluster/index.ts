@@ -1,7 +1,19 @@
-export {
-  createEnvironmentCluster,
-  foreignReplicasOwner,
+export { createEnvironmentCluster } from './EnvironmentCluster';
+export type {
+  EnvironmentCluster,
+  EnvironmentClusterOptions,
 } from './EnvironmentCluster';
+export { foreignReplicasOwner } from './apply';
+export type {
+  ApplyOptions,
+  Change,
+  ChangeAction,
+  ChangeSet,
+  DeleteOptions,
+  OverwrittenChange,
+} from './apply';
+export type { AccessCheck, DeniedAccess } from './access';
+export type { JobResult, RunJobOptions, WaitForRolloutOptions } from './wait';
 export {
   ANNOTATION_OWNER_REF,
   deleteOrder,
@@ -12,17 +24,6 @@ export {
   MANAGER,
   type ManagedKind,
 } from './managedObjects';
-export type {
-  AccessCheck,
-  ApplyOptions,
-  OverwrittenChange,
-  DeniedAccess,
-  EnvironmentCluster,
-  EnvironmentClusterOptions,
-  JobResult,
-  RunJobOptions,
-  WaitForRolloutOptions,
-} from './EnvironmentCluster';
 export type { ClusterTarget, ConnectionOptions } from './connection';
 export {
   ClusterClients,

@@ -1,5 +1,5 @@
 import type { V1Deployment, V1Job, V1Pod } from '@kubernetes/client-node';
-import { foreignReplicasOwner } from './EnvironmentCluster';
+import { foreignReplicasOwner } from './apply';
 import {
   failedContainers,
   jobOutcome,

@@ -296,9 +296,11 @@ export class RouteReconciler {
       try {
         // Fenced: a create that fails if it exists, or an apply with the
         // resourceVersion read above; the epoch was checked on that read.
-        [applied] = fence
-          ? await cluster.apply([body], { fence })
-          : await cluster.apply([body]);
+        [applied] = (
+          fence
+            ? await cluster.apply([body], { fence })
+            : await cluster.apply([body])
+        ).objects;
       } catch (error) {
         if (error instanceof FencedError && attempt < MAX_RECONCILE_ATTEMPTS) {
           // Written in between: read again, and check the epoch again.

@@ -208,8 +208,9 @@ function fakeCluster(objects: KubernetesObject[] = []) {
     },
     list: async (_apiVersion: string, kind: string, selector?: string) =>
       [...live.values()].filter(o => o.kind === kind && matches(o, selector)),
-    apply: async (items: KubernetesObject[]) =>
-      items.map(object => {
+    apply: async (items: KubernetesObject[]) => ({
+      changes: [],
+      objects: items.map(object => {
         const existing = live.get(key(object.kind!, object.metadata!.name!));
         const wanted = object.metadata?.resourceVersion;
         if (wanted && existing?.metadata?.resourceVersion !== wanted) {
@@ -218,6 +219,7 @@ function fakeCluster(objects: KubernetesObject[] = []) {
         writes.push(`apply ${object.kind}/${object.metadata!.name}`);
         return put(object);
       }),
+    }),
     delete: async (
       _apiVersion: string,
       kind: string,
