@@ -1,5 +1,7 @@
 import { resolvePackagePath } from '@backstage/backend-plugin-api';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import {
   TEST_DATABASE_IDS,
   createTestDatabases,
@@ -18,6 +20,35 @@ jest.setTimeout(60_000);
 
 describe('migrations', () => {
   const databases = createTestDatabases();
+
+  it('are named to sort after every migration added before them', () => {
+    // knex runs pending migrations in name order, and the existing ones are
+    // dated ahead of the calendar: one named by today's date would run
+    // before them on a fresh database. Name a new one after the newest here.
+    const addedInOrder = execFileSync(
+      'git',
+      [
+        'log',
+        '--reverse',
+        '--diff-filter=A',
+        '--format=',
+        '--name-only',
+        '--',
+        '.',
+      ],
+      { cwd: migrationsDir, encoding: 'utf8' },
+    )
+      .split('\n')
+      .map(file => path.basename(file))
+      .filter(name => migrationFiles.includes(name));
+    expect(addedInOrder.length).toBeGreaterThan(0);
+    // Files not committed yet come last, as they will be added last.
+    const order = [
+      ...addedInOrder,
+      ...migrationFiles.filter(name => !addedInOrder.includes(name)),
+    ];
+    expect(order).toEqual(migrationFiles);
+  });
 
   it.each(TEST_DATABASE_IDS)(
     'go up and down one step at a time on %p',
