@@ -3,54 +3,81 @@ import type { Deployment, DeploymentKind, Release } from './types';
 
 /** A list answer of the Kube Delivery API. @public */
 export interface ItemsResponse<T> {
+  /** The items of the list. */
   items: T[];
 }
 
 /** An environment as `GET /environments` returns it, in lifecycle order. @public */
 export interface EnvironmentSummary {
+  /** The environment's name, as configured. */
   name: string;
+  /** The namespace the environment's workloads live in. */
   namespace: string;
+  /** Whether the environment is `protected`: deployments into it wait for approval. */
   protected?: boolean;
+  /** Whether feature-branch releases may be deployed here. */
   featureBranches?: boolean;
+  /** Replica floor for every service in this environment. */
   minReplicas?: number;
+  /** The environment's ingress gateway, when one is configured. */
   gateway?: { namespace: string; name: string; hosts: string[] };
 }
 
 /** A pod of a service's Deployment, as the Environments tab shows it. @public */
 export interface RolloutPodView {
+  /** The pod's name. */
   name: string;
   /** The node the pod was scheduled to. */
   node?: string;
+  /** Whether the pod is ready. */
   ready: boolean;
   /** The pod phase (`Pending`, `Running`, ...) or `Terminating`. */
   phase: string;
+  /** The pod's IP address, once it has one. */
   ip?: string;
 }
 
 /** Where a Deployment's rollout stands, following `kubectl rollout status`. @public */
 export interface RolloutStatusView {
+  /** Whether the Deployment exists. */
   exists: boolean;
+  /** Whether the Deployment controller has observed the Deployment's latest spec. */
   observedGenerationCurrent: boolean;
+  /** Replicas the spec asks for (`spec.replicas`). */
   desired: number;
+  /** Replicas of the latest spec (`status.updatedReplicas`). */
   updated: number;
+  /** Ready replicas (`status.readyReplicas`). */
   ready: number;
+  /** Available replicas (`status.availableReplicas`). */
   available: number;
+  /** Unavailable replicas (`status.unavailableReplicas`). */
   unavailable: number;
+  /** Status of the Deployment's `Progressing` condition. */
   progressing: 'True' | 'False' | 'Unknown';
+  /** Reason of the `Progressing` condition, e.g. `NewReplicaSetAvailable`. */
   progressReason?: string;
+  /** Whether the rollout is complete, as `kubectl rollout status` decides. */
   complete: boolean;
+  /** Whether the rollout exceeded its progress deadline. */
   deadlineExceeded: boolean;
   /** In words, e.g. "2 of 3 updated replicas are available". */
   message: string;
+  /** The Deployment's pods, by name. */
   pods: RolloutPodView[];
 }
 
 /** What one environment runs of a service (`GET .../status` items). @public */
 export interface EnvironmentStatusView {
+  /** The environment's name. */
   environment: string;
+  /** The environment's namespace. */
   namespace: string;
+  /** The last mainline deployment that succeeded here: what the environment runs. */
   current?: Deployment;
+  /** Deployments here that have not finished yet. */
   active: Deployment[];
+  /** The live rollout of the service's Deployment, when it could be read. */
   rollout?: RolloutStatusView;
   /** Why the live state could not be read, in words. */
   rolloutError?: string;
@@ -58,6 +85,7 @@ export interface EnvironmentStatusView {
 
 /** A page of deployments, newest first. @public */
 export interface DeploymentListPage {
+  /** The deployments of this page. */
   items: Deployment[];
   /** Pass as `before` to get the next page; absent on the last page. */
   nextCursor?: string;
@@ -85,8 +113,11 @@ export type CertificateStatus =
 export interface GatewayRefView {
   /** `istio` (networking.istio.io Gateway) or `gateway-api` (gateway.networking.k8s.io Gateway). */
   api: 'istio' | 'gateway-api';
+  /** The gateway's namespace. */
   namespace: string;
+  /** The gateway's name. */
   name: string;
+  /** The hosts the gateway serves for this environment. */
   hosts: string[];
   /** The `kubernetes.io/tls` Secret the gateway's HTTPS server reads. */
   secretName: string;
@@ -109,14 +140,19 @@ export interface GatewayRefView {
  * facts only: the private key is never stored nor returned. @public
  */
 export interface GatewayCertificateView {
+  /** The certificate's id. */
   id: string;
+  /** The environment whose gateway it belongs to. */
   environment: string;
   /** The gateway, e.g. `istio-system/ingressgateway`. */
   gateway: string;
+  /** The gateway's hosts the certificate is for. */
   hosts: string[];
+  /** Whether it was uploaded or issued by cert-manager. */
   source: CertificateSource;
   /** Whether this is the certificate the gateway serves now (the newest upload or switch). */
   active: boolean;
+  /** The `kubernetes.io/tls` Secret it is written to. */
   secretName: string;
   /** Subject of the leaf, e.g. `CN=dev.boutique.example`; absent until cert-manager issued it. */
   subject?: string;
@@ -140,6 +176,7 @@ export interface GatewayCertificateView {
   uploadedBy: string;
   /** ISO 8601. */
   uploadedAt: string;
+  /** Its state, from its validity dates and cert-manager's Ready. */
   status: CertificateStatus;
   /** cert-manager's Ready condition; absent for uploads. */
   ready?: boolean;
@@ -151,8 +188,11 @@ export interface GatewayCertificateView {
 
 /** `GET /environments/:name/certificates`: the gateway and its certificates, newest first. @public */
 export interface GatewayCertificateListResponse {
+  /** The environment's name. */
   environment: string;
+  /** The environment's gateway. */
   gateway: GatewayRefView;
+  /** Its certificates, newest (active) first. */
   items: GatewayCertificateView[];
 }
 
@@ -167,6 +207,7 @@ export type CertificateUploadRequest =
 
 /** The answer to an upload or a switch to cert-manager. @public */
 export interface CertificateUploadResponse {
+  /** The certificate as stored. */
   certificate: GatewayCertificateView;
   /** Accepted, but worth acting on (e.g. expires within the threshold). */
   warnings: string[];
@@ -221,6 +262,7 @@ export const HISTORY_ENTRY_KINDS: readonly HistoryEntryKind[] = [
  * is refused (at most 256 characters). @public
  */
 export interface ApprovalRejectRequest {
+  /** Why it is rejected; at most 256 characters. */
   reason: string;
 }
 
@@ -231,6 +273,7 @@ export interface ApprovalRejectRequest {
  * as an emergency. Ignored where no approval is needed. @public
  */
 export interface ApprovalBypassRequest {
+  /** Deploy into a protected environment without waiting for approval. */
   bypassApproval?: boolean;
 }
 
@@ -238,10 +281,13 @@ export interface ApprovalBypassRequest {
 export interface HistoryEntry {
   /** The deployment's or the event's id. */
   id: string;
+  /** What the entry records. */
   kind: HistoryEntryKind;
+  /** The environment it happened in. */
   environment: string;
   /** ISO 8601: when the deployment was requested or the event happened. */
   createdAt: string;
+  /** The user or service that did it. */
   actor: string;
   /** One line, for people. */
   message?: string;
@@ -253,6 +299,7 @@ export interface HistoryEntry {
 
 /** A page of a service's Release history, newest first. @public */
 export interface HistoryPage {
+  /** The entries of this page. */
   items: HistoryEntry[];
   /** Pass as `before` to get the next (older) page; absent on the last page. */
   nextCursor?: string;
@@ -264,6 +311,7 @@ export interface HistoryPage {
  * `(redacted)`, so two releases can be compared line by line. @public
  */
 export interface ReleaseDetailView extends Release {
+  /** The delivery settings the release froze, from the annotations. */
   settings: {
     image: string;
     strategy: string;
@@ -280,7 +328,9 @@ export interface ReleaseDetailView extends Release {
 export interface HealthFindingView {
   /** What was checked, e.g. `cluster`, `credentials`, `gateway`. */
   check: string;
+  /** How the check went. */
   status: 'ok' | 'warning' | 'error';
+  /** What was found, in words. */
   message: string;
   /** What to do about it; empty when the status is ok. */
   action: string;
@@ -288,10 +338,13 @@ export interface HealthFindingView {
 
 /** `GET /environments/:name/health`: the latest check of an environment. @public */
 export interface EnvironmentHealthView {
+  /** The environment's name. */
   environment: string;
+  /** The worst status of its findings. */
   status: 'ok' | 'warning' | 'error';
   /** ISO 8601. */
   checkedAt: string;
+  /** One finding per check. */
   findings: HealthFindingView[];
 }
 
@@ -311,11 +364,13 @@ export interface RouteTestView {
 
 /** `PATCH …/routes/:id`: a new lifetime for a rule, counted from now. @public */
 export interface RouteExtendRequest {
+  /** Minutes from now until the rule expires. */
   ttlMinutes: number;
 }
 
 /** `DELETE …/branches/:environment/:branch`: what removing a branch deleted. @public */
 export interface BranchRemovalView {
+  /** The environment the branch was removed from. */
   environment: string;
   /** The branch's slug, as in `<service>-<slug>`. */
   branch: string;

@@ -7,17 +7,23 @@ import type { RoutingKind } from './types';
  * @public
  */
 export interface RouteRule {
+  /** The rule's id. */
   id: string;
+  /** The catalog entity whose service the rule routes. */
   entityRef: string;
+  /** The environment the rule applies in. */
   environment: string;
   /** Kubernetes Service name of the mainline, e.g. `adservice`. */
   service: string;
   /** Branch slug (see `branchSlug`), e.g. `myfeature`. */
   branch: string;
+  /** What the rule matches on: a cookie, a header or a baggage member. */
   kind: RoutingKind;
   /** Cookie name, lowercase header name, or baggage member key. */
   key: string;
+  /** The value the cookie, header or baggage member must have. */
   value: string;
+  /** The user or service that created it. */
   owner: string;
   /** ISO 8601 instant after which the rule no longer applies. */
   expiresAt: string;
@@ -118,34 +124,51 @@ export function baggageMatchRegex(key: string, value: string): string {
 
 /** An Istio StringMatch. @public */
 export interface StringMatch {
+  /** The whole value equals this. */
   exact?: string;
+  /** The value starts with this. */
   prefix?: string;
+  /** The whole value matches this RE2 pattern. */
   regex?: string;
 }
 
 /** An Istio HTTPMatchRequest (the subset this project evaluates). @public */
 export interface HttpMatchRequest {
+  /** The match block's name. */
   name?: string;
+  /** Headers that must match, by lowercase name. */
   headers?: Record<string, StringMatch>;
+  /** Headers that must not match, by lowercase name. */
   withoutHeaders?: Record<string, StringMatch>;
+  /** Matches the request path. */
   uri?: StringMatch;
+  /** Matches the HTTP method. */
   method?: StringMatch;
+  /** Matches the authority (host). */
   authority?: StringMatch;
+  /** Matches the scheme. */
   scheme?: StringMatch;
+  /** Whether `uri` matching ignores case. */
   ignoreUriCase?: boolean;
 }
 
 /** An Istio Destination. @public */
 export interface HttpDestination {
+  /** The Service the request goes to. */
   host: string;
+  /** The subset of the Service, if any. */
   subset?: string;
+  /** The port, when the Service has several. */
   port?: { number: number };
 }
 
 /** An Istio HTTPRoute: one entry of a VirtualService's `spec.http`. @public */
 export interface HttpRoute {
+  /** The entry's name. */
   name?: string;
+  /** Match blocks, any of which selects the entry; none matches every request. */
   match?: HttpMatchRequest[];
+  /** Where matched requests go. */
   route: Array<{ destination: HttpDestination; weight?: number }>;
 }
 
@@ -155,13 +178,17 @@ export interface RouteTestRequest {
   headers: Record<string, string>;
   /** Request path, query string ignored; default `/`. */
   uri?: string;
+  /** HTTP method; default from the `:method` header. */
   method?: string;
+  /** Authority (host); default from `:authority` or `host`. */
   authority?: string;
+  /** Scheme; default from the `:scheme` header. */
   scheme?: string;
 }
 
 /** Where the mesh sends a request. @public */
 export interface RouteEvaluation {
+  /** Where the request goes. */
   destination: HttpDestination;
   /** The winning entry's `name`. */
   routeName?: string;
@@ -323,35 +350,50 @@ export function evaluateHttpRoutes(
 
 /** A Gateway API HTTPHeaderMatch. @public */
 export interface GatewayHeaderMatch {
+  /** How `value` is compared; default `Exact`. */
   type?: 'Exact' | 'RegularExpression';
+  /** The header name, in any case. */
   name: string;
+  /** The value, or the regular expression. */
   value: string;
 }
 
 /** A Gateway API HTTPRouteMatch (the subset this project evaluates). @public */
 export interface GatewayRouteMatch {
+  /** Matches the request path. */
   path?: {
     type?: 'Exact' | 'PathPrefix' | 'RegularExpression';
     value?: string;
   };
+  /** Headers that must all match. */
   headers?: GatewayHeaderMatch[];
+  /** The HTTP method that must match. */
   method?: string;
 }
 
 /** A Gateway API HTTPBackendRef. @public */
 export interface GatewayBackendRef {
+  /** API group of the backend; default the core group. */
   group?: string;
+  /** Kind of the backend; default `Service`. */
   kind?: string;
+  /** The backend's name. */
   name: string;
+  /** The backend's namespace; default the route's. */
   namespace?: string;
+  /** The port of the backend. */
   port?: number;
+  /** Share of the traffic among the backends; default 1. */
   weight?: number;
 }
 
 /** A Gateway API HTTPRouteRule: one entry of an HTTPRoute's `spec.rules`. @public */
 export interface GatewayRouteRule {
+  /** The rule's name. */
   name?: string;
+  /** Matches, any of which selects the rule; none matches every request. */
   matches?: GatewayRouteMatch[];
+  /** Where matched requests go. */
   backendRefs?: GatewayBackendRef[];
 }
 

@@ -165,6 +165,7 @@ export function branchSlug(branch: string, serviceName: string): string {
 
 /** A release channel: a rule on the SemVer pre-release. @public */
 export interface VersionChannel {
+  /** The channel's name. */
   name: string;
   /** Regular expression, anchored, matched against the joined pre-release ('' for mainline). */
   prerelease: string;

@@ -13,7 +13,9 @@ export {
 } from './plugin';
 export { kubeDeliveryApiRef, KubeDeliveryClient } from './api';
 export type {
+  HistoryOptions,
   KubeDeliveryApi,
   ListDeploymentsOptions,
+  NewRouteRule,
   ReleaseSelector,
 } from './api';

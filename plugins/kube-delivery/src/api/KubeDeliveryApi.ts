@@ -26,7 +26,9 @@ export type ReleaseSelector =
 
 /** Filters and paging for the deployment history. @public */
 export interface ListDeploymentsOptions {
+  /** Only deployments to this environment. */
   environment?: string;
+  /** At most this many items per page. */
   limit?: number;
   /** A `nextCursor` from an earlier page. */
   before?: string;
@@ -34,17 +36,21 @@ export interface ListDeploymentsOptions {
 
 /** Filters and paging for the Release history. @public */
 export interface HistoryOptions extends ListDeploymentsOptions {
+  /** Only entries of this kind. */
   kind?: HistoryEntryKind;
 }
 
 /** A routing rule to create; the owner is the caller. @public */
 export interface NewRouteRule {
+  /** The environment the rule applies in. */
   environment: string;
   /** The feature branch as in the version's pre-release, e.g. `myfeature`. */
   branch: string;
   /** Default: the service's `kube-delivery.io/routing` annotation. */
   kind?: RoutingKind;
+  /** Cookie name, header name or baggage key; default: the service's routing key. */
   key?: string;
+  /** The value the request must carry to reach the branch. */
   value: string;
   /** Default 8 hours. */
   ttlMinutes?: number;
@@ -52,27 +58,35 @@ export interface NewRouteRule {
 
 /** The Kube Delivery backend, as the frontend uses it. @public */
 export interface KubeDeliveryApi {
+  /** The configured environments, in lifecycle order. */
   listEnvironments(): Promise<EnvironmentSummary[]>;
+  /** Per environment: what runs of the entity, its live rollout and active deployments. */
   getStatus(entityRef: string): Promise<EnvironmentStatusView[]>;
+  /** The entity's releases. */
   listReleases(entityRef: string): Promise<ReleaseView[]>;
+  /** A page of the entity's deployments, newest first. */
   listDeployments(
     entityRef: string,
     options?: ListDeploymentsOptions,
   ): Promise<DeploymentListPage>;
+  /** One deployment with its steps. */
   getDeployment(entityRef: string, id: string): Promise<Deployment>;
   /** Into a protected environment the deployment waits for approval (`waiting-approval`) unless `bypassApproval`. */
   deploy(
     entityRef: string,
     request: ReleaseSelector & ApprovalBypassRequest,
   ): Promise<Deployment>;
+  /** Redeploys an earlier release to an environment. */
   rollback(
     entityRef: string,
     request: ReleaseSelector & ApprovalBypassRequest,
   ): Promise<Deployment>;
+  /** Deploys to an environment what succeeded in the previous lifecycle environment. */
   promote(
     entityRef: string,
     request: { environment: string } & ApprovalBypassRequest,
   ): Promise<Deployment>;
+  /** Restarts what an environment runs of the entity. */
   restart(
     entityRef: string,
     request: { environment: string },
@@ -86,13 +100,18 @@ export interface KubeDeliveryApi {
     reason: string,
   ): Promise<Deployment>;
 
+  /** A page of the entity's Release history, newest first. */
   getHistory(entityRef: string, options?: HistoryOptions): Promise<HistoryPage>;
+  /** One release with its delivery settings and manifest. */
   getRelease(entityRef: string, id: string): Promise<ReleaseDetailView>;
+  /** The latest health check of an environment. */
   getEnvironmentHealth(environment: string): Promise<EnvironmentHealthView>;
   /** Checks the environment now instead of waiting for the schedule. */
   checkEnvironmentHealth(environment: string): Promise<EnvironmentHealthView>;
 
+  /** The entity's feature-branch routing rules. */
   listRoutes(entityRef: string): Promise<RouteRule[]>;
+  /** Creates a routing rule owned by the caller. */
   createRoute(entityRef: string, rule: NewRouteRule): Promise<RouteRule>;
   /** Moves a rule's expiry to `ttlMinutes` from now. */
   extendRoute(
@@ -100,6 +119,7 @@ export interface KubeDeliveryApi {
     id: string,
     ttlMinutes: number,
   ): Promise<RouteRule>;
+  /** Deletes a routing rule. */
   deleteRoute(entityRef: string, id: string): Promise<void>;
   /** Removes a feature branch's deployment and its rules from an environment. */
   removeBranch(
@@ -107,14 +127,17 @@ export interface KubeDeliveryApi {
     environment: string,
     branch: string,
   ): Promise<BranchRemovalView>;
+  /** Where a request with these headers goes in an environment. */
   testRoute(
     entityRef: string,
     request: { environment: string; headers: Record<string, string> },
   ): Promise<RouteTestView>;
 
+  /** An environment's gateway and its certificates. */
   listCertificates(
     environment: string,
   ): Promise<GatewayCertificateListResponse>;
+  /** Uploads a certificate for an environment's gateway. */
   uploadCertificate(
     environment: string,
     request: CertificateUploadRequest,

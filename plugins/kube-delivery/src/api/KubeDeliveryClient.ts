@@ -39,6 +39,7 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     this.fetchApi = options.fetchApi;
   }
 
+  /** {@inheritDoc KubeDeliveryApi.listEnvironments} */
   async listEnvironments(): Promise<EnvironmentSummary[]> {
     const body = await this.request<ItemsResponse<EnvironmentSummary>>(
       '/environments',
@@ -46,6 +47,7 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     return body.items;
   }
 
+  /** {@inheritDoc KubeDeliveryApi.getStatus} */
   async getStatus(entityRef: string): Promise<EnvironmentStatusView[]> {
     const body = await this.request<ItemsResponse<EnvironmentStatusView>>(
       `${entityPath(entityRef)}/status`,
@@ -53,6 +55,7 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     return body.items;
   }
 
+  /** {@inheritDoc KubeDeliveryApi.listReleases} */
   async listReleases(entityRef: string): Promise<ReleaseView[]> {
     const body = await this.request<ItemsResponse<ReleaseView>>(
       `${entityPath(entityRef)}/releases`,
@@ -60,6 +63,7 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     return body.items;
   }
 
+  /** {@inheritDoc KubeDeliveryApi.listDeployments} */
   async listDeployments(
     entityRef: string,
     options: ListDeploymentsOptions = {},
@@ -69,12 +73,14 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     );
   }
 
+  /** {@inheritDoc KubeDeliveryApi.getDeployment} */
   async getDeployment(entityRef: string, id: string): Promise<Deployment> {
     return this.request<Deployment>(
       `${entityPath(entityRef)}/deployments/${encodeURIComponent(id)}`,
     );
   }
 
+  /** {@inheritDoc KubeDeliveryApi.deploy} */
   async deploy(
     entityRef: string,
     request: ReleaseSelector & ApprovalBypassRequest,
@@ -82,6 +88,7 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     return this.post(`${entityPath(entityRef)}/deployments`, request);
   }
 
+  /** {@inheritDoc KubeDeliveryApi.rollback} */
   async rollback(
     entityRef: string,
     request: ReleaseSelector & ApprovalBypassRequest,
@@ -89,6 +96,7 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     return this.post(`${entityPath(entityRef)}/rollbacks`, request);
   }
 
+  /** {@inheritDoc KubeDeliveryApi.promote} */
   async promote(
     entityRef: string,
     request: { environment: string } & ApprovalBypassRequest,
@@ -96,6 +104,7 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     return this.post(`${entityPath(entityRef)}/promotions`, request);
   }
 
+  /** {@inheritDoc KubeDeliveryApi.approveDeployment} */
   async approveDeployment(entityRef: string, id: string) {
     return this.post(
       `${entityPath(entityRef)}/deployments/${encodeURIComponent(id)}/approve`,
@@ -103,6 +112,7 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     );
   }
 
+  /** {@inheritDoc KubeDeliveryApi.rejectDeployment} */
   async rejectDeployment(entityRef: string, id: string, reason: string) {
     return this.post(
       `${entityPath(entityRef)}/deployments/${encodeURIComponent(id)}/reject`,
@@ -110,10 +120,12 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     );
   }
 
+  /** {@inheritDoc KubeDeliveryApi.restart} */
   async restart(entityRef: string, request: { environment: string }) {
     return this.post(`${entityPath(entityRef)}/restarts`, request);
   }
 
+  /** {@inheritDoc KubeDeliveryApi.getHistory} */
   async getHistory(
     entityRef: string,
     options: HistoryOptions = {},
@@ -123,12 +135,14 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     );
   }
 
+  /** {@inheritDoc KubeDeliveryApi.getRelease} */
   async getRelease(entityRef: string, id: string): Promise<ReleaseDetailView> {
     return this.request<ReleaseDetailView>(
       `${entityPath(entityRef)}/releases/${encodeURIComponent(id)}`,
     );
   }
 
+  /** {@inheritDoc KubeDeliveryApi.getEnvironmentHealth} */
   async getEnvironmentHealth(
     environment: string,
   ): Promise<EnvironmentHealthView> {
@@ -137,6 +151,7 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     );
   }
 
+  /** {@inheritDoc KubeDeliveryApi.checkEnvironmentHealth} */
   async checkEnvironmentHealth(
     environment: string,
   ): Promise<EnvironmentHealthView> {
@@ -147,6 +162,7 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     );
   }
 
+  /** {@inheritDoc KubeDeliveryApi.listRoutes} */
   async listRoutes(entityRef: string): Promise<RouteRule[]> {
     const body = await this.request<ItemsResponse<RouteRule>>(
       `${entityPath(entityRef)}/routes`,
@@ -154,6 +170,7 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     return body.items;
   }
 
+  /** {@inheritDoc KubeDeliveryApi.createRoute} */
   async createRoute(entityRef: string, rule: NewRouteRule) {
     return this.send<RouteRule>(
       'POST',
@@ -162,6 +179,7 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     );
   }
 
+  /** {@inheritDoc KubeDeliveryApi.extendRoute} */
   async extendRoute(entityRef: string, id: string, ttlMinutes: number) {
     return this.send<RouteRule>(
       'PATCH',
@@ -170,6 +188,7 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     );
   }
 
+  /** {@inheritDoc KubeDeliveryApi.deleteRoute} */
   async deleteRoute(entityRef: string, id: string): Promise<void> {
     await this.request(
       `${entityPath(entityRef)}/routes/${encodeURIComponent(id)}`,
@@ -177,6 +196,7 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     );
   }
 
+  /** {@inheritDoc KubeDeliveryApi.removeBranch} */
   async removeBranch(
     entityRef: string,
     environment: string,
@@ -190,6 +210,7 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     );
   }
 
+  /** {@inheritDoc KubeDeliveryApi.testRoute} */
   async testRoute(
     entityRef: string,
     request: { environment: string; headers: Record<string, string> },
@@ -201,6 +222,7 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     );
   }
 
+  /** {@inheritDoc KubeDeliveryApi.listCertificates} */
   async listCertificates(
     environment: string,
   ): Promise<GatewayCertificateListResponse> {
@@ -209,6 +231,7 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     );
   }
 
+  /** {@inheritDoc KubeDeliveryApi.uploadCertificate} */
   async uploadCertificate(
     environment: string,
     request: CertificateUploadRequest,
@@ -220,6 +243,7 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     );
   }
 
+  /** {@inheritDoc KubeDeliveryApi.useCertManager} */
   async useCertManager(environment: string) {
     return this.send<CertificateUploadResponse>(
       'POST',
