@@ -8,7 +8,11 @@ import type {
   RouteRule,
 } from '@internal/plugin-kube-delivery-common';
 
-/** Where the Kube Delivery API is and how to authenticate to it, asked per request. */
+/**
+ * Where the Kube Delivery API is and how to authenticate to it, asked per request.
+ *
+ * @public
+ */
 export interface KubeDeliveryClientOptions {
   /** The plugin's base URL, e.g. `http://localhost:7007/api/kube-delivery`. */
   baseUrl: () => Promise<string>;
@@ -16,9 +20,13 @@ export interface KubeDeliveryClientOptions {
   token: () => Promise<string>;
 }
 
+/** How {@link KubeDeliveryClient.waitForDeployment} polls. @public */
 export interface WaitOptions {
+  /** Milliseconds between polls; default 1000. */
   pollIntervalMs?: number;
+  /** Milliseconds after which waiting fails; default 600000 (10 minutes). */
   timeoutMs?: number;
+  /** Stops waiting when aborted. */
   signal?: AbortSignal;
 }
 
@@ -26,10 +34,13 @@ export interface WaitOptions {
  * A small client of the Kube Delivery HTTP API, the one CI uses: the
  * scaffolder actions and the demo seed go through it, so they exercise the
  * same permission checks, validation and audit trail as everyone else.
+ *
+ * @public
  */
 export class KubeDeliveryClient {
   constructor(private readonly options: KubeDeliveryClientOptions) {}
 
+  /** Creates a release of the entity (`POST …/releases`). */
   createRelease(
     entityRef: string,
     body: { version: string; tag?: string; digest?: string },
@@ -37,6 +48,7 @@ export class KubeDeliveryClient {
     return this.request('POST', `${entityPath(entityRef)}/releases`, body);
   }
 
+  /** The entity's releases. */
   async listReleases(entityRef: string): Promise<Release[]> {
     const page = await this.request<ItemsResponse<Release>>(
       'GET',
@@ -45,6 +57,7 @@ export class KubeDeliveryClient {
     return page.items;
   }
 
+  /** Deploys a version of the entity to an environment (`POST …/deployments`). */
   deploy(
     entityRef: string,
     body: { environment: string; version: string },
@@ -52,6 +65,7 @@ export class KubeDeliveryClient {
     return this.request('POST', `${entityPath(entityRef)}/deployments`, body);
   }
 
+  /** One deployment with its steps. */
   getDeployment(entityRef: string, id: string): Promise<Deployment> {
     return this.request(
       'GET',
@@ -59,6 +73,7 @@ export class KubeDeliveryClient {
     );
   }
 
+  /** The entity's latest deployments (up to 100) in an environment, newest first. */
   async listDeployments(
     entityRef: string,
     environment: string,
@@ -98,6 +113,7 @@ export class KubeDeliveryClient {
     }
   }
 
+  /** The entity's routing rules in an environment. */
   async listRoutes(
     entityRef: string,
     environment: string,
@@ -110,6 +126,7 @@ export class KubeDeliveryClient {
     return page.items;
   }
 
+  /** Creates a feature-branch routing rule owned by the caller. */
   createRoute(
     entityRef: string,
     body: {
@@ -145,7 +162,12 @@ export class KubeDeliveryClient {
   }
 }
 
-/** `/entities/:kind/:namespace/:name` of an entity reference such as `component:default/adservice`. */
+/**
+ * `/entities/:kind/:namespace/:name` of an entity reference such as
+ * `component:default/adservice`.
+ *
+ * @public
+ */
 export function entityPath(entityRef: string): string {
   const { kind, namespace, name } = parseEntityRef(entityRef, {
     defaultKind: 'component',
