@@ -1,8 +1,9 @@
 /*
  * Seeds the local portal's demo state through Kube Delivery's own API with
- * the static CI token of app-config.yaml (see seedDemo for what it creates).
- * scripts/dev.sh runs it once the backend answers; it is idempotent, so it
- * runs on every start and does nothing once the state is there.
+ * the static CI token of app-config.yaml (packages/backend/src/demo/seedDemo.ts
+ * says what it creates). scripts/dev.sh runs it once the backend answers; it
+ * is idempotent, so it runs on every start and does nothing once the state
+ * is there.
  *
  *   node -r @backstage/cli/config/nodeTransform.cjs scripts/demo-seed.ts
  *
@@ -10,10 +11,7 @@
  * (scripts/dev.sh sets it to the checkout's random token) point it elsewhere.
  */
 import { KubeDeliveryClient } from '../plugins/scaffolder-backend-module-kube-delivery/src/client';
-import {
-  seedDemo,
-  type SeedSummary,
-} from '../plugins/scaffolder-backend-module-kube-delivery/src/demo';
+import { seedDemo, type SeedSummary } from '../packages/backend/src/demo';
 
 const backendUrl = process.env.KUBE_DELIVERY_URL ?? 'http://localhost:7007';
 const token = process.env.KUBE_DELIVERY_CI_TOKEN;

@@ -1,5 +1,4 @@
 import { createBackend } from '@backstage/backend-defaults';
-import { catalogModuleKubeDeliveryLocalPublish } from '@internal/plugin-scaffolder-backend-module-kube-delivery';
 import { permissionModuleKubeDeliveryPolicy } from './permissionPolicy';
 
 const backend = createBackend();
@@ -10,8 +9,13 @@ backend.add(import('@backstage/plugin-auth-backend'));
 backend.add(import('@backstage/plugin-auth-backend-module-guest-provider'));
 
 backend.add(import('@backstage/plugin-catalog-backend'));
-// Lets kube-delivery:publish:local register file locations when configured
-backend.add(catalogModuleKubeDeliveryLocalPublish);
+// Lets the catalog register file locations (what kube-delivery:publish:local
+// registers) when kubeDelivery.catalog.allowFileLocations is true.
+backend.add(
+  import(
+    '@internal/plugin-catalog-backend-module-kube-delivery-file-locations'
+  ),
+);
 backend.add(
   import('@backstage/plugin-catalog-backend-module-scaffolder-entity-model'),
 );

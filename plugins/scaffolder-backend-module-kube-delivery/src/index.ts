@@ -5,6 +5,5 @@
  * @packageDocumentation
  */
 export { scaffolderModuleKubeDelivery as default } from './module';
-export { catalogModuleKubeDeliveryLocalPublish } from './module';
 export { KubeDeliveryClient, entityPath } from './client';
 export type { KubeDeliveryClientOptions, WaitOptions } from './client';

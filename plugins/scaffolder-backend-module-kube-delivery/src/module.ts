@@ -3,10 +3,7 @@ import {
   coreServices,
   createBackendModule,
 } from '@backstage/backend-plugin-api';
-import {
-  catalogLocationsExtensionPoint,
-  catalogServiceRef,
-} from '@backstage/plugin-catalog-node';
+import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { scaffolderActionsExtensionPoint } from '@backstage/plugin-scaffolder-node';
 import { createDeployAction } from './actions/deploy';
 import { createPublishLocalAction } from './actions/publishLocal';
@@ -14,11 +11,16 @@ import { createReleaseAction } from './actions/createRelease';
 import { serviceClient } from './actions/serviceClient';
 
 const PUBLISH_DIRECTORY_KEY = 'kubeDelivery.scaffolder.publishDirectory';
+/** The switch of the file-locations catalog module (its own package). */
+const ALLOW_FILE_LOCATIONS_KEY = 'kubeDelivery.catalog.allowFileLocations';
 
 /**
  * Scaffolder actions of Kube Delivery: `kube-delivery:release:create`,
  * `kube-delivery:deploy`, and, when `kubeDelivery.scaffolder.publishDirectory`
- * is configured, `kube-delivery:publish:local`.
+ * is configured, `kube-delivery:publish:local`. That action registers `file`
+ * locations, which the catalog refuses unless a catalog module allows them
+ * (`@internal/plugin-catalog-backend-module-kube-delivery-file-locations`
+ * with `kubeDelivery.catalog.allowFileLocations: true`).
  *
  * @public
  */
@@ -32,9 +34,10 @@ export const scaffolderModuleKubeDelivery = createBackendModule({
         discovery: coreServices.discovery,
         auth: coreServices.auth,
         config: coreServices.rootConfig,
+        logger: coreServices.logger,
         catalog: catalogServiceRef,
       },
-      async init({ scaffolder, discovery, auth, config, catalog }) {
+      async init({ scaffolder, discovery, auth, config, logger, catalog }) {
         const client = serviceClient({ discovery, auth });
         scaffolder.addActions(
           createReleaseAction({ client }),
@@ -50,32 +53,11 @@ export const scaffolderModuleKubeDelivery = createBackendModule({
               catalog,
             }),
           );
-        }
-      },
-    });
-  },
-});
-
-/**
- * Lets the catalog register `file` locations (besides `url`) when
- * `kubeDelivery.scaffolder.publishDirectory` is configured, so
- * `kube-delivery:publish:local` can register what it wrote. Without that
- * setting it changes nothing.
- *
- * @public
- */
-export const catalogModuleKubeDeliveryLocalPublish = createBackendModule({
-  pluginId: 'catalog',
-  moduleId: 'kube-delivery-local-publish',
-  register(reg) {
-    reg.registerInit({
-      deps: {
-        locations: catalogLocationsExtensionPoint,
-        config: coreServices.rootConfig,
-      },
-      async init({ locations, config }) {
-        if (config.getOptionalString(PUBLISH_DIRECTORY_KEY)) {
-          locations.setAllowedLocationTypes(['url', 'file']);
+          if (!config.getOptionalBoolean(ALLOW_FILE_LOCATIONS_KEY)) {
+            logger.warn(
+              `${PUBLISH_DIRECTORY_KEY} is set but ${ALLOW_FILE_LOCATIONS_KEY} is not: kube-delivery:publish:local will fail to register what it publishes unless the catalog allows file locations`,
+            );
+          }
         }
       },
     });

@@ -40,10 +40,8 @@ import {
   devClusterAppConfig,
   REPO_ROOT,
 } from '../__testUtils__/devClusterConfig';
-import {
-  catalogModuleKubeDeliveryLocalPublish,
-  scaffolderModuleKubeDelivery,
-} from '../module';
+import catalogModuleKubeDeliveryFileLocations from '@internal/plugin-catalog-backend-module-kube-delivery-file-locations';
+import { scaffolderModuleKubeDelivery } from '../module';
 
 jest.setTimeout(300_000);
 
@@ -160,7 +158,7 @@ beforeAll(async () => {
     features: [
       catalogPlugin,
       scaffolderEntityModel,
-      catalogModuleKubeDeliveryLocalPublish,
+      catalogModuleKubeDeliveryFileLocations,
       scaffolderPlugin,
       scaffolderModuleKubeDelivery,
       kubeDeliveryPlugin,
@@ -177,6 +175,7 @@ beforeAll(async () => {
           kubeDelivery: {
             ...(await devClusterAppConfig()).kubeDelivery,
             scaffolder: { publishDirectory },
+            catalog: { allowFileLocations: true },
           },
         },
       }),

@@ -3,7 +3,7 @@ import type {
   GatewayCertificateListResponse,
   RouteRule,
 } from '@internal/plugin-kube-delivery-common';
-import type { KubeDeliveryClient } from '../client';
+import type { KubeDeliveryClient } from '@internal/plugin-scaffolder-backend-module-kube-delivery';
 import { generateDemoCertificate } from './demoCertificate';
 
 /** What the demo seeds: Online Boutique of examples/online-boutique. */

@@ -27,12 +27,15 @@ import type {
 import catalogPlugin from '@backstage/plugin-catalog-backend';
 import kubeDeliveryPlugin from '@internal/plugin-kube-delivery-backend';
 /* eslint-enable @backstage/no-mixed-plugin-imports */
-import { entityPath, KubeDeliveryClient } from '../client';
 import {
-  devClusterAppConfig,
-  exampleCatalogConfig,
-} from '../__testUtils__/devClusterConfig';
-import { startKubernetesPlugin } from '../__testUtils__/kubernetesPlugin';
+  entityPath,
+  KubeDeliveryClient,
+} from '@internal/plugin-scaffolder-backend-module-kube-delivery';
+// The devcluster's app-config as the scaffolder module's tests read it.
+// eslint-disable-next-line @backstage/no-forbidden-package-imports
+import { devClusterAppConfig } from '@internal/plugin-scaffolder-backend-module-kube-delivery/src/__testUtils__/devClusterConfig';
+import { exampleCatalogConfig } from './__testUtils__/exampleCatalog';
+import { startKubernetesPlugin } from './__testUtils__/kubernetesPlugin';
 import {
   BOUTIQUE_SERVICES,
   BRANCH,

@@ -4,7 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { exampleCatalogConfig } from './devClusterConfig';
+import { exampleCatalogConfig } from './exampleCatalog';
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -50,9 +50,10 @@ export async function startKubernetesPlugin(options: {
       '--config',
       configFile,
     ],
-    // A backend looks for its package.json upwards from its working directory.
+    // A backend looks for its package.json upwards from its working
+    // directory: packages/backend's.
     {
-      cwd: path.resolve(__dirname, '../..'),
+      cwd: path.resolve(__dirname, '../../..'),
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
