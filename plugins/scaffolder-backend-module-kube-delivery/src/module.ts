@@ -19,8 +19,10 @@ const ALLOW_FILE_LOCATIONS_KEY = 'kubeDelivery.catalog.allowFileLocations';
  * `kube-delivery:deploy`, and, when `kubeDelivery.scaffolder.publishDirectory`
  * is configured, `kube-delivery:publish:local`. That action registers `file`
  * locations, which the catalog refuses unless a catalog module allows them
- * (`@internal/plugin-catalog-backend-module-kube-delivery-file-locations`
- * with `kubeDelivery.catalog.allowFileLocations: true`).
+ * (the package in plugins/catalog-backend-module-kube-delivery-file-locations,
+ * with `kubeDelivery.catalog.allowFileLocations: true`). The package is not
+ * named by its scope here: `stripInternal` drops any declaration whose doc
+ * comment contains that scope's at-sign spelling, and this one with it.
  *
  * @public
  */
