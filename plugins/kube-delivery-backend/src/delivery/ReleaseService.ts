@@ -15,10 +15,9 @@ import { readManifestFile } from '../catalog/resolveManifestLocation';
 import type { ChannelConfig } from '../config/environments';
 import type { DeliveryStore, ReleaseRecord } from '../database';
 import type { ContainerFeed, FeedTag } from '../feed';
+import { DIGEST, TAG } from '../feed/imageReference';
 import { MAX_MANIFEST_BYTES, parseManifest } from '../manifests';
 
-const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
 
 export interface CreateReleaseInput {
   entity: Entity;
@@ -101,12 +100,12 @@ export class ReleaseService {
         )}" is not SemVer 2.0.0, e.g. 0.1.4 or 0.1.4-myfeature`,
       );
     }
-    if (input.tag !== undefined && !TAG_PATTERN.test(input.tag)) {
+    if (input.tag !== undefined && !TAG.test(input.tag)) {
       throw new InputError(
         'Image tag must be 1 to 128 characters of letters, digits, "_", "." and "-", not starting with "." or "-"',
       );
     }
-    if (input.digest !== undefined && !DIGEST_PATTERN.test(input.digest)) {
+    if (input.digest !== undefined && !DIGEST.test(input.digest)) {
       throw new InputError(
         'Image digest must look like sha256:<64 hex digits>',
       );

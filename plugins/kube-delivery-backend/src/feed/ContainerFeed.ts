@@ -7,7 +7,7 @@ import {
   type ParsedVersion,
 } from '@internal/plugin-kube-delivery-common';
 import { readRegistryConfigs, type RegistryConfig } from './config';
-import { assertTag, parseImageRepository } from './imageReference';
+import { assertTag, DIGEST, parseImageRepository } from './imageReference';
 import { RegistryClient, type RegistryClientOptions } from './RegistryClient';
 
 /** A SemVer tag of an image repository. */
@@ -46,7 +46,6 @@ export const MANIFEST_MEDIA_TYPES = [
   'application/vnd.docker.distribution.manifest.v2+json',
 ];
 const MANIFEST_ACCEPT = MANIFEST_MEDIA_TYPES.join(', ');
-const DIGEST = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
 
 export class RegistryContainerFeed implements ContainerFeed {
   private readonly clients = new Map<string, RegistryClient>();

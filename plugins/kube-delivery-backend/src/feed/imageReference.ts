@@ -15,8 +15,18 @@ const MAX_REFERENCE_LENGTH = 512;
 /** Repository path components, from the distribution reference grammar. */
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const MAX_PATH_LENGTH = 255;
+/*
+ * The one place that says what an image tag and digest are, for the
+ * release API, the feed and the renderer alike.
+ */
+
 /** A tag, from the distribution reference grammar. */
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+export const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+/**
+ * A digest Kube Delivery pins: sha256, as registries compute it. The feed
+ * computes one itself when a registry declares another algorithm.
+ */
+export const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 function quote(text: string): string {
   return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);

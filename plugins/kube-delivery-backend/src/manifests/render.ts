@@ -22,6 +22,7 @@ import type {
 import { ANNOTATION_KUBERNETES_ID, isDnsLabel, isLabelValue } from '../catalog';
 import { quote } from '../catalog/annotationValues';
 import type { ServiceSpec } from '../catalog';
+import { DIGEST, TAG } from '../feed/imageReference';
 import { contentHash, idSlug, versionLabel, withSuffix } from './names';
 import { placeholderValues, substituteInTree } from './placeholders';
 import type {
@@ -76,8 +77,6 @@ const MAX_PROGRESS_DEADLINE = 1800;
 const DEFAULT_SMOKE_DEADLINE = 300;
 const MAX_SMOKE_DEADLINE = 3600;
 const SMOKE_TTL = 3600;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 type StringMap = Record<string, string>;
 
