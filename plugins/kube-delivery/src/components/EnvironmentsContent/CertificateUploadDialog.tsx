@@ -69,6 +69,36 @@ function FilePicker(props: {
  * (pasted or read from files) or a PKCS#12 file and its password. The key
  * stays in this dialog's state only until it is sent or the dialog closes.
  */
+
+/** A monospace text area for PEM text; a secret one is not autocompleted. */
+function PemField(props: {
+  id: string;
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+  secret?: boolean;
+}) {
+  return (
+    <TextField
+      id={props.id}
+      label={props.label}
+      multiline
+      minRows={4}
+      maxRows={10}
+      fullWidth
+      variant="outlined"
+      margin="normal"
+      value={props.value}
+      onChange={e => props.onChange(e.target.value)}
+      inputProps={{
+        spellCheck: false,
+        ...(props.secret && { autoComplete: 'off' }),
+        style: { fontFamily: 'monospace' },
+      }}
+    />
+  );
+}
+
 export function CertificateUploadDialog(props: {
   open: boolean;
   environment: string;
@@ -164,43 +194,23 @@ export function CertificateUploadDialog(props: {
         </RadioGroup>
         {format === 'pem' ? (
           <>
-            <TextField
+            <PemField
               id={`kd-cert-chain-${environment}`}
               label="Certificate chain (PEM, leaf first)"
-              multiline
-              minRows={4}
-              maxRows={10}
-              fullWidth
-              variant="outlined"
-              margin="normal"
               value={certificateChain}
-              onChange={e => setCertificateChain(e.target.value)}
-              inputProps={{
-                spellCheck: false,
-                style: { fontFamily: 'monospace' },
-              }}
+              onChange={setCertificateChain}
             />
             <FilePicker
               label="Choose certificate file"
               accept=".pem,.crt,.cer"
               onFile={readText(setCertificateChain)}
             />
-            <TextField
+            <PemField
               id={`kd-cert-key-${environment}`}
               label="Private key (PEM)"
-              multiline
-              minRows={4}
-              maxRows={10}
-              fullWidth
-              variant="outlined"
-              margin="normal"
               value={privateKey}
-              onChange={e => setPrivateKey(e.target.value)}
-              inputProps={{
-                spellCheck: false,
-                autoComplete: 'off',
-                style: { fontFamily: 'monospace' },
-              }}
+              onChange={setPrivateKey}
+              secret
             />
             <FilePicker
               label="Choose key file"
