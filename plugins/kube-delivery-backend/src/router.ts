@@ -33,6 +33,7 @@ import { bypassOf, splitBypassApproval } from './approvals';
 import { actorOf } from './http/actor';
 import { runAudited } from './http/audited';
 import { readBody } from './http/body';
+import { readPage, MAX_PAGE } from './http/page';
 import type { RoutingService } from './routing/RoutingService';
 import { ruleViewerOf } from './routing/ruleValues';
 import { createHistoryRouter, type HistoryStore } from './history';
@@ -55,8 +56,6 @@ export interface RouterOptions {
 }
 
 const NAME_PART = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
-const MAX_PAGE = 100;
-const CURSOR_PATTERN = /^\d{1,16}:[0-9a-f-]{36}$/;
 
 type TargetPermission = ResourcePermission<
   typeof RESOURCE_TYPE_KUBE_DELIVERY_TARGET
@@ -285,22 +284,14 @@ export async function createRouter(
       limit: 'optional',
       before: 'optional',
     });
-    const limit = query.limit === undefined ? 20 : Number(query.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
-      throw new InputError(`limit must be an integer from 1 to ${MAX_PAGE}`);
-    }
-    if (query.before !== undefined && !CURSOR_PATTERN.test(query.before)) {
-      throw new InputError(
-        'before must be a nextCursor value from an earlier page',
-      );
-    }
+    const { limit, before } = readPage(query);
     if (query.environment !== undefined)
       environments.require(query.environment);
     const page = await delivery.listDeployments({
       entityRef,
       environment: query.environment,
       limit,
-      before: query.before,
+      before,
     });
     res.json({ ...page, items: page.items.map(toApiDeployment) });
   });

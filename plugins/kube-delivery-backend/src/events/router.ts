@@ -1,19 +1,17 @@
 import type { HttpAuthService } from '@backstage/backend-plugin-api';
-import { InputError } from '@backstage/errors';
 import { kubeDeliveryRoutePermission } from '@internal/plugin-kube-delivery-common';
 import express from 'express';
 import Router from 'express-promise-router';
 import type { EnvironmentRegistry } from '../config/EnvironmentRegistry';
 import { readBody } from '../http/body';
+import { readPage } from '../http/page';
 import type { KubeDeliveryAuthorizer } from '../permissions/authorize';
 import {
   routeEventAsSeenBy,
   ruleValueGate,
   ruleViewerOf,
 } from '../routing/ruleValues';
-import { EVENT_CURSOR, type EnvironmentEvents } from './EnvironmentEvents';
-
-const MAX_PAGE = 100;
+import type { EnvironmentEvents } from './EnvironmentEvents';
 
 /**
  * `GET /environments/:name/events`: the environment's timeline, newest
@@ -39,19 +37,11 @@ export function createEventsRouter(options: {
       limit: 'optional',
       before: 'optional',
     });
-    const limit = query.limit === undefined ? 20 : Number(query.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
-      throw new InputError(`limit must be an integer from 1 to ${MAX_PAGE}`);
-    }
-    if (query.before !== undefined && !EVENT_CURSOR.test(query.before)) {
-      throw new InputError(
-        'before must be a nextCursor value from an earlier page',
-      );
-    }
+    const { limit, before } = readPage(query);
     const page = await events.list({
       environment: environments.require(req.params.name).name,
       limit,
-      before: query.before,
+      before,
     });
     // A page may hold fewer items than the limit; nextCursor still pages on.
     const readable = await authorizer.readableEntities(

@@ -11,16 +11,15 @@ import Router from 'express-promise-router';
 import type { EnvironmentRegistry } from '../config/EnvironmentRegistry';
 import type { DeliveryService } from '../delivery';
 import { readBody } from '../http/body';
+import { readPage } from '../http/page';
 import {
   routeEventAsSeenBy,
   ruleValueGate,
   ruleViewerOf,
 } from '../routing/ruleValues';
-import { HISTORY_CURSOR, type HistoryStore } from './HistoryStore';
+import type { HistoryStore } from './HistoryStore';
 import { toReleaseDetail } from './releaseDetail';
 
-const MAX_PAGE = 100;
-const DEFAULT_PAGE = 20;
 const RELEASE_ID =
   /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -75,18 +74,7 @@ export function createHistoryRouter(options: {
       limit: 'optional',
       before: 'optional',
     });
-    // Digits only: Number() would also take "1e1", " 10" or "0x10".
-    const digits = query.limit === undefined || /^\d{1,3}$/.test(query.limit);
-    const limit =
-      query.limit === undefined ? DEFAULT_PAGE : Number(query.limit);
-    if (!digits || limit < 1 || limit > MAX_PAGE) {
-      throw new InputError(`limit must be an integer from 1 to ${MAX_PAGE}`);
-    }
-    if (query.before !== undefined && !HISTORY_CURSOR.test(query.before)) {
-      throw new InputError(
-        'before must be a nextCursor value from an earlier page',
-      );
-    }
+    const { limit, before } = readPage(query);
     if (
       query.kind !== undefined &&
       !HISTORY_ENTRY_KINDS.includes(query.kind as HistoryEntryKind)
@@ -103,7 +91,7 @@ export function createHistoryRouter(options: {
       environment: query.environment,
       kind: query.kind as HistoryEntryKind | undefined,
       limit,
-      before: query.before,
+      before,
     });
     const visible = ruleValueGate(
       ruleViewerOf(credentials, environment =>
