@@ -59,22 +59,59 @@ export interface DeleteOptions {
 }
 
 /**
- * What an apply did to an object: created, configured or left unchanged
- * (same resourceVersion); `applied` when the object was not read first
- * (no owner label, no fence, no replicas to leave alone), so either.
+ * What a write did to an object. An apply: created, configured or left
+ * unchanged (same resourceVersion); `applied` when the object was not read
+ * first (no owner label, no fence, no replicas to leave alone), so either.
+ * A delete (a prune, removing a release): deleted, or `skipped` when the
+ * object was left alone (it was gone already); `reason` says why.
  */
-export type ChangeAction = 'created' | 'configured' | 'unchanged' | 'applied';
+export type ChangeAction =
+  | 'created'
+  | 'configured'
+  | 'unchanged'
+  | 'applied'
+  | 'deleted'
+  | 'skipped';
 
 export interface Change {
   kind: string;
   name: string;
   action: ChangeAction;
+  /** Why a `skipped` object was left alone, e.g. `not found`. */
+  reason?: string;
 }
 
-/** The live objects an apply left, in order, and what it did to each. */
+/** The live objects an apply left, in order (none for deletes), and what each write did. */
 export interface ChangeSet {
   objects: KubernetesObject[];
   changes: Change[];
+}
+
+/**
+ * The changes in a line, by action in the order the actions first came:
+ * `created ConfigMap/a, Deployment/b; skipped Secret/c (not found)`.
+ */
+export function describeChanges(changes: Change[]): string {
+  const byAction = new Map<ChangeAction, string[]>();
+  for (const { kind, name, action, reason } of changes) {
+    const objects = byAction.get(action) ?? [];
+    objects.push(`${kind}/${name}${reason ? ` (${reason})` : ''}`);
+    byAction.set(action, objects);
+  }
+  return [...byAction]
+    .map(([action, objects]) => `${action} ${objects.join(', ')}`)
+    .join('; ');
+}
+
+/** What a delete that returned `existed` did: deleted, or skipped as gone already. */
+export function deleteChange(
+  kind: string,
+  name: string,
+  existed: boolean,
+): Change {
+  return existed
+    ? { kind, name, action: 'deleted' }
+    : { kind, name, action: 'skipped', reason: 'not found' };
 }
 
 /** What PodSecurity admission's warnings start with, e.g. `would violate PodSecurity "baseline:latest": ...`. */

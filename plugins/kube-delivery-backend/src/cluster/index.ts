@@ -3,7 +3,7 @@ export type {
   EnvironmentCluster,
   EnvironmentClusterOptions,
 } from './EnvironmentCluster';
-export { foreignReplicasOwner } from './apply';
+export { deleteChange, describeChanges } from './apply';
 export type {
   ApplyOptions,
   Change,

@@ -5,6 +5,7 @@ import type { RunnerSettings } from '../config/environments';
 import type { DeliveryStore, DeploymentRecord } from '../database';
 import type { ClusterClients } from '../cluster/ClusterClients';
 import type { EnvironmentRegistry } from '../config/EnvironmentRegistry';
+import { describeChanges } from '../cluster/apply';
 import { epochOf, FencedError, type Fence } from '../cluster/fence';
 import {
   DeploymentJob,
@@ -269,14 +270,14 @@ export class DeploymentRunner {
         const release = await store.getRelease(due.releaseId);
         await this.options.onWritePoint?.('cleanup', due);
         try {
-          const removed = await pruneTrack(
+          const changes = await pruneTrack(
             { fence: { epoch: epochOf(due) }, beforeWrite: async () => {} },
             clusters.deploy(environment),
             [renderSnapshot(release, environment).rendered],
           );
           logger.info('blue-green cleanup', {
             deploymentId: due.id,
-            removed: removed.join(','),
+            changes: describeChanges(changes),
           });
         } catch (error) {
           if (!(error instanceof FencedError)) throw error;

@@ -1,3 +1,4 @@
+import { mockServices } from '@backstage/backend-test-utils';
 import { ConflictError } from '@backstage/errors';
 import type { Knex } from 'knex';
 import { createTestDatabases } from '../__testUtils__/testDatabases';
@@ -14,6 +15,9 @@ import {
 } from '../__testUtils__/deliveryHarness';
 import { watchServiceTraffic } from '../__testUtils__/serviceWatch';
 import { ANNOTATION_EPOCH } from '../cluster/fence';
+import { ClusterClients } from '../cluster/ClusterClients';
+import { renderStoredRelease } from '../__testUtils__/releaseObjects';
+import { pruneTrack } from './strategies/steps';
 
 jest.setTimeout(180_000);
 
@@ -52,6 +56,7 @@ describe('delivery on the local control plane', () => {
     return harness.settle(queued.id);
   }
   const get = (args: string[]) => kubectlJson(harness.cluster, args);
+  const dev = () => harness.config.environments.find(e => e.name === 'dev')!;
 
   it('rolls out the adservice shape with HA settings and rolls a new version in place', async () => {
     const name = uniqueName('adservice');
@@ -87,6 +92,54 @@ describe('delivery on the local control plane', () => {
     expect(updated.spec.template.spec.containers[0].image).toBe(
       `example.test/boutique/${name}:0.1.4`,
     );
+  });
+
+  it('says what its prune did: the Clean up step lists what it deleted, and one gone already is skipped', async () => {
+    const name = uniqueName('adservice');
+    const entityRef = `component:default/${name}`;
+    const manifest = adserviceManifest(name);
+    const two = entityWithManifest({
+      name,
+      manifest,
+      annotations: { 'kube-delivery.io/replicas': '2' },
+    });
+    expect((await deployAndSettle(two.entity, '0.1.3')).status).toBe('succeeded');
+    await get(['-n', 'dev', 'get', 'pdb', name]);
+    // One replica needs no PodDisruptionBudget: the release after it has none.
+    const one = entityWithManifest({ name, manifest });
+    const second = await deployAndSettle(one.entity, '0.1.4');
+    expect(second.status).toBe('succeeded');
+    expect(second.steps.find(s => s.name === 'Clean up')?.message).toBe(
+      `deleted PodDisruptionBudget/${name}`,
+    );
+    const pdbs = await get(['-n', 'dev', 'get', 'pdb', '-l', `app.kubernetes.io/name=${name}`]);
+    expect(pdbs.items).toEqual([]);
+
+    // A leftover another replica's prune removes first: skipped, not found.
+    const environment = dev();
+    const cluster = new ClusterClients(mockServices.logger.mock()).deploy(environment);
+    const rendered = await renderStoredRelease(harness.store, entityRef, '0.1.4', environment);
+    const leftover = `${name}-leftover`;
+    await cluster.apply([
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: leftover, labels: rendered.deployment.metadata!.labels },
+      },
+    ]);
+    const changes = await pruneTrack(
+      {
+        fence: { epoch: `mainline/${Date.now()}/prune-test/1` },
+        beforeWrite: async () => {
+          await harness.cluster.kubectl(['-n', 'dev', 'delete', 'configmap', leftover]);
+        },
+      },
+      cluster,
+      [rendered],
+    );
+    expect(changes).toEqual([
+      { kind: 'ConfigMap', name: leftover, action: 'skipped', reason: 'not found' },
+    ]);
   });
 
   it('deploys with recreate', async () => {

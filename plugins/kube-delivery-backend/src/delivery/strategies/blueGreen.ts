@@ -1,4 +1,5 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { describeChanges } from '../../cluster';
 import type { RenderedRelease } from '../../manifests';
 import { LeaseLostError } from '../DeploymentJob';
 import {
@@ -96,10 +97,8 @@ async function removeNewRelease(
       !previousNames.has(`${o.kind}/${o.metadata?.name}`),
   );
   await job.step('Remove new release', async progress => {
-    await deleteObjects(job, cluster, removable);
-    await progress(
-      `Removed ${removable.length} objects; traffic never switched`,
-    );
+    const changes = await deleteObjects(job, cluster, removable);
+    await progress(`${describeChanges(changes)}; traffic never switched`);
   });
   return {
     status: 'failed',

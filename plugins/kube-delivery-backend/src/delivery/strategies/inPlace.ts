@@ -1,4 +1,5 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { describeChanges } from '../../cluster';
 import type { RenderedRelease } from '../../manifests';
 import { LeaseLostError } from '../DeploymentJob';
 import {
@@ -42,13 +43,11 @@ export const inPlaceStrategy: Strategy = {
         });
       }
       await job.step('Clean up', async progress => {
-        const removed = await job.fenced(() =>
+        const changes = await job.fenced(() =>
           pruneTrack(jobPruner(job), cluster, [target.rendered]),
         );
         await progress(
-          removed.length
-            ? `Removed ${removed.join(', ')}`
-            : 'Nothing left over',
+          changes.length ? describeChanges(changes) : 'Nothing left over',
         );
       });
       return {

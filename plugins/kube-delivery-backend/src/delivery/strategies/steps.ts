@@ -1,5 +1,11 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
-import type { EnvironmentCluster, RolloutStatus } from '../../cluster';
+import {
+  deleteChange,
+  describeChanges,
+  type Change,
+  type EnvironmentCluster,
+  type RolloutStatus,
+} from '../../cluster';
 import {
   LABEL_ENVIRONMENT,
   LABEL_NAME,
@@ -56,26 +62,28 @@ function rolloutTimeoutMs(rendered: RenderedRelease) {
 
 /**
  * Applies the objects under the job's lease, fenced by its epoch; says what
- * it applied and, when the apply put back fields someone else had changed,
- * whose change it was.
+ * the apply did to each (its change set) or, given one, the summary and,
+ * when the apply put back fields someone else had changed, whose change it
+ * was.
  */
 export async function applyObjects(
   job: DeploymentJob,
   cluster: EnvironmentCluster,
   objects: KubernetesObject[],
-  summary = objects.map(o => `${o.kind}/${o.metadata?.name}`).join(', '),
+  summary?: string,
   point: WritePoint = 'apply',
 ): Promise<string> {
   await job.assertLease();
   await job.writePoint(point);
   const drift: string[] = [];
-  await job.fenced(() =>
+  const { changes } = await job.fenced(() =>
     cluster.apply(objects, {
       fence: job.fence,
       onOverwritten: ({ kind, name, managers }) =>
         drift.push(`${kind}/${name} (changed by ${managers.join(', ')})`),
     }),
   );
+  summary ??= describeChanges(changes);
   return drift.length
     ? `${summary}; put back as released what others had changed: ${drift.join(
         '; ',
@@ -138,7 +146,8 @@ export interface Pruner {
 /**
  * Removes the objects of this service's track that the given releases do not
  * use: what an earlier release left behind (a renamed ConfigMap, an old
- * blue-green Deployment). Returns what it removed.
+ * blue-green Deployment). Returns what it did to each: deleted, or skipped
+ * when it was gone by the time of its delete (another replica pruned it).
  *
  * Each delete is fenced: the object is read again and deleted only if no
  * epoch newer than the pruner's wrote it (it belongs to the release kept or
@@ -151,7 +160,7 @@ export async function pruneTrack(
   pruner: Pruner,
   cluster: EnvironmentCluster,
   keep: RenderedRelease[],
-): Promise<string[]> {
+): Promise<Change[]> {
   const reference = keep[0];
   const labels = reference.deployment.metadata?.labels ?? {};
   // The owner label too: a prune never touches another entity's objects,
@@ -164,7 +173,7 @@ export async function pruneTrack(
     for (const o of releaseObjects(rendered))
       kept.add(`${o.kind}/${o.metadata?.name}`);
   }
-  const removed: string[] = [];
+  const changes: Change[] = [];
   for (const { apiVersion, kind } of PRUNED_KINDS) {
     const live = await cluster.list<KubernetesObject>(
       apiVersion,
@@ -172,34 +181,43 @@ export async function pruneTrack(
       selector,
     );
     for (const object of live) {
-      const key = `${kind}/${object.metadata?.name}`;
-      if (kept.has(key)) continue;
+      const name = object.metadata!.name!;
+      if (kept.has(`${kind}/${name}`)) continue;
       await pruner.beforeWrite();
-      await cluster.delete(apiVersion, kind, object.metadata!.name!, {
+      const existed = await cluster.delete(apiVersion, kind, name, {
         propagationPolicy: 'Background',
         owner: labels[LABEL_OWNER],
         fence: pruner.fence,
         expectUid: object.metadata?.uid,
       });
-      removed.push(key);
+      changes.push(deleteChange(kind, name, existed));
     }
   }
-  return removed;
+  return changes;
 }
 
+/**
+ * Deletes the objects in reverse order under the job's lease, fenced by its
+ * epoch; returns what it did to each (deleted, or skipped when not found).
+ */
 export async function deleteObjects(
   job: DeploymentJob,
   cluster: EnvironmentCluster,
   objects: KubernetesObject[],
-) {
+): Promise<Change[]> {
+  const changes: Change[] = [];
   for (const object of [...objects].reverse()) {
+    const { apiVersion, kind } = object;
+    const name = object.metadata!.name!;
     await job.assertLease();
-    await job.fenced(() =>
-      cluster.delete(object.apiVersion!, object.kind!, object.metadata!.name!, {
+    const existed = await job.fenced(() =>
+      cluster.delete(apiVersion!, kind!, name, {
         propagationPolicy: 'Background',
         owner: object.metadata?.labels?.[LABEL_OWNER],
         fence: job.fence,
       }),
     );
+    changes.push(deleteChange(kind!, name, existed));
   }
+  return changes;
 }
