@@ -20,6 +20,7 @@ import {
 } from '@internal/plugin-kube-delivery-common';
 import type { Request } from 'express';
 import type {
+  ApprovalDecision,
   DeliveryStore,
   DeploymentRecord,
   NewDeploymentApproval,
@@ -218,13 +219,7 @@ export class ApprovalService {
     credentials: BackstageCredentials;
   }): Promise<DeploymentRecord> {
     const actor = userOf(input.credentials, 'approve a deployment');
-    const deployment = await this.deploymentOf(input.entityRef, input.id);
-    await this.authorize(
-      input.credentials,
-      kubeDeliveryApprovePermission,
-      deployment,
-      `${deployment.environment} is protected: ask your platform team`,
-    );
+    const deployment = await this.deploymentToDecide(input);
     if (deployment.createdBy === actor) {
       throw new NotAllowedError(
         `Separation of duties: ${actor} requested this ${NOUN[
@@ -236,7 +231,7 @@ export class ApprovalService {
     }
     const now = Date.now();
     await this.assertWaiting(deployment, now);
-    const approved = await this.options.store.decideApproval(deployment.id, {
+    const approved = await this.decide(deployment, 'deployment approved', {
       state: 'approved',
       by: actor,
       at: now,
@@ -249,12 +244,6 @@ export class ApprovalService {
         })`,
         details: { requestedBy: deployment.createdBy, approvedBy: actor },
       },
-    });
-    if (!approved) throw await this.decidedMeanwhile(deployment.id);
-    this.options.logger.info('deployment approved', {
-      deploymentId: deployment.id,
-      environment: deployment.environment,
-      actor,
     });
     this.options.onQueued?.();
     return approved;
@@ -276,16 +265,10 @@ export class ApprovalService {
     if (!reason) {
       throw new InputError('Give a reason for the rejection');
     }
-    const deployment = await this.deploymentOf(input.entityRef, input.id);
-    await this.authorize(
-      input.credentials,
-      kubeDeliveryApprovePermission,
-      deployment,
-      `${deployment.environment} is protected: ask your platform team`,
-    );
+    const deployment = await this.deploymentToDecide(input);
     const now = Date.now();
     await this.assertWaiting(deployment, now);
-    const rejected = await this.options.store.decideApproval(deployment.id, {
+    return this.decide(deployment, 'deployment rejected', {
       state: 'rejected',
       by: actor,
       at: now,
@@ -298,13 +281,6 @@ export class ApprovalService {
         details: { requestedBy: deployment.createdBy, reason },
       },
     });
-    if (!rejected) throw await this.decidedMeanwhile(deployment.id);
-    this.options.logger.info('deployment rejected', {
-      deploymentId: deployment.id,
-      environment: deployment.environment,
-      actor,
-    });
-    return rejected;
   }
 
   /**
@@ -379,6 +355,45 @@ export class ApprovalService {
     return deployment;
   }
 
+  /** The deployment to approve or reject: a 403 unless the caller holds the approve permission on it. */
+  private async deploymentToDecide(input: {
+    entityRef: string;
+    id: string;
+    credentials: BackstageCredentials;
+  }) {
+    const deployment = await this.deploymentOf(input.entityRef, input.id);
+    await this.authorize(
+      input.credentials,
+      kubeDeliveryApprovePermission,
+      deployment,
+      `${deployment.environment} is protected: ask your platform team`,
+    );
+    return deployment;
+  }
+
+  /** Records a user's decision and logs it; a 409 when it was decided meanwhile. */
+  private async decide(
+    deployment: DeploymentRecord,
+    log: string,
+    decision: ApprovalDecision,
+  ): Promise<DeploymentRecord> {
+    const decided = await this.options.store.decideApproval(
+      deployment.id,
+      decision,
+    );
+    if (!decided) {
+      throw this.notWaiting(
+        await this.options.store.getDeployment(deployment.id),
+      );
+    }
+    this.options.logger.info(log, {
+      deploymentId: deployment.id,
+      environment: deployment.environment,
+      actor: decision.by,
+    });
+    return decided;
+  }
+
   /** A 403 naming the permission and the target unless the policy allows it. */
   private async authorize(
     credentials: BackstageCredentials,
@@ -415,10 +430,6 @@ export class ApprovalService {
         await this.options.store.getDeployment(deployment.id),
       );
     }
-  }
-
-  private async decidedMeanwhile(id: string) {
-    return this.notWaiting(await this.options.store.getDeployment(id));
   }
 
   private notWaiting(deployment: DeploymentRecord) {

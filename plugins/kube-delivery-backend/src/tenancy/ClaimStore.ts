@@ -87,43 +87,23 @@ function conflict(
 export class DatabaseClaimStore implements ClaimStore {
   static async create(options: {
     database: DatabaseService;
-    skipMigrations?: boolean;
   }): Promise<DatabaseClaimStore> {
-    return new DatabaseClaimStore(
-      await migratedClient(options.database, options.skipMigrations),
-    );
+    return new DatabaseClaimStore(await migratedClient(options.database));
   }
 
   constructor(private readonly db: Knex) {}
 
-  private held(db: Knex, environment: string, names: ClaimedName[]) {
-    return db<Row>(TABLE)
+  private held(environment: string, names: ClaimedName[]) {
+    return this.db<Row>(TABLE)
       .where({ environment })
       .where(query => {
         for (const { kind, name } of names) query.orWhere({ kind, name });
       });
   }
 
-  private async firstForeign(
-    db: Knex,
-    environment: string,
-    entityRef: string,
-    names: ClaimedName[],
-  ): Promise<Row | undefined> {
-    if (names.length === 0) return undefined;
-    const rows = await this.held(db, environment, names);
-    return rows.find(row => !sameEntity(row.entity_ref, entityRef));
-  }
-
   async claim(environment: string, entityRef: string, names: ClaimedName[]) {
     if (names.length === 0) return;
-    const foreign = await this.firstForeign(
-      this.db,
-      environment,
-      entityRef,
-      names,
-    );
-    if (foreign) throw conflict(environment, entityRef, foreign);
+    await this.assertNotClaimedByOthers(environment, entityRef, names);
     const now = Date.now();
     await this.db<Row>(TABLE)
       .insert(
@@ -138,13 +118,7 @@ export class DatabaseClaimStore implements ClaimStore {
       .onConflict(['environment', 'kind', 'name'])
       .ignore();
     // Two entities claiming at once: the primary key let one insert win.
-    const lost = await this.firstForeign(
-      this.db,
-      environment,
-      entityRef,
-      names,
-    );
-    if (lost) throw conflict(environment, entityRef, lost);
+    await this.assertNotClaimedByOthers(environment, entityRef, names);
   }
 
   async assertNotClaimedByOthers(
@@ -152,12 +126,9 @@ export class DatabaseClaimStore implements ClaimStore {
     entityRef: string,
     names: ClaimedName[],
   ) {
-    const foreign = await this.firstForeign(
-      this.db,
-      environment,
-      entityRef,
-      names,
-    );
+    if (names.length === 0) return;
+    const rows = await this.held(environment, names);
+    const foreign = rows.find(row => !sameEntity(row.entity_ref, entityRef));
     if (foreign) throw conflict(environment, entityRef, foreign);
   }
 
@@ -167,7 +138,7 @@ export class DatabaseClaimStore implements ClaimStore {
     names: ClaimedName[],
   ) {
     if (names.length === 0) return;
-    const rows = await this.held(this.db, environment, names);
+    const rows = await this.held(environment, names);
     for (const row of rows.filter(r => sameEntity(r.entity_ref, entityRef))) {
       await this.db<Row>(TABLE)
         .where({
