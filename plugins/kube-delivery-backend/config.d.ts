@@ -1,3 +1,28 @@
+/** How to reach a cluster: its API server and a namespace-scoped credential, or a kubeconfig context. */
+interface ClusterConnection {
+  /** API server URL, e.g. `https://10.0.0.1:6443`. Not needed with `kubeconfigContext`. */
+  url?: string;
+  /** Base64-encoded PEM CA bundle of the API server. */
+  caData?: string;
+  /**
+   * A namespace-scoped ServiceAccount token (from the TokenRequest API or
+   * a bound token). Never a cluster-admin credential.
+   * @visibility secret
+   */
+  serviceAccountToken?: string;
+  /**
+   * Path of a file holding the ServiceAccount token, re-read on every use
+   * so that rotated tokens are picked up.
+   */
+  serviceAccountTokenFile?: string;
+  /** For local work: a context of the kubeconfig in `KUBECONFIG` (or `kubeconfigPath`). */
+  kubeconfigContext?: string;
+  /** Kubeconfig file to read `kubeconfigContext` from. */
+  kubeconfigPath?: string;
+  /** Skip TLS verification. Local clusters only. */
+  skipTLSVerify?: boolean;
+}
+
 export interface Config {
   /** Kube Delivery: where and how catalog services are delivered. */
   kubeDelivery?: {
@@ -12,29 +37,7 @@ export interface Config {
       /** The namespace the environment's workloads live in. */
       namespace: string;
       /** The cluster the namespace is in. */
-      cluster: {
-        /** API server URL, e.g. `https://10.0.0.1:6443`. Not needed with `kubeconfigContext`. */
-        url?: string;
-        /** Base64-encoded PEM CA bundle of the API server. */
-        caData?: string;
-        /**
-         * A namespace-scoped ServiceAccount token (from the TokenRequest API or
-         * a bound token). Never a cluster-admin credential.
-         * @visibility secret
-         */
-        serviceAccountToken?: string;
-        /**
-         * Path of a file holding the ServiceAccount token, re-read on every use
-         * so that rotated tokens are picked up.
-         */
-        serviceAccountTokenFile?: string;
-        /** For local work: a context of the kubeconfig in `KUBECONFIG` (or `kubeconfigPath`). */
-        kubeconfigContext?: string;
-        /** Kubeconfig file to read `kubeconfigContext` from. */
-        kubeconfigPath?: string;
-        /** Skip TLS verification. Local clusters only. */
-        skipTLSVerify?: boolean;
-      };
+      cluster: ClusterConnection;
       /** Replica floor for every service in this environment, e.g. 2 in production. */
       minReplicas?: number;
       /** Protected environments need an explicit permission policy decision to deploy. */
@@ -85,16 +88,7 @@ export interface Config {
         name: string;
         hosts?: string[];
         /** Credentials for the gateway namespace (a separate, narrow ServiceAccount). */
-        cluster?: {
-          url?: string;
-          caData?: string;
-          /** @visibility secret */
-          serviceAccountToken?: string;
-          serviceAccountTokenFile?: string;
-          kubeconfigContext?: string;
-          kubeconfigPath?: string;
-          skipTLSVerify?: boolean;
-        };
+        cluster?: ClusterConnection;
         /** The gateway's API: `istio` (networking.istio.io Gateway, default) or `gateway-api` (gateway.networking.k8s.io Gateway, HTTPS listeners with certificateRefs). */
         api?: 'istio' | 'gateway-api';
         /** HTTPS of the gateway: certificates uploaded through the API, or issued by cert-manager. */

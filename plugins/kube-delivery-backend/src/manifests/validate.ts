@@ -267,23 +267,25 @@ function checkStringMap(value: unknown, at: string, fail: Fail): void {
   }
 }
 
-function checkDeployment(object: UnknownRecord, fail: Fail): void {
+/** A positive duration in seconds that fits the API's int32. */
+function optionalSeconds(spec: UnknownRecord, field: string, fail: Fail) {
+  optionalInteger(spec[field], 1, 2 ** 31 - 1, `spec.${field}`, fail);
+}
+
+/**
+ * A workload (Deployment, Job): its spec, whose own fields `checkSpec`
+ * checks, then its pod template's annotations and pod spec.
+ */
+function checkWorkload(
+  object: UnknownRecord,
+  fail: Fail,
+  checkSpec: (spec: UnknownRecord) => void,
+): void {
   const spec = isRecord(object.spec) ? object.spec : fail('spec', 'is missing');
-  optionalInteger(spec.replicas, 0, MAX_REPLICAS, 'spec.replicas', fail);
-  optionalInteger(
-    spec.progressDeadlineSeconds,
-    1,
-    2 ** 31 - 1,
-    'spec.progressDeadlineSeconds',
-    fail,
-  );
+  checkSpec(spec);
   const template = isRecord(spec.template)
     ? spec.template
     : fail('spec.template', 'is missing');
-  checkPodTemplate(template, fail);
-}
-
-function checkPodTemplate(template: UnknownRecord, fail: Fail): void {
   if (isRecord(template.metadata)) {
     checkPodAnnotations(
       template.metadata.annotations,
@@ -294,19 +296,17 @@ function checkPodTemplate(template: UnknownRecord, fail: Fail): void {
   checkPodSpec(template.spec, 'spec.template.spec', fail);
 }
 
+function checkDeployment(object: UnknownRecord, fail: Fail): void {
+  checkWorkload(object, fail, spec => {
+    optionalInteger(spec.replicas, 0, MAX_REPLICAS, 'spec.replicas', fail);
+    optionalSeconds(spec, 'progressDeadlineSeconds', fail);
+  });
+}
+
 function checkJob(object: UnknownRecord, fail: Fail): void {
-  const spec = isRecord(object.spec) ? object.spec : fail('spec', 'is missing');
-  optionalInteger(
-    spec.activeDeadlineSeconds,
-    1,
-    2 ** 31 - 1,
-    'spec.activeDeadlineSeconds',
-    fail,
+  checkWorkload(object, fail, spec =>
+    optionalSeconds(spec, 'activeDeadlineSeconds', fail),
   );
-  const template = isRecord(spec.template)
-    ? spec.template
-    : fail('spec.template', 'is missing');
-  checkPodTemplate(template, fail);
 }
 
 function checkService(object: UnknownRecord, fail: Fail): void {

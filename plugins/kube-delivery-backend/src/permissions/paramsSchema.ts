@@ -44,14 +44,7 @@ export function stringListParams<K extends string>(
     }
     return { value: { [key]: list } as Record<K, string[]> };
   };
-  return {
-    '~standard': {
-      version: 1 as const,
-      vendor: 'kube-delivery',
-      validate,
-      jsonSchema: { input: jsonSchema, output: jsonSchema },
-    },
-  };
+  return standardSchema(jsonSchema, validate);
 }
 
 /** No parameters: absent or an empty object. */
@@ -69,6 +62,14 @@ export function noParams() {
       Object.keys(value).length === 0)
       ? { value: undefined }
       : { issues: [{ message: 'This rule takes no parameters' }] };
+  return standardSchema(jsonSchema, validate);
+}
+
+/** A Standard Schema of ours: the validation, and one JSON Schema for input and output. */
+function standardSchema<V>(
+  jsonSchema: () => Record<string, unknown>,
+  validate: V,
+) {
   return {
     '~standard': {
       version: 1 as const,

@@ -1,9 +1,6 @@
 import type { DatabaseService } from '@backstage/backend-plugin-api';
 import { ConflictError } from '@backstage/errors';
-import type {
-  RouteRule,
-  RoutingKind,
-} from '@internal/plugin-kube-delivery-common';
+import type { RouteRule } from '@internal/plugin-kube-delivery-common';
 import type { Knex } from 'knex';
 import { migratedClient } from '../database/migrate';
 import { uuidv7 } from '../database/uuidv7';
@@ -52,16 +49,19 @@ export interface RouteStore {
   >;
 }
 
-type RouteRow = {
-  id: string;
+/** A rule's row: the rule's own fields, its entity and times in columns of their own. */
+type RouteRow = Pick<
+  RouteRule,
+  | 'id'
+  | 'environment'
+  | 'service'
+  | 'branch'
+  | 'kind'
+  | 'key'
+  | 'value'
+  | 'owner'
+> & {
   entity_ref: string;
-  environment: string;
-  service: string;
-  branch: string;
-  kind: RoutingKind;
-  key: string;
-  value: string;
-  owner: string;
   created_at: number | string;
   expires_at: number | string;
 };

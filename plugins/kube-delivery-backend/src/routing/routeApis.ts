@@ -9,10 +9,11 @@ import { FIELD_MANAGER } from '../cluster';
 import type { RoutingApiName } from '../config/environments';
 import { HTTP_ROUTE_API, HTTP_ROUTE_KIND, renderHttpRoute } from './httpRoute';
 import type { RouteObjectInput } from './routeObjects';
-import { renderVirtualService } from './virtualService';
-
-export const VIRTUAL_SERVICE_API = 'networking.istio.io/v1';
-export const VIRTUAL_SERVICE_KIND = 'VirtualService';
+import {
+  renderVirtualService,
+  VIRTUAL_SERVICE_API,
+  VIRTUAL_SERVICE_KIND,
+} from './virtualService';
 
 export type RouteObject = KubernetesObject & { spec: Record<string, any> };
 

@@ -14,10 +14,13 @@ import {
   type RouteObjectMeta,
 } from './routeObjects';
 
+export const VIRTUAL_SERVICE_API = 'networking.istio.io/v1';
+export const VIRTUAL_SERVICE_KIND = 'VirtualService';
+
 /** A networking.istio.io/v1 VirtualService, as this project writes it. */
 export interface VirtualService {
-  apiVersion: 'networking.istio.io/v1';
-  kind: 'VirtualService';
+  apiVersion: typeof VIRTUAL_SERVICE_API;
+  kind: typeof VIRTUAL_SERVICE_KIND;
   metadata: RouteObjectMeta;
   spec: {
     hosts: string[];
@@ -61,8 +64,8 @@ export function renderVirtualService(input: RouteObjectInput): VirtualService {
     ? [...new Set([...input.gateway.hosts, input.host])]
     : [input.host];
   return {
-    apiVersion: 'networking.istio.io/v1',
-    kind: 'VirtualService',
+    apiVersion: VIRTUAL_SERVICE_API,
+    kind: VIRTUAL_SERVICE_KIND,
     metadata: routeObjectMeta(input),
     spec: {
       hosts,
