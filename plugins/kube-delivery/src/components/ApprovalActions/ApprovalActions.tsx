@@ -32,8 +32,8 @@ const NOUN: Record<DeploymentKind, string> = {
 };
 
 /** Whether a deployment waits for someone's approval. */
-export function isWaitingForApproval(deployment?: Deployment): boolean {
-  return deployment?.status === 'waiting-approval';
+export function isWaitingForApproval(deployment: Deployment): boolean {
+  return deployment.status === 'waiting-approval';
 }
 
 /** The signed-in user's entity ref, once known. */

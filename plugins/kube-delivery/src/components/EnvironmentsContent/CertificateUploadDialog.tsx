@@ -2,21 +2,17 @@ import { useRef, useState, type ChangeEvent } from 'react';
 import { useApi } from '@backstage/core-plugin-api';
 import Box from '@material-ui/core/Box';
 import Button from '@material-ui/core/Button';
-import Dialog from '@material-ui/core/Dialog';
-import DialogActions from '@material-ui/core/DialogActions';
-import DialogContent from '@material-ui/core/DialogContent';
-import DialogTitle from '@material-ui/core/DialogTitle';
 import FormControlLabel from '@material-ui/core/FormControlLabel';
 import Radio from '@material-ui/core/Radio';
 import RadioGroup from '@material-ui/core/RadioGroup';
 import TextField from '@material-ui/core/TextField';
 import Typography from '@material-ui/core/Typography';
-import Alert from '@material-ui/lab/Alert';
 import type {
   CertificateUploadRequest,
   CertificateUploadResponse,
 } from '@internal/plugin-kube-delivery-common';
 import { kubeDeliveryApiRef } from '../../api';
+import { FormDialog } from '../common/FormDialog';
 import { reasonOf } from '../common/format';
 
 /** The backend refuses larger fields; saying so here saves a round trip. */
@@ -161,112 +157,90 @@ export function CertificateUploadDialog(props: {
     }
   };
 
-  const titleId = `kd-upload-${environment}-title`;
   return (
-    <Dialog
+    <FormDialog
       open={open}
+      titleId={`kd-upload-${environment}-title`}
+      title={`Upload certificate for ${environment}`}
+      error={error}
+      submitLabel="Upload"
+      submitAriaLabel={`Upload the certificate to ${environment}`}
+      submitDisabled={!ready || busy}
+      onSubmit={submit}
       onClose={close}
-      aria-labelledby={titleId}
-      fullWidth
       maxWidth="md"
     >
-      <DialogTitle id={titleId}>
-        Upload certificate for {environment}
-      </DialogTitle>
-      <DialogContent>
-        <Typography variant="body2" gutterBottom>
-          The certificate must be valid now, its key must match, and its SANs
-          must cover {hosts.join(', ') || "the gateway's hosts"}. The private
-          key goes to the cluster only, never to the database or the logs.
-        </Typography>
-        <RadioGroup
-          row
-          aria-label="Certificate format"
-          value={format}
-          onChange={e => setFormat(e.target.value as Format)}
-        >
-          <FormControlLabel value="pem" control={<Radio />} label="PEM" />
-          <FormControlLabel
-            value="pkcs12"
-            control={<Radio />}
-            label="PKCS#12"
+      <Typography variant="body2" gutterBottom>
+        The certificate must be valid now, its key must match, and its SANs must
+        cover {hosts.join(', ') || "the gateway's hosts"}. The private key goes
+        to the cluster only, never to the database or the logs.
+      </Typography>
+      <RadioGroup
+        row
+        aria-label="Certificate format"
+        value={format}
+        onChange={e => setFormat(e.target.value as Format)}
+      >
+        <FormControlLabel value="pem" control={<Radio />} label="PEM" />
+        <FormControlLabel value="pkcs12" control={<Radio />} label="PKCS#12" />
+      </RadioGroup>
+      {format === 'pem' ? (
+        <>
+          <PemField
+            id={`kd-cert-chain-${environment}`}
+            label="Certificate chain (PEM, leaf first)"
+            value={certificateChain}
+            onChange={setCertificateChain}
           />
-        </RadioGroup>
-        {format === 'pem' ? (
-          <>
-            <PemField
-              id={`kd-cert-chain-${environment}`}
-              label="Certificate chain (PEM, leaf first)"
-              value={certificateChain}
-              onChange={setCertificateChain}
-            />
-            <FilePicker
-              label="Choose certificate file"
-              accept=".pem,.crt,.cer"
-              onFile={readText(setCertificateChain)}
-            />
-            <PemField
-              id={`kd-cert-key-${environment}`}
-              label="Private key (PEM)"
-              value={privateKey}
-              onChange={setPrivateKey}
-              secret
-            />
-            <FilePicker
-              label="Choose key file"
-              accept=".pem,.key"
-              onFile={readText(setPrivateKey)}
-            />
-          </>
-        ) : (
-          <>
-            <FilePicker
-              label="Choose PKCS#12 file"
-              accept=".p12,.pfx"
-              onFile={async file => {
-                if (file.size > MAX_FIELD_BYTES) {
-                  setError(`${file.name} is larger than 64 KiB.`);
-                  return;
-                }
-                setPkcs12({
-                  name: file.name,
-                  base64: await fileAsBase64(file),
-                });
-              }}
-            />
-            <Typography variant="body2">
-              {pkcs12 ? `Chosen: ${pkcs12.name}` : 'No file chosen.'}
-            </Typography>
-            <TextField
-              id={`kd-p12-password-${environment}`}
-              label="PKCS#12 password"
-              type="password"
-              fullWidth
-              margin="normal"
-              value={password}
-              onChange={e => setPassword(e.target.value)}
-              inputProps={{ autoComplete: 'off' }}
-            />
-          </>
-        )}
-        {error && (
-          <Box mt={1}>
-            <Alert severity="error">{error}</Alert>
-          </Box>
-        )}
-      </DialogContent>
-      <DialogActions>
-        <Button onClick={close}>Cancel</Button>
-        <Button
-          color="primary"
-          variant="contained"
-          disabled={!ready || busy}
-          onClick={submit}
-          aria-label={`Upload the certificate to ${environment}`}
-        >
-          Upload
-        </Button>
-      </DialogActions>
-    </Dialog>
+          <FilePicker
+            label="Choose certificate file"
+            accept=".pem,.crt,.cer"
+            onFile={readText(setCertificateChain)}
+          />
+          <PemField
+            id={`kd-cert-key-${environment}`}
+            label="Private key (PEM)"
+            value={privateKey}
+            onChange={setPrivateKey}
+            secret
+          />
+          <FilePicker
+            label="Choose key file"
+            accept=".pem,.key"
+            onFile={readText(setPrivateKey)}
+          />
+        </>
+      ) : (
+        <>
+          <FilePicker
+            label="Choose PKCS#12 file"
+            accept=".p12,.pfx"
+            onFile={async file => {
+              if (file.size > MAX_FIELD_BYTES) {
+                setError(`${file.name} is larger than 64 KiB.`);
+                return;
+              }
+              setPkcs12({
+                name: file.name,
+                base64: await fileAsBase64(file),
+              });
+            }}
+          />
+          <Typography variant="body2">
+            {pkcs12 ? `Chosen: ${pkcs12.name}` : 'No file chosen.'}
+          </Typography>
+          <TextField
+            id={`kd-p12-password-${environment}`}
+            label="PKCS#12 password"
+            type="password"
+            fullWidth
+            margin="normal"
+            value={password}
+            onChange={e => setPassword(e.target.value)}
+            inputProps={{ autoComplete: 'off' }}
+          />
+        </>
+      )}
+    </FormDialog>
   );
 }

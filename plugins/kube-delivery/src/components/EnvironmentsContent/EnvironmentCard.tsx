@@ -19,8 +19,9 @@ import { GatewayHttps } from './GatewayHttps';
 import { ReleaseDialog, type ReleaseAction } from '../common/ReleaseDialog';
 import { DeploymentSteps } from '../common/DeploymentSteps';
 import { ApprovalActions, isWaitingForApproval } from '../ApprovalActions';
-import { OutcomeAlert, type Outcome } from '../common/OutcomeAlert';
-import { reasonOf, relativeTime } from '../common/format';
+import { OutcomeAlert } from '../common/OutcomeAlert';
+import { useActions } from '../common/useActions';
+import { relativeTime } from '../common/format';
 import { RolloutHealth } from './RolloutHealth';
 
 /** What a deployment did, as the card says it. */
@@ -55,8 +56,7 @@ export function EnvironmentCard(props: {
   } = props;
   const api = useApi(kubeDeliveryApiRef);
   const [dialog, setDialog] = useState<ReleaseAction>();
-  const [busy, setBusy] = useState(false);
-  const [outcome, setOutcome] = useState<Outcome>();
+  const { busy, outcome, setOutcome, act } = useActions(onChanged);
   const name = environment.name;
   const current = status?.current;
   const active = status?.active ?? [];
@@ -67,33 +67,21 @@ export function EnvironmentCard(props: {
       active.some(d => !isWaitingForApproval(d)),
   );
 
-  const act = async (label: string, action: () => Promise<Deployment>) => {
-    setBusy(true);
-    setOutcome(undefined);
-    try {
-      const deployment = await action();
-      setOutcome({
-        severity: 'success',
-        message: isWaitingForApproval(deployment)
-          ? `${label} of ${deployment.version} to ${name} requested: it waits for approval by another user.`
-          : `${label} of ${deployment.version} to ${name} started.`,
-      });
-      onChanged();
-    } catch (e) {
-      setOutcome({ severity: 'error', message: reasonOf(e) });
-    } finally {
-      setBusy(false);
-    }
-  };
+  const start = (label: string, action: () => Promise<Deployment>) =>
+    act(action, deployment =>
+      isWaitingForApproval(deployment)
+        ? `${label} of ${deployment.version} to ${name} requested: it waits for approval by another user.`
+        : `${label} of ${deployment.version} to ${name} started.`,
+    );
 
   const onRelease = (release: ReleaseView) => {
     const action = dialog;
     setDialog(undefined);
     const request = { environment: name, releaseId: release.id };
     if (action === 'Roll back') {
-      act('Rollback', () => api.rollback(entityRef, request));
+      start('Rollback', () => api.rollback(entityRef, request));
     } else {
-      act('Deployment', () => api.deploy(entityRef, request));
+      start('Deployment', () => api.deploy(entityRef, request));
     }
   };
 
@@ -194,7 +182,7 @@ export function EnvironmentCard(props: {
                 variant="outlined"
                 disabled={busy}
                 onClick={() =>
-                  act('Promotion', () =>
+                  start('Promotion', () =>
                     api.promote(entityRef, { environment: name }),
                   )
                 }
@@ -218,7 +206,7 @@ export function EnvironmentCard(props: {
                 variant="outlined"
                 disabled={busy}
                 onClick={() =>
-                  act('Restart', () =>
+                  start('Restart', () =>
                     api.restart(entityRef, { environment: name }),
                   )
                 }

@@ -1,10 +1,5 @@
 import { useEffect, useState } from 'react';
 import Box from '@material-ui/core/Box';
-import Button from '@material-ui/core/Button';
-import Dialog from '@material-ui/core/Dialog';
-import DialogActions from '@material-ui/core/DialogActions';
-import DialogContent from '@material-ui/core/DialogContent';
-import DialogTitle from '@material-ui/core/DialogTitle';
 import MenuItem from '@material-ui/core/MenuItem';
 import TextField from '@material-ui/core/TextField';
 import Typography from '@material-ui/core/Typography';
@@ -15,6 +10,7 @@ import {
   type RoutingKind,
 } from '@internal/plugin-kube-delivery-common';
 import type { NewRouteRule } from '../../api';
+import { FormDialog } from '../common/FormDialog';
 import { DEFAULT_KEYS, headerToSend } from './routingKey';
 
 const KEY_LABELS: Record<RoutingKind, string> = {
@@ -81,110 +77,91 @@ export function AddRuleDialog(props: {
   const id = `kd-rule-${environment}-${branch}`;
 
   return (
-    <Dialog
+    <FormDialog
       open={open}
+      titleId={`${id}-title`}
+      title={`Route yourself to ${branch} in ${environment}`}
+      error={error}
+      submitLabel="Add rule"
+      submitAriaLabel={`Create the rule for ${branch} in ${environment}`}
+      submitDisabled={Boolean(invalid) || busy}
+      onSubmit={() =>
+        onAdd({ environment, branch, kind, key, value, ttlMinutes })
+      }
       onClose={onClose}
-      aria-labelledby={`${id}-title`}
-      fullWidth
     >
-      <DialogTitle id={`${id}-title`}>
-        Route yourself to {branch} in {environment}
-      </DialogTitle>
-      <DialogContent>
-        <TextField
-          id={`${id}-kind`}
-          select
-          label="Kind"
-          fullWidth
-          margin="dense"
-          value={kind}
-          onChange={e => {
-            const next = e.target.value as RoutingKind;
-            setKind(next);
-            setKey(next === routing.kind ? routing.name : DEFAULT_KEYS[next]);
-          }}
-        >
-          <MenuItem value="cookie">Cookie (browser traffic)</MenuItem>
-          <MenuItem value="header">Header (e.g. gRPC metadata)</MenuItem>
-          <MenuItem value="baggage">W3C baggage</MenuItem>
-        </TextField>
-        <TextField
-          id={`${id}-key`}
-          label={KEY_LABELS[kind]}
-          fullWidth
-          margin="dense"
-          value={key}
-          onChange={e => setKey(e.target.value)}
-        />
-        <TextField
-          id={`${id}-value`}
-          label="Value"
-          fullWidth
-          margin="dense"
-          value={value}
-          onChange={e => setValue(e.target.value)}
-          helperText="Generated so that only requests you send match; keep it or use your own session or user id."
-        />
-        <TextField
-          id={`${id}-ttl`}
-          select
-          label="Expires after"
-          fullWidth
-          margin="dense"
-          value={ttlMinutes}
-          onChange={e => setTtlMinutes(Number(e.target.value))}
-        >
-          {TTL_CHOICES.map(c => (
-            <MenuItem key={c.minutes} value={c.minutes}>
-              {c.label}
-            </MenuItem>
-          ))}
-        </TextField>
-        {invalid ? (
-          <Box mt={1}>
-            <Alert severity="warning">{invalid}</Alert>
-          </Box>
-        ) : (
-          <Box mt={2}>
-            <Typography variant="body2">
-              Send this with your requests:
+      <TextField
+        id={`${id}-kind`}
+        select
+        label="Kind"
+        fullWidth
+        margin="dense"
+        value={kind}
+        onChange={e => {
+          const next = e.target.value as RoutingKind;
+          setKind(next);
+          setKey(next === routing.kind ? routing.name : DEFAULT_KEYS[next]);
+        }}
+      >
+        <MenuItem value="cookie">Cookie (browser traffic)</MenuItem>
+        <MenuItem value="header">Header (e.g. gRPC metadata)</MenuItem>
+        <MenuItem value="baggage">W3C baggage</MenuItem>
+      </TextField>
+      <TextField
+        id={`${id}-key`}
+        label={KEY_LABELS[kind]}
+        fullWidth
+        margin="dense"
+        value={key}
+        onChange={e => setKey(e.target.value)}
+      />
+      <TextField
+        id={`${id}-value`}
+        label="Value"
+        fullWidth
+        margin="dense"
+        value={value}
+        onChange={e => setValue(e.target.value)}
+        helperText="Generated so that only requests you send match; keep it or use your own session or user id."
+      />
+      <TextField
+        id={`${id}-ttl`}
+        select
+        label="Expires after"
+        fullWidth
+        margin="dense"
+        value={ttlMinutes}
+        onChange={e => setTtlMinutes(Number(e.target.value))}
+      >
+        {TTL_CHOICES.map(c => (
+          <MenuItem key={c.minutes} value={c.minutes}>
+            {c.label}
+          </MenuItem>
+        ))}
+      </TextField>
+      {invalid ? (
+        <Box mt={1}>
+          <Alert severity="warning">{invalid}</Alert>
+        </Box>
+      ) : (
+        <Box mt={2}>
+          <Typography variant="body2">Send this with your requests:</Typography>
+          <Typography
+            component="pre"
+            variant="body2"
+            aria-label="Header to send"
+            style={{ fontFamily: 'monospace', margin: 0 }}
+          >
+            {send.name}: {send.value}
+          </Typography>
+          {kind === 'cookie' && (
+            <Typography variant="caption" color="textSecondary">
+              In the browser, on the service's site:{' '}
+              <code>{`document.cookie = "${key}=${value}; path=/"`}</code>
             </Typography>
-            <Typography
-              component="pre"
-              variant="body2"
-              aria-label="Header to send"
-              style={{ fontFamily: 'monospace', margin: 0 }}
-            >
-              {send.name}: {send.value}
-            </Typography>
-            {kind === 'cookie' && (
-              <Typography variant="caption" color="textSecondary">
-                In the browser, on the service's site:{' '}
-                <code>{`document.cookie = "${key}=${value}; path=/"`}</code>
-              </Typography>
-            )}
-          </Box>
-        )}
-        {error && (
-          <Box mt={1}>
-            <Alert severity="error">{error}</Alert>
-          </Box>
-        )}
-      </DialogContent>
-      <DialogActions>
-        <Button onClick={onClose}>Cancel</Button>
-        <Button
-          color="primary"
-          variant="contained"
-          disabled={Boolean(invalid) || busy}
-          onClick={() =>
-            onAdd({ environment, branch, kind, key, value, ttlMinutes })
-          }
-          aria-label={`Create the rule for ${branch} in ${environment}`}
-        >
-          Add rule
-        </Button>
-      </DialogActions>
-    </Dialog>
+          )}
+        </Box>
+      )}
+    </FormDialog>
   );
 }

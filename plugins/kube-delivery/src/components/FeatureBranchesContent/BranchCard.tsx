@@ -11,6 +11,7 @@ import Typography from '@material-ui/core/Typography';
 import Alert from '@material-ui/lab/Alert';
 import type { RouteRule } from '@internal/plugin-kube-delivery-common';
 import { relativeTime } from '../common/format';
+import { HeadingRow } from '../common/HeadingRow';
 import { ruleText, type BranchView, type ListedRule } from './branches';
 import { timeLeft } from './routingKey';
 
@@ -18,8 +19,8 @@ import { timeLeft } from './routingKey';
 export function BranchCard(props: {
   view: BranchView;
   canRoute: boolean;
-  /** Whether Extend and Remove show on a rule (its owner, or a route admin); default: canRoute. */
-  canChangeRule?: (rule: ListedRule) => boolean;
+  /** Whether Extend and Remove show on a rule (its owner, or a route admin). */
+  canChangeRule: (rule: ListedRule) => boolean;
   canRemoveBranch: boolean;
   busy: boolean;
   onAddRule: () => void;
@@ -33,15 +34,7 @@ export function BranchCard(props: {
   return (
     <Paper variant="outlined" component="section" aria-label={label}>
       <Box p={2}>
-        <Box
-          display="flex"
-          alignItems="center"
-          flexWrap="wrap"
-          style={{ gap: 8 }}
-        >
-          <Typography variant="h6" component="h3">
-            {view.branch}
-          </Typography>
+        <HeadingRow title={view.branch} variant="h6">
           {latest ? (
             <>
               <Chip size="small" label={latest.version} variant="outlined" />
@@ -60,7 +53,7 @@ export function BranchCard(props: {
               No deployment of this branch in the recent history.
             </Typography>
           )}
-        </Box>
+        </HeadingRow>
         {latest?.message && (
           <Typography variant="body2">{latest.message}</Typography>
         )}
@@ -123,7 +116,7 @@ export function BranchCard(props: {
                   </TableCell>
                   {canRoute && (
                     <TableCell>
-                      {(props.canChangeRule?.(rule) ?? true) && (
+                      {props.canChangeRule(rule) && (
                         <>
                           <Button
                             size="small"

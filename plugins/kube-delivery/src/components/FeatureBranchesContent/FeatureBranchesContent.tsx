@@ -22,8 +22,9 @@ import {
 import { kubeDeliveryApiRef, type NewRouteRule } from '../../api';
 import { useLoad, usePolledAsync } from '../../hooks/usePolledAsync';
 import { ConfirmDialog } from '../common/ConfirmDialog';
-import { OutcomeAlert, type Outcome } from '../common/OutcomeAlert';
+import { OutcomeAlert } from '../common/OutcomeAlert';
 import { reasonOf } from '../common/format';
+import { useActions } from '../common/useActions';
 import { useTargetPermission } from '../common/useTargetPermission';
 import { AddRuleDialog } from './AddRuleDialog';
 import { BranchCard } from './BranchCard';
@@ -58,8 +59,6 @@ export const FeatureBranchesContent = () => {
   const [adding, setAdding] = useState<BranchView>();
   const [removing, setRemoving] = useState<BranchView>();
   const [addError, setAddError] = useState<string>();
-  const [busy, setBusy] = useState(false);
-  const [outcome, setOutcome] = useState<Outcome>();
 
   const { value, loading, error, retry } = usePolledAsync(
     async () => {
@@ -85,29 +84,7 @@ export const FeatureBranchesContent = () => {
     [api, entityRef],
   );
 
-  const act = async <T,>(
-    run: () => Promise<T>,
-    success: string | ((result: T) => string),
-    onError?: (message: string) => void,
-  ) => {
-    setBusy(true);
-    setOutcome(undefined);
-    try {
-      const result = await run();
-      setOutcome({
-        severity: 'success',
-        message: typeof success === 'string' ? success : success(result),
-      });
-      retry();
-      return true;
-    } catch (e) {
-      if (onError) onError(reasonOf(e));
-      else setOutcome({ severity: 'error', message: reasonOf(e) });
-      return false;
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, outcome, setOutcome, act } = useActions(retry);
 
   if (loading) return <Progress />;
   if (!value) {

@@ -13,6 +13,7 @@ import type {
 import { StepList } from '../common/DeploymentSteps';
 import { ApprovalActions, isWaitingForApproval } from '../ApprovalActions';
 import { duration, relativeTime } from '../common/format';
+import { HeadingRow } from '../common/HeadingRow';
 
 /** What an entry records, in words. */
 export const KIND_WORDS: Record<HistoryEntryKind, string> = {
@@ -100,21 +101,13 @@ export function HistoryEntryItem(props: {
       className={`${classes.item} ${d ? classes[d.status] : ''}`}
       aria-label={label}
     >
-      <Box
-        display="flex"
-        alignItems="center"
-        flexWrap="wrap"
-        style={{ gap: 8 }}
-      >
-        <Typography variant="subtitle1" component="h3">
-          {title}
-        </Typography>
+      <HeadingRow title={title} variant="subtitle1">
         <Chip size="small" variant="outlined" label={entry.environment} />
         {d && (
           <Chip size="small" color={STATUS_COLOR[d.status]} label={d.status} />
         )}
         {d && <Chip size="small" variant="outlined" label={d.strategy} />}
-      </Box>
+      </HeadingRow>
       <Typography variant="body2" color="textSecondary">
         by {entry.actor} {relativeTime(entry.createdAt)} (
         {new Date(entry.createdAt).toLocaleString()})
