@@ -70,6 +70,37 @@ function ownAnnotation(entity: Entity, key: string): unknown {
     : undefined;
 }
 
+/**
+ * A comma-separated annotation of 1 to `max` items that are each `valid`
+ * (trimmed, empty ones dropped, each once): undefined when it is absent, an
+ * InputError saying it takes `expected` otherwise.
+ */
+function commaList(
+  entity: Entity,
+  key: string,
+  max: number,
+  valid: (item: string) => boolean,
+  expected: string,
+): string[] | undefined {
+  const value = ownAnnotation(entity, key);
+  if (value === undefined) return undefined;
+  const items =
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map(item => item.trim())
+          .filter(Boolean)
+      : [];
+  if (items.length === 0 || items.length > max || !items.every(valid)) {
+    throw annotationError(
+      key,
+      `1 to ${max} comma-separated ${expected}`,
+      value,
+    );
+  }
+  return [...new Set(items)];
+}
+
 function oneOf<T extends string>(
   entity: Entity,
   annotation: string,
@@ -122,30 +153,14 @@ function parseImageRepositories(
   entity: Entity,
   image: string,
 ): string[] | undefined {
-  const value = ownAnnotation(entity, ANNOTATION_IMAGE_REPOSITORIES);
-  if (value === undefined) return undefined;
-  const repositories =
-    typeof value === 'string'
-      ? value
-          .split(',')
-          .map(repository => repository.trim())
-          .filter(Boolean)
-      : [];
-  if (
-    repositories.length === 0 ||
-    repositories.length > MAX_IMAGE_REPOSITORIES ||
-    !repositories.every(
-      r => r.length <= MAX_IMAGE_LENGTH && IMAGE_REPOSITORY.test(r),
-    )
-  ) {
-    throw annotationError(
-      ANNOTATION_IMAGE_REPOSITORIES,
-      `1 to ${MAX_IMAGE_REPOSITORIES} comma-separated lowercase image repositories without tag or digest ` +
-        '(e.g. "istio/examples-bookinfo-reviews-v2")',
-      value,
-    );
-  }
-  return [...new Set(repositories)].filter(r => r !== image);
+  return commaList(
+    entity,
+    ANNOTATION_IMAGE_REPOSITORIES,
+    MAX_IMAGE_REPOSITORIES,
+    r => r.length <= MAX_IMAGE_LENGTH && IMAGE_REPOSITORY.test(r),
+    'lowercase image repositories without tag or digest ' +
+      '(e.g. "istio/examples-bookinfo-reviews-v2")',
+  )?.filter(r => r !== image);
 }
 
 function parseReplicas(entity: Entity): number {
@@ -212,28 +227,14 @@ const HOST_NAME =
   /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
 
 function parseHosts(entity: Entity): string[] | undefined {
-  const value = ownAnnotation(entity, ANNOTATION_HOSTS);
-  if (value === undefined) return undefined;
-  const hosts =
-    typeof value === 'string'
-      ? value
-          .split(',')
-          .map(host => host.trim())
-          .filter(Boolean)
-      : [];
-  if (
-    hosts.length === 0 ||
-    hosts.length > MAX_HOSTS ||
-    !hosts.every(host => HOST_NAME.test(host))
-  ) {
-    throw annotationError(
-      ANNOTATION_HOSTS,
-      `1 to ${MAX_HOSTS} comma-separated lowercase DNS names without wildcards ` +
-        '(e.g. "shop.dev.boutique.example, shop.boutique.example")',
-      value,
-    );
-  }
-  return [...new Set(hosts)];
+  return commaList(
+    entity,
+    ANNOTATION_HOSTS,
+    MAX_HOSTS,
+    host => HOST_NAME.test(host),
+    'lowercase DNS names without wildcards ' +
+      '(e.g. "shop.dev.boutique.example, shop.boutique.example")',
+  );
 }
 
 function parseManifest(entity: Entity): string | undefined {

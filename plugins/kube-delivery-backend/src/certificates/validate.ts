@@ -93,20 +93,26 @@ function checkSize(value: string | Buffer, what: string) {
   if (bytes > MAX_CERTIFICATE_INPUT_BYTES) throw tooLarge(what);
 }
 
-function parseCertificateChain(text: string): X509Certificate[] {
-  if (text.trim() === '') {
-    throw new InputError(
-      'The certificate chain is empty. Paste the PEM certificate, starting with ' +
-        '-----BEGIN CERTIFICATE-----, followed by its intermediates.',
-    );
-  }
+/** The PEM blocks of a pasted field: an InputError saying `empty` without text, `notPem` without blocks. */
+function pastedPemBlocks(
+  text: string,
+  empty: string,
+  notPem: string,
+): PemBlock[] {
+  if (text.trim() === '') throw new InputError(empty);
   const blocks = parsePemBlocks(text);
-  if (!blocks || blocks.length === 0) {
-    throw new InputError(
-      'The certificate chain is not valid PEM: expected one or more ' +
-        '-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE----- blocks.',
-    );
-  }
+  if (!blocks || blocks.length === 0) throw new InputError(notPem);
+  return blocks;
+}
+
+function parseCertificateChain(text: string): X509Certificate[] {
+  const blocks = pastedPemBlocks(
+    text,
+    'The certificate chain is empty. Paste the PEM certificate, starting with ' +
+      '-----BEGIN CERTIFICATE-----, followed by its intermediates.',
+    'The certificate chain is not valid PEM: expected one or more ' +
+      '-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE----- blocks.',
+  );
   for (const block of blocks) {
     if (block.label.includes('PRIVATE KEY')) {
       throw new InputError(
@@ -147,18 +153,12 @@ function encryptedKeyError(): InputError {
 }
 
 function parsePrivateKey(text: string): KeyObject {
-  if (text.trim() === '') {
-    throw new InputError(
-      'The private key is empty. Paste the PEM key, starting with -----BEGIN PRIVATE KEY-----.',
-    );
-  }
-  const blocks = parsePemBlocks(text);
-  if (!blocks || blocks.length === 0) {
-    throw new InputError(
-      'The private key is not valid PEM: expected one -----BEGIN PRIVATE KEY----- ' +
-        '(or RSA/EC PRIVATE KEY) block.',
-    );
-  }
+  const blocks = pastedPemBlocks(
+    text,
+    'The private key is empty. Paste the PEM key, starting with -----BEGIN PRIVATE KEY-----.',
+    'The private key is not valid PEM: expected one -----BEGIN PRIVATE KEY----- ' +
+      '(or RSA/EC PRIVATE KEY) block.',
+  );
   if (blocks.some(block => block.label === 'ENCRYPTED PRIVATE KEY')) {
     throw encryptedKeyError();
   }

@@ -7,7 +7,7 @@ let sequence = 0;
  * A UUIDv7 (RFC 9562): milliseconds first, then a per-process sequence, so
  * rows of one millisecond keep their order under `ORDER BY created_at, id`.
  */
-export function uuidv7(now: number = Date.now()): string {
+export function uuidv7(now: number): string {
   if (now === lastMs) {
     sequence = (sequence + 1) & 0xfff;
   } else {

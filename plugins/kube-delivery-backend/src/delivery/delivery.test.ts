@@ -56,7 +56,7 @@ describe('delivery on the local control plane', () => {
     return harness.settle(queued.id);
   }
   const get = (args: string[]) => kubectlJson(harness.cluster, args);
-  const dev = () => harness.config.environments.find(e => e.name === 'dev')!;
+  const devEnvironment = () => harness.config.environments.find(e => e.name === 'dev')!;
 
   it('rolls out the adservice shape with HA settings and rolls a new version in place', async () => {
     const name = uniqueName('adservice');
@@ -116,7 +116,7 @@ describe('delivery on the local control plane', () => {
     expect(pdbs.items).toEqual([]);
 
     // A leftover another replica's prune removes first: skipped, not found.
-    const environment = dev();
+    const environment = devEnvironment();
     const cluster = new ClusterClients(mockServices.logger.mock()).deploy(environment);
     const rendered = await renderStoredRelease(harness.store, entityRef, '0.1.4', environment);
     const leftover = `${name}-leftover`;

@@ -93,7 +93,12 @@ export class DatabaseClaimStore implements ClaimStore {
 
   constructor(private readonly db: Knex) {}
 
-  private held(environment: string, names: ClaimedName[]) {
+  /** The rows of these names; none for no names (not the whole environment). */
+  private async held(
+    environment: string,
+    names: ClaimedName[],
+  ): Promise<Row[]> {
+    if (names.length === 0) return [];
     return this.db<Row>(TABLE)
       .where({ environment })
       .where(query => {
@@ -126,7 +131,6 @@ export class DatabaseClaimStore implements ClaimStore {
     entityRef: string,
     names: ClaimedName[],
   ) {
-    if (names.length === 0) return;
     const rows = await this.held(environment, names);
     const foreign = rows.find(row => !sameEntity(row.entity_ref, entityRef));
     if (foreign) throw conflict(environment, entityRef, foreign);
@@ -137,7 +141,6 @@ export class DatabaseClaimStore implements ClaimStore {
     entityRef: string,
     names: ClaimedName[],
   ) {
-    if (names.length === 0) return;
     const rows = await this.held(environment, names);
     for (const row of rows.filter(r => sameEntity(r.entity_ref, entityRef))) {
       await this.db<Row>(TABLE)

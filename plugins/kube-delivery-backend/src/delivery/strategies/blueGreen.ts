@@ -2,13 +2,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { describeChanges } from '../../cluster';
 import type { RenderedRelease } from '../../manifests';
 import { LeaseLostError } from '../DeploymentJob';
-import {
-  applyObjects,
-  deleteObjects,
-  runSmokeTest,
-  waitForRollout,
-  workloadObjects,
-} from './steps';
+import { applyObjects, bringUp, deleteObjects, workloadObjects } from './steps';
 import type { Strategy, StrategyContext, StrategyOutcome } from './types';
 
 /** The new release's own objects: uniquely named, so the old release is untouched. */
@@ -36,17 +30,13 @@ export const blueGreenStrategy: Strategy = {
       await progress('Objects accepted by the API server');
     });
     try {
-      await job.step('Apply new release', async progress => {
-        await progress(await applyObjects(job, cluster, created));
-      });
-      await job.step('Rollout', progress =>
-        waitForRollout(job, cluster, target.rendered, progress),
+      await bringUp(
+        job,
+        cluster,
+        target.rendered,
+        created,
+        'Apply new release',
       );
-      if (target.rendered.smokeTest) {
-        await job.step('Smoke test', async progress => {
-          await progress(await runSmokeTest(job, cluster, target.rendered));
-        });
-      }
     } catch (error) {
       if (error instanceof LeaseLostError) throw error;
       return removeNewRelease(context, (error as Error).message);

@@ -4,9 +4,9 @@ import type { RenderedRelease } from '../../manifests';
 import { LeaseLostError } from '../DeploymentJob';
 import {
   applyObjects,
+  bringUp,
   jobPruner,
   pruneTrack,
-  runSmokeTest,
   waitForRollout,
   workloadObjects,
 } from './steps';
@@ -31,17 +31,7 @@ export const inPlaceStrategy: Strategy = {
       await progress(`${objects.length} objects accepted by the API server`);
     });
     try {
-      await job.step('Apply', async progress => {
-        await progress(await applyObjects(job, cluster, objects));
-      });
-      await job.step('Rollout', progress =>
-        waitForRollout(job, cluster, target.rendered, progress),
-      );
-      if (target.rendered.smokeTest) {
-        await job.step('Smoke test', async progress => {
-          await progress(await runSmokeTest(job, cluster, target.rendered));
-        });
-      }
+      await bringUp(job, cluster, target.rendered, objects, 'Apply');
       await job.step('Clean up', async progress => {
         const changes = await job.fenced(() =>
           pruneTrack(jobPruner(job), cluster, [target.rendered]),

@@ -17,7 +17,7 @@ import type { DeploymentJob, WritePoint } from '../DeploymentJob';
 import { deleteOrder, LABEL_OWNER } from '../../cluster/managedObjects';
 
 /** A rollout or smoke test that did not succeed; the strategy decides what follows. */
-export class DeploymentCheckFailed extends Error {}
+class DeploymentCheckFailed extends Error {}
 
 /** A job's prune: under its lease, fenced by its epoch, stopping at the `prune` write point. */
 export function jobPruner(job: DeploymentJob): Pruner {
@@ -83,12 +83,12 @@ export async function applyObjects(
         drift.push(`${kind}/${name} (changed by ${managers.join(', ')})`),
     }),
   );
-  summary ??= describeChanges(changes);
+  const said = summary ?? describeChanges(changes);
   return drift.length
-    ? `${summary}; put back as released what others had changed: ${drift.join(
+    ? `${said}; put back as released what others had changed: ${drift.join(
         '; ',
       )}`
-    : summary;
+    : said;
 }
 
 export async function waitForRollout(
@@ -115,7 +115,7 @@ export async function waitForRollout(
   return status;
 }
 
-export async function runSmokeTest(
+async function runSmokeTest(
   job: DeploymentJob,
   cluster: EnvironmentCluster,
   rendered: RenderedRelease,
@@ -135,6 +135,31 @@ export async function runSmokeTest(
     );
   }
   return result.message;
+}
+
+/**
+ * The steps that bring a release up: apply its objects (step `applyStep`),
+ * wait for its rollout, then run its smoke test if it has one. A failed
+ * rollout or smoke test is a DeploymentCheckFailed.
+ */
+export async function bringUp(
+  job: DeploymentJob,
+  cluster: EnvironmentCluster,
+  rendered: RenderedRelease,
+  objects: KubernetesObject[],
+  applyStep: string,
+) {
+  await job.step(applyStep, async progress => {
+    await progress(await applyObjects(job, cluster, objects));
+  });
+  await job.step('Rollout', progress =>
+    waitForRollout(job, cluster, rendered, progress),
+  );
+  if (rendered.smokeTest) {
+    await job.step('Smoke test', async progress => {
+      await progress(await runSmokeTest(job, cluster, rendered));
+    });
+  }
 }
 
 /** Who prunes: the fence of its writes, and what runs right before each. */
