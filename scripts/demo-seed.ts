@@ -10,7 +10,7 @@
  * KUBE_DELIVERY_URL (default http://localhost:7007) and KUBE_DELIVERY_CI_TOKEN
  * (scripts/dev.sh sets it to the checkout's random token) point it elsewhere.
  */
-import { KubeDeliveryClient } from '../plugins/scaffolder-backend-module-kube-delivery/src/client';
+import { createKubeDeliveryClient } from '../plugins/scaffolder-backend-module-kube-delivery/src/client';
 import { seedDemo, type SeedSummary } from '../packages/backend/src/demo';
 
 const backendUrl = process.env.KUBE_DELIVERY_URL ?? 'http://localhost:7007';
@@ -54,7 +54,7 @@ function isInterruption(error: unknown): boolean {
 
 async function main() {
   const log = (message: string) => console.log(`demo-seed: ${message}`);
-  const client = new KubeDeliveryClient({
+  const client = createKubeDeliveryClient({
     baseUrl: async () => `${backendUrl}/api/kube-delivery`,
     token: async () => token,
   });

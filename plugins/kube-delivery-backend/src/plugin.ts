@@ -6,13 +6,11 @@ import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { kubeDeliveryPermissions } from '@internal/plugin-kube-delivery-common';
 import {
   ApprovalService,
-  createApprovalsRouter,
   readApprovalSettings,
 } from './approvals';
 import { parseServiceSpec, type ServiceSpec } from './catalog';
 import {
   CertificateService,
-  createCertificateRouter,
   DatabaseCertificateStore,
   readCertificateSettings,
 } from './certificates';
@@ -27,13 +25,11 @@ import {
   ReleaseService,
 } from './delivery';
 import {
-  createEventsRouter,
   EnvironmentEvents,
   promotionRefusedEvent,
 } from './events';
 import { createContainerFeed } from './feed';
 import {
-  createHealthRouter,
   DatabaseHealthStore,
   HealthService,
   readHealthSettings,
@@ -55,7 +51,7 @@ import {
   scheduleRoutingTask,
 } from './routing';
 import { StatusCache } from './status';
-import { createClaimsRouter, DatabaseClaimStore } from './tenancy';
+import { DatabaseClaimStore } from './tenancy';
 
 /**
  * The Kube Delivery backend plugin: deploy, route, certificate and rollback
@@ -231,19 +227,8 @@ export const kubeDeliveryPlugin = createBackendPlugin({
         });
 
         // --- HTTP ------------------------------------------------------------
-        // Before the main router: certificate uploads have their own body limit.
-        deps.httpRouter.use(
-          createCertificateRouter({
-            httpAuth,
-            // Service principals: their grants first, as on every other gate.
-            permissions: authorizer.permissionsService(),
-            auditor,
-            certificates,
-          }),
-        );
         deps.httpRouter.use(
           await createRouter({
-            logger,
             httpAuth,
             permissions: deps.permissions,
             authorizer,
@@ -253,23 +238,12 @@ export const kubeDeliveryPlugin = createBackendPlugin({
             delivery,
             routing,
             history: new DatabaseHistoryStore(db),
-          }),
-        );
-        deps.httpRouter.use(
-          createClaimsRouter({
-            httpAuth,
-            permissions: deps.permissions,
-            auditor,
+            certificates,
             claims,
-            environment,
+            health,
+            events,
+            approvals,
           }),
-        );
-        deps.httpRouter.use(createHealthRouter({ httpAuth, auditor, health }));
-        deps.httpRouter.use(
-          createEventsRouter({ httpAuth, authorizer, environments, events }),
-        );
-        deps.httpRouter.use(
-          createApprovalsRouter({ httpAuth, auditor, catalog, approvals }),
         );
 
         // --- schedules and lifecycle -----------------------------------------

@@ -120,8 +120,8 @@ const HOSTILE_RELEASES: Array<[string, unknown, RegExp]> = [
   ['a newline in version', { version: '0.1.3\n' }, /^Field "version" contains control characters/],
   ['a NUL in tag', { version: '0.1.3', tag: 'v1\u0000' }, /^Field "tag" contains control characters/],
   ['an escape sequence in digest', { version: '0.1.3', digest: `${SHA256}\u001b[2J` }, /^Field "digest" contains control characters/],
-  ['a 10 kB version', { version: LONG }, /^Field "version" is longer than 256 characters/],
-  ['a 10 kB tag', { version: '0.1.3', tag: LONG }, /^Field "tag" is longer than 256 characters/],
+  ['a 10 kB version', { version: LONG }, /^Field "version" must NOT have more than 128 characters/],
+  ['a 10 kB tag', { version: '0.1.3', tag: LONG }, /^Field "tag" must NOT have more than 128 characters/],
   ...['1.0', 'v1.0.0', '1.0.0-', '01.0.0', '1.0.0+', '1.0.0-01', ' 1.0.0'].map(
     (version): [string, unknown, RegExp] => [`version ${JSON.stringify(version)}`, { version }, /^Version ".*" is not SemVer 2\.0\.0/],
   ),
@@ -139,7 +139,7 @@ const HOSTILE_DEPLOYMENTS: Array<[string, unknown, RegExp]> = [
   ['an unknown environment', { environment: 'staging', version: '0.1.3' }, /^Unknown environment "staging"; configured: dev, test, production/],
   ['a namespace as environment', { environment: 'kube-system', version: '0.1.3' }, /^Unknown environment "kube-system"/],
   ['a newline in environment', { environment: 'dev\n', version: '0.1.3' }, /^Field "environment" contains control characters/],
-  ['a 10 kB environment', { environment: LONG, version: '0.1.3' }, /^Field "environment" is longer than 256 characters/],
+  ['a 10 kB environment', { environment: LONG, version: '0.1.3' }, /^Field "environment" must NOT have more than 63 characters/],
   ['a number as releaseId', { environment: 'dev', releaseId: 7 }, /^Field "releaseId" must be a string/],
   ['neither version nor releaseId', { environment: 'dev' }, /^Give either releaseId or version/],
   ['version "v0.1.3"', { environment: 'dev', version: 'v0.1.3' }, /^Version "v0\.1\.3" is not SemVer 2\.0\.0/],
@@ -162,11 +162,11 @@ const HOSTILE_RESTARTS: Array<[string, unknown, RegExp]> = [
 /** Hostile queries of the deployment history: [query, message]. */
 // prettier-ignore
 const HOSTILE_HISTORY_QUERIES: Array<[string, RegExp]> = [
-  ['limit=0', /^limit must be an integer from 1 to 100/],
-  ['limit=101', /^limit must be an integer from 1 to 100/],
-  ['limit=ten', /^limit must be an integer from 1 to 100/],
-  ['environment=dev&environment=test', /^Field "environment" must be a string/],
-  ['offset=5', /^Unknown field "offset"/],
+  ['limit=0', /^Query parameter "limit" must be >= 1/],
+  ['limit=101', /^Query parameter "limit" must be <= 100/],
+  ['limit=ten', /^Query parameter "limit" must be an integer/],
+  ['environment=dev&environment=test', /^Query parameter "environment" must be a string/],
+  ['offset=5', /^Unknown query parameter 'offset'/],
 ];
 
 /** Requests that do not get as far as a JSON object: [what, raw body or object, status, message]. */

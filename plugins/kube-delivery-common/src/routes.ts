@@ -1,4 +1,4 @@
-import type { RoutingKind } from './types';
+import type { RoutingKind } from './schema/openapi/generated/models';
 
 /**
  * A rule that sends chosen requests of a service to one of its feature

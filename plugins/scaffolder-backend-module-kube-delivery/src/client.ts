@@ -1,11 +1,9 @@
 import { parseEntityRef } from '@backstage/catalog-model';
 import { ResponseError } from '@backstage/errors';
-import type {
-  Deployment,
-  DeploymentListPage,
-  ItemsResponse,
-  Release,
-  RouteRule,
+import {
+  bodyOf,
+  KubeDeliveryApiClient,
+  type Deployment,
 } from '@internal/plugin-kube-delivery-common';
 
 /**
@@ -20,7 +18,7 @@ export interface KubeDeliveryClientOptions {
   token: () => Promise<string>;
 }
 
-/** How {@link KubeDeliveryClient.waitForDeployment} polls. @public */
+/** How {@link waitForDeployment} polls. @public */
 export interface WaitOptions {
   /** Milliseconds between polls; default 1000. */
   pollIntervalMs?: number;
@@ -31,149 +29,99 @@ export interface WaitOptions {
 }
 
 /**
- * A small client of the Kube Delivery HTTP API, the one CI uses: the
- * scaffolder actions and the demo seed go through it, so they exercise the
- * same permission checks, validation and audit trail as everyone else.
+ * The client of the Kube Delivery HTTP API generated from its OpenAPI spec,
+ * as CI uses it: the scaffolder actions and the demo seed go through it, so
+ * they exercise the same permission checks, validation and audit trail as
+ * everyone else.
+ *
+ * Every request carries `Authorization: Bearer <token>`. An answer that is
+ * not ok rejects the call with a `ResponseError` whose message names the
+ * request and keeps the API's reason (what a template user or a CI log
+ * needs to see), e.g.
+ *
+ * ```text
+ * POST /entities/component/default/adservice/deployments: Request failed with 409 Conflict: 0.1.0 must first succeed in test
+ * ```
+ *
+ * The answer's body is read with `bodyOf` of the Kube Delivery common package.
  *
  * @public
  */
-export class KubeDeliveryClient {
-  constructor(private readonly options: KubeDeliveryClientOptions) {}
-
-  /** Creates a release of the entity (`POST …/releases`). */
-  createRelease(
-    entityRef: string,
-    body: { version: string; tag?: string; digest?: string },
-  ): Promise<Release> {
-    return this.request('POST', `${entityPath(entityRef)}/releases`, body);
-  }
-
-  /** The entity's releases. */
-  async listReleases(entityRef: string): Promise<Release[]> {
-    const page = await this.request<ItemsResponse<Release>>(
-      'GET',
-      `${entityPath(entityRef)}/releases`,
-    );
-    return page.items;
-  }
-
-  /** Deploys a version of the entity to an environment (`POST …/deployments`). */
-  deploy(
-    entityRef: string,
-    body: { environment: string; version: string },
-  ): Promise<Deployment> {
-    return this.request('POST', `${entityPath(entityRef)}/deployments`, body);
-  }
-
-  /** One deployment with its steps. */
-  getDeployment(entityRef: string, id: string): Promise<Deployment> {
-    return this.request(
-      'GET',
-      `${entityPath(entityRef)}/deployments/${encodeURIComponent(id)}`,
-    );
-  }
-
-  /** The entity's latest deployments (up to 100) in an environment, newest first. */
-  async listDeployments(
-    entityRef: string,
-    environment: string,
-  ): Promise<Deployment[]> {
-    const query = new URLSearchParams({ environment, limit: '100' });
-    const page = await this.request<DeploymentListPage>(
-      'GET',
-      `${entityPath(entityRef)}/deployments?${query}`,
-    );
-    return page.items;
-  }
-
-  /** Polls a deployment until it is no longer queued or running. */
-  async waitForDeployment(
-    entityRef: string,
-    id: string,
-    options: WaitOptions = {},
-  ): Promise<Deployment> {
-    const { pollIntervalMs = 1000, timeoutMs = 600_000, signal } = options;
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const deployment = await this.getDeployment(entityRef, id);
-      if (deployment.status !== 'queued' && deployment.status !== 'running') {
-        return deployment;
-      }
-      if (Date.now() > deadline) {
-        throw new Error(
-          `Deployment ${id} of ${entityRef} is still ${
-            deployment.status
-          } after ${Math.round(
-            timeoutMs / 1000,
-          )} s; follow it on the service's Environments tab`,
-        );
-      }
-      signal?.throwIfAborted();
-      await new Promise(resolve => setTimeout(resolve, pollIntervalMs));
-    }
-  }
-
-  /** The entity's routing rules in an environment. */
-  async listRoutes(
-    entityRef: string,
-    environment: string,
-  ): Promise<RouteRule[]> {
-    const query = new URLSearchParams({ environment });
-    const page = await this.request<ItemsResponse<RouteRule>>(
-      'GET',
-      `${entityPath(entityRef)}/routes?${query}`,
-    );
-    return page.items;
-  }
-
-  /** Creates a feature-branch routing rule owned by the caller. */
-  createRoute(
-    entityRef: string,
-    body: {
-      environment: string;
-      branch: string;
-      kind?: string;
-      key?: string;
-      value: string;
-      ttlMinutes?: number;
-    },
-  ): Promise<RouteRule> {
-    return this.request('POST', `${entityPath(entityRef)}/routes`, body);
-  }
-
-  /** Any other call, e.g. one of an API this client does not wrap yet. */
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await fetch(`${await this.options.baseUrl()}${path}`, {
-      method,
-      headers: {
-        Authorization: `Bearer ${await this.options.token()}`,
-        ...(body !== undefined && { 'Content-Type': 'application/json' }),
+export function createKubeDeliveryClient(
+  options: KubeDeliveryClientOptions,
+): KubeDeliveryApiClient {
+  return new KubeDeliveryApiClient({
+    discoveryApi: { getBaseUrl: () => options.baseUrl() },
+    fetchApi: {
+      fetch: async (input, init) => {
+        const headers = new Headers(init?.headers);
+        if (!headers.has('Authorization')) {
+          headers.set('Authorization', `Bearer ${await options.token()}`);
+        }
+        const response = await fetch(input, { ...init, headers });
+        if (!response.ok) {
+          const error = await ResponseError.fromResponse(response);
+          const url = String(input instanceof Request ? input.url : input);
+          const baseUrl = await options.baseUrl();
+          const path = url.startsWith(baseUrl)
+            ? url.slice(baseUrl.length)
+            : url;
+          error.message = `${init?.method ?? 'GET'} ${path}: ${
+            error.message
+          }: ${error.cause.message}`;
+          throw error;
+        }
+        return response;
       },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (!response.ok) {
-      const error = await ResponseError.fromResponse(response);
-      // The API's reason ("... already exists", "... must first succeed in
-      // test") is what a template user or CI log needs to see.
-      error.message = `${method} ${path}: ${error.message}: ${error.cause.message}`;
-      throw error;
+    },
+  });
+}
+
+/**
+ * Polls a deployment until it is no longer queued or running.
+ *
+ * @public
+ */
+export async function waitForDeployment(
+  client: KubeDeliveryApiClient,
+  entityRef: string,
+  id: string,
+  options: WaitOptions = {},
+): Promise<Deployment> {
+  const { pollIntervalMs = 1000, timeoutMs = 600_000, signal } = options;
+  const deadline = Date.now() + timeoutMs;
+  const path = { ...entityPathParams(entityRef), id };
+  for (;;) {
+    const deployment = await bodyOf(client.getDeployment({ path }));
+    if (deployment.status !== 'queued' && deployment.status !== 'running') {
+      return deployment;
     }
-    return (await response.json()) as T;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `Deployment ${id} of ${entityRef} is still ${
+          deployment.status
+        } after ${Math.round(
+          timeoutMs / 1000,
+        )} s; follow it on the service's Environments tab`,
+      );
+    }
+    signal?.throwIfAborted();
+    await new Promise(resolve => setTimeout(resolve, pollIntervalMs));
   }
 }
 
 /**
- * `/entities/:kind/:namespace/:name` of an entity reference such as
- * `component:default/adservice`.
- *
- * @public
+ * The path parameters of an entity reference as a template user writes it:
+ * the kind defaults to `component` and the namespace to `default`.
  */
-export function entityPath(entityRef: string): string {
+export function entityPathParams(entityRef: string): {
+  kind: string;
+  namespace: string;
+  name: string;
+} {
   const { kind, namespace, name } = parseEntityRef(entityRef, {
     defaultKind: 'component',
     defaultNamespace: 'default',
   });
-  return `/entities/${[kind.toLocaleLowerCase('en-US'), namespace, name]
-    .map(encodeURIComponent)
-    .join('/')}`;
+  return { kind: kind.toLocaleLowerCase('en-US'), namespace, name };
 }

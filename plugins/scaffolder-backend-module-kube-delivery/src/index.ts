@@ -5,5 +5,5 @@
  * @packageDocumentation
  */
 export { scaffolderModuleKubeDelivery as default } from './module';
-export { KubeDeliveryClient, entityPath } from './client';
+export { createKubeDeliveryClient, waitForDeployment } from './client';
 export type { KubeDeliveryClientOptions, WaitOptions } from './client';

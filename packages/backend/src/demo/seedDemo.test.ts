@@ -19,18 +19,16 @@ import {
 import { authServiceFactory } from '@backstage/backend-defaults/auth';
 import { httpAuthServiceFactory } from '@backstage/backend-defaults/httpAuth';
 import { getDevCluster } from '@internal/devcluster';
-import type {
-  EnvironmentStatusView,
-  GatewayCertificateListResponse,
+import {
+  bodyOf,
+  entityPathOf,
+  type KubeDeliveryApiClient,
 } from '@internal/plugin-kube-delivery-common';
 /* eslint-disable @backstage/no-mixed-plugin-imports -- the test runs the real plugins the demo needs */
 import catalogPlugin from '@backstage/plugin-catalog-backend';
 import kubeDeliveryPlugin from '@internal/plugin-kube-delivery-backend';
 /* eslint-enable @backstage/no-mixed-plugin-imports */
-import {
-  entityPath,
-  KubeDeliveryClient,
-} from '@internal/plugin-scaffolder-backend-module-kube-delivery';
+import { createKubeDeliveryClient } from '@internal/plugin-scaffolder-backend-module-kube-delivery';
 // The devcluster's app-config as the scaffolder module's tests read it.
 // eslint-disable-next-line @backstage/no-forbidden-package-imports
 import { devClusterAppConfig } from '@internal/plugin-scaffolder-backend-module-kube-delivery/src/__testUtils__/devClusterConfig';
@@ -55,7 +53,7 @@ const NAMESPACES = ['dev', 'test', 'production'];
 const NAMES = [...BOUTIQUE_SERVICES, REDIS_CART].map(ref => ref.split('/')[1]);
 
 let backend: TestBackend;
-let client: KubeDeliveryClient;
+let client: KubeDeliveryApiClient;
 let kubernetesPlugin: Awaited<ReturnType<typeof startKubernetesPlugin>>;
 let gatewayBefore: any;
 let secretBefore: boolean;
@@ -118,7 +116,7 @@ beforeAll(async () => {
       }),
     ],
   });
-  client = new KubeDeliveryClient({
+  client = createKubeDeliveryClient({
     baseUrl: async () =>
       `http://localhost:${backend.server.port()}/api/kube-delivery`,
     token: async () => TOKEN,
@@ -263,9 +261,8 @@ async function eventuallyPods(baseUrl: string): Promise<string[]> {
 async function statusOf(
   entityRef: string,
 ): Promise<Record<string, string | undefined>> {
-  const { items } = await client.request<{ items: EnvironmentStatusView[] }>(
-    'GET',
-    `${entityPath(entityRef)}/status`,
+  const { items } = await bodyOf(
+    client.getStatus({ path: entityPathOf(entityRef) }),
   );
   return Object.fromEntries(
     items.map(i => [i.environment, i.current?.version]),
@@ -273,10 +270,9 @@ async function statusOf(
 }
 
 it('seeds Online Boutique through the API with the static token, and a second run changes nothing', async () => {
-  const certificatesPath = '/environments/dev/certificates';
-  const before = await client.request<GatewayCertificateListResponse>(
-    'GET',
-    certificatesPath,
+  const certificatesPath = { name: 'dev' };
+  const before = await bodyOf(
+    client.listCertificates({ path: certificatesPath }),
   );
   secretName = before.gateway.secretName;
   secretBefore =
@@ -305,7 +301,14 @@ it('seeds Online Boutique through the API with the static token, and a second ru
       test: MAINLINE,
       production: undefined,
     });
-    const [waiting] = await client.listDeployments(ref, 'production');
+    const {
+      items: [waiting],
+    } = await bodyOf(
+      client.listDeployments({
+        path: entityPathOf(ref),
+        query: { environment: 'production' },
+      }),
+    );
     expect(waiting).toMatchObject({
       version: MAINLINE,
       status: 'waiting-approval',
@@ -318,16 +321,22 @@ it('seeds Online Boutique through the API with the static token, and a second ru
     production: undefined,
   });
   for (const route of BRANCH_ROUTES) {
-    const history = await client.listDeployments(route.entityRef, 'dev');
-    expect(history.find(d => d.version === BRANCH)?.status).toBe('succeeded');
-    const rules = await client.listRoutes(route.entityRef, 'dev');
-    expect(rules.map(r => [r.branch, r.kind, r.key, r.value])).toEqual([
+    const path = entityPathOf(route.entityRef);
+    const history = await bodyOf(
+      client.listDeployments({ path, query: { environment: 'dev' } }),
+    );
+    expect(history.items.find(d => d.version === BRANCH)?.status).toBe(
+      'succeeded',
+    );
+    const rules = await bodyOf(
+      client.listRoutes({ path, query: { environment: 'dev' } }),
+    );
+    expect(rules.items.map(r => [r.branch, r.kind, r.key, r.value])).toEqual([
       ['myfeature', route.kind, route.key, route.value],
     ]);
   }
-  const certificates = await client.request<GatewayCertificateListResponse>(
-    'GET',
-    certificatesPath,
+  const certificates = await bodyOf(
+    client.listCertificates({ path: certificatesPath }),
   );
   const active = certificates.items.find(c => c.active);
   expect(active).toMatchObject({
@@ -352,9 +361,8 @@ it('seeds Online Boutique through the API with the static token, and a second ru
 
   // The Backstage Kubernetes plugin shows the same pods as Kube Delivery.
   const [frontend] = BOUTIQUE_SERVICES.filter(ref => ref.endsWith('/frontend'));
-  const { items } = await client.request<{ items: EnvironmentStatusView[] }>(
-    'GET',
-    `${entityPath(frontend)}/status`,
+  const { items } = await bodyOf(
+    client.getStatus({ path: entityPathOf(frontend) }),
   );
   const kubeDeliveryPods = items
     .flatMap(i => i.rollout?.pods ?? [])

@@ -1,9 +1,10 @@
-import type {
-  CertificateUploadResponse,
-  GatewayCertificateListResponse,
-  RouteRule,
+import {
+  bodyOf,
+  entityPathOf,
+  type KubeDeliveryApiClient,
+  type RoutingKind,
 } from '@internal/plugin-kube-delivery-common';
-import type { KubeDeliveryClient } from '@internal/plugin-scaffolder-backend-module-kube-delivery';
+import { waitForDeployment } from '@internal/plugin-scaffolder-backend-module-kube-delivery';
 import { generateDemoCertificate } from './demoCertificate';
 
 /** What the demo seeds: Online Boutique of examples/online-boutique. */
@@ -27,7 +28,12 @@ export const MAINLINE = '0.1.3';
 export const NEXT = '0.1.4';
 export const BRANCH = '0.1.4-myfeature';
 /** The branch deployments and the requests routed to them. */
-export const BRANCH_ROUTES = [
+export const BRANCH_ROUTES: Array<{
+  entityRef: string;
+  kind: RoutingKind;
+  key: string;
+  value: string;
+}> = [
   {
     entityRef: 'component:default/frontend',
     kind: 'cookie',
@@ -63,7 +69,8 @@ type Log = (message: string) => void;
  * every start of `scripts/dev.sh` and does nothing once the state is reached.
  */
 export async function seedDemo(options: {
-  client: KubeDeliveryClient;
+  /** The API with a token that may do all of this (createKubeDeliveryClient). */
+  client: KubeDeliveryApiClient;
   log?: Log;
   pollIntervalMs?: number;
   catalogWaitMs?: number;
@@ -86,9 +93,10 @@ export async function seedDemo(options: {
     entityRef: string,
     release: { version: string; tag?: string },
   ) {
-    const existing = await client.listReleases(entityRef);
-    if (existing.some(r => r.version === release.version)) return;
-    await client.createRelease(entityRef, release);
+    const path = entityPathOf(entityRef);
+    const existing = await bodyOf(client.listReleases({ path }));
+    if (existing.items.some(r => r.version === release.version)) return;
+    await bodyOf(client.createRelease({ path, body: release }));
     summary.releasesCreated += 1;
   }
 
@@ -103,9 +111,12 @@ export async function seedDemo(options: {
     environment: string,
     version: string,
   ) {
+    const path = entityPathOf(entityRef);
     const history = (
-      await client.listDeployments(entityRef, environment)
-    ).filter(d => d.version === version);
+      await bodyOf(
+        client.listDeployments({ path, query: { environment, limit: 100 } }),
+      )
+    ).items.filter(d => d.version === version);
     if (history.some(d => d.status === 'succeeded')) return;
     let deployment = history.find(
       d =>
@@ -114,10 +125,12 @@ export async function seedDemo(options: {
         d.status === 'waiting-approval',
     );
     if (!deployment) {
-      deployment = await client.deploy(entityRef, { environment, version });
+      deployment = await bodyOf(
+        client.deploy({ path, body: { environment, version } }),
+      );
       summary.deploymentsRun += 1;
     }
-    const finished = await client.waitForDeployment(entityRef, deployment.id, {
+    const finished = await waitForDeployment(client, entityRef, deployment.id, {
       pollIntervalMs,
     });
     if (finished.status === 'waiting-approval') {
@@ -139,17 +152,27 @@ export async function seedDemo(options: {
   }
 
   async function ensureRoute(route: (typeof BRANCH_ROUTES)[number]) {
-    const rules: RouteRule[] = await client.listRoutes(route.entityRef, 'dev');
-    if (rules.some(r => r.branch === 'myfeature' && r.value === route.value)) {
+    const path = entityPathOf(route.entityRef);
+    const rules = await bodyOf(
+      client.listRoutes({ path, query: { environment: 'dev' } }),
+    );
+    if (
+      rules.items.some(r => r.branch === 'myfeature' && r.value === route.value)
+    ) {
       return;
     }
-    await client.createRoute(route.entityRef, {
-      environment: 'dev',
-      branch: 'myfeature',
-      kind: route.kind,
-      key: route.key,
-      value: route.value,
-    });
+    await bodyOf(
+      client.createRoute({
+        path,
+        body: {
+          environment: 'dev',
+          branch: 'myfeature',
+          kind: route.kind,
+          key: route.key,
+          value: route.value,
+        },
+      }),
+    );
     summary.routesCreated += 1;
     log(
       `${route.entityRef}: ${route.kind} ${route.key}=${route.value} goes to myfeature in dev`,
@@ -158,11 +181,8 @@ export async function seedDemo(options: {
 
   /** A certificate on the dev gateway, unless one is active and usable there. */
   async function ensureCertificate() {
-    const path = `/environments/${CERTIFICATE_ENVIRONMENT}/certificates`;
-    const list = await client.request<GatewayCertificateListResponse>(
-      'GET',
-      path,
-    );
+    const path = { name: CERTIFICATE_ENVIRONMENT };
+    const list = await bodyOf(client.listCertificates({ path }));
     const usable = list.items.some(
       c => c.active && (c.status === 'ok' || c.status === 'expiring'),
     );
@@ -178,10 +198,8 @@ export async function seedDemo(options: {
       );
       return;
     }
-    const { certificate } = await client.request<CertificateUploadResponse>(
-      'POST',
-      path,
-      { format: 'pem', ...pem },
+    const { certificate } = await bodyOf(
+      client.uploadCertificate({ path, body: { format: 'pem', ...pem } }),
     );
     summary.certificatesUploaded += 1;
     log(
@@ -199,7 +217,7 @@ export async function seedDemo(options: {
   for (let waiting = everything; waiting.length > 0; ) {
     const found = await Promise.all(
       waiting.map(ref =>
-        client.listReleases(ref).then(
+        bodyOf(client.listReleases({ path: entityPathOf(ref) })).then(
           () => true,
           error => {
             if (error?.response?.status === 404 && Date.now() < deadline)

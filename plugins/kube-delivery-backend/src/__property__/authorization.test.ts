@@ -128,6 +128,8 @@ class OwnersOnlyPolicy implements PermissionPolicy {
  * observation (the health tables) and asks the cluster SelfSubjectAccessReviews.
  */
 const OPEN_TO_AUTHENTICATED: Record<string, { writesTables?: string[] }> = {
+  // The API's OpenAPI spec, as @backstage/backend-openapi-utils serves it.
+  'GET /openapi.json': {},
   'GET /environments': {},
   'GET /environments/:name/certificates': {},
   // The first read of an environment's health checks it (nothing stored yet).

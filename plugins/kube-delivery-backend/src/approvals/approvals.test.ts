@@ -9,6 +9,7 @@ import {
 } from '@backstage/backend-test-utils';
 import type {
   Deployment,
+  ApprovalHistoryEntry,
   HistoryEntry,
 } from '@internal/plugin-kube-delivery-common';
 import { getDevCluster, type DevCluster } from '@internal/devcluster';
@@ -136,9 +137,16 @@ describe('approvals for protected environments', () => {
     return [...res.body.items].reverse();
   }
 
+  /** The approval events of a deployment: the history's typed approval entries. */
+  const approvalEventsOf =
+    (deploymentId: string) =>
+    (e: HistoryEntry): e is ApprovalHistoryEntry =>
+      e.kind.startsWith('approval-') &&
+      (e as ApprovalHistoryEntry).details.deploymentId === deploymentId;
+
   const approvalEvents = async (deploymentId: string) =>
     (await history())
-      .filter(e => e.details?.deploymentId === deploymentId)
+      .filter(approvalEventsOf(deploymentId))
       .map(e => ({ kind: e.kind, actor: e.actor }));
 
   beforeAll(async () => {
@@ -328,9 +336,7 @@ describe('approvals for protected environments', () => {
     });
     expect((await approve(id, BOB)).status).toBe(409);
     expect(await production()).toEqual(before);
-    const events = (await history()).filter(
-      e => e.details?.deploymentId === id,
-    );
+    const events = (await history()).filter(approvalEventsOf(id));
     expect(events.map(e => [e.kind, e.actor])).toEqual([
       ['approval-requested', ALICE],
       ['approval-rejected', ALICE],
@@ -338,7 +344,7 @@ describe('approvals for protected environments', () => {
     expect(events[1].message).toBe(
       `Promotion of 1.0.0 to production rejected by ${ALICE}: Change freeze until Monday`,
     );
-    expect(events[1].details?.reason).toBe('Change freeze until Monday');
+    expect(events[1].details.reason).toBe('Change freeze until Monday');
   });
 
   it('expires when nobody approves it: by the scheduled task, and when someone approves it too late', async () => {

@@ -5,7 +5,7 @@ export {
   type ApprovalBypass,
   type ApprovalRequest,
 } from './ApprovalService';
-export { bypassOf, createApprovalsRouter, splitBypassApproval } from './router';
+export { addApprovalRoutes, bypassOf } from './router';
 export {
   DEFAULT_EXPIRY_MINUTES,
   readApprovalSettings,

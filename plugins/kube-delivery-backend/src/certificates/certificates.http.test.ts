@@ -271,9 +271,9 @@ describe('certificates HTTP API', () => {
     expect(unknown.body.error.message).toMatch(/^Unknown environment "nowhere"; configured: /);
 
     const hostile: Array<[unknown, RegExp]> = [
-      [{ format: 'der' }, /Field "format" must be "pem" or "pkcs12"/],
+      [{ format: 'der' }, /Field "format" must be one of pem, pkcs12/],
       [{ ...pemBody(certs.leaf0), extra: 'x' }, /Unknown field "extra"/],
-      [{ ...pemBody(certs.leaf0), privateKey: 42 }, /Field "privateKey" is required, as a string/],
+      [{ ...pemBody(certs.leaf0), privateKey: 42 }, /Field "privateKey" must be a string/],
       [{ format: 'pkcs12', pkcs12: 'AAAA', password: ['x'] }, /Field "password"/],
       [[1, 2], /must be a JSON object/],
     ];

@@ -12,4 +12,4 @@ export {
   readGatewayTls,
   type CertificateSettings,
 } from './config';
-export { createCertificateRouter } from './router';
+export { addCertificateRoutes } from './router';

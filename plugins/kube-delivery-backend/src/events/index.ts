@@ -9,7 +9,7 @@ export {
   type EventRow,
   type PromotionRefusal,
 } from './EnvironmentEvents';
-export { createEventsRouter } from './router';
+export { addEventRoutes } from './router';
 export type {
   EnvironmentEvent,
   EnvironmentEventKind,

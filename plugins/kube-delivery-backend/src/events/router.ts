@@ -1,9 +1,7 @@
 import type { HttpAuthService } from '@backstage/backend-plugin-api';
 import { kubeDeliveryRoutePermission } from '@internal/plugin-kube-delivery-common';
-import express from 'express';
-import Router from 'express-promise-router';
+import type { ApiRouter } from '../http/apiRouter';
 import type { EnvironmentRegistry } from '../config/EnvironmentRegistry';
-import { readBody } from '../http/body';
 import { readPage } from '../http/page';
 import type { KubeDeliveryAuthorizer } from '../permissions/authorize';
 import {
@@ -20,28 +18,24 @@ import type { EnvironmentEvents } from './EnvironmentEvents';
  * and rule values only to their owners and to those who may route on the
  * entity there; environment-wide events to everyone.
  */
-export function createEventsRouter(options: {
+export function addEventRoutes(
+  router: ApiRouter,
+  options: {
   httpAuth: HttpAuthService;
   authorizer: KubeDeliveryAuthorizer;
   environments: EnvironmentRegistry;
   events: EnvironmentEvents;
-}): express.Router {
+  },
+): void {
   const { httpAuth, authorizer, environments, events } = options;
-  const router = Router();
 
   router.get('/environments/:name/events', async (req, res) => {
     const credentials = await httpAuth.credentials(req, {
       allow: ['user', 'service'],
     });
-    const query = readBody(req.query, {
-      limit: 'optional',
-      before: 'optional',
-    });
-    const { limit, before } = readPage(query);
     const page = await events.list({
       environment: environments.require(req.params.name).name,
-      limit,
-      before,
+      ...readPage(req.query),
     });
     // A page may hold fewer items than the limit; nextCursor still pages on.
     const readable = await authorizer.readableEntities(
@@ -78,5 +72,4 @@ export function createEventsRouter(options: {
     res.json({ ...page, items });
   });
 
-  return router;
 }

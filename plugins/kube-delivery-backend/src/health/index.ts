@@ -16,5 +16,5 @@ export {
   HealthService,
   SCHEDULED_ACTOR,
 } from './HealthService';
-export { createHealthRouter } from './router';
+export { addHealthRoutes } from './router';
 export * from './types';

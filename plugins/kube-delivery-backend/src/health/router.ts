@@ -2,8 +2,7 @@ import type {
   AuditorService,
   HttpAuthService,
 } from '@backstage/backend-plugin-api';
-import express from 'express';
-import Router from 'express-promise-router';
+import type { ApiRouter } from '../http/apiRouter';
 import { actorOf } from '../http/actor';
 import { runAudited } from '../http/audited';
 import type { HealthService } from './HealthService';
@@ -12,13 +11,15 @@ import type { HealthService } from './HealthService';
  * `GET|POST /environments/:name/health`, with user or service credentials:
  * the latest check, or a check now (audited).
  */
-export function createHealthRouter(options: {
+export function addHealthRoutes(
+  router: ApiRouter,
+  options: {
   httpAuth: HttpAuthService;
   auditor: AuditorService;
   health: HealthService;
-}): express.Router {
+  },
+): void {
   const { httpAuth, auditor, health } = options;
-  const router = Router();
 
   router.get('/environments/:name/health', async (req, res) => {
     const credentials = await httpAuth.credentials(req, {
@@ -46,5 +47,4 @@ export function createHealthRouter(options: {
     res.json(result);
   });
 
-  return router;
 }

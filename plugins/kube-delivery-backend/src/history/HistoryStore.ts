@@ -151,15 +151,16 @@ export class DatabaseHistoryStore implements HistoryStore {
       return {
         createdAt: Number(row.created_at),
         id: row.id,
+        // The plugin's own recorders wrote the details of each kind.
         entry: {
           id: event.id,
-          kind: event.kind as HistoryEntryKind,
+          kind: event.kind,
           environment: event.environment,
           createdAt: event.createdAt,
           actor: event.actor,
           message: event.message,
           details: event.details,
-        },
+        } as unknown as HistoryEntry,
       };
     });
   }

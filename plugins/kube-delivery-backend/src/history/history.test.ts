@@ -5,6 +5,7 @@ import {
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import { getDevCluster, type DevCluster } from '@internal/devcluster';
 import type {
+  DeploymentHistoryEntry,
   HistoryEntry,
   ReleaseDetailView,
 } from '@internal/plugin-kube-delivery-common';
@@ -272,7 +273,9 @@ describe.each(TEST_DATABASE_IDS)('Release history on %s', databaseId => {
     expect(items.map(i => i.id)).toEqual(expectedOrder);
     expect(res.body.nextCursor).toBeUndefined();
 
-    const restart = items.find(i => i.id === ids.restart)!;
+    const restart = items.find(
+      i => i.id === ids.restart,
+    ) as DeploymentHistoryEntry;
     expect(restart).toMatchObject({
       kind: 'restart',
       environment: 'dev',
@@ -329,11 +332,11 @@ describe.each(TEST_DATABASE_IDS)('Release history on %s', databaseId => {
 
   it.each([
     ['environment=test', () => [ids.promote]],
-    ['kind=rollback', () => [ids.rollback]],
-    ['kind=certificate-changed', () => [ids.certificate]],
-    ['kind=route-changed', () => [ids.route]],
-    ['kind=promotion-refused', () => expectedOrder.slice(0, 1)],
-    ['environment=dev&kind=deploy', () => [ids.deploy]],
+    ['entryKind=rollback', () => [ids.rollback]],
+    ['entryKind=certificate-changed', () => [ids.certificate]],
+    ['entryKind=route-changed', () => [ids.route]],
+    ['entryKind=promotion-refused', () => expectedOrder.slice(0, 1)],
+    ['environment=dev&entryKind=deploy', () => [ids.deploy]],
     ['environment=production', () => []],
   ])('filters with %s', async (query, expected) => {
     const res = await history(`?${query}`);
@@ -342,16 +345,22 @@ describe.each(TEST_DATABASE_IDS)('Release history on %s', databaseId => {
   });
 
   it.each([
-    ['kind=health-changed', /^kind must be one of deploy, promote, rollback/],
-    ['kind=deploy&kind=rollback', /^Field "kind" must be a string/],
+    [
+      'entryKind=health-changed',
+      /^Query parameter "entryKind" must be one of deploy, promote, rollback/,
+    ],
+    [
+      'entryKind=deploy&entryKind=rollback',
+      /^Query parameter "entryKind" must be/,
+    ],
     [
       'environment=staging',
       /^Unknown environment "staging"; configured: dev, test, production/,
     ],
-    ['limit=0', /^limit must be an integer from 1 to 100/],
-    ['limit=1e1', /^limit must be an integer from 1 to 100/],
+    ['limit=0', /^Query parameter "limit" must be >= 1/],
+    ['limit=1.5', /^Query parameter "limit" must be an integer/],
     ['before=yesterday', /^before must be a nextCursor value/],
-    ['offset=5', /^Unknown field "offset"/],
+    ['offset=5', /^Unknown query parameter 'offset'/],
   ])('refuses ?%s with a 400 naming the parameter', async (query, message) => {
     const res = await history(`?${query}`);
     expect(res.status).toBe(400);
@@ -396,7 +405,9 @@ describe.each(TEST_DATABASE_IDS)('Release history on %s', databaseId => {
       .get(`${entityPath(mineName)}/releases/..%2F..%2Fsecrets`)
       .set('Authorization', asUser());
     expect(malformed.status).toBe(400);
-    expect(malformed.body.error.message).toMatch(/^id must be a release id/);
+    expect(malformed.body.error.message).toMatch(
+      /^Path parameter "id" must be a UUID/,
+    );
   });
 
   it('answers 404 for a service the catalog does not show the caller', async () => {

@@ -1,2 +1,2 @@
 export { DatabaseHistoryStore, type HistoryStore } from './HistoryStore';
-export { createHistoryRouter } from './router';
+export { addHistoryRoutes } from './router';

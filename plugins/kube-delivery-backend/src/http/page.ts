@@ -6,26 +6,18 @@ export const MAX_PAGE = 100;
 const DEFAULT_PAGE = 20;
 
 /**
- * `limit` and `before` of a newest-first page, read by one rule for every
- * list endpoint: a limit of 1 to 100 in plain digits (Number() would also
- * take "1e1", " 10" or "0x10"), default 20; a cursor from an earlier page.
+ * `limit` and `before` of a newest-first page, as every list endpoint reads
+ * them: the spec bounds the limit (default 20); the cursor must be one an
+ * earlier page gave.
  */
-export function readPage(query: { limit?: string; before?: string }): {
+export function readPage(query: { limit?: number; before?: string }): {
   limit: number;
   before?: string;
 } {
-  const limit = query.limit === undefined ? DEFAULT_PAGE : Number(query.limit);
-  if (
-    (query.limit !== undefined && !/^\d{1,3}$/.test(query.limit)) ||
-    limit < 1 ||
-    limit > MAX_PAGE
-  ) {
-    throw new InputError(`limit must be an integer from 1 to ${MAX_PAGE}`);
-  }
   if (query.before !== undefined && !PAGE_CURSOR.test(query.before)) {
     throw new InputError(
       'before must be a nextCursor value from an earlier page',
     );
   }
-  return { limit, before: query.before };
+  return { limit: query.limit ?? DEFAULT_PAGE, before: query.before };
 }

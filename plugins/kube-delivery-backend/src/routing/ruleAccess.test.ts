@@ -72,7 +72,7 @@ describe('routing rules: values, ownership and warnings (HTTP, real policy)', ()
   };
   const historyAs = async (user: string) => {
     const res = await request(backend!.server)
-      .get(`${entityPath}/history?kind=route-changed&limit=100`)
+      .get(`${entityPath}/history?entryKind=route-changed&limit=100`)
       .set('Authorization', as(user));
     expect(res.status).toBe(200);
     return res.body.items as Array<{

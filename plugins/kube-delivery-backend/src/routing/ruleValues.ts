@@ -93,7 +93,7 @@ export async function routeEventAsSeenBy<
   T extends {
     kind: string;
     message?: string;
-    details?: Record<string, unknown>;
+    details?: object;
   },
 >(event: T, visible: (rule: RouteRule) => Promise<boolean>): Promise<T> {
   if (event.kind !== 'route-changed' || !event.details) return event;

@@ -1,4 +1,4 @@
 export * from './ownership';
 export * from './ClaimStore';
 export * from './hosts';
-export { createClaimsRouter } from './router';
+export { addClaimRoutes } from './router';

@@ -3,34 +3,32 @@ import type {
   HttpAuthService,
   PermissionsService,
 } from '@backstage/backend-plugin-api';
-import { InputError, NotAllowedError } from '@backstage/errors';
+import { NotAllowedError } from '@backstage/errors';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import {
   kubeDeliveryClaimReleasePermission,
   stringifyTargetRef,
 } from '@internal/plugin-kube-delivery-common';
-import express from 'express';
-import Router from 'express-promise-router';
+import type { ApiRouter } from '../http/apiRouter';
 import { runAudited } from '../http/audited';
-import type { ClaimKind, ClaimStore } from './ClaimStore';
-
-const KINDS: readonly ClaimKind[] = ['service', 'host'];
-const NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
+import type { ClaimStore } from './ClaimStore';
 
 /**
  * Claims of names per environment: anyone signed in may list them (they
  * name entities, as the catalog does); releasing one is a platform admin's
  * permission, audited.
  */
-export function createClaimsRouter(options: {
+export function addClaimRoutes(
+  router: ApiRouter,
+  options: {
   httpAuth: HttpAuthService;
   permissions: PermissionsService;
   auditor: AuditorService;
   claims: ClaimStore;
   environment: (name: string) => { name: string };
-}): express.Router {
+  },
+): void {
   const { httpAuth, permissions, auditor, claims } = options;
-  const router = Router();
 
   router.get('/environments/:name/claims', async (req, res) => {
     await httpAuth.credentials(req, { allow: ['user', 'service'] });
@@ -62,16 +60,7 @@ export function createClaimsRouter(options: {
           `You may not ${kubeDeliveryClaimReleasePermission.name} on ${target}; releasing a claim is for platform admins`,
         );
       }
-      const kind = req.params.claimKind as ClaimKind;
-      const name = req.params.claimName;
-      if (!KINDS.includes(kind)) {
-        throw new InputError(`Claim kind must be one of ${KINDS.join(', ')}`);
-      }
-      if (!NAME.test(name)) {
-        throw new InputError(
-          'Claimed name must be a lowercase service name or host name',
-        );
-      }
+      const { claimKind: kind, claimName: name } = req.params;
       const released = await runAudited(
         auditor,
         {
@@ -86,5 +75,4 @@ export function createClaimsRouter(options: {
     },
   );
 
-  return router;
 }

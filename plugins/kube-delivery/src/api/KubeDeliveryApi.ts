@@ -1,6 +1,5 @@
 import { createApiRef } from '@backstage/core-plugin-api';
 import type {
-  ApprovalBypassRequest,
   BranchRemovalView,
   CertificateUploadRequest,
   CertificateUploadResponse,
@@ -14,15 +13,16 @@ import type {
   HistoryPage,
   ReleaseDetailView,
   ReleaseView,
-  RouteRule,
+  RouteRuleView,
   RouteTestView,
   RoutingKind,
 } from '@internal/plugin-kube-delivery-common';
 
 /** Which release to deploy: by id, or by its SemVer version. @public */
-export type ReleaseSelector =
+export type ReleaseSelector = (
   | { environment: string; releaseId: string; version?: never }
-  | { environment: string; version: string; releaseId?: never };
+  | { environment: string; version: string; releaseId?: never }
+) & { bypassApproval?: boolean };
 
 /** Filters and paging for the deployment history. @public */
 export interface ListDeploymentsOptions {
@@ -74,17 +74,17 @@ export interface KubeDeliveryApi {
   /** Into a protected environment the deployment waits for approval (`waiting-approval`) unless `bypassApproval`. */
   deploy(
     entityRef: string,
-    request: ReleaseSelector & ApprovalBypassRequest,
+    request: ReleaseSelector,
   ): Promise<Deployment>;
   /** Redeploys an earlier release to an environment. */
   rollback(
     entityRef: string,
-    request: ReleaseSelector & ApprovalBypassRequest,
+    request: ReleaseSelector,
   ): Promise<Deployment>;
   /** Deploys to an environment what succeeded in the previous lifecycle environment. */
   promote(
     entityRef: string,
-    request: { environment: string } & ApprovalBypassRequest,
+    request: { environment: string; bypassApproval?: boolean },
   ): Promise<Deployment>;
   /** Restarts what an environment runs of the entity. */
   restart(
@@ -110,15 +110,15 @@ export interface KubeDeliveryApi {
   checkEnvironmentHealth(environment: string): Promise<EnvironmentHealthView>;
 
   /** The entity's feature-branch routing rules. */
-  listRoutes(entityRef: string): Promise<RouteRule[]>;
+  listRoutes(entityRef: string): Promise<RouteRuleView[]>;
   /** Creates a routing rule owned by the caller. */
-  createRoute(entityRef: string, rule: NewRouteRule): Promise<RouteRule>;
+  createRoute(entityRef: string, rule: NewRouteRule): Promise<RouteRuleView>;
   /** Moves a rule's expiry to `ttlMinutes` from now. */
   extendRoute(
     entityRef: string,
     id: string,
     ttlMinutes: number,
-  ): Promise<RouteRule>;
+  ): Promise<RouteRuleView>;
   /** Deletes a routing rule. */
   deleteRoute(entityRef: string, id: string): Promise<void>;
   /** Removes a feature branch's deployment and its rules from an environment. */

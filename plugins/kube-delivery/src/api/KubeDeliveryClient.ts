@@ -1,25 +1,22 @@
 import type { DiscoveryApi, FetchApi } from '@backstage/core-plugin-api';
-import { parseEntityRef } from '@backstage/catalog-model';
-import { ResponseError } from '@backstage/errors';
-import type {
-  ApprovalBypassRequest,
-  ApprovalRejectRequest,
-  BranchRemovalView,
-  CertificateUploadRequest,
-  CertificateUploadResponse,
-  Deployment,
-  DeploymentListPage,
-  EnvironmentHealthView,
-  EnvironmentStatusView,
-  EnvironmentSummary,
-  GatewayCertificateListResponse,
-  HistoryPage,
-  ItemsResponse,
-  ReleaseDetailView,
-  ReleaseView,
-  RouteExtendRequest,
-  RouteRule,
-  RouteTestView,
+import {
+  bodyOf,
+  entityPathOf,
+  KubeDeliveryApiClient,
+  type BranchRemovalView,
+  type CertificateUpload,
+  type CertificateUploadResponse,
+  type Deployment,
+  type DeploymentListPage,
+  type EnvironmentHealthView,
+  type EnvironmentStatusView,
+  type EnvironmentSummary,
+  type GatewayCertificateListResponse,
+  type HistoryPage,
+  type ReleaseDetailView,
+  type ReleaseView,
+  type RouteRuleView,
+  type RouteTestView,
 } from '@internal/plugin-kube-delivery-common';
 import type {
   HistoryOptions,
@@ -29,100 +26,97 @@ import type {
   ReleaseSelector,
 } from './KubeDeliveryApi';
 
-/** {@link KubeDeliveryApi} over HTTP, with the user's Backstage token. @public */
+/**
+ * {@link KubeDeliveryApi} over HTTP with the user's Backstage token: the
+ * client generated from the backend's OpenAPI spec, answers unwrapped.
+ * @public
+ */
 export class KubeDeliveryClient implements KubeDeliveryApi {
-  private readonly discoveryApi: DiscoveryApi;
-  private readonly fetchApi: FetchApi;
+  private readonly client: KubeDeliveryApiClient;
 
   constructor(options: { discoveryApi: DiscoveryApi; fetchApi: FetchApi }) {
-    this.discoveryApi = options.discoveryApi;
-    this.fetchApi = options.fetchApi;
+    this.client = new KubeDeliveryApiClient(options);
   }
 
   /** {@inheritDoc KubeDeliveryApi.listEnvironments} */
   async listEnvironments(): Promise<EnvironmentSummary[]> {
-    const body = await this.request<ItemsResponse<EnvironmentSummary>>(
-      '/environments',
-    );
-    return body.items;
+    return (await bodyOf(this.client.listEnvironments({}))).items;
   }
 
   /** {@inheritDoc KubeDeliveryApi.getStatus} */
   async getStatus(entityRef: string): Promise<EnvironmentStatusView[]> {
-    const body = await this.request<ItemsResponse<EnvironmentStatusView>>(
-      `${entityPath(entityRef)}/status`,
-    );
-    return body.items;
+    const path = entityPathOf(entityRef);
+    return (await bodyOf(this.client.getStatus({ path }))).items;
   }
 
   /** {@inheritDoc KubeDeliveryApi.listReleases} */
   async listReleases(entityRef: string): Promise<ReleaseView[]> {
-    const body = await this.request<ItemsResponse<ReleaseView>>(
-      `${entityPath(entityRef)}/releases`,
-    );
-    return body.items;
+    const path = entityPathOf(entityRef);
+    return (await bodyOf(this.client.listReleases({ path }))).items;
   }
 
   /** {@inheritDoc KubeDeliveryApi.listDeployments} */
   async listDeployments(
     entityRef: string,
-    options: ListDeploymentsOptions = {},
+    query: ListDeploymentsOptions = {},
   ): Promise<DeploymentListPage> {
-    return this.request<DeploymentListPage>(
-      `${entityPath(entityRef)}/deployments${queryString(options)}`,
-    );
+    const path = entityPathOf(entityRef);
+    return bodyOf(this.client.listDeployments({ path, query }));
   }
 
   /** {@inheritDoc KubeDeliveryApi.getDeployment} */
   async getDeployment(entityRef: string, id: string): Promise<Deployment> {
-    return this.request<Deployment>(
-      `${entityPath(entityRef)}/deployments/${encodeURIComponent(id)}`,
-    );
+    const path = { ...entityPathOf(entityRef), id };
+    return bodyOf(this.client.getDeployment({ path }));
   }
 
   /** {@inheritDoc KubeDeliveryApi.deploy} */
-  async deploy(
-    entityRef: string,
-    request: ReleaseSelector & ApprovalBypassRequest,
-  ) {
-    return this.post(`${entityPath(entityRef)}/deployments`, request);
+  async deploy(entityRef: string, body: ReleaseSelector): Promise<Deployment> {
+    const path = entityPathOf(entityRef);
+    return bodyOf(this.client.deploy({ path, body }));
   }
 
   /** {@inheritDoc KubeDeliveryApi.rollback} */
   async rollback(
     entityRef: string,
-    request: ReleaseSelector & ApprovalBypassRequest,
-  ) {
-    return this.post(`${entityPath(entityRef)}/rollbacks`, request);
+    body: ReleaseSelector,
+  ): Promise<Deployment> {
+    const path = entityPathOf(entityRef);
+    return bodyOf(this.client.rollback({ path, body }));
   }
 
   /** {@inheritDoc KubeDeliveryApi.promote} */
   async promote(
     entityRef: string,
-    request: { environment: string } & ApprovalBypassRequest,
-  ) {
-    return this.post(`${entityPath(entityRef)}/promotions`, request);
-  }
-
-  /** {@inheritDoc KubeDeliveryApi.approveDeployment} */
-  async approveDeployment(entityRef: string, id: string) {
-    return this.post(
-      `${entityPath(entityRef)}/deployments/${encodeURIComponent(id)}/approve`,
-      {},
-    );
-  }
-
-  /** {@inheritDoc KubeDeliveryApi.rejectDeployment} */
-  async rejectDeployment(entityRef: string, id: string, reason: string) {
-    return this.post(
-      `${entityPath(entityRef)}/deployments/${encodeURIComponent(id)}/reject`,
-      { reason } satisfies ApprovalRejectRequest,
-    );
+    body: { environment: string; bypassApproval?: boolean },
+  ): Promise<Deployment> {
+    const path = entityPathOf(entityRef);
+    return bodyOf(this.client.promote({ path, body }));
   }
 
   /** {@inheritDoc KubeDeliveryApi.restart} */
-  async restart(entityRef: string, request: { environment: string }) {
-    return this.post(`${entityPath(entityRef)}/restarts`, request);
+  async restart(
+    entityRef: string,
+    body: { environment: string },
+  ): Promise<Deployment> {
+    const path = entityPathOf(entityRef);
+    return bodyOf(this.client.restart({ path, body }));
+  }
+
+  /** {@inheritDoc KubeDeliveryApi.approveDeployment} */
+  async approveDeployment(entityRef: string, id: string): Promise<Deployment> {
+    const path = { ...entityPathOf(entityRef), id };
+    return bodyOf(this.client.approveDeployment({ path }));
+  }
+
+  /** {@inheritDoc KubeDeliveryApi.rejectDeployment} */
+  async rejectDeployment(
+    entityRef: string,
+    id: string,
+    reason: string,
+  ): Promise<Deployment> {
+    const path = { ...entityPathOf(entityRef), id };
+    return bodyOf(this.client.rejectDeployment({ path, body: { reason } }));
   }
 
   /** {@inheritDoc KubeDeliveryApi.getHistory} */
@@ -130,70 +124,58 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     entityRef: string,
     options: HistoryOptions = {},
   ): Promise<HistoryPage> {
-    return this.request<HistoryPage>(
-      `${entityPath(entityRef)}/history${queryString(options)}`,
+    const { kind: entryKind, ...rest } = options;
+    const path = entityPathOf(entityRef);
+    return bodyOf(
+      this.client.getHistory({ path, query: { ...rest, entryKind } }),
     );
   }
 
   /** {@inheritDoc KubeDeliveryApi.getRelease} */
   async getRelease(entityRef: string, id: string): Promise<ReleaseDetailView> {
-    return this.request<ReleaseDetailView>(
-      `${entityPath(entityRef)}/releases/${encodeURIComponent(id)}`,
-    );
+    const path = { ...entityPathOf(entityRef), id };
+    return bodyOf(this.client.getRelease({ path }));
   }
 
   /** {@inheritDoc KubeDeliveryApi.getEnvironmentHealth} */
-  async getEnvironmentHealth(
-    environment: string,
-  ): Promise<EnvironmentHealthView> {
-    return this.request<EnvironmentHealthView>(
-      `/environments/${encodeURIComponent(environment)}/health`,
-    );
+  async getEnvironmentHealth(name: string): Promise<EnvironmentHealthView> {
+    return bodyOf(this.client.getEnvironmentHealth({ path: { name } }));
   }
 
   /** {@inheritDoc KubeDeliveryApi.checkEnvironmentHealth} */
-  async checkEnvironmentHealth(
-    environment: string,
-  ): Promise<EnvironmentHealthView> {
-    return this.send<EnvironmentHealthView>(
-      'POST',
-      `/environments/${encodeURIComponent(environment)}/health`,
-      {},
-    );
+  async checkEnvironmentHealth(name: string): Promise<EnvironmentHealthView> {
+    return bodyOf(this.client.checkEnvironmentHealth({ path: { name } }));
   }
 
   /** {@inheritDoc KubeDeliveryApi.listRoutes} */
-  async listRoutes(entityRef: string): Promise<RouteRule[]> {
-    const body = await this.request<ItemsResponse<RouteRule>>(
-      `${entityPath(entityRef)}/routes`,
-    );
-    return body.items;
+  async listRoutes(entityRef: string): Promise<RouteRuleView[]> {
+    const path = entityPathOf(entityRef);
+    return (await bodyOf(this.client.listRoutes({ path, query: {} }))).items;
   }
 
   /** {@inheritDoc KubeDeliveryApi.createRoute} */
-  async createRoute(entityRef: string, rule: NewRouteRule) {
-    return this.send<RouteRule>(
-      'POST',
-      `${entityPath(entityRef)}/routes`,
-      rule,
-    );
+  async createRoute(
+    entityRef: string,
+    body: NewRouteRule,
+  ): Promise<RouteRuleView> {
+    const path = entityPathOf(entityRef);
+    return bodyOf(this.client.createRoute({ path, body }));
   }
 
   /** {@inheritDoc KubeDeliveryApi.extendRoute} */
-  async extendRoute(entityRef: string, id: string, ttlMinutes: number) {
-    return this.send<RouteRule>(
-      'PATCH',
-      `${entityPath(entityRef)}/routes/${encodeURIComponent(id)}`,
-      { ttlMinutes } satisfies RouteExtendRequest,
-    );
+  async extendRoute(
+    entityRef: string,
+    id: string,
+    ttlMinutes: number,
+  ): Promise<RouteRuleView> {
+    const path = { ...entityPathOf(entityRef), id };
+    return bodyOf(this.client.extendRoute({ path, body: { ttlMinutes } }));
   }
 
   /** {@inheritDoc KubeDeliveryApi.deleteRoute} */
   async deleteRoute(entityRef: string, id: string): Promise<void> {
-    await this.request(
-      `${entityPath(entityRef)}/routes/${encodeURIComponent(id)}`,
-      { method: 'DELETE' },
-    );
+    const path = { ...entityPathOf(entityRef), id };
+    await bodyOf(this.client.deleteRoute({ path }));
   }
 
   /** {@inheritDoc KubeDeliveryApi.removeBranch} */
@@ -202,95 +184,36 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     environment: string,
     branch: string,
   ): Promise<BranchRemovalView> {
-    return this.request<BranchRemovalView>(
-      `${entityPath(entityRef)}/branches/${encodeURIComponent(
-        environment,
-      )}/${encodeURIComponent(branch)}`,
-      { method: 'DELETE' },
-    );
+    const path = { ...entityPathOf(entityRef), environment, branch };
+    return bodyOf(this.client.removeBranch({ path }));
   }
 
   /** {@inheritDoc KubeDeliveryApi.testRoute} */
   async testRoute(
     entityRef: string,
-    request: { environment: string; headers: Record<string, string> },
-  ) {
-    return this.send<RouteTestView>(
-      'POST',
-      `${entityPath(entityRef)}/routes/test`,
-      request,
-    );
+    body: { environment: string; headers: Record<string, string> },
+  ): Promise<RouteTestView> {
+    const path = entityPathOf(entityRef);
+    return bodyOf(this.client.testRoute({ path, body }));
   }
 
   /** {@inheritDoc KubeDeliveryApi.listCertificates} */
   async listCertificates(
-    environment: string,
+    name: string,
   ): Promise<GatewayCertificateListResponse> {
-    return this.request<GatewayCertificateListResponse>(
-      `/environments/${encodeURIComponent(environment)}/certificates`,
-    );
+    return bodyOf(this.client.listCertificates({ path: { name } }));
   }
 
   /** {@inheritDoc KubeDeliveryApi.uploadCertificate} */
   async uploadCertificate(
-    environment: string,
-    request: CertificateUploadRequest,
-  ) {
-    return this.send<CertificateUploadResponse>(
-      'POST',
-      `/environments/${encodeURIComponent(environment)}/certificates`,
-      request,
-    );
+    name: string,
+    body: CertificateUpload,
+  ): Promise<CertificateUploadResponse> {
+    return bodyOf(this.client.uploadCertificate({ path: { name }, body }));
   }
 
   /** {@inheritDoc KubeDeliveryApi.useCertManager} */
-  async useCertManager(environment: string) {
-    return this.send<CertificateUploadResponse>(
-      'POST',
-      `/environments/${encodeURIComponent(
-        environment,
-      )}/certificates/cert-manager`,
-      {},
-    );
+  async useCertManager(name: string): Promise<CertificateUploadResponse> {
+    return bodyOf(this.client.useCertManager({ path: { name }, body: {} }));
   }
-
-  private post(path: string, body: object): Promise<Deployment> {
-    return this.send<Deployment>('POST', path, body);
-  }
-
-  private send<T>(method: string, path: string, body: object): Promise<T> {
-    return this.request<T>(path, {
-      method,
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-  }
-
-  private async request<T>(path: string, init?: RequestInit): Promise<T> {
-    const baseUrl = await this.discoveryApi.getBaseUrl('kube-delivery');
-    const response = await this.fetchApi.fetch(`${baseUrl}${path}`, init);
-    if (!response.ok) {
-      throw await ResponseError.fromResponse(response);
-    }
-    if (response.status === 204) return undefined as T;
-    return (await response.json()) as T;
-  }
-}
-
-/** `?environment=…&kind=…&limit=…&before=…` of the options that are set. */
-function queryString(options: HistoryOptions): string {
-  const query = new URLSearchParams();
-  for (const [key, value] of Object.entries(options)) {
-    if (value !== undefined && value !== '') query.set(key, String(value));
-  }
-  const qs = query.toString();
-  return qs ? `?${qs}` : '';
-}
-
-/** `/entities/:kind/:namespace/:name` of an entity reference. */
-function entityPath(entityRef: string): string {
-  const { kind, namespace, name } = parseEntityRef(entityRef);
-  return `/entities/${[kind, namespace, name]
-    .map(part => encodeURIComponent(part))
-    .join('/')}`;
 }

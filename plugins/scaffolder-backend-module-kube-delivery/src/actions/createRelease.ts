@@ -1,5 +1,7 @@
 import { isError } from '@backstage/errors';
 import { createTemplateAction } from '@backstage/plugin-scaffolder-node';
+import { bodyOf } from '@internal/plugin-kube-delivery-common';
+import { entityPathParams } from '../client';
 import type { KubeDeliveryClientFor } from './serviceClient';
 
 /** How long a release waits for an entity the catalog has not processed yet. */
@@ -65,11 +67,16 @@ export function createReleaseAction(options: {
       const deadline = Date.now() + catalogWaitMs;
       for (;;) {
         try {
-          const release = await client.createRelease(entityRef, {
-            version,
-            ...(tag !== undefined && { tag }),
-            ...(digest !== undefined && { digest }),
-          });
+          const release = await bodyOf(
+            client.createRelease({
+              path: entityPathParams(entityRef),
+              body: {
+                version,
+                ...(tag !== undefined && { tag }),
+                ...(digest !== undefined && { digest }),
+              },
+            }),
+          );
           ctx.logger.info(
             `Created release ${release.version} (${release.imageRef}) of ${entityRef}`,
           );

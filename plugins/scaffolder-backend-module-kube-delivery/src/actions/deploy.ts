@@ -1,4 +1,6 @@
 import { createTemplateAction } from '@backstage/plugin-scaffolder-node';
+import { bodyOf } from '@internal/plugin-kube-delivery-common';
+import { entityPathParams, waitForDeployment } from '../client';
 import type { KubeDeliveryClientFor } from './serviceClient';
 
 /**
@@ -65,7 +67,12 @@ export function createDeployAction(options: {
       // As the user who runs the template: the policy decides for them (a 403
       // fails the step with its reason) and the deployment is theirs.
       const client = options.client(await ctx.getInitiatorCredentials());
-      const queued = await client.deploy(entityRef, { environment, version });
+      const queued = await bodyOf(
+        client.deploy({
+          path: entityPathParams(entityRef),
+          body: { environment, version },
+        }),
+      );
       ctx.logger.info(
         `Deployment ${queued.id} of ${entityRef} ${version} to ${environment} is ${queued.status}`,
       );
@@ -74,7 +81,7 @@ export function createDeployAction(options: {
         ctx.output('status', queued.status);
         return;
       }
-      const finished = await client.waitForDeployment(entityRef, queued.id, {
+      const finished = await waitForDeployment(client, entityRef, queued.id, {
         pollIntervalMs,
         timeoutMs: (ctx.input.timeoutMinutes ?? 15) * 60_000,
         signal: ctx.signal,

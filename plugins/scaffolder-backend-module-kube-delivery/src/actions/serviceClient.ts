@@ -4,14 +4,15 @@ import type {
   DiscoveryService,
 } from '@backstage/backend-plugin-api';
 import { NotAllowedError } from '@backstage/errors';
-import { KubeDeliveryClient } from '../client';
+import type { KubeDeliveryApiClient } from '@internal/plugin-kube-delivery-common';
+import { createKubeDeliveryClient } from '../client';
 
 const PLUGIN_ID = 'kube-delivery';
 
 /** The Kube Delivery API on behalf of whoever the credentials are. */
 export type KubeDeliveryClientFor = (
   credentials: BackstageCredentials,
-) => KubeDeliveryClient;
+) => KubeDeliveryApiClient;
 
 /**
  * The Kube Delivery API as the scaffolder reaches it: found through
@@ -30,7 +31,7 @@ export function serviceClient(options: {
 }): KubeDeliveryClientFor {
   const { discovery, auth } = options;
   return credentials =>
-    new KubeDeliveryClient({
+    createKubeDeliveryClient({
       baseUrl: () => discovery.getBaseUrl(PLUGIN_ID),
       token: async () => {
         if (!auth.isPrincipal(credentials, 'user')) {

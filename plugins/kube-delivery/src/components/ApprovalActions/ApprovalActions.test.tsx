@@ -260,7 +260,7 @@ describe('ApprovalActions', () => {
       actor,
       message,
       details: { deploymentId: waiting.id, version: '0.1.5' },
-    });
+    }) as HistoryEntry;
     const getHistory = jest.fn().mockResolvedValue({
       items: [
         {

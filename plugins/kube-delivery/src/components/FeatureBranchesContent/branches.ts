@@ -4,17 +4,14 @@ import {
   parseVersion,
   type Deployment,
   type HistoryEntry,
-  type RouteRule,
+  type RouteRuleView,
 } from '@internal/plugin-kube-delivery-common';
 
 /**
  * A rule as the API lists it: its value only to its owner and to those who
  * may route on the service there; to others `value: null, valueHidden: true`.
  */
-export type ListedRule = Omit<RouteRule, 'value'> & {
-  value: string | null;
-  valueHidden?: boolean;
-};
+export type ListedRule = RouteRuleView;
 
 /** `key=value` of a rule for people, `key=(hidden)` when its value is not shown to them. */
 export function ruleText(rule: Pick<ListedRule, 'key' | 'value'>): string {
@@ -29,15 +26,16 @@ export interface BranchView {
   /** The Kubernetes suffix the rules are stored under. */
   slug: string;
   latest?: Deployment;
-  rules: RouteRule[];
+  rules: RouteRuleView[];
 }
 
 /** When each branch was last removed, from the history's route changes. */
 function removals(routeChanges: HistoryEntry[]): Map<string, string> {
   const removedAt = new Map<string, string>();
   for (const entry of routeChanges) {
-    const { action, branch } = entry.details ?? {};
-    if (action !== 'branch-removed' || typeof branch !== 'string') continue;
+    if (entry.kind !== 'route-changed') continue;
+    const { action, branch } = entry.details;
+    if (action !== 'branch-removed' || branch === undefined) continue;
     const key = `${entry.environment}/${branch}`;
     // Newest first: the first removal seen is the latest.
     if (!removedAt.has(key)) removedAt.set(key, entry.createdAt);
@@ -53,7 +51,7 @@ function removals(routeChanges: HistoryEntry[]): Map<string, string> {
 export function branchesOf(
   serviceName: string,
   deployments: Deployment[],
-  rules: RouteRule[],
+  rules: RouteRuleView[],
   routeChanges: HistoryEntry[] = [],
 ): BranchView[] {
   const removedAt = removals(routeChanges);

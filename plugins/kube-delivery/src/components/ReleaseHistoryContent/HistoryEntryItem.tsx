@@ -91,7 +91,7 @@ export function HistoryEntryItem(props: {
   const { entry, onRedeploy, onChanged } = props;
   const classes = useStyles();
   const [expanded, setExpanded] = useState(false);
-  const d = entry.deployment;
+  const d = 'deployment' in entry ? entry.deployment : undefined;
   const title = d
     ? `${KIND_WORDS[entry.kind]} ${d.version}`
     : KIND_WORDS[entry.kind];
@@ -119,9 +119,9 @@ export function HistoryEntryItem(props: {
       {entry.message && (
         <Typography variant="body2">{entry.message}</Typography>
       )}
-      {entry.details && (
+      {'details' in entry && (
         <Box mt={0.5}>
-          {detailChips(entry.details).map(chip => (
+          {detailChips({ ...entry.details }).map(chip => (
             <Chip
               key={chip}
               size="small"

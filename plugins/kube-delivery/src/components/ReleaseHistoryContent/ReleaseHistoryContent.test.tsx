@@ -54,10 +54,10 @@ function deployEntry(
     actor: d.createdBy,
     deployment: d,
     ...overrides,
-  };
+  } as HistoryEntry;
 }
 
-const routeEvent: HistoryEntry = {
+const routeEvent = {
   id: 'event-1',
   kind: 'route-changed',
   environment: 'dev',
@@ -71,7 +71,7 @@ const routeEvent: HistoryEntry = {
     entityRef: 'component:default/cart',
     rule: { id: 'rule-1', value: 'abc' },
   },
-};
+} as unknown as HistoryEntry;
 
 function detail(version: string, replicas: number): ReleaseDetailView {
   return {

@@ -46,9 +46,8 @@ type Page = {
 
 // One waiting for approval too: someone else may approve or reject it.
 const isActive = (entry: HistoryEntry) =>
-  entry.deployment?.status === 'waiting-approval' ||
-  entry.deployment?.status === 'queued' ||
-  entry.deployment?.status === 'running';
+  'deployment' in entry &&
+  ['waiting-approval', 'queued', 'running'].includes(entry.deployment.status);
 
 /**
  * The shown entries with the newest page read again put in front: entries
@@ -275,7 +274,11 @@ export const ReleaseHistoryContent = () => {
           entityRef={entityRef}
           environment={redeploy.entry.environment}
           currentReleaseId={redeploy.currentReleaseId}
-          preselectedReleaseId={redeploy.entry.deployment?.releaseId}
+          preselectedReleaseId={
+            'deployment' in redeploy.entry
+              ? redeploy.entry.deployment.releaseId
+              : undefined
+          }
           onClose={() => setRedeploy(undefined)}
           onConfirm={confirmRedeploy}
         />
