@@ -88,7 +88,13 @@ export function ensureAppBuilt(): Promise<void> {
       await promisify(execFile)(
         process.execPath,
         [path.join(REPO_ROOT, yarnPath), 'workspace', 'app', 'build'],
-        { cwd: REPO_ROOT, maxBuffer: 64 * 1024 * 1024 },
+        {
+          cwd: REPO_ROOT,
+          maxBuffer: 64 * 1024 * 1024,
+          // Not Jest's NODE_ENV=test: the app's browserslist has no "test"
+          // environment, and Rspack refuses the query it falls back to.
+          env: { ...process.env, NODE_ENV: 'production' },
+        },
       );
     } catch (e) {
       appBuild = undefined;
