@@ -234,6 +234,15 @@ function fullMatchRegex(pattern: string): RegExp | null {
   return result;
 }
 
+/** The request's headers by lowercase name (header names compare case-insensitively). */
+function lowercaseHeaders(request: RouteTestRequest): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers ?? {})) {
+    headers[name.toLowerCase()] = value;
+  }
+  return headers;
+}
+
 function stringMatches(
   match: StringMatch | undefined | null,
   actual: string | undefined,
@@ -320,10 +329,7 @@ export function evaluateHttpRoutes(
   routes: readonly HttpRoute[],
   request: RouteTestRequest,
 ): RouteEvaluation | undefined {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.headers ?? {})) {
-    headers[name.toLowerCase()] = value;
-  }
+  const headers = lowercaseHeaders(request);
   for (let index = 0; index < routes.length; index++) {
     const entry = routes[index];
     const matches =
@@ -470,10 +476,7 @@ export function evaluateGatewayHttpRoute(
   rules: readonly GatewayRouteRule[],
   request: RouteTestRequest,
 ): RouteEvaluation | undefined {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.headers ?? {})) {
-    headers[name.toLowerCase()] = value;
-  }
+  const headers = lowercaseHeaders(request);
   const path = (request.uri ?? headers[':path'] ?? '/').split('?')[0];
   let best:
     | { index: number; rank: [number, number, number, number] }

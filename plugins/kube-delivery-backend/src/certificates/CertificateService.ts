@@ -5,10 +5,10 @@ import type {
 import { ConflictError, InputError } from '@backstage/errors';
 import type {
   CertificateStatus,
-  CertificateUploadResponse,
-  GatewayCertificateListResponse,
-  GatewayCertificateView,
-  GatewayRefView,
+  CertificateChange,
+  GatewayCertificateList,
+  GatewayCertificate,
+  GatewayRef,
 } from '@internal/plugin-kube-delivery-common';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { EnvironmentCluster } from '../cluster';
@@ -50,7 +50,7 @@ interface GatewaySetup {
   gateway: NonNullable<EnvironmentConfig['gateway']>;
   api: 'istio' | 'gateway-api';
   target: HttpsTarget;
-  ref: GatewayRefView;
+  ref: GatewayRef;
   cluster: EnvironmentCluster;
 }
 
@@ -75,7 +75,7 @@ export class CertificateService {
   ) {}
 
   /** The gateway of an environment and its certificates, newest (active) first. */
-  async list(environmentName: string): Promise<GatewayCertificateListResponse> {
+  async list(environmentName: string): Promise<GatewayCertificateList> {
     const setup = this.setup(environmentName);
     const records = await this.options.store.list(environmentName, LIST_LIMIT);
     const now = new Date();
@@ -97,7 +97,7 @@ export class CertificateService {
     environment: string;
     certificate: CertificateUploadInput;
     actor: string;
-  }): Promise<CertificateUploadResponse> {
+  }): Promise<CertificateChange> {
     const setup = this.setup(input.environment);
     const validated = validateCertificateUpload(input.certificate, {
       hosts: setup.target.hosts,
@@ -148,7 +148,7 @@ export class CertificateService {
   async useCertManager(input: {
     environment: string;
     actor: string;
-  }): Promise<CertificateUploadResponse> {
+  }): Promise<CertificateChange> {
     const setup = this.setup(input.environment);
     const issuer = setup.ref.certManagerIssuer;
     if (!issuer) {
@@ -418,7 +418,7 @@ export class CertificateService {
   private async servingState(
     setup: GatewaySetup,
     records: CertificateRecord[],
-  ): Promise<Pick<GatewayRefView, 'serving' | 'servingMessage'>> {
+  ): Promise<Pick<GatewayRef, 'serving' | 'servingMessage'>> {
     let live: KubernetesObject | undefined;
     try {
       live = await setup.cluster.read(
@@ -538,12 +538,12 @@ export class CertificateService {
     active: boolean,
     live: CertManagerStatus | undefined,
     now: Date,
-  ): GatewayCertificateView {
+  ): GatewayCertificate {
     const notBefore = live?.notBefore ?? record.notBefore;
     const notAfter = live?.notAfter ?? record.notAfter;
     const daysToExpiry =
       notAfter === undefined ? undefined : daysBetween(now, notAfter);
-    const view: GatewayCertificateView = {
+    const view: GatewayCertificate = {
       id: record.id,
       environment: record.environment,
       gateway: record.gateway,
@@ -570,7 +570,7 @@ export class CertificateService {
     };
     return Object.fromEntries(
       Object.entries(view).filter(([, value]) => value !== undefined),
-    ) as unknown as GatewayCertificateView;
+    ) as unknown as GatewayCertificate;
   }
 
   private statusOf(
@@ -619,9 +619,7 @@ function restorable(object: KubernetesObject): KubernetesObject {
 }
 
 function isOurs(object: KubernetesObject): boolean {
-  return (
-    object.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGER
-  );
+  return object.metadata?.labels?.[LABEL_MANAGED_BY] === MANAGER;
 }
 
 /** Whole days from `now` to `iso` (negative once past). */

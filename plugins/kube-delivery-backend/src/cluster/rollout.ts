@@ -5,13 +5,12 @@ import type {
   V1Pod,
 } from '@kubernetes/client-node';
 import type {
-  RolloutPodView,
-  RolloutStatusView,
+  RolloutPod,
+  RolloutStatus,
 } from '@internal/plugin-kube-delivery-common';
 
-/** Defined once in the common package: the status API returns them as they are. */
-export type RolloutPod = RolloutPodView;
-export type RolloutStatus = RolloutStatusView;
+// Defined once, in the API spec: the status API returns them as they are.
+export type { RolloutPod, RolloutStatus };
 
 const plural = (n: number, one: string, many: string) =>
   `${n} ${n === 1 ? one : many}`;

@@ -7,7 +7,7 @@ import { getDevCluster, type DevCluster } from '@internal/devcluster';
 import type {
   DeploymentHistoryEntry,
   HistoryEntry,
-  ReleaseDetailView,
+  ReleaseDetail,
 } from '@internal/plugin-kube-delivery-common';
 import type { Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
@@ -377,8 +377,8 @@ describe.each(TEST_DATABASE_IDS)('Release history on %s', databaseId => {
       read(releases.r2),
     ]);
     expect(first.status).toBe(200);
-    const one: ReleaseDetailView = first.body;
-    const two: ReleaseDetailView = second.body;
+    const one: ReleaseDetail = first.body;
+    const two: ReleaseDetail = second.body;
     expect(one).toMatchObject({
       id: releases.r1,
       version: '0.1.0',

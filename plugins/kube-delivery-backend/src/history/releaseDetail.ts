@@ -1,4 +1,4 @@
-import type { ReleaseDetailView } from '@internal/plugin-kube-delivery-common';
+import type { ReleaseDetail } from '@internal/plugin-kube-delivery-common';
 import { stringify } from 'yaml';
 import type { ServiceSpec } from '../catalog';
 import type { ReleaseRecord } from '../database';
@@ -34,7 +34,7 @@ function redactSecret(object: KubeObject): KubeObject {
  * not formatting), with Secret values redacted. The snapshot was validated
  * when the release was created; it is parsed with the same limits again.
  */
-export function toReleaseDetail(release: ReleaseRecord): ReleaseDetailView {
+export function toReleaseDetail(release: ReleaseRecord): ReleaseDetail {
   const { snapshot, ...view } = release;
   const spec = snapshot.spec as unknown as ServiceSpec;
   const manifest =

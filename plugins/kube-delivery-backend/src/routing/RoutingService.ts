@@ -10,9 +10,9 @@ import {
 import {
   branchSlug,
   validateRouteValue,
-  type BranchRemovalView,
+  type BranchRemoval,
   type RouteRule,
-  type RouteTestView,
+  type RouteTestResult,
   type RoutingKind,
 } from '@internal/plugin-kube-delivery-common';
 import { parseServiceSpec, type ServiceSpec } from '../catalog';
@@ -78,11 +78,8 @@ export type RouteAdminCheck =
 /** A rule just created, with what the caller should know (e.g. the branch is not deployed there yet). */
 export type CreatedRule = RouteRule & { warnings?: string[] };
 
-/** The route tester's answer; `kind` is always set here. */
-export type RouteTestResult = RouteTestView & { kind: string };
-
-/** What removing a branch deleted. */
-export type BranchRemoval = BranchRemovalView;
+// Defined once, in the API spec.
+export type { BranchRemoval, RouteTestResult };
 
 /** What routing needs of a service's spec: its name, ingress and hosts. */
 export type RoutedSpec = Pick<ServiceSpec, 'name' | 'ingress' | 'hosts'>;

@@ -1,6 +1,6 @@
 import type {
-  GatewayCertificateListResponse,
-  GatewayCertificateView,
+  GatewayCertificateList,
+  GatewayCertificate,
 } from '@internal/plugin-kube-delivery-common';
 import { environments, minutesAgo } from './fixtures';
 
@@ -20,8 +20,8 @@ export const withGateway = environments.map(e =>
 
 /** A certificate of production's gateway, 12 days from expiry unless overridden. */
 export function certificate(
-  overrides: Partial<GatewayCertificateView> = {},
-): GatewayCertificateView {
+  overrides: Partial<GatewayCertificate> = {},
+): GatewayCertificate {
   return {
     id: 'cert-1',
     environment: 'production',
@@ -45,8 +45,8 @@ export function certificate(
 
 /** `listCertificates` answering with these certificates and gateway fields. */
 export function certificatesApi(
-  items: GatewayCertificateView[],
-  gateway: Partial<GatewayCertificateListResponse['gateway']> = {},
+  items: GatewayCertificate[],
+  gateway: Partial<GatewayCertificateList['gateway']> = {},
 ) {
   return jest.fn().mockResolvedValue({
     environment: 'production',

@@ -12,9 +12,9 @@ import {
 } from '@backstage/test-utils';
 import type {
   Deployment,
-  EnvironmentSummary,
-  ReleaseView,
-  RolloutStatusView,
+  Environment,
+  Release,
+  RolloutStatus,
 } from '@internal/plugin-kube-delivery-common';
 import { kubeDeliveryApiRef, type KubeDeliveryApi } from '../api';
 
@@ -56,7 +56,7 @@ export const entity: Entity = {
 export const minutesAgo = (m: number) =>
   new Date(Date.now() - m * 60_000).toISOString();
 
-export const environments: EnvironmentSummary[] = [
+export const environments: Environment[] = [
   { name: 'dev', namespace: 'cart-dev', featureBranches: true },
   { name: 'staging', namespace: 'cart-staging', featureBranches: true },
   { name: 'production', namespace: 'cart-prod', protected: true },
@@ -84,7 +84,7 @@ export function deployment(
   };
 }
 
-export function rollout(ready: number, desired: number): RolloutStatusView {
+export function rollout(ready: number, desired: number): RolloutStatus {
   return {
     exists: true,
     observedGenerationCurrent: true,
@@ -107,7 +107,7 @@ export function rollout(ready: number, desired: number): RolloutStatusView {
   };
 }
 
-export function release(version: string, minutes = 20): ReleaseView {
+export function release(version: string, minutes = 20): Release {
   return {
     id: `rel-${version}`,
     entityRef: 'component:default/cart',

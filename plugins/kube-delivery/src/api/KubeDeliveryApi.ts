@@ -1,20 +1,20 @@
 import { createApiRef } from '@backstage/core-plugin-api';
 import type {
-  BranchRemovalView,
-  CertificateUploadRequest,
-  CertificateUploadResponse,
+  BranchRemoval,
+  CertificateUpload,
+  CertificateChange,
   Deployment,
-  DeploymentListPage,
-  EnvironmentHealthView,
-  EnvironmentStatusView,
-  EnvironmentSummary,
-  GatewayCertificateListResponse,
+  DeploymentPage,
+  EnvironmentHealth,
+  EnvironmentStatus,
+  Environment,
+  GatewayCertificateList,
   HistoryEntryKind,
   HistoryPage,
-  ReleaseDetailView,
-  ReleaseView,
+  ReleaseDetail,
+  Release,
   RouteRuleView,
-  RouteTestView,
+  RouteTestResult,
   RoutingKind,
 } from '@internal/plugin-kube-delivery-common';
 
@@ -59,28 +59,22 @@ export interface NewRouteRule {
 /** The Kube Delivery backend, as the frontend uses it. @public */
 export interface KubeDeliveryApi {
   /** The configured environments, in lifecycle order. */
-  listEnvironments(): Promise<EnvironmentSummary[]>;
+  listEnvironments(): Promise<Environment[]>;
   /** Per environment: what runs of the entity, its live rollout and active deployments. */
-  getStatus(entityRef: string): Promise<EnvironmentStatusView[]>;
+  getStatus(entityRef: string): Promise<EnvironmentStatus[]>;
   /** The entity's releases. */
-  listReleases(entityRef: string): Promise<ReleaseView[]>;
+  listReleases(entityRef: string): Promise<Release[]>;
   /** A page of the entity's deployments, newest first. */
   listDeployments(
     entityRef: string,
     options?: ListDeploymentsOptions,
-  ): Promise<DeploymentListPage>;
+  ): Promise<DeploymentPage>;
   /** One deployment with its steps. */
   getDeployment(entityRef: string, id: string): Promise<Deployment>;
   /** Into a protected environment the deployment waits for approval (`waiting-approval`) unless `bypassApproval`. */
-  deploy(
-    entityRef: string,
-    request: ReleaseSelector,
-  ): Promise<Deployment>;
+  deploy(entityRef: string, request: ReleaseSelector): Promise<Deployment>;
   /** Redeploys an earlier release to an environment. */
-  rollback(
-    entityRef: string,
-    request: ReleaseSelector,
-  ): Promise<Deployment>;
+  rollback(entityRef: string, request: ReleaseSelector): Promise<Deployment>;
   /** Deploys to an environment what succeeded in the previous lifecycle environment. */
   promote(
     entityRef: string,
@@ -103,11 +97,11 @@ export interface KubeDeliveryApi {
   /** A page of the entity's Release history, newest first. */
   getHistory(entityRef: string, options?: HistoryOptions): Promise<HistoryPage>;
   /** One release with its delivery settings and manifest. */
-  getRelease(entityRef: string, id: string): Promise<ReleaseDetailView>;
+  getRelease(entityRef: string, id: string): Promise<ReleaseDetail>;
   /** The latest health check of an environment. */
-  getEnvironmentHealth(environment: string): Promise<EnvironmentHealthView>;
+  getEnvironmentHealth(environment: string): Promise<EnvironmentHealth>;
   /** Checks the environment now instead of waiting for the schedule. */
-  checkEnvironmentHealth(environment: string): Promise<EnvironmentHealthView>;
+  checkEnvironmentHealth(environment: string): Promise<EnvironmentHealth>;
 
   /** The entity's feature-branch routing rules. */
   listRoutes(entityRef: string): Promise<RouteRuleView[]>;
@@ -126,24 +120,22 @@ export interface KubeDeliveryApi {
     entityRef: string,
     environment: string,
     branch: string,
-  ): Promise<BranchRemovalView>;
+  ): Promise<BranchRemoval>;
   /** Where a request with these headers goes in an environment. */
   testRoute(
     entityRef: string,
     request: { environment: string; headers: Record<string, string> },
-  ): Promise<RouteTestView>;
+  ): Promise<RouteTestResult>;
 
   /** An environment's gateway and its certificates. */
-  listCertificates(
-    environment: string,
-  ): Promise<GatewayCertificateListResponse>;
+  listCertificates(environment: string): Promise<GatewayCertificateList>;
   /** Uploads a certificate for an environment's gateway. */
   uploadCertificate(
     environment: string,
-    request: CertificateUploadRequest,
-  ): Promise<CertificateUploadResponse>;
+    request: CertificateUpload,
+  ): Promise<CertificateChange>;
   /** Has the configured cert-manager issuer issue the gateway's certificate. */
-  useCertManager(environment: string): Promise<CertificateUploadResponse>;
+  useCertManager(environment: string): Promise<CertificateChange>;
 }
 
 /** The API reference of {@link KubeDeliveryApi}. @public */

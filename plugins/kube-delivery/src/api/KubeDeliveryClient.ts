@@ -3,20 +3,20 @@ import {
   bodyOf,
   entityPathOf,
   KubeDeliveryApiClient,
-  type BranchRemovalView,
+  type BranchRemoval,
   type CertificateUpload,
-  type CertificateUploadResponse,
+  type CertificateChange,
   type Deployment,
-  type DeploymentListPage,
-  type EnvironmentHealthView,
-  type EnvironmentStatusView,
-  type EnvironmentSummary,
-  type GatewayCertificateListResponse,
+  type DeploymentPage,
+  type EnvironmentHealth,
+  type EnvironmentStatus,
+  type Environment,
+  type GatewayCertificateList,
   type HistoryPage,
-  type ReleaseDetailView,
-  type ReleaseView,
+  type ReleaseDetail,
+  type Release,
   type RouteRuleView,
-  type RouteTestView,
+  type RouteTestResult,
 } from '@internal/plugin-kube-delivery-common';
 import type {
   HistoryOptions,
@@ -39,18 +39,18 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
   }
 
   /** {@inheritDoc KubeDeliveryApi.listEnvironments} */
-  async listEnvironments(): Promise<EnvironmentSummary[]> {
+  async listEnvironments(): Promise<Environment[]> {
     return (await bodyOf(this.client.listEnvironments({}))).items;
   }
 
   /** {@inheritDoc KubeDeliveryApi.getStatus} */
-  async getStatus(entityRef: string): Promise<EnvironmentStatusView[]> {
+  async getStatus(entityRef: string): Promise<EnvironmentStatus[]> {
     const path = entityPathOf(entityRef);
     return (await bodyOf(this.client.getStatus({ path }))).items;
   }
 
   /** {@inheritDoc KubeDeliveryApi.listReleases} */
-  async listReleases(entityRef: string): Promise<ReleaseView[]> {
+  async listReleases(entityRef: string): Promise<Release[]> {
     const path = entityPathOf(entityRef);
     return (await bodyOf(this.client.listReleases({ path }))).items;
   }
@@ -59,7 +59,7 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
   async listDeployments(
     entityRef: string,
     query: ListDeploymentsOptions = {},
-  ): Promise<DeploymentListPage> {
+  ): Promise<DeploymentPage> {
     const path = entityPathOf(entityRef);
     return bodyOf(this.client.listDeployments({ path, query }));
   }
@@ -132,18 +132,18 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
   }
 
   /** {@inheritDoc KubeDeliveryApi.getRelease} */
-  async getRelease(entityRef: string, id: string): Promise<ReleaseDetailView> {
+  async getRelease(entityRef: string, id: string): Promise<ReleaseDetail> {
     const path = { ...entityPathOf(entityRef), id };
     return bodyOf(this.client.getRelease({ path }));
   }
 
   /** {@inheritDoc KubeDeliveryApi.getEnvironmentHealth} */
-  async getEnvironmentHealth(name: string): Promise<EnvironmentHealthView> {
+  async getEnvironmentHealth(name: string): Promise<EnvironmentHealth> {
     return bodyOf(this.client.getEnvironmentHealth({ path: { name } }));
   }
 
   /** {@inheritDoc KubeDeliveryApi.checkEnvironmentHealth} */
-  async checkEnvironmentHealth(name: string): Promise<EnvironmentHealthView> {
+  async checkEnvironmentHealth(name: string): Promise<EnvironmentHealth> {
     return bodyOf(this.client.checkEnvironmentHealth({ path: { name } }));
   }
 
@@ -183,7 +183,7 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
     entityRef: string,
     environment: string,
     branch: string,
-  ): Promise<BranchRemovalView> {
+  ): Promise<BranchRemoval> {
     const path = { ...entityPathOf(entityRef), environment, branch };
     return bodyOf(this.client.removeBranch({ path }));
   }
@@ -192,15 +192,13 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
   async testRoute(
     entityRef: string,
     body: { environment: string; headers: Record<string, string> },
-  ): Promise<RouteTestView> {
+  ): Promise<RouteTestResult> {
     const path = entityPathOf(entityRef);
     return bodyOf(this.client.testRoute({ path, body }));
   }
 
   /** {@inheritDoc KubeDeliveryApi.listCertificates} */
-  async listCertificates(
-    name: string,
-  ): Promise<GatewayCertificateListResponse> {
+  async listCertificates(name: string): Promise<GatewayCertificateList> {
     return bodyOf(this.client.listCertificates({ path: { name } }));
   }
 
@@ -208,12 +206,12 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
   async uploadCertificate(
     name: string,
     body: CertificateUpload,
-  ): Promise<CertificateUploadResponse> {
+  ): Promise<CertificateChange> {
     return bodyOf(this.client.uploadCertificate({ path: { name }, body }));
   }
 
   /** {@inheritDoc KubeDeliveryApi.useCertManager} */
-  async useCertManager(name: string): Promise<CertificateUploadResponse> {
+  async useCertManager(name: string): Promise<CertificateChange> {
     return bodyOf(this.client.useCertManager({ path: { name }, body: {} }));
   }
 }

@@ -8,8 +8,8 @@ import RadioGroup from '@material-ui/core/RadioGroup';
 import TextField from '@material-ui/core/TextField';
 import Typography from '@material-ui/core/Typography';
 import type {
-  CertificateUploadRequest,
-  CertificateUploadResponse,
+  CertificateUpload,
+  CertificateChange,
 } from '@internal/plugin-kube-delivery-common';
 import { kubeDeliveryApiRef } from '../../api';
 import { FormDialog } from '../common/FormDialog';
@@ -18,7 +18,7 @@ import { reasonOf } from '../common/format';
 /** The backend refuses larger fields; saying so here saves a round trip. */
 const MAX_FIELD_BYTES = 64 * 1024;
 
-type Format = CertificateUploadRequest['format'];
+type Format = CertificateUpload['format'];
 
 /** A file's bytes as base64, for the PKCS#12 upload. */
 async function fileAsBase64(file: File): Promise<string> {
@@ -100,7 +100,7 @@ export function CertificateUploadDialog(props: {
   environment: string;
   hosts: string[];
   onClose: () => void;
-  onUploaded: (response: CertificateUploadResponse) => void;
+  onUploaded: (response: CertificateChange) => void;
 }) {
   const { open, environment, hosts, onClose, onUploaded } = props;
   const api = useApi(kubeDeliveryApiRef);
@@ -140,7 +140,7 @@ export function CertificateUploadDialog(props: {
       : pkcs12 !== undefined;
 
   const submit = async () => {
-    const request: CertificateUploadRequest =
+    const request: CertificateUpload =
       format === 'pem'
         ? { format, certificateChain, privateKey }
         : { format, pkcs12: pkcs12!.base64, password };

@@ -9,9 +9,9 @@ import Alert from '@material-ui/lab/Alert';
 import type {
   Deployment,
   DeploymentKind,
-  EnvironmentStatusView,
-  EnvironmentSummary,
-  ReleaseView,
+  EnvironmentStatus,
+  Environment,
+  Release,
 } from '@internal/plugin-kube-delivery-common';
 import { kubeDeliveryApiRef } from '../../api';
 import { EnvironmentHealth } from './EnvironmentHealth';
@@ -35,10 +35,10 @@ const KIND_IN_WORDS: Record<DeploymentKind, string> = {
 /** One environment of the lifecycle: what runs there, how healthy, and the actions. */
 export function EnvironmentCard(props: {
   entityRef: string;
-  environment: EnvironmentSummary;
+  environment: Environment;
   /** The environment before this one in the lifecycle, which Promote takes from. */
-  previous?: EnvironmentSummary;
-  status?: EnvironmentStatusView;
+  previous?: Environment;
+  status?: EnvironmentStatus;
   canDeploy: boolean;
   canRollback: boolean;
   canUploadCertificate: boolean;
@@ -74,7 +74,7 @@ export function EnvironmentCard(props: {
         : `${label} of ${deployment.version} to ${name} started.`,
     );
 
-  const onRelease = (release: ReleaseView) => {
+  const onRelease = (release: Release) => {
     const action = dialog;
     setDialog(undefined);
     const request = { environment: name, releaseId: release.id };

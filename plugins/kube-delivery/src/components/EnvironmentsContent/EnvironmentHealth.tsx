@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { useApi } from '@backstage/core-plugin-api';
-import type { EnvironmentHealthView } from '@internal/plugin-kube-delivery-common';
+import type { EnvironmentHealth as HealthCheck } from '@internal/plugin-kube-delivery-common';
 import Box from '@material-ui/core/Box';
 import Button from '@material-ui/core/Button';
 import Typography from '@material-ui/core/Typography';
@@ -20,7 +20,7 @@ export function EnvironmentHealth({ environment }: { environment: string }) {
     HEALTH_POLL_INTERVAL_MS,
     [api, environment],
   );
-  const [checked, setChecked] = useState<EnvironmentHealthView>();
+  const [checked, setChecked] = useState<HealthCheck>();
   const [checking, setChecking] = useState(false);
   const [checkError, setCheckError] = useState<string>();
   const { error, loading } = polled;

@@ -1,8 +1,8 @@
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import type {
-  EnvironmentStatusView,
-  ReleaseDetailView,
+  EnvironmentStatus,
+  ReleaseDetail,
 } from '@internal/plugin-kube-delivery-common';
 import {
   kubeDeliveryCertificatePermission,
@@ -30,7 +30,7 @@ import { EnvironmentsContent } from './EnvironmentsContent';
 // Material UI dialogs on two shared cores take seconds, not milliseconds.
 jest.setTimeout(30_000);
 
-const statuses: EnvironmentStatusView[] = [
+const statuses: EnvironmentStatus[] = [
   {
     environment: 'dev',
     namespace: 'cart-dev',
@@ -259,7 +259,7 @@ describe('EnvironmentsContent', () => {
   });
 });
 
-function detail(version: string, adsPerPage: string): ReleaseDetailView {
+function detail(version: string, adsPerPage: string): ReleaseDetail {
   return {
     ...release(version),
     settings: {
@@ -274,7 +274,7 @@ function detail(version: string, adsPerPage: string): ReleaseDetailView {
 
 describe('EnvironmentsContent: rollback, health and HTTPS', () => {
   it('rolls back to an earlier release after showing the manifest diff', async () => {
-    const details: Record<string, ReleaseDetailView> = {
+    const details: Record<string, ReleaseDetail> = {
       'rel-0.1.4': detail('0.1.4', '5'),
       'rel-0.1.3': detail('0.1.3', '2'),
     };

@@ -9,8 +9,8 @@ import { makeStyles } from '@material-ui/core/styles';
 import Alert from '@material-ui/lab/Alert';
 import type {
   CertificateStatus,
-  EnvironmentSummary,
-  GatewayCertificateView,
+  Environment,
+  GatewayCertificate,
 } from '@internal/plugin-kube-delivery-common';
 import { kubeDeliveryApiRef } from '../../api';
 import { useLoad } from '../../hooks/usePolledAsync';
@@ -45,7 +45,7 @@ const SEVERITY: Record<CertificateStatus, 'ok' | 'warning' | 'error' | 'info'> =
     pending: 'info',
   };
 
-function expiryWords(certificate: GatewayCertificateView): string {
+function expiryWords(certificate: GatewayCertificate): string {
   if (certificate.status === 'pending') return 'waiting for cert-manager';
   if (certificate.status === 'failed') return 'cert-manager failed to issue it';
   const days = certificate.daysToExpiry;
@@ -57,7 +57,7 @@ function expiryWords(certificate: GatewayCertificateView): string {
 /** The gateway's HTTPS state in an environment, and the certificate upload. */
 export function GatewayHttps(props: {
   environment: string;
-  gateway: NonNullable<EnvironmentSummary['gateway']>;
+  gateway: NonNullable<Environment['gateway']>;
   canUpload: boolean;
 }) {
   const { environment: name, gateway, canUpload } = props;

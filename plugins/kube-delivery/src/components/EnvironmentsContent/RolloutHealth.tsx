@@ -3,7 +3,7 @@ import Chip from '@material-ui/core/Chip';
 import LinearProgress from '@material-ui/core/LinearProgress';
 import Typography from '@material-ui/core/Typography';
 import Alert from '@material-ui/lab/Alert';
-import type { RolloutStatusView } from '@internal/plugin-kube-delivery-common';
+import type { RolloutStatus } from '@internal/plugin-kube-delivery-common';
 
 /** Ready/desired replicas as a bar, the nodes the pods landed on, and the rollout in words. */
 export function RolloutHealth({
@@ -11,7 +11,7 @@ export function RolloutHealth({
   rollout,
 }: {
   environment: string;
-  rollout: RolloutStatusView;
+  rollout: RolloutStatus;
 }) {
   if (!rollout.exists) {
     return (

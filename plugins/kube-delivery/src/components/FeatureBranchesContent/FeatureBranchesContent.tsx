@@ -16,7 +16,7 @@ import {
   kubeDeliveryDeployPermission,
   kubeDeliveryRouteAdminPermission,
   kubeDeliveryRoutePermission,
-  type EnvironmentSummary,
+  type Environment,
   type RouteRule,
 } from '@internal/plugin-kube-delivery-common';
 import { kubeDeliveryApiRef, type NewRouteRule } from '../../api';
@@ -224,7 +224,7 @@ export const FeatureBranchesContent = () => {
  */
 function EnvironmentBranches(props: {
   entityRef: string;
-  environment: EnvironmentSummary;
+  environment: Environment;
   branches: BranchView[];
   busy: boolean;
   onAddRule: (view: BranchView) => void;

@@ -10,8 +10,8 @@ import Typography from '@material-ui/core/Typography';
 import DeleteIcon from '@material-ui/icons/Delete';
 import Alert from '@material-ui/lab/Alert';
 import type {
-  EnvironmentSummary,
-  RouteTestView,
+  Environment,
+  RouteTestResult,
   RoutingKey,
 } from '@internal/plugin-kube-delivery-common';
 import { kubeDeliveryApiRef } from '../../api';
@@ -83,7 +83,7 @@ export function testHeaders(
   return result;
 }
 
-function Verdict({ result }: { result: RouteTestView }) {
+function Verdict({ result }: { result: RouteTestResult }) {
   if (!result.virtualService) {
     return (
       <Alert severity="info">
@@ -123,7 +123,7 @@ function Verdict({ result }: { result: RouteTestView }) {
 /** "Where does a request with these headers go?", answered on the live routing. */
 export function RouteTester(props: {
   entityRef: string;
-  environments: EnvironmentSummary[];
+  environments: Environment[];
   routing: RoutingKey;
 }) {
   const { entityRef, environments, routing } = props;
@@ -142,7 +142,7 @@ export function RouteTester(props: {
   const [cookies, setCookies] = useState<Pair[]>(
     routing.kind === 'cookie' ? [{ name: routing.name, value: '' }] : [],
   );
-  const [result, setResult] = useState<RouteTestView>();
+  const [result, setResult] = useState<RouteTestResult>();
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
 

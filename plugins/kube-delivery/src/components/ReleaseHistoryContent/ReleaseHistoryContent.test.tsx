@@ -3,7 +3,7 @@ import userEvent from '@testing-library/user-event';
 import {
   kubeDeliveryRollbackPermission,
   type HistoryEntry,
-  type ReleaseDetailView,
+  type ReleaseDetail,
 } from '@internal/plugin-kube-delivery-common';
 import {
   AuthorizeResult,
@@ -73,7 +73,7 @@ const routeEvent = {
   },
 } as unknown as HistoryEntry;
 
-function detail(version: string, replicas: number): ReleaseDetailView {
+function detail(version: string, replicas: number): ReleaseDetail {
   return {
     ...release(version),
     settings: {

@@ -19,7 +19,7 @@ import {
   type HistoryEntry,
   type HistoryEntryKind,
   type HistoryPage,
-  type ReleaseView,
+  type Release,
 } from '@internal/plugin-kube-delivery-common';
 import { kubeDeliveryApiRef } from '../../api';
 import { useLoad } from '../../hooks/usePolledAsync';
@@ -149,7 +149,7 @@ export const ReleaseHistoryContent = () => {
     setRedeploy({ entry, currentReleaseId: current?.current?.releaseId });
   };
 
-  const confirmRedeploy = async (release: ReleaseView) => {
+  const confirmRedeploy = async (release: Release) => {
     const target = redeploy!.entry.environment;
     setRedeploy(undefined);
     try {

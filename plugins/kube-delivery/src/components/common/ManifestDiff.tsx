@@ -3,7 +3,7 @@ import Box from '@material-ui/core/Box';
 import Typography from '@material-ui/core/Typography';
 import { makeStyles } from '@material-ui/core/styles';
 import { diffLines } from 'diff';
-import type { ReleaseDetailView } from '@internal/plugin-kube-delivery-common';
+import type { ReleaseDetail } from '@internal/plugin-kube-delivery-common';
 import { releaseText } from './releaseText';
 
 const useStyles = makeStyles(theme => ({
@@ -72,8 +72,8 @@ const PREFIX = { added: '+ ', removed: '- ', context: '  ' };
 
 /** The differences between two releases' settings and manifests, as a line diff. */
 export function ManifestDiff(props: {
-  from: ReleaseDetailView;
-  to: ReleaseDetailView;
+  from: ReleaseDetail;
+  to: ReleaseDetail;
 }) {
   const { from, to } = props;
   const classes = useStyles();

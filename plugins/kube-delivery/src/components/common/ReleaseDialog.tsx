@@ -12,7 +12,7 @@ import InputLabel from '@material-ui/core/InputLabel';
 import MenuItem from '@material-ui/core/MenuItem';
 import Select from '@material-ui/core/Select';
 import Typography from '@material-ui/core/Typography';
-import type { ReleaseView } from '@internal/plugin-kube-delivery-common';
+import type { Release } from '@internal/plugin-kube-delivery-common';
 import { kubeDeliveryApiRef } from '../../api';
 import { relativeTime } from './format';
 import { ReleaseComparison } from './ReleaseComparison';
@@ -35,7 +35,7 @@ export function ReleaseDialog(props: {
   /** The release to select first, e.g. the one a history entry deployed. */
   preselectedReleaseId?: string;
   onClose: () => void;
-  onConfirm: (release: ReleaseView) => void;
+  onConfirm: (release: Release) => void;
 }) {
   const {
     open,
@@ -48,7 +48,7 @@ export function ReleaseDialog(props: {
     onConfirm,
   } = props;
   const api = useApi(kubeDeliveryApiRef);
-  const [releases, setReleases] = useState<ReleaseView[]>();
+  const [releases, setReleases] = useState<Release[]>();
   const [error, setError] = useState<Error>();
   const [selected, setSelected] = useState('');
   const rollback = action === 'Roll back';

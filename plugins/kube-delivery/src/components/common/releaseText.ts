@@ -1,11 +1,11 @@
-import type { ReleaseDetailView } from '@internal/plugin-kube-delivery-common';
+import type { ReleaseDetail } from '@internal/plugin-kube-delivery-common';
 
 /**
  * A release as the text two releases are compared on: the image and delivery
  * settings, then the manifest (normalised by the backend, Secret values
  * redacted).
  */
-export function releaseText(release: ReleaseDetailView): string {
+export function releaseText(release: ReleaseDetail): string {
   const { settings } = release;
   const lines = [
     `# release ${release.version}`,

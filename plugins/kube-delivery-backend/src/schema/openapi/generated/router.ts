@@ -233,7 +233,7 @@ export const spec = {
           check: {
             type: 'string',
             description:
-              'What was checked, e.g. cluster, credentials, gateway.',
+              'What was checked: `cluster`, `credentials`, `credentials:<verb> <resource>`,\n`istio-crds`, `sidecar-injection`, `pod-security` or `gateway`. Stable\nbetween checks, so changes can be told apart.\n',
           },
           status: {
             $ref: '#/components/schemas/HealthStatus',
@@ -243,7 +243,7 @@ export const spec = {
           },
           action: {
             type: 'string',
-            description: 'What to do about it.',
+            description: 'What to do about it; empty when the status is ok.',
           },
         },
       },
@@ -874,7 +874,7 @@ export const spec = {
       },
       RouteTestResult: {
         type: 'object',
-        required: ['virtualService'],
+        required: ['virtualService', 'kind'],
         properties: {
           destination: {
             type: 'object',

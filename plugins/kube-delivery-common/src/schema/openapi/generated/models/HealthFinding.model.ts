@@ -10,13 +10,13 @@ import { HealthStatus } from '../models/HealthStatus.model';
  */
 export interface HealthFinding {
   /**
-   * What was checked, e.g. cluster, credentials, gateway.
+   * What was checked: `cluster`, `credentials`, `credentials:<verb> <resource>`, `istio-crds`, `sidecar-injection`, `pod-security` or `gateway`. Stable between checks, so changes can be told apart.
    */
   check: string;
   status: HealthStatus;
   message: string;
   /**
-   * What to do about it.
+   * What to do about it; empty when the status is ok.
    */
   action: string;
 }

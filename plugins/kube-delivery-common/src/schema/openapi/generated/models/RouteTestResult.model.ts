@@ -14,5 +14,5 @@ export interface RouteTestResult {
   routeName?: string;
   rule?: RouteRuleView;
   virtualService: boolean;
-  kind?: string;
+  kind: string;
 }
