@@ -9,6 +9,7 @@ import {
 import type { Knex } from 'knex';
 import { toDeployment, type DeploymentRow } from '../database';
 import { PAGE_CURSOR, rowsAfterCursor } from '../database/newestFirstPage';
+import { toApiDeployment } from '../delivery/apiDeployment';
 import {
   EVENTS_TABLE,
   toEvent,
@@ -104,16 +105,7 @@ export class DatabaseHistoryStore implements HistoryStore {
       query.limit,
     );
     return rows.map(row => {
-      const {
-        track: _track,
-        phase: _phase,
-        previousReleaseId: _previous,
-        leaseOwner: _owner,
-        leaseExpiresAt: _expires,
-        attempts: _attempts,
-        cleanupAfter: _cleanup,
-        ...deployment
-      } = toDeployment(row);
+      const deployment = toApiDeployment(toDeployment(row));
       return {
         createdAt: Number(row.created_at),
         id: row.id,
