@@ -1,6 +1,6 @@
 import type { AuditorService } from '@backstage/backend-plugin-api';
 import type express from 'express';
-import { toApiDeployment } from '../delivery/apiDeployment';
+import { toApiDeployment } from '../delivery/apiViews';
 import type { ApiRouter } from '../http/apiRouter';
 import { runAudited } from '../http/audited';
 import type { EntityGates } from '../http/entityGates';

@@ -1,4 +1,6 @@
 import type { AuditorService } from '@backstage/backend-plugin-api';
+import type { Entity } from '@backstage/catalog-model';
+import type { JsonObject } from '@backstage/types';
 import { InputError } from '@backstage/errors';
 import {
   kubeDeliveryDeployPermission,
@@ -8,6 +10,7 @@ import {
   parseVersion,
   type Deployment,
   type EnvironmentAction,
+  type Release,
   type ReleaseSelector,
 } from '@internal/plugin-kube-delivery-common';
 import { bypassOf } from '../approvals';
@@ -21,7 +24,8 @@ import type {
   TargetPermission,
 } from '../http/entityGates';
 import { MAX_PAGE, readPage } from '../http/page';
-import { toApiDeployment } from './apiDeployment';
+import type { ReleaseRecord } from '../database';
+import { toApiDeployment, toApiRelease } from './apiViews';
 import type { DeliveryService } from './DeliveryService';
 
 const entityPath = '/entities/:kind/:namespace/:name';
@@ -65,31 +69,51 @@ export function addDeliveryRoutes(
       kubeDeliveryReadPermission,
     );
     const items = await delivery.listReleases(entityRef, MAX_PAGE);
-    res.json({
-      items: items.map(({ snapshot: _snapshot, ...release }) => release),
-    });
+    res.json({ items: items.map(toApiRelease) });
   });
 
-  router.post(`${entityPath}/releases`, async (req, res) => {
+  /** Creating a release, from a version or a feed tag: audited, 201 with the release. */
+  async function createRelease(
+    req: EntityRequest,
+    meta: JsonObject,
+    create: (entity: Entity, createdBy: string) => Promise<ReleaseRecord>,
+  ): Promise<Release> {
     const { entity, entityRef, credentials } = await gates.authorizedEntity(
       req,
       kubeDeliveryReleaseCreatePermission,
     );
-    const { version, image, tag, digest } = req.body;
-    const { snapshot: _snapshot, ...created } = await runAudited(
+    const release = await runAudited(
       auditor,
-      { request: req, eventId: 'release-create', meta: { entityRef, version } },
-      () =>
-        delivery.createRelease({
-          entity,
-          version,
-          image,
-          tag,
-          digest,
-          createdBy: actorOf(credentials),
-        }),
+      { request: req, eventId: 'release-create', meta: { entityRef, ...meta } },
+      () => create(entity, actorOf(credentials)),
     );
-    res.status(201).json(created);
+    return toApiRelease(release);
+  }
+
+  router.post(`${entityPath}/releases`, async (req, res) => {
+    const { version, image, tag, digest } = req.body;
+    const release = await createRelease(req, { version }, (entity, createdBy) =>
+      delivery.createRelease({
+        entity,
+        version,
+        image,
+        tag,
+        digest,
+        createdBy,
+      }),
+    );
+    res.status(201).json(release);
+  });
+
+  router.post(`${entityPath}/releases/from-feed`, async (req, res) => {
+    const { tag } = req.body;
+    const release = await createRelease(
+      req,
+      { tag, fromFeed: true },
+      (entity, createdBy) =>
+        delivery.createReleaseFromFeed({ entity, tag, createdBy }),
+    );
+    res.status(201).json(release);
   });
 
   router.get(`${entityPath}/feed`, async (req, res) => {
@@ -98,29 +122,6 @@ export function addDeliveryRoutes(
       kubeDeliveryReadPermission,
     );
     res.json({ items: await delivery.listFeed(entity) });
-  });
-
-  router.post(`${entityPath}/releases/from-feed`, async (req, res) => {
-    const { entity, entityRef, credentials } = await gates.authorizedEntity(
-      req,
-      kubeDeliveryReleaseCreatePermission,
-    );
-    const { tag } = req.body;
-    const { snapshot: _snapshot, ...created } = await runAudited(
-      auditor,
-      {
-        request: req,
-        eventId: 'release-create',
-        meta: { entityRef, tag, fromFeed: true },
-      },
-      () =>
-        delivery.createReleaseFromFeed({
-          entity,
-          tag,
-          createdBy: actorOf(credentials),
-        }),
-    );
-    res.status(201).json(created);
   });
 
   router.get(`${entityPath}/deployments`, async (req, res) => {
@@ -219,7 +220,11 @@ export function addDeliveryRoutes(
     const { environment } = req.body;
     const bypassApproval = req.body.bypassApproval === true;
     // A promotion's target is the environment it promotes to.
-    await gates.authorizeTarget(found, kubeDeliveryDeployPermission, environment);
+    await gates.authorizeTarget(
+      found,
+      kubeDeliveryDeployPermission,
+      environment,
+    );
     const { entity, entityRef, credentials } = found;
     const input = {
       entity,
@@ -236,7 +241,9 @@ export function addDeliveryRoutes(
         meta: { entityRef, environment, bypassApproval },
       },
       () =>
-        action === 'promote' ? delivery.promote(input) : delivery.restart(input),
+        action === 'promote'
+          ? delivery.promote(input)
+          : delivery.restart(input),
     );
     return toApiDeployment(deployment);
   }

@@ -9,7 +9,7 @@ import {
 import type { Knex } from 'knex';
 import { toDeployment, type DeploymentRow } from '../database';
 import { PAGE_CURSOR, rowsAfterCursor } from '../database/newestFirstPage';
-import { toApiDeployment } from '../delivery/apiDeployment';
+import { toApiDeployment } from '../delivery/apiViews';
 import {
   EVENTS_TABLE,
   toEvent,

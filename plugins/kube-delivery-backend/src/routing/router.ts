@@ -1,4 +1,5 @@
 import type { AuditorService } from '@backstage/backend-plugin-api';
+import type { Entity } from '@backstage/catalog-model';
 import { NotAllowedError } from '@backstage/errors';
 import {
   kubeDeliveryDeployPermission,
@@ -13,7 +14,7 @@ import { actorOf } from '../http/actor';
 import type { ApiRouter } from '../http/apiRouter';
 import { runAudited } from '../http/audited';
 import type { EntityGates } from '../http/entityGates';
-import type { RoutingService } from './RoutingService';
+import type { RouteAdminCheck, RoutingService } from './RoutingService';
 import { ruleViewerOf } from './ruleValues';
 
 const entityPath = '/entities/:kind/:namespace/:name';
@@ -74,7 +75,11 @@ export function addRoutingRoutes(
   router.post(`${entityPath}/routes`, async (req, res) => {
     const found = await gates.entityInPath(req);
     const { environment, branch, kind, key, value, ttlMinutes } = req.body;
-    await gates.authorizeTarget(found, kubeDeliveryRoutePermission, environment);
+    await gates.authorizeTarget(
+      found,
+      kubeDeliveryRoutePermission,
+      environment,
+    );
     const { entity, entityRef, credentials } = found;
     const rule = await runAudited(
       auditor,
@@ -141,16 +146,33 @@ export function addRoutingRoutes(
     return { ...found, isRouteAdmin };
   }
 
-  router.delete(`${entityPath}/routes/:id`, async (req, res) => {
+  /** A change to one rule: its gate, then the change as an auditor event. */
+  async function changeRule<T>(
+    req: RuleRequest,
+    eventId: string,
+    change: (rule: {
+      entity: Entity;
+      id: string;
+      actor: string;
+      isRouteAdmin: RouteAdminCheck;
+    }) => Promise<T>,
+  ): Promise<T> {
     const { entity, entityRef, credentials, isRouteAdmin } =
       await authorizedRule(req);
     const { id } = req.params;
-    const rule = await runAudited(
+    return runAudited(
       auditor,
-      { request: req, eventId: 'route-delete', meta: { entityRef, id } },
-      () => routing.deleteRule(entity, id, actorOf(credentials), isRouteAdmin),
+      { request: req, eventId, meta: { entityRef, id } },
+      () => change({ entity, id, actor: actorOf(credentials), isRouteAdmin }),
     );
-    res.json(rule);
+  }
+
+  router.delete(`${entityPath}/routes/:id`, async (req, res) => {
+    res.json(
+      await changeRule(req, 'route-delete', rule =>
+        routing.deleteRule(rule.entity, rule.id, rule.actor, rule.isRouteAdmin),
+      ),
+    );
   });
 
   // The typed router has no PATCH; the spec still checks the request.
@@ -160,22 +182,11 @@ export function addRoutingRoutes(
       req: express.Request<RuleRequest['params'], unknown, RouteExtension>,
       res: express.Response,
     ) => {
-      const { entity, entityRef, credentials, isRouteAdmin } =
-        await authorizedRule(req);
-      const { id } = req.params;
-      const rule = await runAudited(
-        auditor,
-        { request: req, eventId: 'route-extend', meta: { entityRef, id } },
-        () =>
-          routing.extendRule({
-            entity,
-            id,
-            ttlMinutes: req.body.ttlMinutes,
-            actor: actorOf(credentials),
-            isRouteAdmin,
-          }),
+      res.json(
+        await changeRule(req, 'route-extend', rule =>
+          routing.extendRule({ ...rule, ttlMinutes: req.body.ttlMinutes }),
+        ),
       );
-      res.json(rule);
     },
   );
 

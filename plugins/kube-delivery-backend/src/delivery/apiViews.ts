@@ -1,5 +1,8 @@
-import type { Deployment } from '@internal/plugin-kube-delivery-common';
-import type { DeploymentRecord } from '../database';
+import type {
+  Deployment,
+  Release,
+} from '@internal/plugin-kube-delivery-common';
+import type { DeploymentRecord, ReleaseRecord } from '../database';
 
 /** A deployment as the API shows it: without the runner's lease bookkeeping. */
 export function toApiDeployment(d: DeploymentRecord): Deployment {
@@ -14,4 +17,10 @@ export function toApiDeployment(d: DeploymentRecord): Deployment {
     ...deployment
   } = d;
   return deployment;
+}
+
+/** A release as the API shows it: without the snapshot it froze (see `GET …/releases/{id}`). */
+export function toApiRelease(r: ReleaseRecord): Release {
+  const { snapshot: _snapshot, ...release } = r;
+  return release;
 }
