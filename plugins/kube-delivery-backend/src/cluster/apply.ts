@@ -36,8 +36,8 @@ export interface ApplyOptions {
   fence?: Fence;
 }
 
+/** How a delete is checked; it always propagates in the background (the API server removes dependents after). */
 export interface DeleteOptions {
-  propagationPolicy?: 'Foreground' | 'Background';
   /**
    * Only an object of that owner label value is deleted, with a uid
    * precondition so the object read is the one deleted; another's is a
@@ -485,9 +485,7 @@ export class Applier {
         result = await b.requestOrUndefined({
           method: 'DELETE',
           path,
-          query: {
-            propagationPolicy: options.propagationPolicy ?? 'Background',
-          },
+          query: { propagationPolicy: 'Background' },
           ...(uid
             ? {
                 body: {

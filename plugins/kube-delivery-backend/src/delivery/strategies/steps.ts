@@ -210,7 +210,6 @@ export async function pruneTrack(
       if (kept.has(`${kind}/${name}`)) continue;
       await pruner.beforeWrite();
       const existed = await cluster.delete(apiVersion, kind, name, {
-        propagationPolicy: 'Background',
         owner: labels[LABEL_OWNER],
         fence: pruner.fence,
         expectUid: object.metadata?.uid,
@@ -237,7 +236,6 @@ export async function deleteObjects(
     await job.assertLease();
     const existed = await job.fenced(() =>
       cluster.delete(apiVersion!, kind!, name, {
-        propagationPolicy: 'Background',
         owner: object.metadata?.labels?.[LABEL_OWNER],
         fence: job.fence,
       }),
