@@ -8,7 +8,7 @@ import {
 } from '@internal/plugin-kube-delivery-common';
 import type { Knex } from 'knex';
 import { toDeployment, type DeploymentRow } from '../database';
-import { PAGE_CURSOR, rowsAfterCursor } from '../database/newestFirstPage';
+import { rowsAfterCursor } from '../database/newestFirstPage';
 import { toApiDeployment } from '../delivery/apiViews';
 import {
   EVENTS_TABLE,
@@ -34,9 +34,6 @@ const EVENT_KINDS: readonly string[] = [
   // Requested, granted, rejected, expired and bypassed approvals.
   ...APPROVAL_EVENT_KINDS,
 ];
-
-/** Cursor of a history page: "<created_at ms>:<id>", as the two tables order by. */
-export const HISTORY_CURSOR = PAGE_CURSOR;
 
 export interface HistoryQuery {
   entityRef: string;

@@ -3,20 +3,16 @@ import { ConflictError, NotFoundError } from '@backstage/errors';
 import type { Knex } from 'knex';
 import { migratedClient } from '../database/migrate';
 
-/** What can be claimed in an environment: a service name or a gateway host. */
-export type ClaimKind = 'service' | 'host';
+import type {
+  ClaimKind,
+  NameClaim,
+} from '@internal/plugin-kube-delivery-common';
 
-export interface ClaimedName {
-  kind: ClaimKind;
-  name: string;
-}
+// Defined once, in the API spec: a service name or a gateway host, and who holds it.
+export type { ClaimKind, NameClaim };
 
-export interface NameClaim extends ClaimedName {
-  environment: string;
-  entityRef: string;
-  /** ISO 8601 */
-  claimedAt: string;
-}
+/** A name to claim: its kind and the name. */
+export type ClaimedName = Pick<NameClaim, 'kind' | 'name'>;
 
 /** Which entity owns which name in each environment. */
 export interface ClaimStore {
