@@ -1,31 +1,12 @@
-import type { ApprovalEventKind } from '@internal/plugin-kube-delivery-common';
+import type {
+  EnvironmentEvent,
+  EnvironmentEventPage,
+} from '@internal/plugin-kube-delivery-common';
 
-/** What an environment timeline event tells of. */
-export type EnvironmentEventKind =
-  | 'health-changed'
-  | 'promotion-refused'
-  | 'route-changed'
-  | 'certificate-changed'
-  | ApprovalEventKind;
+// Defined once, in the API spec: what `GET /environments/{name}/events` answers.
+export type { EnvironmentEvent, EnvironmentEventPage };
 
-/** One entry of an environment's timeline. */
-export interface EnvironmentEvent {
-  id: string;
-  environment: string;
-  kind: EnvironmentEventKind;
-  /** The service the event concerns; absent for environment-wide events. */
-  entityRef?: string;
-  message: string;
-  details: Record<string, unknown>;
-  actor: string;
-  /** ISO 8601. */
-  createdAt: string;
-}
+/** What an environment event records. */
+export type EnvironmentEventKind = EnvironmentEvent['kind'];
 
 export type NewEnvironmentEvent = Omit<EnvironmentEvent, 'id' | 'createdAt'>;
-
-export interface EnvironmentEventPage {
-  items: EnvironmentEvent[];
-  /** Pass as `before` to get the next (older) page. */
-  nextCursor?: string;
-}

@@ -302,6 +302,8 @@ export const spec = {
           },
           entityRef: {
             type: 'string',
+            description:
+              'The service the event concerns; absent for environment-wide events.',
           },
           message: {
             type: 'string',
@@ -330,6 +332,7 @@ export const spec = {
           },
           nextCursor: {
             type: 'string',
+            description: 'Pass as `before` to get the next (older) page.',
           },
         },
       },

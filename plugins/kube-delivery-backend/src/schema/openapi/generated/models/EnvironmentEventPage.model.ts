@@ -10,5 +10,8 @@ import { EnvironmentEvent } from '../models/EnvironmentEvent.model';
  */
 export interface EnvironmentEventPage {
   items: Array<EnvironmentEvent>;
+  /**
+   * Pass as `before` to get the next (older) page.
+   */
   nextCursor?: string;
 }

@@ -11,6 +11,9 @@ export interface EnvironmentEvent {
   id: string;
   environment: string;
   kind: EnvironmentEventKindEnum;
+  /**
+   * The service the event concerns; absent for environment-wide events.
+   */
   entityRef?: string;
   message: string;
   details: { [key: string]: any };
