@@ -42,7 +42,7 @@ function certificateAuditMeta(result: {
  * problem is a 400 naming the field; messages never quote a value (it may be a
  * key or a password).
  */
-export function readUploadBody(
+function readUploadBody(
   body: CertificateUpload,
 ): CertificateUploadInput {
   const allowed = UPLOAD_FIELDS[body.format];

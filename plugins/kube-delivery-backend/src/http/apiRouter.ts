@@ -9,6 +9,9 @@ export type ApiRouter = Awaited<ReturnType<typeof createOpenApiRouter>>;
 const UPLOAD_LIMIT = '256kb';
 const BODY_LIMIT = '64kb';
 
+const jsonBody = express.json({ limit: BODY_LIMIT });
+const uploadBody = express.json({ limit: UPLOAD_LIMIT });
+
 /**
  * The API's router: request bodies parsed as JSON, every request checked
  * against the spec before a handler runs (a 400 naming what is wrong).
@@ -16,14 +19,8 @@ const BODY_LIMIT = '64kb';
 export async function createApiRouter(): Promise<ApiRouter> {
   const router = await createOpenApiRouter({
     middleware: [
-      express.json({
-        limit: BODY_LIMIT,
-        type: req => isJson(req) && !isUpload(req),
-      }),
-      express.json({
-        limit: UPLOAD_LIMIT,
-        type: req => isJson(req) && isUpload(req),
-      }),
+      (req, res, next) =>
+        (isUpload(req) ? uploadBody : jsonBody)(req, res, next),
       // An error handler: Express tells it by its four parameters.
       bodyErrors as unknown as express.RequestHandler,
     ],
@@ -126,13 +123,6 @@ function describeFinding(finding: ValidatorFinding): string {
     return `${name} is required`;
   }
   return `${name} ${message}`;
-}
-
-function isJson(req: { headers: Record<string, unknown> }): boolean {
-  const type = req.headers['content-type'];
-  return (
-    typeof type === 'string' && /^application\/([\w.-]+\+)?json\b/i.test(type)
-  );
 }
 
 function isUpload(req: { method?: string; url?: string }): boolean {
