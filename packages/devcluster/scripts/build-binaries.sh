@@ -5,6 +5,7 @@
 #                                               kube-scheduler, kubectl
 #   build-binaries.sh etcd <version>         -> etcd
 #   build-binaries.sh kwok <version>         -> kwok
+#   build-binaries.sh traefik <version>      -> traefik (the Gateway API proxy)
 #   build-binaries.sh <component> <version> <name>...   only these binaries
 #
 # Binaries land in $DEVCLUSTER_CACHE_DIR/bin/<name>-<version> (default
@@ -12,8 +13,9 @@
 # is not rebuilt. Each build uses a throwaway Go module under $DEVCLUSTER_CACHE_DIR/build.
 set -euo pipefail
 
-component=${1:?usage: build-binaries.sh kubernetes|etcd|kwok <version>}
-version=${2:?usage: build-binaries.sh kubernetes|etcd|kwok <version>}
+usage='usage: build-binaries.sh kubernetes|etcd|kwok|traefik <version>'
+component=${1:?$usage}
+version=${2:?$usage}
 
 cache_dir=${DEVCLUSTER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kube-delivery/devcluster}
 bin_dir=$cache_dir/bin
@@ -37,6 +39,7 @@ case "$component" in
   kubernetes) names=(kube-apiserver kube-controller-manager kube-scheduler kubectl) ;;
   etcd) names=(etcd) ;;
   kwok) names=(kwok) ;;
+  traefik) names=(traefik) ;;
   *) echo "unknown component $component" >&2; exit 2 ;;
 esac
 # Optional: only these binaries (e.g. just kubectl when using your own cluster).
@@ -108,6 +111,23 @@ case "$component" in
     write_gomod "sigs.k8s.io/kwok $version"
     ldflags="-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${version#v} -X sigs.k8s.io/kwok/pkg/consts.PreRelease=GA"
     pkgs=(sigs.k8s.io/kwok/cmd/kwok)
+    ;;
+  traefik)
+    # Traefik's go.mod replaces three modules with forks; outside its repo those lines
+    # must be in the main module, so they are copied from the release's own go.mod.
+    gomod=$(mod_field "github.com/traefik/traefik/v3@$version" GoMod)
+    write_gomod "github.com/traefik/traefik/v3 $version"
+    {
+      echo
+      echo "// Copied from github.com/traefik/traefik/v3@$version go.mod by build-binaries.sh."
+      echo "replace ("
+      awk '/^replace \($/ { on = 1; next } on && /^\)/ { on = 0 } on && / => / { print }' "$gomod"
+      echo ")"
+    } >>"$build_dir/go.mod"
+    replaces=$(grep -c ' => ' "$build_dir/go.mod" || true)
+    [[ $replaces -gt 0 ]] || { echo "no replace lines found in $gomod" >&2; exit 1; }
+    ldflags="-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=$version"
+    pkgs=(github.com/traefik/traefik/v3/cmd/traefik)
     ;;
 esac
 

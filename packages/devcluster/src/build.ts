@@ -11,6 +11,7 @@ export interface Binaries {
   kubeScheduler: string;
   kubectl: string;
   kwok: string;
+  traefik: string;
 }
 
 export function binaries(): Binaries {
@@ -24,6 +25,7 @@ export function binaries(): Binaries {
     kubeScheduler: binaryPath('kube-scheduler', VERSIONS.kubernetes),
     kubectl: binaryPath('kubectl', VERSIONS.kubernetes),
     kwok: binaryPath('kwok', VERSIONS.kwok),
+    traefik: binaryPath('traefik', VERSIONS.traefik),
   };
 }
 
@@ -46,7 +48,7 @@ async function requireGo(): Promise<void> {
   }
 }
 
-type Component = 'kubernetes' | 'etcd' | 'kwok';
+type Component = 'kubernetes' | 'etcd' | 'kwok' | 'traefik';
 
 /**
  * Builds the binaries that are not cached yet (see scripts/build-binaries.sh).
@@ -69,6 +71,7 @@ export async function ensureBinaries(
     ],
     ['etcd', VERSIONS.etcd, ['etcd']],
     ['kwok', VERSIONS.kwok, ['kwok']],
+    ['traefik', VERSIONS.traefik, ['traefik']],
   ];
   for (const [component, version, names] of wanted) {
     if (options.only && !options.only.includes(component)) continue;

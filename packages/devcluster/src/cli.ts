@@ -8,6 +8,7 @@ import {
   DevClusterStatus,
 } from './cluster';
 import { binaries, ensureBinaries } from './build';
+import { runPodRunner } from './podRunner';
 import { VERSIONS } from './versions';
 
 const USAGE = `usage: devcluster <command>
@@ -35,6 +36,14 @@ function printStatus(status: DevClusterStatus): void {
   if (status.kubeconfigPath)
     console.log(`kubeconfig: ${status.kubeconfigPath}`);
   console.log(`state dir:  ${status.stateDir}`);
+  if (status.dataPlane) {
+    console.log(
+      `data plane: ${
+        status.dataPlane.unavailable ??
+        `Gateways on ${status.dataPlane.httpUrl} and ${status.dataPlane.httpsUrl}, pods served by the pod runner`
+      }`,
+    );
+  }
   if (status.components.length === 0) return;
   const rows = [
     ['COMPONENT', 'PID', 'PORT', 'HEALTH', 'ENDPOINT'],
@@ -101,6 +110,10 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(devClusterAppConfig(cluster));
       process.stdout.write(await kubernetesPluginAppConfig(cluster));
       return 0;
+    }
+    case 'pod-runner': {
+      // Started by `up` as a component of the cluster (see dataPlane.ts).
+      return runPodRunner(rest[0]);
     }
     case 'versions': {
       console.log(

@@ -3,8 +3,19 @@ import * as path from 'path';
 import { Binaries, binaries, ensureBinaries } from './build';
 import { generatePki, pkiPaths, writeKubeconfig } from './certs';
 import { exec, ExecResult } from './exec';
+import {
+  DataPlaneState,
+  dataPlaneWanted,
+  gatewayApiObjects,
+  GATEWAY_NAMESPACE,
+  HTTP_PORT,
+  HTTPS_PORT,
+  makePodNetworkLocal,
+  removePodNetworkRoute,
+  traefikArgs,
+} from './dataPlane';
 import { writeKwokConfig } from './kwok';
-import { stateDir } from './paths';
+import { packageDir, stateDir } from './paths';
 import {
   ComponentState,
   freePorts,
@@ -44,6 +55,8 @@ export interface DevCluster {
   tokens: Record<TokenNamespace, string>;
   /** Runs the devcluster's kubectl with the admin kubeconfig. */
   kubectl(args: string[], options?: { input?: string }): Promise<ExecResult>;
+  /** Traefik and the pod runner (see dataPlane.ts), or why there are none. */
+  dataPlane: DataPlaneState;
 }
 
 interface ClusterState {
@@ -57,6 +70,7 @@ interface ClusterState {
   /** Set once setup finished: until then `up` treats the state as stale. */
   ready: boolean;
   components: ComponentState[];
+  dataPlane?: DataPlaneState;
 }
 
 const files = () => {
@@ -147,6 +161,7 @@ async function externalHealthy(state: ClusterState): Promise<boolean> {
 
 export interface DevClusterStatus {
   state: 'running' | 'stopped' | 'unhealthy';
+  dataPlane?: DataPlaneState;
   mode?: 'local' | 'external';
   server?: string;
   kubeconfigPath?: string;
@@ -183,6 +198,7 @@ export async function devClusterStatus(): Promise<DevClusterStatus> {
   if (allHealthy && state.ready) overall = 'running';
   return {
     state: overall,
+    dataPlane: state.dataPlane,
     mode: state.mode,
     server: state.server,
     kubeconfigPath: state.kubeconfigPath,
@@ -202,6 +218,9 @@ function toDevCluster(state: ClusterState): DevCluster {
     namespaces: [...NAMESPACES],
     tokens: readTokens(files().tokens),
     kubectl,
+    dataPlane: state.dataPlane ?? {
+      unavailable: 'this cluster was started without a data plane',
+    },
   };
 }
 
@@ -307,6 +326,9 @@ async function stopUnlocked(
         await killGroup(c.pid);
         log(`stopped ${c.name} (pid ${c.pid})`);
       }
+    }
+    if (state.dataPlane && !state.dataPlane.unavailable) {
+      await removePodNetworkRoute();
     }
   } else if (state?.mode === 'external') {
     log(
@@ -464,9 +486,10 @@ async function startLocal(log: (msg: string) => void): Promise<DevCluster> {
     port: number,
     healthUrl: string,
     args: string[],
+    env?: Record<string, string>,
   ): ComponentState => {
     const logFile = path.join(f.logs, `${name}.log`);
-    const pid = spawnDetached(binary, args, logFile);
+    const pid = spawnDetached(binary, args, logFile, { ...process.env, ...env });
     const component = {
       name,
       pid,
@@ -475,6 +498,7 @@ async function startLocal(log: (msg: string) => void): Promise<DevCluster> {
       binary,
       log: logFile,
       args,
+      env,
     };
     state.components.push(component);
     writeState(state);
@@ -623,6 +647,17 @@ async function startLocal(log: (msg: string) => void): Promise<DevCluster> {
       if (r.code !== 0)
         throw new Error(`nodes did not become Ready: ${r.stderr}`);
     });
+    if (dataPlaneWanted()) {
+      await timed('data plane (Traefik, pod runner) ready', async () => {
+        state.dataPlane = await startDataPlane(start, bins, pki, kubectl, log);
+        writeState(state);
+      });
+    } else {
+      state.dataPlane = {
+        unavailable:
+          'this devcluster runs without a data plane (a private DEVCLUSTER_STATE_DIR, or DEVCLUSTER_DATA_PLANE=0): start it with DEVCLUSTER_DATA_PLANE=1',
+      };
+    }
     state.ready = true;
     writeState(state);
     log(
@@ -637,6 +672,87 @@ async function startLocal(log: (msg: string) => void): Promise<DevCluster> {
     fs.rmSync(f.state, { force: true });
     throw e;
   }
+}
+
+type StartComponent = (
+  name: string,
+  binary: string,
+  port: number,
+  healthUrl: string,
+  args: string[],
+  env?: Record<string, string>,
+) => ComponentState;
+
+/**
+ * Traefik with the environments' Gateways, and the pod runner, on a pod network made
+ * local. The processes start even when the route cannot be added, so that the tests
+ * that need real traffic fail with what to do (see requireDataPlane).
+ */
+async function startDataPlane(
+  start: StartComponent,
+  bins: Binaries,
+  pki: Awaited<ReturnType<typeof generatePki>>,
+  kubectl: ReturnType<typeof makeKubectl>,
+  log: (msg: string) => void,
+): Promise<DataPlaneState> {
+  const f = files();
+  const unavailable = await makePodNetworkLocal();
+  if (unavailable) log(`no pod traffic: ${unavailable}`);
+  const [pingPort, runnerPort] = await freePorts(2);
+  const runnerOptions = path.join(f.dir, 'pod-runner.json');
+  fs.writeFileSync(
+    runnerOptions,
+    JSON.stringify({
+      server: readState()!.server,
+      caFile: pki.caCert,
+      certFile: pki.clients.admin.cert,
+      keyFile: pki.clients.admin.key,
+      healthPort: runnerPort,
+    }),
+    { mode: 0o600 },
+  );
+  const runner = start(
+    'pod-runner',
+    process.execPath,
+    runnerPort,
+    `http://127.0.0.1:${runnerPort}/healthz`,
+    [path.join(packageDir, 'bin', 'devcluster'), 'pod-runner', runnerOptions],
+  );
+  await applyObjects(kubectl, gatewayApiObjects());
+  const traefik = start(
+    'traefik',
+    bins.traefik,
+    pingPort,
+    `http://127.0.0.1:${pingPort}/ping`,
+    traefikArgs(pingPort),
+    { KUBECONFIG: f.kubeconfig('admin') },
+  );
+  await Promise.all([waitHealthy(runner, undefined), waitHealthy(traefik, undefined)]);
+  const programmed = await kubectl([
+    'wait',
+    '--for=condition=Programmed',
+    'gateway.gateway.networking.k8s.io',
+    '--all',
+    '-n',
+    GATEWAY_NAMESPACE,
+    '--timeout=60s',
+  ]);
+  if (programmed.code !== 0) {
+    throw new Error(
+      `Traefik did not program the Gateways in ${GATEWAY_NAMESPACE}: ${programmed.stderr}`,
+    );
+  }
+  const answer = await httpStatus(`http://127.0.0.1:${HTTP_PORT}/`);
+  if (answer.status === 0) {
+    throw new Error(
+      `Traefik does not answer on 127.0.0.1:${HTTP_PORT} (is the port taken?); see ${traefik.log}`,
+    );
+  }
+  return {
+    unavailable,
+    httpUrl: `http://127.0.0.1:${HTTP_PORT}`,
+    httpsUrl: `https://127.0.0.1:${HTTPS_PORT}`,
+  };
 }
 
 /** The local devcluster's component `name`, or a clear error. */
@@ -683,11 +799,10 @@ export async function startDevClusterComponent(name: string): Promise<void> {
         `${name} was started by an older devcluster that did not record its arguments: run \`yarn devcluster down && yarn devcluster up\``,
       );
     }
-    component.pid = spawnDetached(
-      component.binary,
-      component.args,
-      component.log,
-    );
+    component.pid = spawnDetached(component.binary, component.args, component.log, {
+      ...process.env,
+      ...component.env,
+    });
     writeState(state);
     await waitHealthy(component, Buffer.from(state.caData, 'base64'), 180000);
   });

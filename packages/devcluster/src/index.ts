@@ -1,6 +1,7 @@
 /**
  * Kube Delivery's local Kubernetes cluster: etcd, kube-apiserver, kube-controller-manager,
- * kube-scheduler built from their Go modules and kwok for simulated nodes, on loopback.
+ * kube-scheduler built from their Go modules and kwok for simulated nodes, on loopback;
+ * Traefik serves the environments' Gateways and the pod runner serves opted-in pods.
  *
  * @packageDocumentation
  */
@@ -20,6 +21,14 @@ export type {
   StartOptions,
 } from './cluster';
 export { kubeApiRequest } from './api';
+export {
+  ENVIRONMENT_HOSTS,
+  GATEWAY_CLASS,
+  SERVED_POD_ANNOTATIONS,
+  environmentGateway,
+  requireDataPlane,
+} from './dataPlane';
+export type { DataPlaneState } from './dataPlane';
 export type { KubeApiRequest, KubeApiResponse } from './api';
 export {
   VERSIONS,
@@ -27,6 +36,7 @@ export {
   NODES,
   NEVER_READY_ANNOTATION,
   EXIT_CODE_ANNOTATION,
+  SERVE_ANNOTATION,
   DEPLOYER_NAMESPACE,
   GATEWAY_SERVICE_ACCOUNT,
   DEPLOY_ROLE,

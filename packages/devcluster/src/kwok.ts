@@ -5,6 +5,7 @@ import { packageDir } from './paths';
 import {
   EXIT_CODE_ANNOTATION,
   NEVER_READY_ANNOTATION,
+  SERVE_ANNOTATION,
   VERSIONS,
 } from './versions';
 
@@ -22,27 +23,51 @@ const UPSTREAM_STAGES = [
 ];
 
 /** Our own stages (kwok/*.yaml), appended after the upstream ones. */
-const OWN_STAGES = ['pod-never-ready.yaml', 'pod-exit-code.yaml'];
+const OWN_STAGES = [
+  'pod-never-ready.yaml',
+  'pod-exit-code.yaml',
+  'pod-serve.yaml',
+];
 
-const DELETION_TIMESTAMP_ANCHOR = `    - key: '.metadata.deletionTimestamp'
+const notDeleted = `    - key: '.metadata.deletionTimestamp'
       operator: 'DoesNotExist'
+`;
+const deleted = `    - key: '.metadata.deletionTimestamp'
+      operator: 'Exists'
+`;
+const notServed = `    - key: '.metadata.annotations["${SERVE_ANNOTATION}"]'
+      operator: 'NotIn'
+      values:
+      - 'true'
 `;
 
 /**
  * Extra selector expressions for upstream stages, inserted after their deletionTimestamp
- * expression, so that pods meant for our own stages are left alone.
+ * expression (the anchor), so that pods meant for our own stages are left alone.
  */
-const UPSTREAM_EXTRA_SELECTORS: Record<string, string> = {
-  // Pods annotated never-ready are left to our pod-never-ready stage.
-  'pod-ready.yaml': `    - key: '.metadata.annotations["${NEVER_READY_ANNOTATION}"]'
+const UPSTREAM_EXTRA_SELECTORS: Record<
+  string,
+  { anchor: string; extra: string }
+> = {
+  // Pods annotated never-ready are left to our pod-never-ready stage, served pods to
+  // pod-serve and the pod runner.
+  'pod-ready.yaml': {
+    anchor: notDeleted,
+    extra: `    - key: '.metadata.annotations["${NEVER_READY_ANNOTATION}"]'
       operator: 'NotIn'
       values:
       - 'true'
-`,
+${notServed}`,
+  },
   // Pods annotated with an exit code are left to our pod-exit-code stage.
-  'pod-complete.yaml': `    - key: '.metadata.annotations["${EXIT_CODE_ANNOTATION}"]'
+  'pod-complete.yaml': {
+    anchor: notDeleted,
+    extra: `    - key: '.metadata.annotations["${EXIT_CODE_ANNOTATION}"]'
       operator: 'DoesNotExist'
 `,
+  },
+  // Served pods are deleted by the pod runner once they stopped serving, as a kubelet does.
+  'pod-delete.yaml': { anchor: deleted, extra: notServed },
 };
 
 /** Writes the kwok config (all Stage documents) and returns its path. */
@@ -51,14 +76,14 @@ export async function writeKwokConfig(file: string): Promise<string> {
   const docs: string[] = [];
   for (const rel of UPSTREAM_STAGES) {
     let text = fs.readFileSync(path.join(dir, rel), 'utf8');
-    const extra = UPSTREAM_EXTRA_SELECTORS[path.basename(rel)];
-    if (extra) {
-      if (!text.includes(DELETION_TIMESTAMP_ANCHOR)) {
+    const selector = UPSTREAM_EXTRA_SELECTORS[path.basename(rel)];
+    if (selector) {
+      if (!text.includes(selector.anchor)) {
         throw new Error(`unexpected layout of ${rel} in kwok ${VERSIONS.kwok}`);
       }
       text = text.replace(
-        DELETION_TIMESTAMP_ANCHOR,
-        `${DELETION_TIMESTAMP_ANCHOR}${extra}`,
+        selector.anchor,
+        `${selector.anchor}${selector.extra}`,
       );
     }
     docs.push(

@@ -14,6 +14,8 @@ export interface ComponentState {
   log: string;
   /** Command-line arguments, so the component can be started again (see startDevClusterComponent). */
   args?: string[];
+  /** Environment variables it is started with besides this process's (e.g. KUBECONFIG). */
+  env?: Record<string, string>;
 }
 
 /** Asks the kernel for a free port on 127.0.0.1. */

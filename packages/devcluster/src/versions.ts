@@ -15,6 +15,11 @@ export const VERSIONS = {
   gatewayApi: 'v1.6.3',
   /** github.com/cert-manager/cert-manager: deploy/crds. */
   certManager: 'v1.21.2',
+  /**
+   * github.com/traefik/traefik/v3: the Gateway API proxy. v3.6.x declares go 1.25 and
+   * needs only its three `replace` lines; v3.7.x needs a nested module that is not served.
+   */
+  traefik: 'v3.6.12',
 } as const;
 
 export const NAMESPACES = ['dev', 'test', 'production'] as const;
@@ -35,6 +40,14 @@ export const NEVER_READY_ANNOTATION = 'devcluster.kube-delivery.io/never-ready';
  * phase Succeeded for "0", Failed otherwise (kwok stage; meant for Job pods).
  */
 export const EXIT_CODE_ANNOTATION = 'devcluster.kube-delivery.io/exit-code';
+
+/**
+ * Pods with this annotation set to "true" are served by the pod runner: it listens on
+ * their podIP:containerPort (an HTTP echo), marks them Ready only once it listens, and on
+ * deletion keeps serving through the preStop sleep before it stops and deletes the pod,
+ * as a kubelet would. kwok's own ready and delete stages leave them alone.
+ */
+export const SERVE_ANNOTATION = 'devcluster.kube-delivery.io/serve';
 
 export const CLUSTER_CIDR = '10.244.0.0/16';
 export const SERVICE_CIDR = '10.96.0.0/16';
