@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the portal on this machine: the local Kubernetes control plane
-# (packages/devcluster), the backend on an embedded SQLite database under
-# .data/, and the app at http://localhost:3000.
+# (packages/devcluster) with its data plane (Traefik, the pod runner), the
+# backend on an embedded SQLite database under .data/, and the app at
+# http://localhost:3000.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$KD_ROOT"
@@ -29,6 +30,10 @@ export KUBE_DELIVERY_CI_TOKEN
 export APP_CONFIG_kubeDelivery_servicePrincipals='[{"subject":"ci","permissions":["kube-delivery.read","kube-delivery.release.create","kube-delivery.deployment.create","kube-delivery.route.update","kube-delivery.certificate.update"]}]'
 echo
 echo "Starting Backstage: open http://localhost:3000 (backend on http://localhost:7007)"
+# `yarn devcluster up` also started Traefik (the environments' Gateways on 127.0.0.1:80
+# and :443) and the pod runner, which answers for the frontend's pods.
+echo "Real traffic once seeded: curl -s --resolve dev.boutique.example:80:127.0.0.1 http://dev.boutique.example/"
+echo "  and the branch: add --cookie shop_session-id=demo-myfeature-session (README: The demo)"
 if [ "${KUBE_DELIVERY_SEED:-1}" = 1 ]; then
   # Once the backend answers, seeds the demo through the plugin's API with the
   # static CI token (idempotent: a no-op once seeded). KUBE_DELIVERY_SEED=0 skips it.

@@ -40,6 +40,13 @@ export interface Config {
       cluster: ClusterConnection;
       /** Replica floor for every service in this environment, e.g. 2 in production. */
       minReplicas?: number;
+      /**
+       * Seconds a deleted pod keeps serving before it is told to stop: containers
+       * without a preStop hook get a preStop sleep of this long (within their
+       * termination grace period), so that proxies stop sending first. Default 5; 0
+       * turns it off.
+       */
+      shutdownDelaySeconds?: number;
       /** Protected environments need an explicit permission policy decision to deploy. */
       protected?: boolean;
       /** Whether feature-branch releases may be deployed here. */

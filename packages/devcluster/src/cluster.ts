@@ -489,7 +489,10 @@ async function startLocal(log: (msg: string) => void): Promise<DevCluster> {
     env?: Record<string, string>,
   ): ComponentState => {
     const logFile = path.join(f.logs, `${name}.log`);
-    const pid = spawnDetached(binary, args, logFile, { ...process.env, ...env });
+    const pid = spawnDetached(binary, args, logFile, {
+      ...process.env,
+      ...env,
+    });
     const component = {
       name,
       pid,
@@ -727,7 +730,10 @@ async function startDataPlane(
     traefikArgs(pingPort),
     { KUBECONFIG: f.kubeconfig('admin') },
   );
-  await Promise.all([waitHealthy(runner, undefined), waitHealthy(traefik, undefined)]);
+  await Promise.all([
+    waitHealthy(runner, undefined),
+    waitHealthy(traefik, undefined),
+  ]);
   const programmed = await kubectl([
     'wait',
     '--for=condition=Programmed',
@@ -799,10 +805,15 @@ export async function startDevClusterComponent(name: string): Promise<void> {
         `${name} was started by an older devcluster that did not record its arguments: run \`yarn devcluster down && yarn devcluster up\``,
       );
     }
-    component.pid = spawnDetached(component.binary, component.args, component.log, {
-      ...process.env,
-      ...component.env,
-    });
+    component.pid = spawnDetached(
+      component.binary,
+      component.args,
+      component.log,
+      {
+        ...process.env,
+        ...component.env,
+      },
+    );
     writeState(state);
     await waitHealthy(component, Buffer.from(state.caData, 'base64'), 180000);
   });

@@ -19,7 +19,9 @@ let cluster: DevCluster;
 let httpUrl: string;
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms));
 const unique = (prefix: string) =>
-  `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+  `${prefix}-${Date.now().toString(36)}-${Math.random()
+    .toString(36)
+    .slice(2, 6)}`;
 
 beforeAll(async () => {
   cluster = await getDevCluster();
@@ -136,7 +138,10 @@ describe('devcluster data plane', () => {
     const status = await devClusterStatus();
     const byName = Object.fromEntries(status.components.map(c => [c.name, c]));
     expect(byName.traefik).toMatchObject({ running: true, healthy: true });
-    expect(byName['pod-runner']).toMatchObject({ running: true, healthy: true });
+    expect(byName['pod-runner']).toMatchObject({
+      running: true,
+      healthy: true,
+    });
     expect(status.dataPlane?.unavailable).toBeUndefined();
   });
 
@@ -145,15 +150,30 @@ describe('devcluster data plane', () => {
     const host = `${name}.dev.boutique.example`;
     await kubectl(
       ['apply', '-f', '-'],
-      JSON.stringify({ apiVersion: 'v1', kind: 'List', items: servedWorkload(name, 3) }),
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: servedWorkload(name, 3),
+      }),
     );
     try {
       const pod = await eventually('a Ready pod', async () => {
         const list = JSON.parse(
-          await kubectl(['-n', 'dev', 'get', 'pods', '-l', `app=${name}`, '-o', 'json']),
+          await kubectl([
+            '-n',
+            'dev',
+            'get',
+            'pods',
+            '-l',
+            `app=${name}`,
+            '-o',
+            'json',
+          ]),
         );
         const ready = list.items.find((p: any) =>
-          p.status.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'),
+          p.status.conditions?.some(
+            (c: any) => c.type === 'Ready' && c.status === 'True',
+          ),
         );
         return ready;
       });
@@ -166,26 +186,45 @@ describe('devcluster data plane', () => {
         path: '/hello',
       });
 
-      const viaGateway = await eventually('Traefik to route the host', async () => {
-        const answer = await get(`${httpUrl}/`, host);
-        return answer.status === 200 ? answer : undefined;
-      });
+      const viaGateway = await eventually(
+        'Traefik to route the host',
+        async () => {
+          const answer = await get(`${httpUrl}/`, host);
+          return answer.status === 200 ? answer : undefined;
+        },
+      );
       expect(viaGateway.pod).toBe(pod.metadata.name);
 
       // Deleted: still serving through the 3 s preStop sleep, then gone with its object.
       const deletedAt = Date.now();
-      await kubectl(['-n', 'dev', 'delete', 'pod', pod.metadata.name, '--wait=false']);
+      await kubectl([
+        '-n',
+        'dev',
+        'delete',
+        'pod',
+        pod.metadata.name,
+        '--wait=false',
+      ]);
       await sleep(1000);
       expect((await get(`http://${pod.status.podIP}:8080/`)).status).toBe(200);
       await eventually(
         'the pod to stop serving',
-        async () => ((await get(`http://${pod.status.podIP}:8080/`)).status === 0 ? true : undefined),
+        async () =>
+          (await get(`http://${pod.status.podIP}:8080/`)).status === 0
+            ? true
+            : undefined,
         20_000,
       );
       const servedForMs = Date.now() - deletedAt;
       expect(servedForMs).toBeGreaterThanOrEqual(3000);
       await eventually('the pod object to be deleted', async () => {
-        const result = await cluster.kubectl(['-n', 'dev', 'get', 'pod', pod.metadata.name]);
+        const result = await cluster.kubectl([
+          '-n',
+          'dev',
+          'get',
+          'pod',
+          pod.metadata.name,
+        ]);
         return /NotFound/.test(result.stderr) ? true : undefined;
       });
     } finally {
@@ -203,7 +242,10 @@ describe('devcluster data plane', () => {
   });
 
   it('answers 404 for a host no route serves', async () => {
-    const answer = await get(`${httpUrl}/`, `${unique('nobody')}.dev.boutique.example`);
+    const answer = await get(
+      `${httpUrl}/`,
+      `${unique('nobody')}.dev.boutique.example`,
+    );
     expect(answer.status).toBe(404);
   });
 });

@@ -105,7 +105,9 @@ export function traefikArgs(pingPort: number): string[] {
   ];
 }
 
-const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'kube-delivery-devcluster' };
+const MANAGED_BY = {
+  'app.kubernetes.io/managed-by': 'kube-delivery-devcluster',
+};
 
 /** The GatewayClass and one Gateway per environment, HTTP on port 80 for its hosts. */
 export function gatewayApiObjects(): object[] {

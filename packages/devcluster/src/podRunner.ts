@@ -115,7 +115,9 @@ export class PodRunner {
   async start(): Promise<void> {
     this.health = http.createServer((req, res) => {
       if (req.url === '/healthz') {
-        res.writeHead(this.listed ? 200 : 503).end(this.listed ? 'ok' : 'listing pods');
+        res
+          .writeHead(this.listed ? 200 : 503)
+          .end(this.listed ? 'ok' : 'listing pods');
         return;
       }
       if (req.url === '/pods') {
@@ -151,7 +153,8 @@ export class PodRunner {
     body?: unknown,
     contentType = 'application/json',
   ): Promise<{ status: number; body: any }> {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const payload =
+      body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
       const req = https.request(
         new URL(path, this.options.server),
@@ -185,7 +188,9 @@ export class PodRunner {
           });
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
+      req.on('timeout', () =>
+        req.destroy(new Error(`${method} ${path} timed out`)),
+      );
       req.on('error', reject);
       req.end(payload);
     });
@@ -271,7 +276,11 @@ export class PodRunner {
       return;
     }
     if (pod.metadata.deletionTimestamp) {
-      if (served && served.state !== 'terminating' && served.state !== 'stopped') {
+      if (
+        served &&
+        served.state !== 'terminating' &&
+        served.state !== 'stopped'
+      ) {
         void this.terminate(pod, served);
       } else if (!served) {
         void this.deletePod(pod); // nothing serves it: a kubelet would finish at once
@@ -285,7 +294,9 @@ export class PodRunner {
       );
       if (served.state === 'serving' && !ready) {
         void this.markReady(pod).catch(e =>
-          this.log(`${served.namespace}/${served.name}: marking Ready failed: ${e}`),
+          this.log(
+            `${served.namespace}/${served.name}: marking Ready failed: ${e}`,
+          ),
         );
       }
       return;
@@ -355,7 +366,9 @@ export class PodRunner {
     }
     served.state = 'serving';
     await this.markReady(pod).catch(e =>
-      this.log(`${served.namespace}/${served.name}: marking Ready failed: ${e}`),
+      this.log(
+        `${served.namespace}/${served.name}: marking Ready failed: ${e}`,
+      ),
     );
   }
 
@@ -402,14 +415,20 @@ export class PodRunner {
   }
 
   /** Stops listening; in-flight requests get until `drainMs`, then their connections are cut. */
-  private async closeServers(served: ServedPod, drainMs: number): Promise<void> {
+  private async closeServers(
+    served: ServedPod,
+    drainMs: number,
+  ): Promise<void> {
     served.state = 'stopped';
     this.pods.delete(served.uid);
     await Promise.all(
       served.servers.map(
         server =>
           new Promise<void>(resolve => {
-            if (!server.listening) return resolve();
+            if (!server.listening) {
+              resolve();
+              return;
+            }
             const cut = setTimeout(() => server.closeAllConnections(), drainMs);
             server.close(() => {
               clearTimeout(cut);
@@ -429,7 +448,9 @@ export class PodRunner {
     ).catch(e => ({ status: 0, body: { message: String(e) } }));
     if (![200, 404, 409].includes(result.status)) {
       this.log(
-        `${pod.metadata.namespace}/${pod.metadata.name}: delete failed: ${result.status} ${result.body?.message ?? ''}`,
+        `${pod.metadata.namespace}/${pod.metadata.name}: delete failed: ${
+          result.status
+        } ${result.body?.message ?? ''}`,
       );
     }
   }
@@ -447,7 +468,9 @@ export async function runPodRunner(optionsFile: string): Promise<never> {
     log: message => console.log(`${new Date().toISOString()} ${message}`),
   });
   await runner.start();
-  console.log(`${new Date().toISOString()} pod runner serving on :${raw.healthPort}`);
+  console.log(
+    `${new Date().toISOString()} pod runner serving on :${raw.healthPort}`,
+  );
   return new Promise<never>(() => {
     const exit = () =>
       runner.stop().then(

@@ -197,6 +197,11 @@ export async function gatewayRoute(
   };
 }
 
+const entityPath = (entity: Entity) =>
+  `/api/kube-delivery/entities/component/${
+    entity.metadata.namespace ?? 'default'
+  }/${entity.metadata.name}`;
+
 /**
  * Creates a release of `version` and deploys it to the environment through
  * the backend's HTTP API, so the plugin's own runner deploys it (and runs
@@ -210,9 +215,7 @@ export async function deployThroughApi(
   environment = 'dev',
   timeoutMs = 150_000,
 ): Promise<{ id: string; status: string; message?: string }> {
-  const path = `/api/kube-delivery/entities/component/${
-    entity.metadata.namespace ?? 'default'
-  }/${entity.metadata.name}`;
+  const path = entityPath(entity);
   const auth = mockCredentials.user.header();
   const release = await request(backend.server)
     .post(`${path}/releases`)
@@ -236,22 +239,54 @@ export async function deployThroughApi(
       } ${JSON.stringify(queued.body)}`,
     );
   }
+  return settleThroughApi(backend, entity, queued.body.id, timeoutMs);
+}
+
+/** Waits until a deployment is no longer queued or running, polling the API. */
+async function settleThroughApi(
+  backend: TestBackend,
+  entity: Entity,
+  id: string,
+  timeoutMs: number,
+): Promise<{ id: string; status: string; message?: string }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const res = await request(backend.server)
-      .get(`${path}/deployments/${queued.body.id}`)
-      .set('Authorization', auth);
+      .get(`${entityPath(entity)}/deployments/${id}`)
+      .set('Authorization', mockCredentials.user.header());
     if (res.status === 200 && !['queued', 'running'].includes(res.body.status))
       return res.body;
     if (Date.now() > deadline) {
       throw new Error(
-        `Deployment ${queued.body.id} of ${
+        `Deployment ${id} of ${
           entity.metadata.name
         } still unfinished after ${timeoutMs} ms: ${JSON.stringify(res.body)}`,
       );
     }
     await new Promise(resolve => setTimeout(resolve, 200));
   }
+}
+
+/** Rolls back to an earlier `version` through the API and waits until it finished. */
+export async function rollbackThroughApi(
+  backend: TestBackend,
+  entity: Entity,
+  version: string,
+  environment = 'dev',
+  timeoutMs = 150_000,
+): Promise<{ id: string; status: string; message?: string }> {
+  const queued = await request(backend.server)
+    .post(`${entityPath(entity)}/rollbacks`)
+    .set('Authorization', mockCredentials.user.header())
+    .send({ environment, version });
+  if (queued.status !== 202) {
+    throw new Error(
+      `Rolling ${entity.metadata.name} back to ${version} in ${environment}: ${
+        queued.status
+      } ${JSON.stringify(queued.body)}`,
+    );
+  }
+  return settleThroughApi(backend, entity, queued.body.id, timeoutMs);
 }
 
 /**

@@ -9,6 +9,8 @@ export interface EnvironmentConfig {
   namespace: string;
   cluster: ClusterTarget;
   minReplicas?: number;
+  /** preStop sleep of containers without a hook, so deletions drain (see manifests/render.ts). */
+  shutdownDelaySeconds?: number;
   protected: boolean;
   featureBranches: boolean;
   /** The routing keys rules may match on here, as `<kind>:<name>` (e.g. `header:userid`). */
@@ -66,6 +68,12 @@ export interface DeliveryConfig {
   runner: RunnerSettings;
 }
 
+/**
+ * Long enough for a proxy to act on an EndpointSlice change (Traefik's provider throttle
+ * is 2 s, Istio's push debounce 100 ms to 1 s), short next to the default 30 s grace.
+ */
+const DEFAULT_SHUTDOWN_DELAY_SECONDS = 5;
+
 const DEFAULT_CHANNELS: ChannelConfig[] = [
   { name: 'default', prerelease: '^$' },
   { name: 'feature-branch', prerelease: '.+' },
@@ -119,6 +127,18 @@ export function readDeliveryConfig(root: Config): DeliveryConfig {
         `kubeDelivery.environments: routingApi of "${name}" must be istio or gateway-api`,
       );
     }
+    const shutdownDelaySeconds =
+      env.getOptionalNumber('shutdownDelaySeconds') ??
+      DEFAULT_SHUTDOWN_DELAY_SECONDS;
+    if (
+      !Number.isInteger(shutdownDelaySeconds) ||
+      shutdownDelaySeconds < 0 ||
+      shutdownDelaySeconds > 300
+    ) {
+      throw new Error(
+        `kubeDelivery.environments: shutdownDelaySeconds of "${name}" must be an integer from 0 to 300`,
+      );
+    }
     const gateway = env.getOptionalConfig('gateway');
     const gatewayNamespace = gateway?.getString('namespace');
     const gatewayCluster = gateway?.getOptionalConfig('cluster');
@@ -127,6 +147,7 @@ export function readDeliveryConfig(root: Config): DeliveryConfig {
       namespace,
       cluster: readClusterTarget(env.getConfig('cluster'), name, namespace),
       minReplicas: env.getOptionalNumber('minReplicas'),
+      shutdownDelaySeconds,
       protected: env.getOptionalBoolean('protected') ?? false,
       featureBranches: env.getOptionalBoolean('featureBranches') ?? false,
       routingKeys: env.getOptionalStringArray('routingKeys') ?? [],

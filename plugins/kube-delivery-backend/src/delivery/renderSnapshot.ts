@@ -29,6 +29,7 @@ export function renderSnapshot(
         name: environment.name,
         namespace: environment.namespace,
         minReplicas: environment.minReplicas,
+        shutdownDelaySeconds: environment.shutdownDelaySeconds,
         variables: environment.variables,
         shared: environment.shared,
       },

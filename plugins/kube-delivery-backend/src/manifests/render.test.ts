@@ -821,6 +821,36 @@ describe('renderRelease', () => {
     });
   });
 
+  it("gives containers without a preStop hook the environment's shutdown delay, inside their grace period", () => {
+    const environment = { ...input().environment, shutdownDelaySeconds: 5 };
+    const preStops = (r: RenderedRelease) =>
+      r.deployment.spec!.template.spec!.containers.map(c => c.lifecycle?.preStop);
+    const sleep = (seconds: number) => ({ sleep: { seconds } });
+    expect(preStops(render({ environment }))).toEqual([sleep(5), sleep(5)]);
+    // Never as long as the grace period itself: the pod must still stop in time.
+    const shortGrace = parseManifest(
+      manifestYaml.replace(
+        '    spec:\n      imagePullSecrets',
+        '    spec:\n      terminationGracePeriodSeconds: 3\n      imagePullSecrets',
+      ),
+    );
+    expect(preStops(render({ environment, manifest: shortGrace }))).toEqual([sleep(2), sleep(2)]);
+    // A container's own hook is kept; 0 turns the delay off.
+    const ownHook = parseManifest(
+      manifestYaml.replace(
+        '          image: example/shipper:2',
+        '          image: example/shipper:2\n          lifecycle: { preStop: { exec: { command: [drain] } } }',
+      ),
+    );
+    expect(preStops(render({ environment, manifest: ownHook }))).toEqual([
+      { exec: { command: ['drain'] } },
+      sleep(5),
+    ]);
+    expect(
+      preStops(render({ environment: { ...environment, shutdownDelaySeconds: 0 } })),
+    ).toEqual([undefined, undefined]);
+  });
+
   it('renders a minimal Deployment and Service without a manifest', () => {
     const r = render({ manifest: undefined });
     expect(podSpec(r).containers).toEqual([

@@ -342,6 +342,26 @@ function withAntiAffinity(
   return { ...affinity, podAntiAffinity: anti };
 }
 
+/**
+ * Gives each container without a preStop hook a preStop sleep, so that a pod being
+ * deleted keeps serving while the proxies and kube-proxy stop sending it requests (they
+ * learn of the deletion from the EndpointSlice a moment later). Without it a rolling or
+ * blue-green deploy fails the requests that race with the endpoint change. The sleep
+ * stays a second inside the pod's termination grace period; a container's own hook wins.
+ */
+function withShutdownDelay(podSpec: V1PodSpec, delaySeconds: number): void {
+  const grace = podSpec.terminationGracePeriodSeconds ?? 30;
+  const seconds = Math.min(delaySeconds, grace - 1);
+  if (seconds < 1) return;
+  for (const container of podSpec.containers) {
+    if (container.lifecycle?.preStop) continue;
+    container.lifecycle = {
+      ...container.lifecycle,
+      preStop: { sleep: { seconds } },
+    };
+  }
+}
+
 /** Used when a service has no manifest of its own. */
 function minimalManifest(spec: ServiceSpec): ManifestObjects {
   return {
@@ -570,6 +590,7 @@ export function renderRelease(input: RenderInput): RenderedRelease {
     podSelector,
   );
   if (affinity) podSpec.affinity = affinity;
+  withShutdownDelay(podSpec, environment.shutdownDelaySeconds ?? 0);
 
   // A feature branch is a test deploy: the environment's HA floor does not apply.
   const replicas =

@@ -31,6 +31,8 @@ export interface EnvironmentTarget {
   variables?: Record<string, string>;
   /** ConfigMaps and Secrets of the namespace any service's pods may use. */
   shared?: { configMaps: string[]; secrets: string[] };
+  /** Seconds of the preStop sleep given to containers without a preStop hook (0: none). */
+  shutdownDelaySeconds?: number;
 }
 
 export interface RenderInput {
