@@ -173,10 +173,15 @@ export async function startE2eBackend(options: {
   const configPath = path.join(dir, 'app-config.e2e.yaml');
   const { kubeDelivery } = parse(await devClusterConfig());
   if (options.gateway) {
+    // The test's own Istio Gateway (the devcluster's environments default to its
+    // Traefik-served Gateway API Gateways).
     for (const environment of kubeDelivery.environments) {
-      environment.gateway.name = options.gateway.name;
-      environment.gateway.tls = {
-        secretName: options.gateway.secretName(environment.name),
+      environment.gateway = {
+        namespace: options.gateway.namespace,
+        name: options.gateway.name,
+        hosts: environment.gateway.hosts,
+        cluster: environment.gateway.cluster,
+        tls: { secretName: options.gateway.secretName(environment.name) },
       };
     }
   }

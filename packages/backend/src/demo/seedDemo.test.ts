@@ -9,7 +9,8 @@
  * This is the one test that uses the real Online Boutique names (other tests
  * use names of their own), because that is what the demo shows. It removes
  * its objects, routes and certificate afterwards and puts the shared dev
- * gateway back as it found it.
+ * gateway back as it found it. It also sends the README's requests through
+ * Traefik: the mainline, the branch by its cookie, and HTTPS.
  */
 import {
   mockServices,
@@ -18,7 +19,10 @@ import {
 } from '@backstage/backend-test-utils';
 import { authServiceFactory } from '@backstage/backend-defaults/auth';
 import { httpAuthServiceFactory } from '@backstage/backend-defaults/httpAuth';
-import { getDevCluster } from '@internal/devcluster';
+import { getDevCluster, requireDataPlane } from '@internal/devcluster';
+import http from 'node:http';
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import {
   bodyOf,
   entityPathOf,
@@ -56,6 +60,9 @@ let backend: TestBackend;
 let client: KubeDeliveryApiClient;
 let kubernetesPlugin: Awaited<ReturnType<typeof startKubernetesPlugin>>;
 let gatewayBefore: any;
+/** The dev environment's gateway as scripts/dev.sh configures it: Traefik's Gateway API Gateway. */
+let devGateway: { namespace: string; name: string; hosts: string[] };
+const GATEWAY_RESOURCE = 'gateways.gateway.networking.k8s.io';
 let secretBefore: boolean;
 let secretName: string | undefined;
 
@@ -75,13 +82,16 @@ beforeAll(async () => {
     kubernetes: appConfig.kubernetes,
     token: TOKEN,
   });
+  devGateway = (appConfig.kubeDelivery.environments as any[]).find(
+    e => e.name === 'dev',
+  ).gateway;
   gatewayBefore = JSON.parse(
     await kubectl([
       'get',
-      'gateways.networking.istio.io',
-      'ingressgateway',
+      GATEWAY_RESOURCE,
+      devGateway.name,
       '-n',
-      'istio-system',
+      devGateway.namespace,
       '-o',
       'json',
     ]),
@@ -150,54 +160,61 @@ afterAll(async () => {
       ]);
     }
   });
-  // The routing rules' VirtualServices, named after the services (the rules
+  // The routing rules' HTTPRoutes, named after the services (the rules
   // themselves go with the test's database).
   await step(() =>
     kubectl([
       'delete',
-      'virtualservices.networking.istio.io',
+      'httproutes.gateway.networking.k8s.io',
       ...BRANCH_ROUTES.map(route => route.entityRef.split('/')[1]),
       '-n',
       'dev',
       '--ignore-not-found',
     ]),
   );
-  // Only the HTTPS server this test's upload added: other tests may be
+  // Only the HTTPS listeners this test's upload added: other tests may be
   // changing the same gateway at the same time.
   await step(async () => {
     if (!gatewayBefore || !secretName) return;
     const before = new Set(
-      (gatewayBefore.spec.servers ?? []).map((server: any) => server.name),
+      (gatewayBefore.spec.listeners ?? []).map(
+        (listener: any) => listener.name,
+      ),
     );
     const current = JSON.parse(
       await kubectl([
         'get',
-        'gateways.networking.istio.io',
-        'ingressgateway',
+        GATEWAY_RESOURCE,
+        devGateway.name,
         '-n',
-        'istio-system',
+        devGateway.namespace,
         '-o',
         'json',
       ]),
     );
-    const patch = (current.spec.servers ?? [])
-      .map((server: any, index: number) => ({ server, index }))
+    const patch = (current.spec.listeners ?? [])
+      .map((listener: any, index: number) => ({ listener, index }))
       .filter(
-        ({ server }: any) =>
-          !before.has(server.name) && server.tls?.credentialName === secretName,
+        ({ listener }: any) =>
+          !before.has(listener.name) &&
+          listener.tls?.certificateRefs?.[0]?.name === secretName,
       )
       .reverse()
-      .flatMap(({ server, index }: any) => [
-        { op: 'test', path: `/spec/servers/${index}/name`, value: server.name },
-        { op: 'remove', path: `/spec/servers/${index}` },
+      .flatMap(({ listener, index }: any) => [
+        {
+          op: 'test',
+          path: `/spec/listeners/${index}/name`,
+          value: listener.name,
+        },
+        { op: 'remove', path: `/spec/listeners/${index}` },
       ]);
     if (patch.length === 0) return;
     await kubectl([
       'patch',
-      'gateways.networking.istio.io',
-      'ingressgateway',
+      GATEWAY_RESOURCE,
+      devGateway.name,
       '-n',
-      'istio-system',
+      devGateway.namespace,
       '--type=json',
       '-p',
       JSON.stringify(patch),
@@ -255,6 +272,100 @@ async function eventuallyPods(baseUrl: string): Promise<string[]> {
     if (Date.now() > deadline)
       throw new Error(`Kubernetes plugin: ${response.status} ${body}`);
     await new Promise(resolve => setTimeout(resolve, 1000));
+  }
+}
+
+/** GET http://127.0.0.1/ for `host` (fetch would drop the Host header) until the pod runner's echo names `version`. */
+async function eventuallyAnswered(
+  host: string,
+  headers: Record<string, string>,
+  version: string,
+): Promise<{ pod: string; version: string }> {
+  const { httpUrl } = requireDataPlane(await getDevCluster());
+  const once = () =>
+    new Promise<{ status: number; body: string }>(resolve => {
+      const req = http.get(
+        `${httpUrl}/`,
+        { headers: { ...headers, host }, agent: false, timeout: 5000 },
+        res => {
+          const chunks: Buffer[] = [];
+          res.on('data', c => chunks.push(c));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              body: Buffer.concat(chunks).toString(),
+            }),
+          );
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', error => resolve({ status: 0, body: String(error) }));
+    });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const { status, body } = await once();
+    if (status === 200) {
+      const echo = JSON.parse(body);
+      if (echo.version === version) return echo;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${host} was not answered by ${version}: ${status} ${body.slice(
+          0,
+          200,
+        )}`,
+      );
+    }
+    await new Promise(resolve => setTimeout(resolve, 500));
+  }
+}
+
+/** GET https://<host>/ through Traefik's HTTPS entry point: the answer and the served certificate. */
+async function eventuallyHttps(host: string) {
+  const { httpsUrl } = requireDataPlane(await getDevCluster());
+  const { hostname, port } = new URL(httpsUrl);
+  const once = () =>
+    new Promise<{ status: number; version?: string; fingerprint?: string }>(
+      resolve => {
+        const req = https.get(
+          {
+            host: hostname,
+            port: Number(port),
+            servername: host,
+            headers: { host },
+            // The demo CA is not trusted here; the certificate is compared below.
+            rejectUnauthorized: false,
+            agent: false,
+            timeout: 5000,
+          },
+          res => {
+            const certificate = (res.socket as TLSSocket).getPeerCertificate();
+            const chunks: Buffer[] = [];
+            res.on('data', c => chunks.push(c));
+            res.on('end', () => {
+              let version: string | undefined;
+              try {
+                version = JSON.parse(Buffer.concat(chunks).toString()).version;
+              } catch {
+                // not the echo
+              }
+              resolve({
+                status: res.statusCode ?? 0,
+                version,
+                fingerprint: certificate.fingerprint256,
+              });
+            });
+          },
+        );
+        req.on('timeout', () => req.destroy(new Error('timeout')));
+        req.on('error', () => resolve({ status: 0 }));
+      },
+    );
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const answer = await once();
+    if (answer.status === 200 || Date.now() > deadline) return answer;
+    await new Promise(resolve => setTimeout(resolve, 500));
   }
 }
 
@@ -359,19 +470,52 @@ it('seeds Online Boutique through the API with the static token, and a second ru
   ).items.map((d: any) => d.metadata.name);
   expect(frontendPods.sort()).toEqual(['frontend', 'frontend-myfeature']);
 
-  // The Backstage Kubernetes plugin shows the same pods as Kube Delivery.
+  // The Backstage Kubernetes plugin shows the same pods as Kube Delivery, once
+  // the pods replaced by the last deploys have finished terminating (served
+  // pods drain through their preStop sleep), so both read the same set.
   const [frontend] = BOUTIQUE_SERVICES.filter(ref => ref.endsWith('/frontend'));
-  const { items } = await bodyOf(
-    client.getStatus({ path: entityPathOf(frontend) }),
+  const podsSeen = async () => {
+    const { items } = await bodyOf(
+      client.getStatus({ path: entityPathOf(frontend) }),
+    );
+    return {
+      kubeDelivery: items.flatMap(i => i.rollout?.pods ?? []).map(p => p.name),
+      kubernetesPlugin: await eventuallyPods(kubernetesPlugin.baseUrl),
+    };
+  };
+  let pods = await podsSeen();
+  for (
+    const deadline = Date.now() + 30_000;
+    Date.now() < deadline &&
+    !pods.kubeDelivery.every(name => pods.kubernetesPlugin.includes(name));
+
+  ) {
+    await new Promise(resolve => setTimeout(resolve, 1000));
+    pods = await podsSeen();
+  }
+  expect(pods.kubeDelivery.length).toBeGreaterThanOrEqual(4);
+  expect(pods.kubernetesPlugin).toEqual(
+    expect.arrayContaining(pods.kubeDelivery),
   );
-  const kubeDeliveryPods = items
-    .flatMap(i => i.rollout?.pods ?? [])
-    .map(p => p.name);
-  const kubernetesPluginPods = await eventuallyPods(kubernetesPlugin.baseUrl);
-  expect(kubeDeliveryPods.length).toBeGreaterThanOrEqual(4);
-  expect(kubernetesPluginPods).toEqual(
-    expect.arrayContaining(kubeDeliveryPods),
+
+  // Real requests through Traefik (the dev Gateway) to the frontend's pods, as
+  // the README's curl: the mainline for everyone, the branch for the rule's cookie,
+  // and HTTPS with the certificate the seed uploaded.
+  const host = devGateway.hosts[0];
+  const frontendRule = BRANCH_ROUTES.find(r =>
+    r.entityRef.endsWith('/frontend'),
+  )!;
+  const mainline = await eventuallyAnswered(host, {}, NEXT);
+  expect(mainline.pod).toMatch(/^frontend-[a-z0-9]+-[a-z0-9]+$/);
+  const branch = await eventuallyAnswered(
+    host,
+    { cookie: `${frontendRule.key}=${frontendRule.value}` },
+    BRANCH,
   );
+  expect(branch.pod).toMatch(/^frontend-myfeature-/);
+  const https = await eventuallyHttps(host);
+  expect(https).toMatchObject({ status: 200, version: NEXT });
+  expect(https.fingerprint).toBe(active!.fingerprintSha256);
 
   await expect(seedDemo({ client, pollIntervalMs: 200 })).resolves.toEqual({
     releasesCreated: 0,

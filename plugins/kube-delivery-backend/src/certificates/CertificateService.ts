@@ -305,6 +305,7 @@ export class CertificateService {
       target: {
         environment: environment.name,
         gatewayName: gateway.name,
+        routeNamespace: environment.namespace,
         hosts: gateway.hosts,
         secretName: tls.secretName,
         httpsRedirect: tls.httpsRedirect,

@@ -13,6 +13,7 @@ import {
 const target: HttpsTarget = {
   environment: 'dev',
   gatewayName: 'ingressgateway',
+  routeNamespace: 'dev',
   hosts: ['dev.boutique.example'],
   secretName: 'kube-delivery-dev-tls',
   httpsRedirect: false,

@@ -41,6 +41,8 @@ export interface HttpsTarget {
   environment: string;
   /** Gateway name (in the namespace the cluster client is confined to). */
   gatewayName: string;
+  /** The environment's namespace: the only one whose routes the HTTPS listeners accept. */
+  routeNamespace: string;
   hosts: string[];
   secretName: string;
   httpsRedirect: boolean;
@@ -129,6 +131,16 @@ export function gatewayApiPatch(target: HttpsTarget): KubernetesObject {
     tls: {
       mode: 'Terminate',
       certificateRefs: [{ group: '', kind: 'Secret', name: target.secretName }],
+    },
+    // The default (`Same`) would accept only routes of the gateway's own namespace,
+    // never the environment's HTTPRoutes.
+    allowedRoutes: {
+      namespaces: {
+        from: 'Selector',
+        selector: {
+          matchLabels: { 'kubernetes.io/metadata.name': target.routeNamespace },
+        },
+      },
     },
   }));
   return {
