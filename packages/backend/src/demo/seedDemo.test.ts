@@ -483,13 +483,11 @@ it('seeds Online Boutique through the API with the static token, and a second ru
       kubernetesPlugin: await eventuallyPods(kubernetesPlugin.baseUrl),
     };
   };
+  const samePods = (seen: Awaited<ReturnType<typeof podsSeen>>) =>
+    seen.kubeDelivery.every(name => seen.kubernetesPlugin.includes(name));
   let pods = await podsSeen();
-  for (
-    const deadline = Date.now() + 30_000;
-    Date.now() < deadline &&
-    !pods.kubeDelivery.every(name => pods.kubernetesPlugin.includes(name));
-
-  ) {
+  const deadline = Date.now() + 30_000;
+  while (!samePods(pods) && Date.now() < deadline) {
     await new Promise(resolve => setTimeout(resolve, 1000));
     pods = await podsSeen();
   }
@@ -513,9 +511,9 @@ it('seeds Online Boutique through the API with the static token, and a second ru
     BRANCH,
   );
   expect(branch.pod).toMatch(/^frontend-myfeature-/);
-  const https = await eventuallyHttps(host);
-  expect(https).toMatchObject({ status: 200, version: NEXT });
-  expect(https.fingerprint).toBe(active!.fingerprintSha256);
+  const overHttps = await eventuallyHttps(host);
+  expect(overHttps).toMatchObject({ status: 200, version: NEXT });
+  expect(overHttps.fingerprint).toBe(active!.fingerprintSha256);
 
   await expect(seedDemo({ client, pollIntervalMs: 200 })).resolves.toEqual({
     releasesCreated: 0,
