@@ -6,8 +6,10 @@ export interface KubeApiRequest {
   method?: string;
   /** e.g. /apis/apps/v1/namespaces/dev/deployments */
   path: string;
-  /** Bearer token, e.g. cluster.tokens.dev */
-  token: string;
+  /** Bearer token, e.g. cluster.tokens.dev; or a client certificate instead. */
+  token?: string;
+  /** PEM client certificate and key (e.g. the admin's, as the pod runner uses them). */
+  clientCertificate?: { cert: Buffer; key: Buffer };
   body?: unknown;
   contentType?: string;
 }
@@ -44,8 +46,10 @@ export function kubeApiRequest(
         // Own connection, not the global agent (which test setups may replace).
         agent: false,
         ca: cluster.caData ? Buffer.from(cluster.caData, 'base64') : undefined,
+        cert: request.clientCertificate?.cert,
+        key: request.clientCertificate?.key,
         headers: {
-          Authorization: `Bearer ${request.token}`,
+          ...(request.token && { Authorization: `Bearer ${request.token}` }),
           Accept: 'application/json',
           ...(payload
             ? {

@@ -3,7 +3,6 @@
  * environments' Gateways, and the pod runner serving annotated pods on their pod IPs.
  * These tests fail, never skip, when the data plane is missing (they say what to do).
  */
-import * as http from 'http';
 import {
   devClusterStatus,
   DevCluster,
@@ -12,6 +11,7 @@ import {
   requireDataPlane,
   SERVE_ANNOTATION,
 } from './index';
+import { httpStatus } from './processes';
 
 jest.setTimeout(180_000);
 
@@ -51,29 +51,12 @@ async function eventually<T>(
 }
 
 /** GET with a Host header; status 0 when the connection fails. */
-function get(
+async function get(
   url: string,
   host?: string,
 ): Promise<{ status: number; body: string; pod?: string }> {
-  return new Promise(resolve => {
-    const req = http.get(
-      url,
-      { headers: host ? { host } : {}, agent: false, timeout: 3000 },
-      res => {
-        const chunks: Buffer[] = [];
-        res.on('data', c => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            body: Buffer.concat(chunks).toString('utf8'),
-            pod: res.headers['x-pod-name'] as string | undefined,
-          }),
-        );
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve({ status: 0, body: '' }));
-  });
+  const answer = await httpStatus(url, { headers: host ? { host } : {} });
+  return { ...answer, pod: answer.headers['x-pod-name'] as string | undefined };
 }
 
 function servedWorkload(name: string, preStopSeconds: number) {

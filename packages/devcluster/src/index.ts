@@ -21,6 +21,7 @@ export type {
   StartOptions,
 } from './cluster';
 export { kubeApiRequest } from './api';
+export { httpStatus } from './processes';
 export {
   ENVIRONMENT_HOSTS,
   GATEWAY_CLASS,
@@ -36,6 +37,7 @@ export {
   NODES,
   NEVER_READY_ANNOTATION,
   EXIT_CODE_ANNOTATION,
+  FAIL_AS_ANNOTATION,
   SERVE_ANNOTATION,
   DEPLOYER_NAMESPACE,
   GATEWAY_SERVICE_ACCOUNT,

@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as http from 'http';
 import * as https from 'https';
+import { kubeApiRequest } from './api';
 import { SERVE_ANNOTATION } from './versions';
 
 /*
@@ -151,49 +152,21 @@ export class PodRunner {
     method: string,
     path: string,
     body?: unknown,
-    contentType = 'application/json',
+    contentType?: string,
   ): Promise<{ status: number; body: any }> {
-    const payload =
-      body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    return new Promise((resolve, reject) => {
-      const req = https.request(
-        new URL(path, this.options.server),
-        {
-          method,
-          agent: false,
-          ca: this.options.ca,
-          cert: this.options.cert,
-          key: this.options.key,
-          headers: {
-            Accept: 'application/json',
-            ...(payload && {
-              'Content-Type': contentType,
-              'Content-Length': payload.length,
-            }),
-          },
-          timeout: 30000,
-        },
-        res => {
-          const chunks: Buffer[] = [];
-          res.on('data', c => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: any = text;
-            try {
-              parsed = JSON.parse(text);
-            } catch {
-              // not JSON
-            }
-            resolve({ status: res.statusCode ?? 0, body: parsed });
-          });
-        },
-      );
-      req.on('timeout', () =>
-        req.destroy(new Error(`${method} ${path} timed out`)),
-      );
-      req.on('error', reject);
-      req.end(payload);
-    });
+    return kubeApiRequest(
+      {
+        server: this.options.server,
+        caData: this.options.ca.toString('base64'),
+      },
+      {
+        method,
+        path,
+        body,
+        contentType,
+        clientCertificate: { cert: this.options.cert, key: this.options.key },
+      },
+    );
   }
 
   /** List, then watch from the list's resourceVersion; on any break, list again. */

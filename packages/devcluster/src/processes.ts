@@ -123,7 +123,7 @@ export async function killGroup(pgid: number, graceMs = 10000): Promise<void> {
   while (groupAlive(pgid)) await sleep(100);
 }
 
-/** GET url; resolves the status code (0 when the connection fails). */
+/** GET url; resolves the status code (0 when the connection fails), body and headers. */
 export function httpStatus(
   url: string,
   options: {
@@ -131,8 +131,13 @@ export function httpStatus(
     cert?: Buffer;
     key?: Buffer;
     timeoutMs?: number;
+    headers?: Record<string, string>;
   } = {},
-): Promise<{ status: number; body: string }> {
+): Promise<{
+  status: number;
+  body: string;
+  headers: http.IncomingHttpHeaders;
+}> {
   return new Promise(resolve => {
     const u = new URL(url);
     const mod = u.protocol === 'https:' ? https : http;
@@ -143,6 +148,7 @@ export function httpStatus(
         ca: options.ca,
         cert: options.cert,
         key: options.key,
+        headers: options.headers,
         timeout: options.timeoutMs ?? 3000,
       } as https.RequestOptions,
       res => {
@@ -152,12 +158,13 @@ export function httpStatus(
           resolve({
             status: res.statusCode ?? 0,
             body: Buffer.concat(chunks).toString('utf8'),
+            headers: res.headers,
           }),
         );
       },
     );
     req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve({ status: 0, body: '' }));
+    req.on('error', () => resolve({ status: 0, body: '', headers: {} }));
   });
 }
 
@@ -176,7 +183,7 @@ export async function waitHealthy(
   timeoutMs = 120000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let last = { status: 0, body: '' };
+  let last: { status: number; body: string } = { status: 0, body: '' };
   while (Date.now() < deadline) {
     if (!isRunning(component.pid)) {
       throw new Error(

@@ -19,8 +19,11 @@ import {
 } from '@backstage/backend-test-utils';
 import { authServiceFactory } from '@backstage/backend-defaults/auth';
 import { httpAuthServiceFactory } from '@backstage/backend-defaults/httpAuth';
-import { getDevCluster, requireDataPlane } from '@internal/devcluster';
-import http from 'node:http';
+import {
+  getDevCluster,
+  httpStatus,
+  requireDataPlane,
+} from '@internal/devcluster';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import {
@@ -275,7 +278,7 @@ async function eventuallyPods(baseUrl: string): Promise<string[]> {
   }
 }
 
-/** GET http://127.0.0.1/ for `host` (fetch would drop the Host header) until the pod runner's echo names `version`. */
+/** GET http://127.0.0.1/ for `host` (fetch would drop the Host header), until the pod runner's echo names `version`. */
 async function eventuallyAnswered(
   host: string,
   headers: Record<string, string>,
@@ -283,23 +286,9 @@ async function eventuallyAnswered(
 ): Promise<{ pod: string; version: string }> {
   const { httpUrl } = requireDataPlane(await getDevCluster());
   const once = () =>
-    new Promise<{ status: number; body: string }>(resolve => {
-      const req = http.get(
-        `${httpUrl}/`,
-        { headers: { ...headers, host }, agent: false, timeout: 5000 },
-        res => {
-          const chunks: Buffer[] = [];
-          res.on('data', c => chunks.push(c));
-          res.on('end', () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              body: Buffer.concat(chunks).toString(),
-            }),
-          );
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', error => resolve({ status: 0, body: String(error) }));
+    httpStatus(`${httpUrl}/`, {
+      headers: { ...headers, host },
+      timeoutMs: 5000,
     });
   const deadline = Date.now() + 30_000;
   for (;;) {
