@@ -4,6 +4,7 @@ import { goModuleDir } from './build';
 import { packageDir } from './paths';
 import {
   EXIT_CODE_ANNOTATION,
+  FAIL_AS_ANNOTATION,
   NEVER_READY_ANNOTATION,
   SERVE_ANNOTATION,
   VERSIONS,
@@ -27,6 +28,7 @@ const OWN_STAGES = [
   'pod-never-ready.yaml',
   'pod-exit-code.yaml',
   'pod-serve.yaml',
+  'pod-fail-as.yaml',
 ];
 
 const notDeleted = `    - key: '.metadata.deletionTimestamp'
@@ -50,14 +52,16 @@ const UPSTREAM_EXTRA_SELECTORS: Record<
   { anchor: string; extra: string }
 > = {
   // Pods annotated never-ready are left to our pod-never-ready stage, served pods to
-  // pod-serve and the pod runner.
+  // pod-serve and the pod runner, failing ones to pod-fail-as.
   'pod-ready.yaml': {
     anchor: notDeleted,
     extra: `    - key: '.metadata.annotations["${NEVER_READY_ANNOTATION}"]'
       operator: 'NotIn'
       values:
       - 'true'
-${notServed}`,
+${notServed}    - key: '.metadata.annotations["${FAIL_AS_ANNOTATION}"]'
+      operator: 'DoesNotExist'
+`,
   },
   // Pods annotated with an exit code are left to our pod-exit-code stage.
   'pod-complete.yaml': {

@@ -42,6 +42,12 @@ export const NEVER_READY_ANNOTATION = 'devcluster.kube-delivery.io/never-ready';
 export const EXIT_CODE_ANNOTATION = 'devcluster.kube-delivery.io/exit-code';
 
 /**
+ * Pods with this annotation fail as a real node reports it: "ImagePullBackOff",
+ * "CrashLoopBackOff" or "OOMKilled" (kwok/pod-fail-as.yaml).
+ */
+export const FAIL_AS_ANNOTATION = 'devcluster.kube-delivery.io/fail-as';
+
+/**
  * Pods with this annotation set to "true" are served by the pod runner: it listens on
  * their podIP:containerPort (an HTTP echo), marks them Ready only once it listens, and on
  * deletion keeps serving through the preStop sleep before it stops and deletes the pod,

@@ -1,10 +1,17 @@
-import type { V1Deployment, V1Job, V1Pod } from '@kubernetes/client-node';
+import type {
+  CoreV1Event,
+  V1Deployment,
+  V1Job,
+  V1Pod,
+} from '@kubernetes/client-node';
 import { foreignReplicasOwner } from './apply';
 import {
   failedContainers,
   jobOutcome,
   labelSelectorString,
+  rolloutProblems,
   rolloutStatusFrom,
+  warningEvents,
 } from './rollout';
 
 function dep(
@@ -209,6 +216,178 @@ describe('rolloutStatusFrom', () => {
       complete: false,
       message: 'Deployment "web" does not exist',
     });
+  });
+});
+
+describe('rolloutProblems', () => {
+  const pod = (name: string, status: V1Pod['status']): V1Pod => ({
+    metadata: { name },
+    status,
+  });
+
+  it('says why pods are not created, scheduled or running', () => {
+    const failing = dep({
+      conditions: [
+        {
+          type: 'ReplicaFailure',
+          status: 'True',
+          reason: 'FailedCreate',
+          message:
+            'pods "web-5d8f-" is forbidden: error looking up service account dev/web: serviceaccount "web" not found',
+        },
+      ],
+    });
+    const pods = [
+      pod('web-a', {
+        phase: 'Pending',
+        conditions: [
+          {
+            type: 'PodScheduled',
+            status: 'False',
+            reason: 'Unschedulable',
+            message:
+              "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.",
+          },
+        ],
+      }),
+      pod('web-b', {
+        phase: 'Pending',
+        containerStatuses: [
+          {
+            name: 'web',
+            image: 'shop/web:1',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: {
+              waiting: {
+                reason: 'ImagePullBackOff',
+                message: 'Back-off pulling image "shop/web:1"',
+              },
+            },
+          },
+        ],
+      }),
+      pod('web-c', {
+        phase: 'Running',
+        containerStatuses: [
+          {
+            name: 'web',
+            image: 'shop/web:1',
+            imageID: '',
+            ready: false,
+            restartCount: 3,
+            state: { waiting: { reason: 'CrashLoopBackOff' } },
+            lastState: { terminated: { exitCode: 137, reason: 'OOMKilled' } },
+          },
+        ],
+      }),
+      pod('web-d', {
+        phase: 'Pending',
+        containerStatuses: [
+          {
+            name: 'web',
+            image: 'shop/web:1',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { waiting: { reason: 'ContainerCreating' } },
+          },
+        ],
+      }),
+    ];
+    expect(rolloutProblems(failing, pods)).toEqual([
+      'FailedCreate: pods "web-5d8f-" is forbidden: error looking up service account dev/web: serviceaccount "web" not found',
+      "Pod web-a cannot be scheduled: 0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.",
+      'Pod web-b: container web is waiting: ImagePullBackOff: Back-off pulling image "shop/web:1"',
+      'Pod web-c: container web is waiting: CrashLoopBackOff',
+      'Pod web-c: container web last terminated: OOMKilled (exit code 137), restarted 3 times',
+    ]);
+    // In the status message while the rollout waits, and as a list.
+    const status = rolloutStatusFrom('web', failing, pods);
+    expect(status.problems).toHaveLength(5);
+    expect(status.message).toContain(
+      '. FailedCreate: pods "web-5d8f-" is forbidden',
+    );
+  });
+
+  it('says nothing when nothing is wrong, and nothing once complete', () => {
+    expect(
+      rolloutProblems(dep({}), [pod('web-a', { phase: 'Running' })]),
+    ).toEqual([]);
+    const done = rolloutStatusFrom(
+      'web',
+      dep(
+        {
+          replicas: 1,
+          updatedReplicas: 1,
+          availableReplicas: 1,
+          readyReplicas: 1,
+        },
+        { replicas: 1 },
+      ),
+      [],
+      { events: ['BackOff on Pod/web-a: old news'] },
+    );
+    expect(done).toMatchObject({ complete: true });
+    expect(done.problems).toBeUndefined();
+  });
+
+  it('adds the newest Warning events of the objects involved, without repeating a condition', () => {
+    const event = (
+      uid: string,
+      reason: string,
+      message: string,
+      at: string,
+    ): CoreV1Event => ({
+      metadata: {},
+      type: 'Warning',
+      reason,
+      message,
+      lastTimestamp: new Date(at),
+      involvedObject: { uid, kind: 'ReplicaSet', name: 'web-5d8f' },
+    });
+    const events = [
+      event(
+        'rs',
+        'FailedCreate',
+        'Error creating: quota exceeded',
+        '2026-01-01T00:00:01Z',
+      ),
+      event(
+        'rs',
+        'FailedCreate',
+        'Error creating: newer',
+        '2026-01-01T00:00:02Z',
+      ),
+      event('other', 'BackOff', 'not ours', '2026-01-01T00:00:03Z'),
+      {
+        ...event('rs', 'Scaled', 'normal', '2026-01-01T00:00:04Z'),
+        type: 'Normal',
+      },
+    ];
+    expect(warningEvents(events, new Set(['rs']))).toEqual([
+      'FailedCreate on ReplicaSet/web-5d8f: Error creating: newer',
+      'FailedCreate on ReplicaSet/web-5d8f: Error creating: quota exceeded',
+    ]);
+    const failing = dep({
+      conditions: [
+        {
+          type: 'ReplicaFailure',
+          status: 'True',
+          reason: 'FailedCreate',
+          message: 'Error creating: newer',
+        },
+      ],
+    });
+    expect(
+      rolloutStatusFrom('web', failing, [], {
+        events: warningEvents(events, new Set(['rs'])),
+      }).problems,
+    ).toEqual([
+      'FailedCreate: Error creating: newer',
+      'FailedCreate on ReplicaSet/web-5d8f: Error creating: quota exceeded',
+    ]);
   });
 });
 

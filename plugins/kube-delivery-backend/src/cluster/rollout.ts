@@ -1,4 +1,5 @@
 import type {
+  CoreV1Event,
   V1Deployment,
   V1Job,
   V1LabelSelector,
@@ -39,6 +40,8 @@ export function rolloutStatusFrom(
      * applied.
      */
     appliedAt?: number;
+    /** Newest Warning events of the objects involved (see warningEvents). */
+    events?: string[];
   } = {},
 ): RolloutStatus {
   if (!deployment) {
@@ -81,6 +84,17 @@ export function rolloutStatusFrom(
 
   let complete = false;
   let message: string;
+  const fromObjects = rolloutProblems(deployment, pods);
+  const problems = [
+    ...fromObjects,
+    // An event that repeats what an object says already adds nothing.
+    ...(options.events ?? []).filter(
+      event =>
+        !fromObjects.some(problem =>
+          problem.includes(event.slice(event.indexOf(': ') + 2)),
+        ),
+    ),
+  ];
   if (!observedGenerationCurrent) {
     message = `Waiting for the Deployment controller to observe the new spec (generation ${generation})`;
   } else if (deadlineExceeded) {
@@ -101,6 +115,10 @@ export function rolloutStatusFrom(
     complete = true;
     message = `Rollout complete: ${available} of ${desired} updated replicas are available`;
   }
+  // Why it does not progress, in the message the step and the card show.
+  if (!complete && problems.length) {
+    message = `${message}. ${problems.join('; ')}`;
+  }
 
   return {
     exists: true,
@@ -115,8 +133,108 @@ export function rolloutStatusFrom(
     complete,
     deadlineExceeded,
     message,
+    ...(!complete && problems.length ? { problems } : {}),
     pods: pods.map(podSummary).sort((a, b) => a.name.localeCompare(b.name)),
   };
+}
+
+/** At most this many lines of problems, each at most MAX_PROBLEM_LENGTH characters. */
+const MAX_PROBLEMS = 6;
+const MAX_PROBLEM_LENGTH = 300;
+/** Waiting reasons of a container that is simply starting. */
+const STARTING = new Set(['ContainerCreating', 'PodInitializing']);
+
+const clip = (text: string) =>
+  text.length > MAX_PROBLEM_LENGTH
+    ? `${text.slice(0, MAX_PROBLEM_LENGTH - 1)}…`
+    : text;
+const withMessage = (reason?: string, message?: string) =>
+  [reason, message?.trim()].filter(Boolean).join(': ');
+
+/**
+ * Why a rollout does not progress, as the objects say it: the Deployment's
+ * ReplicaFailure condition (the ReplicaSet could not create pods, e.g. a
+ * missing ServiceAccount), pods the scheduler cannot place, containers
+ * waiting for something other than their start (ImagePullBackOff,
+ * CrashLoopBackOff, CreateContainerConfigError) and containers that ended
+ * badly (OOMKilled, an exit code). Reasons and names only: the API server
+ * never puts a Secret's data in these fields.
+ */
+export function rolloutProblems(
+  deployment: V1Deployment,
+  pods: V1Pod[],
+): string[] {
+  const problems = new Set<string>();
+  const failure = deployment.status?.conditions?.find(
+    c => c.type === 'ReplicaFailure' && c.status === 'True',
+  );
+  if (failure) problems.add(withMessage(failure.reason, failure.message));
+  for (const pod of pods) {
+    if (pod.metadata?.deletionTimestamp) continue;
+    const name = pod.metadata?.name;
+    const unscheduled = pod.status?.conditions?.find(
+      c => c.type === 'PodScheduled' && c.status === 'False',
+    );
+    if (unscheduled?.reason === 'Unschedulable') {
+      problems.add(
+        `Pod ${name} cannot be scheduled: ${unscheduled.message ?? ''}`.trim(),
+      );
+    }
+    const statuses = [
+      ...(pod.status?.initContainerStatuses ?? []),
+      ...(pod.status?.containerStatuses ?? []),
+    ];
+    for (const cs of statuses) {
+      const waiting = cs.state?.waiting;
+      if (waiting?.reason && !STARTING.has(waiting.reason)) {
+        problems.add(
+          `Pod ${name}: container ${cs.name} is waiting: ${withMessage(
+            waiting.reason,
+            waiting.message,
+          )}`,
+        );
+      }
+      const ended = cs.state?.terminated ?? cs.lastState?.terminated;
+      if (ended && (ended.exitCode !== 0 || ended.reason === 'OOMKilled')) {
+        problems.add(
+          `Pod ${name}: container ${cs.name} ${
+            cs.state?.terminated ? 'terminated' : 'last terminated'
+          }: ${ended.reason ?? 'Error'} (exit code ${ended.exitCode})${
+            cs.restartCount ? `, restarted ${cs.restartCount} times` : ''
+          }`,
+        );
+      }
+    }
+  }
+  return [...problems].slice(0, MAX_PROBLEMS).map(clip);
+}
+
+/**
+ * The newest Warning events of the given objects (by uid), newest first, as
+ * `Reason on Kind/name: message`.
+ */
+export function warningEvents(
+  events: CoreV1Event[],
+  uids: Set<string | undefined>,
+  limit = 3,
+): string[] {
+  const time = (e: CoreV1Event) =>
+    new Date(
+      (e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? 0) as
+        | string
+        | Date,
+    ).getTime();
+  return events
+    .filter(e => e.type === 'Warning' && uids.has(e.involvedObject?.uid))
+    .sort((a, b) => time(b) - time(a))
+    .slice(0, limit)
+    .map(e =>
+      clip(
+        `${e.reason} on ${e.involvedObject.kind}/${e.involvedObject.name}: ${(
+          e.message ?? ''
+        ).trim()}`,
+      ),
+    );
 }
 
 /** Kubernetes condition times have whole seconds: compare at that precision. */

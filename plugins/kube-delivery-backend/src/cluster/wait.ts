@@ -1,5 +1,6 @@
 import { NotAllowedError, NotFoundError } from '@backstage/errors';
 import type {
+  CoreV1Event,
   V1Deployment,
   V1Job,
   V1Pod,
@@ -22,6 +23,7 @@ import {
   jobOutcome,
   labelSelectorString,
   rolloutStatusFrom,
+  warningEvents,
   type RolloutStatus,
 } from './rollout';
 import { enc, type NamespaceScope } from './scope';
@@ -225,14 +227,35 @@ export class Waiter {
         .filter(rs => rs.metadata?.ownerReferences?.some(o => o.uid === uid))
         .map(rs => rs.metadata?.uid),
     );
-    return rolloutStatusFrom(
-      name,
-      deployment,
-      pods.items.filter(p =>
-        p.metadata?.ownerReferences?.some(o => owned.has(o.uid)),
-      ),
-      { appliedAt: serverApplyTime(deployment) ?? appliedAt },
+    const ownPods = pods.items.filter(p =>
+      p.metadata?.ownerReferences?.some(o => owned.has(o.uid)),
     );
+    const options = { appliedAt: serverApplyTime(deployment) ?? appliedAt };
+    const status = rolloutStatusFrom(name, deployment, ownPods, options);
+    if (status.complete) return status;
+    // Not there yet: the newest Warning events of the Deployment, its
+    // ReplicaSets and pods say why (FailedCreate, FailedScheduling, BackOff...).
+    // Only an explanation: a credential that may not list events still deploys.
+    const events = await b
+      .request<{ items: CoreV1Event[] }>({
+        method: 'GET',
+        path: `/api/v1/namespaces/${ns}/events`,
+        query: { fieldSelector: 'type=Warning' },
+        signal,
+      })
+      .catch(error => {
+        if (signal?.aborted) throw error;
+        return { items: [] };
+      });
+    const involved = new Set([
+      uid,
+      ...owned,
+      ...ownPods.map(p => p.metadata?.uid),
+    ]);
+    return rolloutStatusFrom(name, deployment, ownPods, {
+      ...options,
+      events: warningEvents(events.items, involved),
+    });
   }
 
   /**

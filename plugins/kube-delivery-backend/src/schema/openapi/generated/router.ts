@@ -679,6 +679,14 @@ export const spec = {
           message: {
             type: 'string',
           },
+          problems: {
+            type: 'array',
+            description:
+              "Why the rollout is not progressing, as the cluster says it: the\nDeployment's ReplicaFailure (e.g. pods forbidden because a\nServiceAccount is missing), pods that cannot be scheduled, containers\nwaiting (ImagePullBackOff, CrashLoopBackOff, ...) or terminated\n(OOMKilled, an exit code), and, while a deploy waits, the newest\nWarning events of the objects involved. Names and reasons only,\nnever a Secret's data. Absent when nothing is wrong.\n",
+            items: {
+              type: 'string',
+            },
+          },
           pods: {
             type: 'array',
             items: {

@@ -21,6 +21,10 @@ export interface RolloutStatus {
   complete: boolean;
   deadlineExceeded: boolean;
   message: string;
+  /**
+   * Why the rollout is not progressing, as the cluster says it: the Deployment\'s ReplicaFailure (e.g. pods forbidden because a ServiceAccount is missing), pods that cannot be scheduled, containers waiting (ImagePullBackOff, CrashLoopBackOff, ...) or terminated (OOMKilled, an exit code), and, while a deploy waits, the newest Warning events of the objects involved. Names and reasons only, never a Secret\'s data. Absent when nothing is wrong.
+   */
+  problems?: Array<string>;
   pods: Array<RolloutPod>;
 }
 
