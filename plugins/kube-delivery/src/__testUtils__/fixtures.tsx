@@ -2,7 +2,10 @@ import type { ReactNode } from 'react';
 import { SWRConfig } from 'swr';
 import type { Entity } from '@backstage/catalog-model';
 import { ResponseError } from '@backstage/errors';
-import { EntityProvider } from '@backstage/plugin-catalog-react';
+import {
+  EntityProvider,
+  entityRouteRef,
+} from '@backstage/plugin-catalog-react';
 import { identityApiRef } from '@backstage/core-plugin-api';
 import { permissionApiRef } from '@backstage/plugin-permission-react';
 import {
@@ -175,6 +178,8 @@ export function renderTab(
     name?: string;
     /** The signed-in user; default `user:default/guest`. */
     user?: string;
+    /** More annotations of the entity. */
+    annotations?: Record<string, string>;
   },
 ) {
   const {
@@ -193,12 +198,23 @@ export function renderTab(
         ]}
       >
         <EntityProvider
-          entity={{ ...entity, metadata: { ...entity.metadata, name } }}
+          entity={{
+            ...entity,
+            metadata: {
+              ...entity.metadata,
+              name,
+              annotations: {
+                ...entity.metadata.annotations,
+                ...options.annotations,
+              },
+            },
+          }}
         >
           {tab}
         </EntityProvider>
       </TestApiProvider>
     </SWRConfig>,
+    { mountedRoutes: { '/catalog/:namespace/:kind/:name': entityRouteRef } },
   );
 }
 

@@ -560,3 +560,44 @@ describe('EnvironmentsContent: rollback, health and HTTPS', () => {
     ).not.toBeInTheDocument();
   });
 });
+
+describe('a rollout that does not progress', () => {
+  const problem =
+    'Pod cart-7d9-x: container cart is waiting: ImagePullBackOff: Back-off pulling image "registry.local/cart:0.1.5"';
+  const stuck: EnvironmentStatus[] = [
+    {
+      ...statuses[0],
+      rollout: {
+        ...rollout(1, 2),
+        complete: false,
+        message: `1 of 2 updated replicas are available. ${problem}`,
+        problems: [problem],
+      },
+    },
+  ];
+
+  it('says why on the card and links to the Kubernetes tab of the same entity', async () => {
+    await renderTab(<EnvironmentsContent />, {
+      api: mockApi({ getStatus: jest.fn().mockResolvedValue(stuck) }),
+      annotations: { 'backstage.io/kubernetes-id': 'cart' },
+    });
+    const dev = await screen.findByRole('region', { name: 'Environment dev' });
+    expect(
+      within(dev).getByText(/ImagePullBackOff: Back-off pulling image/),
+    ).toBeInTheDocument();
+    expect(
+      within(dev).getByRole('link', { name: 'Kubernetes tab' }),
+    ).toHaveAttribute('href', '/catalog/default/component/cart/kubernetes');
+  });
+
+  it('offers no Kubernetes tab for an entity the Kubernetes plugin does not show', async () => {
+    await renderTab(<EnvironmentsContent />, {
+      api: mockApi({ getStatus: jest.fn().mockResolvedValue(stuck) }),
+    });
+    const dev = await screen.findByRole('region', { name: 'Environment dev' });
+    expect(within(dev).getByText(/ImagePullBackOff/)).toBeInTheDocument();
+    expect(
+      within(dev).queryByRole('link', { name: 'Kubernetes tab' }),
+    ).toBeNull();
+  });
+});

@@ -3,7 +3,34 @@ import Chip from '@material-ui/core/Chip';
 import LinearProgress from '@material-ui/core/LinearProgress';
 import Typography from '@material-ui/core/Typography';
 import Alert from '@material-ui/lab/Alert';
+import { Link } from '@backstage/core-components';
+import { useRouteRef } from '@backstage/core-plugin-api';
+import { entityRouteRef, useEntity } from '@backstage/plugin-catalog-react';
 import type { RolloutStatus } from '@internal/plugin-kube-delivery-common';
+
+/** The annotations with which the Backstage Kubernetes plugin shows its tab. */
+const KUBERNETES_TAB_ANNOTATIONS = [
+  'backstage.io/kubernetes-id',
+  'backstage.io/kubernetes-label-selector',
+];
+
+/** A link to the same entity's Kubernetes tab (pods, events, logs), where it has one. */
+function KubernetesTabLink() {
+  const { entity } = useEntity();
+  const entityRoute = useRouteRef(entityRouteRef);
+  const annotations = entity.metadata.annotations ?? {};
+  if (!KUBERNETES_TAB_ANNOTATIONS.some(a => annotations[a])) return null;
+  const url = `${entityRoute({
+    kind: entity.kind.toLocaleLowerCase('en-US'),
+    namespace: entity.metadata.namespace ?? 'default',
+    name: entity.metadata.name,
+  })}/kubernetes`;
+  return (
+    <Typography variant="body2">
+      Pods, events and logs: <Link to={url}>Kubernetes tab</Link>
+    </Typography>
+  );
+}
 
 /** Ready/desired replicas as a bar, the nodes the pods landed on, and the rollout in words. */
 export function RolloutHealth({
@@ -34,6 +61,7 @@ export function RolloutHealth({
   }
   let severity: 'success' | 'info' | 'warning' | 'error' = 'success';
   if (rollout.deadlineExceeded) severity = 'error';
+  else if (rollout.problems?.length) severity = 'warning';
   else if (!rollout.complete) severity = 'info';
   else if (rollout.ready < rollout.desired) severity = 'warning';
 
@@ -75,6 +103,11 @@ export function RolloutHealth({
             : rollout.message}
           {rollout.progressReason && ` (${rollout.progressReason})`}
         </Alert>
+        {(rollout.problems?.length || rollout.deadlineExceeded) && (
+          <Box mt={1}>
+            <KubernetesTabLink />
+          </Box>
+        )}
       </Box>
     </Box>
   );
