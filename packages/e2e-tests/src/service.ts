@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { FAIL_AS_ANNOTATION } from '@internal/devcluster';
 import { REPO_ROOT } from './backend';
 import { kubectl } from './cluster';
 
@@ -36,7 +37,13 @@ export interface E2eService {
  * update, routed by the `userid` header, with two replicas so the rollout
  * has something to show.
  */
-export function createE2eService(prefix = 'e2e-shop'): E2eService {
+export function createE2eService(
+  prefix = 'e2e-shop',
+  options: {
+    /** The devcluster's fail-as annotation on the pods (e.g. ImagePullBackOff): every rollout fails so. */
+    failAs?: string;
+  } = {},
+): E2eService {
   const name = `${prefix}-${randomBytes(3).toString('hex')}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kd-e2e-service-'));
   const catalogFile = path.join(dir, 'catalog-info.yaml');
@@ -69,7 +76,7 @@ spec:
   );
   const manifestFile = path.join(dir, 'deploy.yaml');
   const writeManifest = (greeting: string) =>
-    fs.writeFileSync(manifestFile, manifest(name, greeting));
+    fs.writeFileSync(manifestFile, manifest(name, greeting, options.failAs));
   writeManifest('hello');
   return {
     name,
@@ -105,9 +112,10 @@ spec:
 
 /**
  * Online Boutique's adservice manifest from examples/, renamed, with
- * minReadySeconds and a GREETING value in its ConfigMap.
+ * minReadySeconds, a GREETING value in its ConfigMap and, if given, pods that
+ * fail as `failAs`.
  */
-function manifest(name: string, greeting: string): string {
+function manifest(name: string, greeting: string, failAs?: string): string {
   const example = fs.readFileSync(EXAMPLE_MANIFEST, 'utf8');
   const documents = parseAllDocuments(example.replaceAll('adservice', name));
   for (const document of documents) {
@@ -116,6 +124,12 @@ function manifest(name: string, greeting: string): string {
     // minReadySeconds, so a rollout lasts long enough to be watched in the UI.
     if (kind === 'Deployment') {
       document.setIn(['spec', 'minReadySeconds'], ROLLOUT_SECONDS);
+      if (failAs) {
+        document.setIn(
+          ['spec', 'template', 'metadata', 'annotations', FAIL_AS_ANNOTATION],
+          failAs,
+        );
+      }
     }
     if (kind === 'ConfigMap') document.setIn(['data', 'GREETING'], greeting);
   }

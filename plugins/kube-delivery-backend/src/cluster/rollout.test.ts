@@ -296,6 +296,11 @@ describe('rolloutProblems', () => {
         ],
       }),
     ];
+    // A second pod with web-b's problem: said once, naming both.
+    const twice = [...pods, { ...pods[1], metadata: { name: 'web-e' } }];
+    expect(rolloutProblems(failing, twice)).toContain(
+      '2 pods (web-b, web-e): container web is waiting: ImagePullBackOff: Back-off pulling image "shop/web:1"',
+    );
     expect(rolloutProblems(failing, pods)).toEqual([
       'FailedCreate: pods "web-5d8f-" is forbidden: error looking up service account dev/web: serviceaccount "web" not found',
       "Pod web-a cannot be scheduled: 0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.",

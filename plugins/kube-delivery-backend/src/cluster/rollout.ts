@@ -164,21 +164,23 @@ export function rolloutProblems(
   deployment: V1Deployment,
   pods: V1Pod[],
 ): string[] {
-  const problems = new Set<string>();
+  const problems: string[] = [];
   const failure = deployment.status?.conditions?.find(
     c => c.type === 'ReplicaFailure' && c.status === 'True',
   );
-  if (failure) problems.add(withMessage(failure.reason, failure.message));
+  if (failure) problems.push(withMessage(failure.reason, failure.message));
+  // The same problem of several pods is said once, with their names.
+  const podsWith = new Map<string, string[]>();
+  const add = (problem: string, pod: string) =>
+    podsWith.set(problem, [...(podsWith.get(problem) ?? []), pod]);
   for (const pod of pods) {
     if (pod.metadata?.deletionTimestamp) continue;
-    const name = pod.metadata?.name;
+    const name = pod.metadata?.name ?? '';
     const unscheduled = pod.status?.conditions?.find(
       c => c.type === 'PodScheduled' && c.status === 'False',
     );
     if (unscheduled?.reason === 'Unschedulable') {
-      problems.add(
-        `Pod ${name} cannot be scheduled: ${unscheduled.message ?? ''}`.trim(),
-      );
+      add(`cannot be scheduled: ${unscheduled.message ?? ''}`.trim(), name);
     }
     const statuses = [
       ...(pod.status?.initContainerStatuses ?? []),
@@ -187,26 +189,39 @@ export function rolloutProblems(
     for (const cs of statuses) {
       const waiting = cs.state?.waiting;
       if (waiting?.reason && !STARTING.has(waiting.reason)) {
-        problems.add(
-          `Pod ${name}: container ${cs.name} is waiting: ${withMessage(
+        add(
+          `container ${cs.name} is waiting: ${withMessage(
             waiting.reason,
             waiting.message,
           )}`,
+          name,
         );
       }
       const ended = cs.state?.terminated ?? cs.lastState?.terminated;
       if (ended && (ended.exitCode !== 0 || ended.reason === 'OOMKilled')) {
-        problems.add(
-          `Pod ${name}: container ${cs.name} ${
+        add(
+          `container ${cs.name} ${
             cs.state?.terminated ? 'terminated' : 'last terminated'
           }: ${ended.reason ?? 'Error'} (exit code ${ended.exitCode})${
             cs.restartCount ? `, restarted ${cs.restartCount} times` : ''
           }`,
+          name,
         );
       }
     }
   }
-  return [...problems].slice(0, MAX_PROBLEMS).map(clip);
+  for (const [problem, names] of podsWith) {
+    const who =
+      names.length === 1
+        ? `Pod ${names[0]}`
+        : `${names.length} pods (${names.slice(0, 3).join(', ')}${
+            names.length > 3 ? ', …' : ''
+          })`;
+    problems.push(
+      problem.startsWith('cannot') ? `${who} ${problem}` : `${who}: ${problem}`,
+    );
+  }
+  return problems.slice(0, MAX_PROBLEMS).map(clip);
 }
 
 /**
