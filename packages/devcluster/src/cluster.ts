@@ -427,6 +427,16 @@ async function setupExternal(log: (msg: string) => void): Promise<DevCluster> {
   return toDevCluster(state);
 }
 
+/** Starts one detached component process and records it in the state. */
+type StartComponent = (
+  name: string,
+  binary: string,
+  port: number,
+  healthUrl: string,
+  args: string[],
+  env?: Record<string, string>,
+) => ComponentState;
+
 async function startLocal(log: (msg: string) => void): Promise<DevCluster> {
   const started = Date.now();
   const bins: Binaries = await ensureBinaries();
@@ -480,14 +490,7 @@ async function startLocal(log: (msg: string) => void): Promise<DevCluster> {
     '--leader-elect=false',
     '--profiling=false',
   ];
-  const start = (
-    name: string,
-    binary: string,
-    port: number,
-    healthUrl: string,
-    args: string[],
-    env?: Record<string, string>,
-  ): ComponentState => {
+  const start: StartComponent = (name, binary, port, healthUrl, args, env) => {
     const logFile = path.join(f.logs, `${name}.log`);
     const pid = spawnDetached(binary, args, logFile, {
       ...process.env,
@@ -676,15 +679,6 @@ async function startLocal(log: (msg: string) => void): Promise<DevCluster> {
     throw e;
   }
 }
-
-type StartComponent = (
-  name: string,
-  binary: string,
-  port: number,
-  healthUrl: string,
-  args: string[],
-  env?: Record<string, string>,
-) => ComponentState;
 
 /**
  * Traefik with the environments' Gateways, and the pod runner, on a pod network made

@@ -228,16 +228,31 @@ export async function deployThroughApi(
       } ${JSON.stringify(release.body)}`,
     );
   }
+  return queueAndSettle(
+    backend,
+    entity,
+    'deployments',
+    { environment, version },
+    `Deploying ${entity.metadata.name} ${version} to ${environment}`,
+    timeoutMs,
+  );
+}
+
+/** Queues a deployment (`deployments` or `rollbacks`) and waits until it finished. */
+async function queueAndSettle(
+  backend: TestBackend,
+  entity: Entity,
+  collection: 'deployments' | 'rollbacks',
+  body: { environment: string; version: string },
+  what: string,
+  timeoutMs: number,
+): Promise<{ id: string; status: string; message?: string }> {
   const queued = await request(backend.server)
-    .post(`${path}/deployments`)
-    .set('Authorization', auth)
-    .send({ environment, version });
+    .post(`${entityPath(entity)}/${collection}`)
+    .set('Authorization', mockCredentials.user.header())
+    .send(body);
   if (queued.status !== 202) {
-    throw new Error(
-      `Deploying ${entity.metadata.name} ${version} to ${environment}: ${
-        queued.status
-      } ${JSON.stringify(queued.body)}`,
-    );
+    throw new Error(`${what}: ${queued.status} ${JSON.stringify(queued.body)}`);
   }
   return settleThroughApi(backend, entity, queued.body.id, timeoutMs);
 }
@@ -275,18 +290,14 @@ export async function rollbackThroughApi(
   environment = 'dev',
   timeoutMs = 150_000,
 ): Promise<{ id: string; status: string; message?: string }> {
-  const queued = await request(backend.server)
-    .post(`${entityPath(entity)}/rollbacks`)
-    .set('Authorization', mockCredentials.user.header())
-    .send({ environment, version });
-  if (queued.status !== 202) {
-    throw new Error(
-      `Rolling ${entity.metadata.name} back to ${version} in ${environment}: ${
-        queued.status
-      } ${JSON.stringify(queued.body)}`,
-    );
-  }
-  return settleThroughApi(backend, entity, queued.body.id, timeoutMs);
+  return queueAndSettle(
+    backend,
+    entity,
+    'rollbacks',
+    { environment, version },
+    `Rolling ${entity.metadata.name} back to ${version} in ${environment}`,
+    timeoutMs,
+  );
 }
 
 /**
