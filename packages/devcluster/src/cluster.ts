@@ -14,7 +14,7 @@ import {
   removePodNetworkRoute,
   traefikArgs,
 } from './dataPlane';
-import { writeKwokConfig } from './kwok';
+import { KWOK_LOG_KINDS, kwokLogCrdFiles, writeKwokConfig } from './kwok';
 import { packageDir, stateDir } from './paths';
 import {
   ComponentState,
@@ -25,7 +25,13 @@ import {
   spawnDetached,
   waitHealthy,
 } from './processes';
-import { applyObjects, nodeObjects, readTokens, setupCluster } from './setup';
+import {
+  applyObjects,
+  installCrdFiles,
+  nodeObjects,
+  readTokens,
+  setupCluster,
+} from './setup';
 import {
   CLUSTER_CIDR,
   DeployNamespace,
@@ -555,6 +561,9 @@ async function startLocal(log: (msg: string) => void): Promise<DevCluster> {
         `--tls-cert-file=${pki.servingCert}`,
         `--tls-private-key-file=${pki.servingKey}`,
         `--client-ca-file=${pki.caCert}`,
+        // The kubelets are kwok, serving a certificate of the cluster's CA.
+        `--kubelet-certificate-authority=${pki.caCert}`,
+        '--kubelet-preferred-address-types=InternalIP',
         '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
         `--service-account-key-file=${pki.saPub}`,
         `--service-account-signing-key-file=${pki.saKey}`,
@@ -622,6 +631,7 @@ async function startLocal(log: (msg: string) => void): Promise<DevCluster> {
     const kubectl = makeKubectl(bins.kubectl, kubeconfigs.admin);
     await applyObjects(kubectl, nodeObjects());
     await writeKwokConfig(f.kwokConfig);
+    await installCrdFiles(kubectl, await kwokLogCrdFiles());
     const kwok = start(
       'kwok',
       bins.kwok,
@@ -635,6 +645,13 @@ async function startLocal(log: (msg: string) => void): Promise<DevCluster> {
         '--node-ip=127.0.0.1',
         '--node-lease-duration-seconds=40',
         `--server-address=127.0.0.1:${kwokPort}`,
+        // kwok is the nodes' kubelet API too (pod logs): the API server dials the
+        // node's kubelet port over TLS, so that port is kwok's, with a certificate
+        // for 127.0.0.1 (kwok serves HTTP and HTTPS on one port).
+        `--node-port=${kwokPort}`,
+        `--tls-cert-file=${pki.servingCert}`,
+        `--tls-private-key-file=${pki.servingKey}`,
+        `--enable-crds=${KWOK_LOG_KINDS.join(',')}`,
       ],
     );
     await timed(`kwok ${VERSIONS.kwok} healthy on :${kwokPort}`, () =>

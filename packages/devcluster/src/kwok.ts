@@ -104,3 +104,18 @@ export async function writeKwokConfig(file: string): Promise<string> {
   fs.writeFileSync(file, docs.join('---\n'));
   return file;
 }
+
+/**
+ * kwok's kinds whose objects serve pod logs through its kubelet API
+ * (`kubectl logs`, `pods/log`): a `ClusterLogs` names containers and the file
+ * their log is read from.
+ */
+export const KWOK_LOG_KINDS = ['Logs', 'ClusterLogs'];
+
+/** The CRD files of {@link KWOK_LOG_KINDS}, from the sigs.k8s.io/kwok module. */
+export async function kwokLogCrdFiles(): Promise<string[]> {
+  const dir = await goModuleDir('sigs.k8s.io/kwok', VERSIONS.kwok);
+  return ['logs', 'clusterlogs'].map(name =>
+    path.join(dir, 'kustomize', 'crd', 'bases', `kwok.x-k8s.io_${name}.yaml`),
+  );
+}

@@ -92,7 +92,15 @@ export async function crdFiles(): Promise<string[]> {
 }
 
 export async function installCrds(kubectl: Kubectl): Promise<string[]> {
-  const files = (await crdFiles()).flatMap(file => ['-f', file]);
+  return installCrdFiles(kubectl, await crdFiles());
+}
+
+/** Applies CRD files and waits until their CRDs are Established; returns their names. */
+export async function installCrdFiles(
+  kubectl: Kubectl,
+  crdFilePaths: string[],
+): Promise<string[]> {
+  const files = crdFilePaths.flatMap(file => ['-f', file]);
   const out = await ok(kubectl, [
     'apply',
     '--server-side',

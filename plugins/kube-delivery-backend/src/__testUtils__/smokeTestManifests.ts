@@ -18,6 +18,10 @@ export interface CheckoutManifestOptions {
   progressDeadlineSeconds?: number;
   /** Value of the ConfigMap's PAYMENT_TIMEOUT, to give releases different configuration. */
   paymentTimeout?: string;
+  /** Name of the smoke test's container (default `smoke`). */
+  smokeTestContainer?: string;
+  /** Adds a Secret `<name>-smoke-credentials` with this PASSWORD, which the smoke test reads. */
+  smokeTestPassword?: string;
 }
 
 const TEST_IMAGE = process.env.DEVCLUSTER_TEST_IMAGE || 'nginx:1.27-alpine';
@@ -87,7 +91,25 @@ data:
 `;
   if (options.smokeTestExitCode === undefined) return deployment;
   const code = options.smokeTestExitCode;
-  return `${deployment}---
+  const password = options.smokeTestPassword;
+  const secret =
+    password === undefined
+      ? ''
+      : `---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: ${name}-smoke-credentials
+stringData:
+  PASSWORD: "${password}"
+`;
+  const secretRef =
+    password === undefined
+      ? ''
+      : `            - secretRef:
+                name: ${name}-smoke-credentials
+`;
+  return `${deployment}${secret}---
 apiVersion: batch/v1
 kind: Job
 metadata:
@@ -103,11 +125,11 @@ spec:
     spec:
       restartPolicy: Never
       containers:
-        - name: smoke
+        - name: ${options.smokeTestContainer ?? 'smoke'}
           image: ${TEST_IMAGE}
           command: ["sh", "-c", "sleep 1; exit ${code}"]
           envFrom:
             - configMapRef:
                 name: ${name}-config
-`;
+${secretRef}`;
 }

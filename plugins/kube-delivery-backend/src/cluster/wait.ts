@@ -18,6 +18,7 @@ import {
 } from './errors';
 import { FIELD_MANAGER } from './managedObjects';
 import { backoffDelay } from './retry';
+import { failedContainerLogTail } from './podLogs';
 import {
   failedContainers,
   jobOutcome,
@@ -172,6 +173,8 @@ export class Waiter {
           });
           const details = failedContainers(pods.items);
           if (details.length) outcome.message += `; ${details.join('; ')}`;
+          const tail = await this.lastFailedLog(b, pods.items, signal);
+          if (tail) outcome.message += `\n${tail}`;
         }
         return outcome;
       },
@@ -190,6 +193,40 @@ export class Waiter {
         options.timeoutMs,
       )}: ${result.value.message}${this.lastErrorNote(op, result.lastError)}`,
     };
+  }
+
+  /** The log tail of the newest pod's failed container, as `last lines of <pod>/<container>:` and the lines. */
+  private async lastFailedLog(
+    b: Batch,
+    pods: V1Pod[],
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
+    const failed = pods
+      .flatMap(pod =>
+        (pod.status?.containerStatuses ?? [])
+          .filter(cs => {
+            const t = cs.state?.terminated ?? cs.lastState?.terminated;
+            return t && t.exitCode !== 0;
+          })
+          .map(cs => ({ pod, container: cs.name })),
+      )
+      .sort((x, y) =>
+        String(y.pod.metadata?.creationTimestamp ?? '').localeCompare(
+          String(x.pod.metadata?.creationTimestamp ?? ''),
+        ),
+      )[0];
+    if (!failed) return undefined;
+    const tail = await failedContainerLogTail(
+      b,
+      this.scope.namespace,
+      failed.pod,
+      failed.container,
+      signal,
+    );
+    return (
+      tail &&
+      `last lines of ${failed.pod.metadata?.name}/${failed.container}:\n${tail}`
+    );
   }
 
   private async fetchRollout(

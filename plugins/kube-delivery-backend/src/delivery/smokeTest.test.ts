@@ -1,5 +1,9 @@
 import type { Entity } from '@backstage/catalog-model';
 import type { Knex } from 'knex';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { createTestDatabases } from '../__testUtils__/testDatabases';
 import {
   createDeliveryHarness,
@@ -181,6 +185,67 @@ describe('smoke tests on the local control plane', () => {
       '0.1.4 rolled-back',
       '0.1.3 succeeded',
     ]);
+  });
+
+  it("a failing smoke test's message ends with its last log lines, with the values of its Secrets masked", async () => {
+    const name = uniqueName('checkout');
+    // kwok serves a container's log from the file a ClusterLogs object names,
+    // through its kubelet API, as `kubectl logs` reads it on a real cluster.
+    const container = uniqueName('smoke');
+    const password = `pw-${randomBytes(8).toString('hex')}`;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kd-smoke-log-'));
+    const logsFile = path.join(dir, 'smoke.log');
+    const lines = [
+      'connecting to checkoutservice:5050',
+      `logging in with password ${password}`,
+      'FAIL: PlaceOrder answered UNAVAILABLE: no healthy upstream',
+    ];
+    // The CRI log format kubelets read: time, stream, tag, text.
+    fs.writeFileSync(
+      logsFile,
+      lines
+        .map(
+          (line, i) => `2026-12-04T10:00:0${i}.000000000Z stdout F ${line}\n`,
+        )
+        .join(''),
+    );
+    const clusterLogs = {
+      apiVersion: 'kwok.x-k8s.io/v1alpha1',
+      kind: 'ClusterLogs',
+      metadata: { name: container },
+      spec: {
+        selector: { matchNamespaces: ['dev'] },
+        logs: [{ containers: [container], logsFile }],
+      },
+    };
+    const applied = await harness.cluster.kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify(clusterLogs),
+    });
+    expect(applied.stderr).toBe('');
+    try {
+      const { entity } = entityWithManifest({
+        name,
+        manifest: checkoutserviceManifest(name, {
+          smokeTestExitCode: 1,
+          smokeTestContainer: container,
+          smokeTestPassword: password,
+        }),
+      });
+      const deployed = await deployAndSettle(entity, '0.1.3');
+      expect(deployed.status).toBe('failed');
+      const smoke = deployed.steps.find(s => s.name === 'Smoke test')!;
+      for (const message of [deployed.message!, smoke.message!]) {
+        expect(message).toMatch(
+          new RegExp(
+            `container ${container} exited with code 1 \\(Error\\)\nlast lines of ${name}-smoke-[0-9a-z-]+/${container}:\nconnecting to checkoutservice:5050\nlogging in with password \\[secret\\]\nFAIL: PlaceOrder answered UNAVAILABLE: no healthy upstream`,
+          ),
+        );
+        expect(message).not.toContain(password);
+      }
+    } finally {
+      await harness.cluster.kubectl(['delete', 'clusterlogs', container]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('blue-green: a failing smoke test never switches traffic and leaves no trace of the new release', async () => {
