@@ -1,5 +1,18 @@
-/** How to reach a cluster: its API server and a namespace-scoped credential, or a kubeconfig context. */
+/**
+ * How to reach a cluster, in one of three forms:
+ * - `name`: a cluster of `kubernetes.clusterLocatorMethods` (the Kubernetes
+ *   plugin's `config` clusters, or `catalog` clusters registered from a
+ *   location in `kubeDelivery.trustedClusterLocations`); its URL and CA come
+ *   from there. With `serviceAccountToken(File)` that namespace-scoped token
+ *   deploys; without, the cluster's `authProvider` does (serviceAccount,
+ *   aws, azure, googleServiceAccount; not oidc, google or aks, which need a
+ *   signed-in user's token).
+ * - `url` with `serviceAccountToken` or `serviceAccountTokenFile`.
+ * - `kubeconfigContext` (and `kubeconfigPath`), for local work.
+ */
 interface ClusterConnection {
+  /** A cluster of `kubernetes.clusterLocatorMethods`, by its name. */
+  name?: string;
   /** API server URL, e.g. `https://10.0.0.1:6443`. Not needed with `kubeconfigContext`. */
   url?: string;
   /** Base64-encoded PEM CA bundle of the API server. */
@@ -21,11 +34,25 @@ interface ClusterConnection {
   kubeconfigPath?: string;
   /** Skip TLS verification. Local clusters only. */
   skipTLSVerify?: boolean;
+  /**
+   * How long the tabs' reads and health checks wait for this cluster, in
+   * seconds (default 5): an unreachable cluster's card says so, and since
+   * when, without holding up the other environments.
+   */
+  timeoutSeconds?: number;
 }
 
 export interface Config {
   /** Kube Delivery: where and how catalog services are delivered. */
   kubeDelivery?: {
+    /**
+     * Catalog locations (`url:https://...`, as in the entities'
+     * `backstage.io/managed-by-origin-location`) whose `kubernetes-cluster`
+     * Resources environments may name. Others are ignored: whoever may
+     * register a catalog file could describe a cluster whose API server
+     * collects the deployer's credential.
+     */
+    trustedClusterLocations?: string[];
     /**
      * The environments services are delivered to. An environment is a cluster,
      * a namespace and credentials scoped to that namespace. Several

@@ -4,10 +4,7 @@ import {
 } from '@backstage/backend-plugin-api';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { kubeDeliveryPermissions } from '@internal/plugin-kube-delivery-common';
-import {
-  ApprovalService,
-  readApprovalSettings,
-} from './approvals';
+import { ApprovalService, readApprovalSettings } from './approvals';
 import { parseServiceSpec, type ServiceSpec } from './catalog';
 import {
   CertificateService,
@@ -15,19 +12,16 @@ import {
   readCertificateSettings,
 } from './certificates';
 import { ClusterClients } from './cluster';
+import {
+  ClusterLocator,
+  locateEnvironmentClusters,
+} from './cluster/clusterLocators';
 import { EnvironmentRegistry } from './config/EnvironmentRegistry';
 import { readDeliveryConfig } from './config/environments';
 import { DatabaseDeliveryStore } from './database';
 import { migratedClient } from './database/migrate';
-import {
-  DeliveryService,
-  DeploymentRunner,
-  ReleaseService,
-} from './delivery';
-import {
-  EnvironmentEvents,
-  promotionRefusedEvent,
-} from './events';
+import { DeliveryService, DeploymentRunner, ReleaseService } from './delivery';
+import { EnvironmentEvents, promotionRefusedEvent } from './events';
 import { createContainerFeed } from './feed';
 import {
   DatabaseHealthStore,
@@ -92,6 +86,17 @@ export const kubeDeliveryPlugin = createBackendPlugin({
         const config = readDeliveryConfig(deps.config);
         const environments = EnvironmentRegistry.fromConfig(config);
         const clusters = new ClusterClients(logger);
+        // Environments may name a cluster of kubernetes.clusterLocatorMethods.
+        const catalogClusters = await locateEnvironmentClusters({
+          environments: config.environments,
+          locator: new ClusterLocator({
+            config: deps.config,
+            logger,
+            catalog,
+            auth: deps.auth,
+          }),
+          logger,
+        });
         // Migrated once, here; every store shares the client.
         const db = await migratedClient(deps.database);
         const store = new DatabaseDeliveryStore(db);
@@ -187,10 +192,9 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           events,
           logger,
           activeDeploymentOf: async (entityRef, environmentName, track) =>
-            (
-              await store.listActive(entityRef)
-            ).find(d => d.environment === environmentName && d.track === track)
-              ?.id,
+            (await store.listActive(entityRef)).find(
+              d => d.environment === environmentName && d.track === track,
+            )?.id,
           claims,
           specOf: async entityRef => {
             try {
@@ -255,6 +259,10 @@ export const kubeDeliveryPlugin = createBackendPlugin({
         lifecycle.addShutdownHook(() => runner.stop());
         // Not awaited: status reads go to the cluster until the watches are synced.
         lifecycle.addStartupHook(() => void statusCache.start());
+        lifecycle.addStartupHook(() =>
+          catalogClusters.start(located => statusCache.addEnvironment(located)),
+        );
+        lifecycle.addShutdownHook(() => catalogClusters.stop());
         lifecycle.addShutdownHook(() => statusCache.stop());
         logger.info('Kube Delivery backend started', {
           environments: environments.names().join(','),

@@ -258,7 +258,7 @@ async function queueAndSettle(
 }
 
 /** Waits until a deployment is no longer queued or running, polling the API. */
-async function settleThroughApi(
+export async function settleThroughApi(
   backend: TestBackend,
   entity: Entity,
   id: string,

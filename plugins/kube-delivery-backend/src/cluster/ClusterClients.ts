@@ -6,6 +6,7 @@ import {
   type EnvironmentCluster,
 } from './EnvironmentCluster';
 import { KubeConnection, type ConnectionOptions } from './connection';
+import { ClusterReachability } from './reachability';
 
 /**
  * How often rollouts and smoke-test Jobs are read when nothing wakes the wait.
@@ -15,14 +16,29 @@ import { KubeConnection, type ConnectionOptions } from './connection';
  */
 export const ROLLOUT_POLL_INTERVAL_MS = 1000;
 
-/** Health checks should answer quickly and report, not wait out a long retry. */
-const HEALTH_CONNECTION_OPTIONS: ConnectionOptions = {
-  requestTimeoutMs: 10_000,
-  retry: { attempts: 2, baseDelayMs: 250, maxDelayMs: 1000 },
-};
+/** How long a read for the tabs or a health check waits for a cluster, unless its `timeoutSeconds` says otherwise. */
+export const DEFAULT_READ_TIMEOUT_MS = 5_000;
+
+/**
+ * Health checks and the tabs' reads should answer quickly and report, not
+ * wait out a long retry: one slow cluster must not hold up the others' cards.
+ */
+function readOptions(environment: EnvironmentConfig): ConnectionOptions {
+  return {
+    requestTimeoutMs: environment.cluster.timeoutSeconds
+      ? environment.cluster.timeoutSeconds * 1000
+      : DEFAULT_READ_TIMEOUT_MS,
+    retry: { attempts: 2, baseDelayMs: 250, maxDelayMs: 1000 },
+  };
+}
 
 /** What a client is for; each has its own credentials or request options. */
-export type ClusterPurpose = 'deploy' | 'gateway' | 'health' | 'status';
+export type ClusterPurpose =
+  | 'deploy'
+  | 'gateway'
+  | 'health'
+  | 'read'
+  | 'status';
 
 /** The clients one environment's health checks use. */
 export interface HealthConnections {
@@ -42,6 +58,8 @@ export interface HealthConnections {
  */
 export class ClusterClients {
   private readonly clients = new Map<string, unknown>();
+  /** Which environments' clusters do not answer, and since when. */
+  readonly reachability = new ClusterReachability();
 
   constructor(private readonly logger: LoggerService) {}
 
@@ -69,28 +87,32 @@ export class ClusterClients {
     );
   }
 
+  /** Reads for the tabs (live rollout state): the environment's credentials, a short timeout. */
+  reads(environment: EnvironmentConfig): EnvironmentCluster {
+    return this.cached('read', environment, () =>
+      createEnvironmentCluster(
+        environment.cluster,
+        this.logger,
+        readOptions(environment),
+      ),
+    );
+  }
+
   /** Short timeouts and few retries: a check reports, it does not wait. */
   health(environment: EnvironmentConfig): HealthConnections {
     return this.cached('health', environment, () => {
-      const own = new KubeConnection(
-        environment.cluster,
-        this.logger,
-        HEALTH_CONNECTION_OPTIONS,
-      );
+      const options = readOptions(environment);
+      const own = new KubeConnection(environment.cluster, this.logger, options);
       const gatewayTarget = environment.gateway?.cluster;
       return {
         environment: own,
         cluster: createEnvironmentCluster(
           environment.cluster,
           this.logger,
-          HEALTH_CONNECTION_OPTIONS,
+          options,
         ),
         gateway: gatewayTarget
-          ? new KubeConnection(
-              gatewayTarget,
-              this.logger,
-              HEALTH_CONNECTION_OPTIONS,
-            )
+          ? new KubeConnection(gatewayTarget, this.logger, options)
           : environment.gateway && own,
       };
     });

@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { mockServices } from '@backstage/backend-test-utils';
 import { InputError, NotAllowedError } from '@backstage/errors';
+import { ClusterUnreachableError } from './errors';
 import type {
   KubernetesObject,
   V1Deployment,
@@ -658,7 +659,8 @@ describe('credentials and reachability', () => {
       { retry: { attempts: 2, baseDelayMs: 10 } },
     );
     const error = await env.apply([configMap(unique('cm'))]).catch(e => e);
-    expect(error.constructor).toBe(Error);
+    // Not a 4xx: nothing the caller sent was wrong.
+    expect(error.constructor).toBe(ClusterUnreachableError);
     expect(error.message).toMatch(
       /^Cannot reach the Kubernetes API server of environment "nowhere" \(namespace "dev"\) at https:\/\/127\.0\.0\.1:1 .*ECONNREFUSED/,
     );

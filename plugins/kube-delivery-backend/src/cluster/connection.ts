@@ -8,6 +8,7 @@ import {
   RequestContext,
   type V1APIResource,
 } from '@kubernetes/client-node';
+import type { KubernetesCredential } from '@backstage/plugin-kubernetes-node';
 import {
   isDenied,
   isTransientError,
@@ -34,6 +35,21 @@ export interface ClusterTarget {
   /** Without `url`: the kubeconfig file (default: $KUBECONFIG or ~/.kube/config). */
   kubeconfigPath?: string;
   skipTLSVerify?: boolean;
+  /** How long reads for the tabs and health checks wait for this cluster; default 5. */
+  timeoutSeconds?: number;
+  /** A cluster of `kubernetes.clusterLocatorMethods`; `url` and `caData` are filled in once it is located. */
+  clusterName?: string;
+  /** Why the named cluster is not located (yet). */
+  unlocated?: string;
+  /** Without a token of its own: the credentials of the located cluster's auth strategy. */
+  credentials?: ClusterCredentials;
+}
+
+/** Credentials from the Kubernetes plugin's authentication strategy of a cluster. */
+export interface ClusterCredentials {
+  /** In words, for messages. */
+  description: string;
+  get(): Promise<KubernetesCredential>;
 }
 
 export interface ConnectionOptions {
@@ -104,6 +120,7 @@ export class KubeConnection {
   readonly server: string;
   private readonly baseConfig: KubeConfig;
   private tokenConfig?: { token: string; config: KubeConfig };
+  private strategyConfig?: { credential: string; config: KubeConfig };
   private readonly discovery = new Map<
     string,
     { fetchedAt: number; resources: V1APIResource[] }
@@ -154,6 +171,7 @@ export class KubeConnection {
   /** The credential this environment uses, in words, for messages. */
   get credential(): string {
     const t = this.target;
+    if (t.credentials) return t.credentials.description;
     if (t.serviceAccountTokenFile) {
       return `the ServiceAccount token in ${t.serviceAccountTokenFile}`;
     }
@@ -193,6 +211,7 @@ export class KubeConnection {
 
   /** The KubeConfig with the credentials of this moment (a token file is re-read), e.g. for watch streams. */
   async currentConfig(): Promise<KubeConfig> {
+    if (this.target.credentials) return this.strategyCredentials();
     const file = this.target.serviceAccountTokenFile;
     if (!file) return this.baseConfig;
     let token: string;
@@ -221,6 +240,19 @@ export class KubeConnection {
       this.tokenConfig = { token, config: withToken(this.baseConfig, token) };
     }
     return this.tokenConfig.config;
+  }
+
+  /** The strategy's credential of this moment (strategies cache and refresh their tokens). */
+  private async strategyCredentials(): Promise<KubeConfig> {
+    const credential = await this.target.credentials!.get();
+    const key = JSON.stringify(credential);
+    if (this.strategyConfig?.credential !== key) {
+      this.strategyConfig = {
+        credential: key,
+        config: withCredential(this.baseConfig, credential),
+      };
+    }
+    return this.strategyConfig.config;
   }
 
   private send<T>(config: KubeConfig, req: KubeRequest): Promise<T> {
@@ -362,8 +394,19 @@ function buildBaseConfig(target: ClusterTarget): KubeConfig {
     );
   }
   const kc = new KubeConfig();
+  if (target.clusterName && !target.url) {
+    throw new Error(
+      `${where}: cluster "${target.clusterName}" ${
+        target.unlocated ?? 'is not located yet'
+      }`,
+    );
+  }
   if (target.url) {
-    if (!target.serviceAccountToken && !target.serviceAccountTokenFile) {
+    if (
+      !target.serviceAccountToken &&
+      !target.serviceAccountTokenFile &&
+      !target.credentials
+    ) {
       throw new Error(
         `${where}: cluster.url needs serviceAccountToken or serviceAccountTokenFile`,
       );
@@ -428,9 +471,32 @@ function buildBaseConfig(target: ClusterTarget): KubeConfig {
 
 /** The same cluster as `kc`, authenticated with a bearer token only. */
 function withToken(kc: KubeConfig, token: string): KubeConfig {
+  return withCredential(kc, { type: 'bearer token', token });
+}
+
+/** The same cluster as `kc`, authenticated with one credential of an auth strategy. */
+function withCredential(
+  kc: KubeConfig,
+  credential: KubernetesCredential,
+): KubeConfig {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('no cluster in the kubeconfig context');
   const next = new KubeConfig();
-  next.loadFromClusterAndUser(cluster, { name: 'kube-delivery', token });
+  next.loadFromClusterAndUser(cluster, userFor(credential));
   return next;
+}
+
+function userFor(credential: KubernetesCredential) {
+  switch (credential.type) {
+    case 'bearer token':
+      return { name: 'kube-delivery', token: credential.token };
+    case 'x509 client certificate':
+      return {
+        name: 'kube-delivery',
+        certData: Buffer.from(credential.cert).toString('base64'),
+        keyData: Buffer.from(credential.key).toString('base64'),
+      };
+    default:
+      return { name: 'anonymous' };
+  }
 }

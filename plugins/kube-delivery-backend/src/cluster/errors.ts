@@ -14,6 +14,14 @@ export class RequestTimeoutError extends Error {
   }
 }
 
+/** The API server did not answer (a timeout or a network error), as opposed to answering with an error. */
+export class ClusterUnreachableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ClusterUnreachableError';
+  }
+}
+
 /** The environment a request went to, for messages. Never holds credentials. */
 export interface EnvironmentRef {
   name: string;
@@ -180,7 +188,7 @@ export function toClusterError(
     }
   }
   if (error instanceof RequestTimeoutError) {
-    return new Error(
+    return new ClusterUnreachableError(
       `The Kubernetes API server of ${where} at ${env.server} did not answer: ${error.message}`,
     );
   }
@@ -188,7 +196,7 @@ export function toClusterError(
   if (code !== undefined) {
     // node-fetch says "request to <url> failed, reason: <reason>"; keep the reason only.
     const reason = /reason: (.*)$/.exec((error as Error).message ?? '')?.[1];
-    return new Error(
+    return new ClusterUnreachableError(
       `Cannot reach the Kubernetes API server of ${where} at ${
         env.server
       } while trying to ${op.verb} ${what}: ${reason ?? code}`,

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { mockServices } from '@backstage/backend-test-utils';
 import { NotAllowedError } from '@backstage/errors';
 import { createEnvironmentCluster } from './EnvironmentCluster';
+import { ClusterUnreachableError } from './errors';
 
 const completeDeployment = {
   apiVersion: 'apps/v1',
@@ -145,7 +146,7 @@ it('rejects with "Cannot reach" when the cluster never answers before the timeou
   const error = await env
     .waitForRollout('web', { timeoutMs: 1500 })
     .catch(e => e);
-  expect(error.constructor).toBe(Error);
+  expect(error.constructor).toBe(ClusterUnreachableError);
   expect(error.message).toMatch(
     /^Cannot reach the Kubernetes API server of environment "dev"/,
   );

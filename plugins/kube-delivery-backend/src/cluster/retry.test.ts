@@ -1,6 +1,7 @@
 import { ConflictError, InputError } from '@backstage/errors';
 import { ApiException } from '@kubernetes/client-node';
 import {
+  ClusterUnreachableError,
   isTransientError,
   RequestTimeoutError,
   toClusterError,
@@ -144,7 +145,7 @@ describe('errors', () => {
     );
   });
 
-  it('maps 409 to ConflictError and network errors to a plain Error', () => {
+  it('maps 409 to ConflictError and network errors to ClusterUnreachableError (a 5xx)', () => {
     expect(
       toClusterError(apiError(409), env, {
         verb: 'patch',
@@ -157,7 +158,7 @@ describe('errors', () => {
       kind: 'Deployment',
       name: 'web',
     });
-    expect(unreachable.constructor).toBe(Error);
+    expect(unreachable.constructor).toBe(ClusterUnreachableError);
     expect(unreachable.message).toBe(
       'Cannot reach the Kubernetes API server of environment "dev" (namespace "dev") at https://k8s.example:6443 while trying to get Deployment "web": connect ECONNREFUSED 127.0.0.1:6443',
     );

@@ -79,14 +79,35 @@ const DEFAULT_CHANNELS: ChannelConfig[] = [
   { name: 'feature-branch', prerelease: '.+' },
 ];
 
+function readTimeoutSeconds(config: Config, name: string) {
+  const seconds = config.getOptionalNumber('timeoutSeconds');
+  if (seconds !== undefined && !(seconds > 0 && seconds <= 120)) {
+    throw new Error(
+      `kubeDelivery.environments: cluster.timeoutSeconds of "${name}" must be more than 0 and at most 120`,
+    );
+  }
+  return seconds;
+}
+
 function readClusterTarget(
   config: Config,
   name: string,
   namespace: string,
 ): ClusterTarget {
+  const clusterName = config.getOptionalString('name');
+  if (clusterName) {
+    for (const key of ['url', 'kubeconfigContext', 'kubeconfigPath']) {
+      if (config.has(key)) {
+        throw new Error(
+          `kubeDelivery.environments: the cluster of "${name}" is named "${clusterName}" (kubernetes.clusterLocatorMethods) and has ${key}; use one form`,
+        );
+      }
+    }
+  }
   return {
     name,
     namespace,
+    clusterName,
     url: config.getOptionalString('url'),
     caData: config.getOptionalString('caData'),
     serviceAccountToken: config.getOptionalString('serviceAccountToken'),
@@ -96,6 +117,7 @@ function readClusterTarget(
     kubeconfigContext: config.getOptionalString('kubeconfigContext'),
     kubeconfigPath: config.getOptionalString('kubeconfigPath'),
     skipTLSVerify: config.getOptionalBoolean('skipTLSVerify'),
+    timeoutSeconds: readTimeoutSeconds(config, name),
   };
 }
 

@@ -21,6 +21,7 @@ import type { ReleaseService } from './ReleaseService';
 import type { RolloutStatusSource } from '../status';
 import { refusalOf } from './promotionRules';
 import { releaseObjects } from './strategies/steps';
+import type { Unreachable } from '../cluster/reachability';
 
 /** How long after a deployment finished status reads still go to the cluster rather than the status cache. */
 export const SETTLED_AFTER_MS = 5_000;
@@ -48,6 +49,8 @@ export interface EnvironmentStatus {
   rollout?: RolloutStatus;
   /** Why the live state could not be read, in words. */
   rolloutError?: string;
+  /** The environment's cluster does not answer: since when, and why. */
+  unreachable?: Unreachable;
 }
 
 /** The operations the API offers, independent of HTTP. */
@@ -373,20 +376,28 @@ export class DeliveryService {
               status.active.every(d => d.status === 'waiting-approval') &&
               Date.now() - Date.parse(current.finishedAt ?? '') >
                 SETTLED_AFTER_MS;
+            const { clusters } = this.options;
+            const cached = settled
+              ? this.options.statusCache?.rolloutStatus(
+                  environment.name,
+                  workloadName,
+                )
+              : undefined;
+            // A synced cache has listed since any outage began.
+            if (cached) clusters.reachability.answered(environment.name);
             status.rollout =
-              (settled
-                ? this.options.statusCache?.rolloutStatus(
-                    environment.name,
-                    workloadName,
-                  )
-                : undefined) ??
-              (await this.options.clusters
-                .deploy(environment)
-                .rolloutStatus(workloadName));
+              cached ??
+              (await clusters.reachability.read(environment.name, () =>
+                clusters.reads(environment).rolloutStatus(workloadName),
+              ));
           } catch (error) {
             status.rolloutError = (error as Error).message;
           }
         }
+        const unreachable = this.options.clusters.reachability.unreachable(
+          environment.name,
+        );
+        if (unreachable) status.unreachable = unreachable;
         return status;
       }),
     );

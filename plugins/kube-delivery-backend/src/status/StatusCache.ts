@@ -153,19 +153,38 @@ class EnvironmentStatusCache {
  * caller reads the API server directly.
  */
 export class StatusCache implements RolloutStatusSource {
-  private readonly caches: Map<string, EnvironmentStatusCache>;
+  private readonly caches = new Map<string, EnvironmentStatusCache>();
+  private started = false;
 
   constructor(
     environments: EnvironmentConfig[],
-    clusters: ClusterClients,
+    private readonly clusters: ClusterClients,
     private readonly logger: LoggerService,
   ) {
-    this.caches = new Map(
-      environments.map(e => [
-        e.name,
-        new EnvironmentStatusCache(e, clusters.status(e), logger),
-      ]),
+    for (const environment of environments) {
+      // A cluster located later (catalog locator) is added then.
+      if (environment.cluster.clusterName && !environment.cluster.url) continue;
+      this.caches.set(
+        environment.name,
+        new EnvironmentStatusCache(
+          environment,
+          clusters.status(environment),
+          logger,
+        ),
+      );
+    }
+  }
+
+  /** Watches an environment whose cluster was located after start-up. */
+  addEnvironment(environment: EnvironmentConfig) {
+    if (this.caches.has(environment.name)) return;
+    const cache = new EnvironmentStatusCache(
+      environment,
+      this.clusters.status(environment),
+      this.logger,
     );
+    this.caches.set(environment.name, cache);
+    if (this.started) void cache.start();
   }
 
   /**
@@ -174,6 +193,7 @@ export class StatusCache implements RolloutStatusSource {
    * block the backend's start-up.
    */
   start(): Promise<number> {
+    this.started = true;
     const startedAt = Date.now();
     const synced = Promise.all(
       [...this.caches.entries()].map(([name, cache]) =>

@@ -120,7 +120,17 @@ export function EnvironmentCard(props: {
           </Box>
         )}
 
-        {status?.rolloutError && (
+        {status?.unreachable && (
+          <Box mb={1}>
+            <Alert severity="error" data-testid="cluster-unreachable">
+              The cluster of {name} is unreachable since{' '}
+              {new Date(status.unreachable.since).toLocaleString()} (
+              {relativeTime(status.unreachable.since)}):{' '}
+              {status.unreachable.message}
+            </Alert>
+          </Box>
+        )}
+        {status?.rolloutError && !status.unreachable && (
           <Box mb={1}>
             <Alert severity="warning">
               Live state unavailable: {status.rolloutError}

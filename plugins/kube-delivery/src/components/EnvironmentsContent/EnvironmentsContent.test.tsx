@@ -600,4 +600,32 @@ describe('a rollout that does not progress', () => {
       within(dev).queryByRole('link', { name: 'Kubernetes tab' }),
     ).toBeNull();
   });
+
+  it('says since when a cluster is unreachable, on its card only', async () => {
+    const since = minutesAgo(4);
+    const message =
+      'The Kubernetes API server of environment "production" at https://prod.example:6443 did not answer: GET /apis/apps/v1/namespaces/cart-prod/deployments/cart did not answer within 5000 ms';
+    await renderContent(
+      mockApi({
+        getStatus: jest.fn().mockResolvedValue(
+          statuses.map(s =>
+            s.environment === 'production'
+              ? { ...s, rollout: undefined, rolloutError: message, unreachable: { since, message } }
+              : s,
+          ),
+        ),
+      }),
+    );
+    const production = await screen.findByRole('region', {
+      name: 'Environment production',
+    });
+    const alert = within(production).getByTestId('cluster-unreachable');
+    expect(alert).toHaveTextContent(
+      `The cluster of production is unreachable since ${new Date(since).toLocaleString()} (4 minutes ago): ${message}`,
+    );
+    // Said once, not again as "Live state unavailable".
+    expect(within(production).queryByText(/Live state unavailable/)).toBeNull();
+    const dev = screen.getByRole('region', { name: 'Environment dev' });
+    expect(within(dev).queryByTestId('cluster-unreachable')).toBeNull();
+  });
 });

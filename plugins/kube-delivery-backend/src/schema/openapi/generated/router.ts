@@ -720,6 +720,25 @@ export const spec = {
           rolloutError: {
             type: 'string',
           },
+          unreachable: {
+            $ref: '#/components/schemas/ClusterUnreachable',
+          },
+        },
+      },
+      ClusterUnreachable: {
+        type: 'object',
+        description:
+          "The environment's cluster does not answer (a timeout or a network error).",
+        required: ['since', 'message'],
+        properties: {
+          since: {
+            type: 'string',
+            description:
+              'When the first read of this outage failed (ISO 8601).',
+          },
+          message: {
+            type: 'string',
+          },
         },
       },
       ReleaseSelector: {

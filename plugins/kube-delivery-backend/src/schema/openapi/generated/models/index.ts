@@ -10,6 +10,7 @@ export * from '../models/CertificateChangedHistoryEntry.model';
 export * from '../models/CertificateSource.model';
 export * from '../models/CertificateUpload.model';
 export * from '../models/ClaimKind.model';
+export * from '../models/ClusterUnreachable.model';
 export * from '../models/Deployment.model';
 export * from '../models/DeploymentApproval.model';
 export * from '../models/DeploymentHistoryEntry.model';
