@@ -8,6 +8,8 @@ export interface AccessCheck {
   /** Plural resource, e.g. deployments. */
   resource: string;
   subresource?: string;
+  /** Another namespace than the environment's; '' for all namespaces. */
+  namespace?: string;
 }
 
 /** A check the environment's ServiceAccount failed. */
@@ -40,7 +42,7 @@ export function whoCan(
               kind: 'SelfSubjectAccessReview',
               spec: {
                 resourceAttributes: {
-                  namespace: scope.namespace,
+                  namespace: check.namespace ?? scope.namespace,
                   verb: check.verb,
                   group: check.group,
                   resource: check.resource,

@@ -17,6 +17,12 @@ import {
  * server-side apply that creates an object is authorised as `create` as well
  * as `patch`, so both are needed for every kind the runner writes.
  */
+/** What a namespace-scoped deployer may not do in every namespace. */
+const BEYOND_NAMESPACE: AccessCheck[] = [
+  { verb: 'create', group: 'apps', resource: 'deployments' },
+  { verb: 'get', group: '', resource: 'secrets' },
+];
+
 export const DEPLOY_ACCESS: AccessCheck[] = [
   ...MANAGED_KINDS.flatMap(({ group, resource }) =>
     ['get', 'list', 'create', 'patch', 'delete'].map(verb => ({
@@ -195,6 +201,33 @@ export async function checkEnvironment(
       action:
         "Creating SelfSubjectAccessReviews is allowed to every authenticated user by default; check the cluster's authorization setup",
     });
+  }
+
+  // (b2) ... and no more: one powerful credential would let a deploy of one
+  // environment reach every namespace (a Kubernetes plugin credential named
+  // through kubernetes.clusterLocatorMethods is often cluster-wide).
+  try {
+    const beyond = await connections.cluster.whoCan(
+      BEYOND_NAMESPACE.map(check => ({ ...check, namespace: '' })),
+    );
+    const allowed = BEYOND_NAMESPACE.filter(
+      check =>
+        !beyond.some(
+          d => d.verb === check.verb && d.resource === check.resource,
+        ),
+    );
+    if (allowed.length) {
+      findings.push({
+        check: 'credential-scope',
+        status: 'warning',
+        message: `${who} may ${allowed
+          .map(c => `${c.verb} ${c.resource}`)
+          .join(' and ')} in every namespace, not only in "${ns}"`,
+        action: `Give ${where} a ServiceAccount token whose rights are bound by a Role in namespace "${ns}" only (README: "Connecting a real cluster"), as cluster.serviceAccountToken(File)`,
+      });
+    }
+  } catch {
+    // Reported by the credentials check above.
   }
 
   // (c) The Istio CRDs are installed (discovery is open to every authenticated user).

@@ -507,6 +507,44 @@ describe('environment health', () => {
   });
 });
 
+describe('a credential beyond its namespace', () => {
+  const databases = createTestDatabases();
+
+  it('is a warning that says to bind a Role in the namespace only', async () => {
+    const cluster = await getDevCluster();
+    const [dev] = devClusterEnvironments(cluster);
+    // The devcluster's administrator: what a cluster-wide credential of the
+    // Kubernetes plugin would be, named through kubernetes.clusterLocatorMethods.
+    const admin = healthService({
+      environments: [
+        {
+          ...dev,
+          cluster: {
+            name: 'dev',
+            namespace: 'dev',
+            kubeconfigPath: cluster.kubeconfigPath,
+          },
+        },
+      ],
+      store: await DatabaseHealthStore.create({
+        database: {
+          getClient: async () => databases.init('SQLITE_3'),
+        } as any,
+      }),
+      logger: mockServices.logger.mock(),
+    });
+    const result = await admin.check('dev', 'user:default/tester');
+    expect(finding(result, 'credential-scope')).toEqual({
+      check: 'credential-scope',
+      status: 'warning',
+      message:
+        '"kube-delivery-admin" may create deployments and get secrets in every namespace, not only in "dev"',
+      action:
+        'Give kubeDelivery.environments "dev" a ServiceAccount token whose rights are bound by a Role in namespace "dev" only (README: "Connecting a real cluster"), as cluster.serviceAccountToken(File)',
+    });
+  });
+});
+
 describe('diffFindings', () => {
   const f = (
     check: string,
