@@ -22,6 +22,7 @@ import { DatabaseDeliveryStore } from './database';
 import { migratedClient } from './database/migrate';
 import { DeliveryService, DeploymentRunner, ReleaseService } from './delivery';
 import { EnvironmentEvents, promotionRefusedEvent } from './events';
+import { DeliveriesService } from './deliveries';
 import { createContainerFeed } from './feed';
 import {
   DatabaseHealthStore,
@@ -240,6 +241,13 @@ export const kubeDeliveryPlugin = createBackendPlugin({
             catalog,
             environments,
             delivery,
+            deliveries: new DeliveriesService({
+              catalog,
+              store,
+              delivery,
+              environments,
+              authorizer,
+            }),
             routing,
             history: new DatabaseHistoryStore(db),
             certificates,

@@ -9,6 +9,7 @@ import { addApprovalRoutes, type ApprovalService } from './approvals';
 import { addCertificateRoutes, type CertificateService } from './certificates';
 import type { EnvironmentRegistry } from './config/EnvironmentRegistry';
 import type { DeliveryService } from './delivery';
+import { addDeliveriesRoutes, type DeliveriesService } from './deliveries';
 import { addDeliveryRoutes } from './delivery/router';
 import { addEventRoutes, type EnvironmentEvents } from './events';
 import { addHealthRoutes, type HealthService } from './health';
@@ -29,6 +30,8 @@ export interface RouterOptions {
   catalog: CatalogService;
   environments: EnvironmentRegistry;
   delivery: DeliveryService;
+  /** The Deliveries matrix (every service × environment). */
+  deliveries: DeliveriesService;
   routing: RoutingService;
   history: HistoryStore;
   certificates: CertificateService;
@@ -68,6 +71,10 @@ export async function createRouter(
   });
 
   addDeliveryRoutes(router, { gates, auditor, environments, delivery });
+  addDeliveriesRoutes(router, {
+    httpAuth,
+    deliveries: options.deliveries,
+  });
   addApprovalRoutes(router, { gates, auditor, approvals: options.approvals });
   addRoutingRoutes(router, {
     gates,

@@ -131,6 +131,8 @@ const OPEN_TO_AUTHENTICATED: Record<string, { writesTables?: string[] }> = {
   // The API's OpenAPI spec, as @backstage/backend-openapi-utils serves it.
   'GET /openapi.json': {},
   'GET /environments': {},
+  // Lists only the services the caller may read (deliveries/deliveries.test.ts).
+  'GET /deliveries': {},
   'GET /environments/:name/certificates': {},
   // The first read of an environment's health checks it (nothing stored yet).
   'GET /environments/:name/health': {

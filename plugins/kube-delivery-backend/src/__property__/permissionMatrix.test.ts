@@ -251,6 +251,8 @@ const E = '/entities/:kind/:namespace/:name';
  */
 const ENDPOINTS: Record<string, EndpointCase> = {
   'GET /environments': { gate: { open: true }, inEnvironment: false },
+  // Open, and lists only the services the caller may read (deliveries.test.ts).
+  'GET /deliveries': { gate: { open: true }, inEnvironment: false },
   // The OpenAPI spec of the API, as @backstage/backend-openapi-utils serves it.
   'GET /openapi.json': { gate: { open: true }, inEnvironment: false },
   [`GET ${E}/status`]: { gate: READ, inEnvironment: false },

@@ -96,6 +96,17 @@ export interface DeploymentPage {
 }
 
 /** Persistence of releases and deployment jobs. */
+/** What {@link DeliveryStore.latestByEnvironment} answers. */
+export interface LatestDeployments {
+  succeeded: DeploymentRecord[];
+  /** The newest that ended, whatever its outcome (failed, rolled back, ...). */
+  finished: DeploymentRecord[];
+  active: DeploymentRecord[];
+}
+
+/** Entity refs per query: SQLite allows 999 bound parameters in older builds. */
+const REFS_PER_QUERY = 500;
+
 export interface DeliveryStore {
   createRelease(
     release: Omit<ReleaseRecord, 'id' | 'createdAt'>,
@@ -124,6 +135,15 @@ export interface DeliveryStore {
   ): Promise<DeploymentRecord | undefined>;
   /** Active deployments of an entity. */
   listActive(entityRef: string): Promise<DeploymentRecord[]>;
+  /**
+   * For many entities at once (the Deliveries matrix): per entity and
+   * environment on the track, the newest succeeded and the newest finished
+   * deployment, and every active one. A few queries, whatever the count.
+   */
+  latestByEnvironment(
+    entityRefs: readonly string[],
+    track: string,
+  ): Promise<LatestDeployments>;
   /** Whether a release has ever been deployed successfully to an environment. */
   hasSucceeded(releaseId: string, environment: string): Promise<boolean>;
 
@@ -467,6 +487,53 @@ export class DatabaseDeliveryStore implements DeliveryStore {
       active: true,
     });
     return rows.map(toDeployment);
+  }
+
+  async latestByEnvironment(
+    entityRefs: readonly string[],
+    track: string,
+  ): Promise<LatestDeployments> {
+    const result: LatestDeployments = {
+      succeeded: [],
+      finished: [],
+      active: [],
+    };
+    for (let i = 0; i < entityRefs.length; i += REFS_PER_QUERY) {
+      const refs = entityRefs.slice(i, i + REFS_PER_QUERY);
+      // The newest row per entity and environment, by a window function
+      // (SQLite 3.25+ and PostgreSQL), so history length does not matter.
+      const newest = (succeededOnly: boolean) =>
+        this.db
+          .select('*')
+          .from(
+            this.db<DeploymentRow>('kd_deployments')
+              .select(
+                '*',
+                this.db.raw(
+                  'row_number() over (partition by entity_ref, environment order by finished_at desc, id desc) as newest',
+                ),
+              )
+              .whereIn('entity_ref', refs)
+              .andWhere({ track, active: false })
+              .whereNotNull('finished_at')
+              .modify(q => {
+                if (succeededOnly) q.andWhere({ status: 'succeeded' });
+              })
+              .as('ranked'),
+          )
+          .where('newest', 1);
+      const [succeeded, finished, active] = await Promise.all([
+        newest(true),
+        newest(false),
+        this.db<DeploymentRow>('kd_deployments')
+          .whereIn('entity_ref', refs)
+          .andWhere({ active: true }),
+      ]);
+      result.succeeded.push(...succeeded.map(toDeployment));
+      result.finished.push(...finished.map(toDeployment));
+      result.active.push(...active.map(toDeployment));
+    }
+    return result;
   }
 
   async hasSucceeded(releaseId: string, environment: string) {

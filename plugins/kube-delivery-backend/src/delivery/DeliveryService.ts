@@ -403,6 +403,21 @@ export class DeliveryService {
     );
   }
 
+  /**
+   * The live state of a finished deployment from the status cache only,
+   * never from the cluster: undefined when the cache cannot answer (not
+   * synced, or the Deployment not seen). For views of many services.
+   */
+  async cachedRollout(
+    current: DeploymentRecord,
+  ): Promise<RolloutStatus | undefined> {
+    const { statusCache, environments } = this.options;
+    const environment = environments.get(current.environment);
+    if (!statusCache || !environment) return undefined;
+    const workloadName = await this.workloadName(current.releaseId, environment);
+    return statusCache.rolloutStatus(environment.name, workloadName);
+  }
+
   private async workloadName(
     releaseId: string,
     environment: EnvironmentConfig,

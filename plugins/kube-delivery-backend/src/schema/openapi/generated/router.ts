@@ -725,6 +725,99 @@ export const spec = {
           },
         },
       },
+      DeliveryCell: {
+        type: 'object',
+        required: ['environment', 'state', 'differsFromPrevious'],
+        properties: {
+          environment: {
+            type: 'string',
+          },
+          version: {
+            type: 'string',
+            description: 'The version serving (the newest that succeeded).',
+          },
+          state: {
+            type: 'string',
+            enum: [
+              'not-deployed',
+              'rolling-out',
+              'waiting-approval',
+              'healthy',
+              'degraded',
+              'failed',
+              'unknown',
+            ],
+          },
+          deployedBy: {
+            type: 'string',
+          },
+          deployedAt: {
+            type: 'string',
+          },
+          pendingVersion: {
+            type: 'string',
+            description: 'The version being deployed or waiting for approval.',
+          },
+          message: {
+            type: 'string',
+          },
+          differsFromPrevious: {
+            type: 'boolean',
+            description:
+              "The version differs from the previous environment's in the lifecycle.",
+          },
+        },
+      },
+      DeliveryRow: {
+        type: 'object',
+        required: ['entityRef', 'cells'],
+        properties: {
+          entityRef: {
+            type: 'string',
+          },
+          title: {
+            type: 'string',
+          },
+          system: {
+            type: 'string',
+          },
+          owner: {
+            type: 'string',
+          },
+          lifecycle: {
+            type: 'string',
+          },
+          cells: {
+            type: 'array',
+            items: {
+              $ref: '#/components/schemas/DeliveryCell',
+            },
+          },
+        },
+      },
+      DeliveryMatrix: {
+        type: 'object',
+        required: ['environments', 'items', 'truncated'],
+        properties: {
+          environments: {
+            type: 'array',
+            description: 'In lifecycle order.',
+            items: {
+              type: 'string',
+            },
+          },
+          items: {
+            type: 'array',
+            items: {
+              $ref: '#/components/schemas/DeliveryRow',
+            },
+          },
+          truncated: {
+            type: 'boolean',
+            description: 'More services matched than the limit.',
+          },
+        },
+      },
       ClusterUnreachable: {
         type: 'object',
         description:
@@ -1615,6 +1708,78 @@ export const spec = {
     },
   },
   paths: {
+    '/deliveries': {
+      get: {
+        operationId: 'GetDeliveries',
+        description:
+          'Every service delivered by Kube Delivery (catalog Components with the\nimage annotation, as the caller sees the catalog, of those the caller\nmay read with kube-delivery.read) × the environments in lifecycle\norder: version, state, who deployed it and when. From the database\nand the status cache only, never the API servers.\n',
+        parameters: [
+          {
+            name: 'system',
+            in: 'query',
+            required: false,
+            allowReserved: true,
+            description:
+              'Only services part of this System (entity reference).',
+            schema: {
+              type: 'string',
+              maxLength: 255,
+            },
+          },
+          {
+            name: 'owner',
+            in: 'query',
+            required: false,
+            allowReserved: true,
+            description:
+              'Only services owned by this Group or User (entity reference).',
+            schema: {
+              type: 'string',
+              maxLength: 255,
+            },
+          },
+          {
+            name: 'lifecycle',
+            in: 'query',
+            required: false,
+            allowReserved: true,
+            description:
+              'Only services of this catalog lifecycle (spec.lifecycle).',
+            schema: {
+              type: 'string',
+              maxLength: 63,
+            },
+          },
+          {
+            name: 'limit',
+            in: 'query',
+            required: false,
+            description: 'How many services at most.',
+            schema: {
+              type: 'integer',
+              minimum: 1,
+              maximum: 1000,
+              default: 500,
+            },
+          },
+        ],
+        responses: {
+          '200': {
+            description: 'Ok',
+            content: {
+              'application/json': {
+                schema: {
+                  $ref: '#/components/schemas/DeliveryMatrix',
+                },
+              },
+            },
+          },
+          default: {
+            $ref: '#/components/responses/ErrorResponse',
+          },
+        },
+      },
+    },
     '/environments': {
       get: {
         operationId: 'ListEnvironments',

@@ -9,6 +9,7 @@ import { BranchRemoval } from '../models/BranchRemoval.model';
 import { CertificateChange } from '../models/CertificateChange.model';
 import { CertificateUpload } from '../models/CertificateUpload.model';
 import { ClaimKind } from '../models/ClaimKind.model';
+import { DeliveryMatrix } from '../models/DeliveryMatrix.model';
 import { Deployment } from '../models/Deployment.model';
 import { DeploymentPage } from '../models/DeploymentPage.model';
 import { EnvironmentAction } from '../models/EnvironmentAction.model';
@@ -128,6 +129,18 @@ export type ExtendRoute = {
   };
   body: RouteExtension;
   response: RouteRuleView | Error;
+};
+/**
+ * @public
+ */
+export type GetDeliveries = {
+  query: {
+    system?: string;
+    owner?: string;
+    lifecycle?: string;
+    limit?: number;
+  };
+  response: DeliveryMatrix | Error;
 };
 /**
  * @public
@@ -401,6 +414,8 @@ export type EndpointMap = {
   '#post|/entities/{kind}/{namespace}/{name}/deployments': Deploy;
 
   '#patch|/entities/{kind}/{namespace}/{name}/routes/{id}': ExtendRoute;
+
+  '#get|/deliveries': GetDeliveries;
 
   '#get|/entities/{kind}/{namespace}/{name}/deployments/{id}': GetDeployment;
 

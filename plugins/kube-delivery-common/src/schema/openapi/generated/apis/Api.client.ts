@@ -14,6 +14,7 @@ import { BranchRemoval } from '../models/BranchRemoval.model';
 import { CertificateChange } from '../models/CertificateChange.model';
 import { CertificateUpload } from '../models/CertificateUpload.model';
 import { ClaimKind } from '../models/ClaimKind.model';
+import { DeliveryMatrix } from '../models/DeliveryMatrix.model';
 import { Deployment } from '../models/Deployment.model';
 import { DeploymentPage } from '../models/DeploymentPage.model';
 import { EnvironmentAction } from '../models/EnvironmentAction.model';
@@ -142,6 +143,17 @@ export type ExtendRoute = {
     id: string;
   };
   body: RouteExtension;
+};
+/**
+ * @public
+ */
+export type GetDeliveries = {
+  query: {
+    system?: string;
+    owner?: string;
+    lifecycle?: string;
+    limit?: number;
+  };
 };
 /**
  * @public
@@ -640,6 +652,35 @@ export class DefaultApiClient {
       },
       method: 'PATCH',
       body: JSON.stringify(request.body),
+    });
+  }
+
+  /**
+   * Every service delivered by Kube Delivery (catalog Components with the image annotation, as the caller sees the catalog, of those the caller may read with kube-delivery.read) × the environments in lifecycle order: version, state, who deployed it and when. From the database and the status cache only, never the API servers.
+   * @param system - Only services part of this System (entity reference).
+   * @param owner - Only services owned by this Group or User (entity reference).
+   * @param lifecycle - Only services of this catalog lifecycle (spec.lifecycle).
+   * @param limit - How many services at most.
+   */
+  public async getDeliveries(
+    // @ts-ignore
+    request: GetDeliveries,
+    options?: RequestOptions,
+  ): Promise<TypedResponse<DeliveryMatrix>> {
+    const baseUrl = await this.discoveryApi.getBaseUrl(pluginId);
+
+    const uriTemplate = `/deliveries{?system,owner,lifecycle,limit}`;
+
+    const uri = parser.parse(uriTemplate).expand({
+      ...request.query,
+    });
+
+    return await this.fetchApi.fetch(`${baseUrl}${uri}`, {
+      headers: {
+        'Content-Type': 'application/json',
+        ...(options?.token && { Authorization: `Bearer ${options?.token}` }),
+      },
+      method: 'GET',
     });
   }
 
