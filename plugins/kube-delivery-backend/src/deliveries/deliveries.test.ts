@@ -41,13 +41,13 @@ const OUTSIDER = 'user:default/bob-outsider';
 /** Everyone may do everything, except the outsider, who may not read Kube Delivery's data. */
 class OutsiderPolicy implements PermissionPolicy {
   async handle(
-    request: PolicyQuery,
+    query: PolicyQuery,
     user?: PolicyQueryUser,
   ): Promise<PolicyDecision> {
     const outsider = user?.info.userEntityRef === OUTSIDER;
     return {
       result:
-        outsider && isPermission(request.permission, kubeDeliveryReadPermission)
+        outsider && isPermission(query.permission, kubeDeliveryReadPermission)
           ? AuthorizeResult.DENY
           : AuthorizeResult.ALLOW,
     };
@@ -142,46 +142,48 @@ describe('GET /deliveries: every service × environment', () => {
     });
 
     // shop-a: 0.1.3 in dev and test, then 0.1.4 in dev.
-    expect((await deployThroughApi(backend, shopA, '0.1.3')).status).toBe(
-      'succeeded',
-    );
-    const promoted = await request(backend.server)
+    await deployed(shopA, '0.1.3', 'succeeded');
+    await promoted(shopA, 'test', 'succeeded');
+    await deployed(shopA, '0.1.4', 'succeeded');
+    // shop-b: its first deploy fails its smoke test.
+    await deployed(shopB, '0.1.3', 'failed');
+    // other: through to production, which is protected: it waits for approval.
+    await deployed(other, '0.1.3', 'succeeded');
+    await promoted(other, 'test', 'succeeded');
+    await promoted(other, 'production', 'waiting-approval');
+  });
+
+  /** The scene is set through the API; a step that ends otherwise stops the suite. */
+  async function deployed(entity: Entity, version: string, outcome: string) {
+    const deployment = await deployThroughApi(backend, entity, version);
+    if (deployment.status !== outcome) {
+      throw new Error(
+        `${entity.metadata.name} ${version}: ${JSON.stringify(deployment)}`,
+      );
+    }
+  }
+
+  async function promoted(
+    entity: Entity,
+    environment: string,
+    outcome: string,
+  ) {
+    const res = await request(backend.server)
       .post(
-        `/api/kube-delivery/entities/component/default/${shopA.metadata.name}/promotions`,
+        `/api/kube-delivery/entities/component/default/${entity.metadata.name}/promotions`,
       )
       .set('Authorization', mockCredentials.user.header())
-      .send({ environment: 'test' });
-    expect(promoted.status).toBe(202);
-    expect(
-      (await settleThroughApi(backend, shopA, promoted.body.id, 150_000))
-        .status,
-    ).toBe('succeeded');
-    expect((await deployThroughApi(backend, shopA, '0.1.4')).status).toBe(
-      'succeeded',
-    );
-    // shop-b: its first deploy fails its smoke test.
-    expect((await deployThroughApi(backend, shopB, '0.1.3')).status).toBe(
-      'failed',
-    );
-    // other: through to production, which is protected: it waits for approval.
-    expect((await deployThroughApi(backend, other, '0.1.3')).status).toBe(
-      'succeeded',
-    );
-    for (const environment of ['test', 'production']) {
-      const res = await request(backend.server)
-        .post(
-          `/api/kube-delivery/entities/component/default/${other.metadata.name}/promotions`,
-        )
-        .set('Authorization', mockCredentials.user.header())
-        .send({ environment });
-      expect(res.status).toBe(202);
-      if (environment === 'test') {
-        expect(
-          (await settleThroughApi(backend, other, res.body.id, 150_000)).status,
-        ).toBe('succeeded');
-      }
+      .send({ environment });
+    if (res.status !== 202) throw new Error(`${res.status} ${res.text}`);
+    const status =
+      res.body.status === 'waiting-approval'
+        ? res.body.status
+        : (await settleThroughApi(backend, entity, res.body.id, 150_000))
+            .status;
+    if (status !== outcome) {
+      throw new Error(`${entity.metadata.name} to ${environment}: ${status}`);
     }
-  });
+  }
 
   afterAll(async () => {
     await backend?.stop();
