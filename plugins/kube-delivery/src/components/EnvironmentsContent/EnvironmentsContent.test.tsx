@@ -434,6 +434,29 @@ describe('EnvironmentsContent: rollback, health and HTTPS', () => {
     ).not.toBeInTheDocument();
   });
 
+  it('shows a fresh gateway without a certificate as a neutral state with the next step, once', async () => {
+    const api = mockApi({
+      listEnvironments: jest.fn().mockResolvedValue(withGateway),
+      listCertificates: certificatesApi([], {
+        serving: false,
+        servingMessage: 'No certificate yet: upload one.',
+      }),
+    });
+    await renderContent(api);
+    const https = await screen.findByRole('region', {
+      name: 'HTTPS of production',
+    });
+    const state = await within(https).findByTestId('no-certificate');
+    expect(state).toHaveTextContent(
+      'No certificate yet: the gateway serves no HTTPS for these hosts. Upload one (PEM or PKCS#12).',
+    );
+    // A state, not an error: no red box, and the sentence only once.
+    expect(state.className).toMatch(/standardInfo/);
+    expect(https.querySelector('.MuiAlert-standardError')).toBeNull();
+    expect(within(https).queryByText(/does not serve HTTPS/)).toBeNull();
+    expect(within(https).getAllByText(/No certificate yet/)).toHaveLength(1);
+  });
+
   it("uploads a PEM certificate and shows the backend's reason when it is refused", async () => {
     const reason =
       'The certificate does not cover shop.example; its SANs are other.example';

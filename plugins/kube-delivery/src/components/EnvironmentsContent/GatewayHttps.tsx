@@ -113,11 +113,17 @@ export function GatewayHttps(props: {
       </Alert>
     );
   } else if (!active) {
+    // Not set up yet is a state, not a fault: said once, with the next step.
+    let next = 'Ask your platform team to upload one.';
+    if (canUpload) {
+      next = issuer
+        ? `Upload one (PEM or PKCS#12), or let cert-manager issue it (${issuer.kind}/${issuer.name}).`
+        : 'Upload one (PEM or PKCS#12).';
+    }
     body = (
-      <Typography variant="body2">
-        No certificate yet: the gateway serves no HTTPS for these hosts.
-        {canUpload && ' Upload one (PEM or PKCS#12).'}
-      </Typography>
+      <Alert severity="info" data-testid="no-certificate">
+        No certificate yet: the gateway serves no HTTPS for these hosts. {next}
+      </Alert>
     );
   } else {
     const severity = SEVERITY[active.status];
@@ -170,7 +176,7 @@ export function GatewayHttps(props: {
       <Typography variant="body2" color="textSecondary">
         Hosts: {hosts.join(', ') || 'none configured'}
       </Typography>
-      {value?.gateway.serving === false && (
+      {value?.gateway.serving === false && active && (
         <Alert severity="error">
           The gateway does not serve HTTPS for these hosts:{' '}
           {value.gateway.servingMessage ??
