@@ -107,7 +107,10 @@ export function BranchCard(props: {
                       {rule.value}
                     </TableCell>
                   )}
-                  <TableCell>{rule.owner}</TableCell>
+                  {/* A ref such as service:ci is one word: never broken inside it. */}
+                  <TableCell style={{ whiteSpace: 'nowrap' }}>
+                    {rule.owner}
+                  </TableCell>
                   <TableCell
                     style={{ whiteSpace: 'nowrap' }}
                     title={new Date(rule.expiresAt).toLocaleString()}

@@ -84,6 +84,22 @@ describe('FeatureBranchesContent', () => {
     ).not.toBeInTheDocument();
   });
 
+  it('shows an owner such as service:ci whole, never broken inside the word', async () => {
+    await renderTab(<FeatureBranchesContent />, {
+      api: branchesApi({
+        listRoutes: jest
+          .fn()
+          .mockResolvedValue([{ ...rule, owner: 'service:ci' }]),
+      }),
+    });
+    const rules = await screen.findByRole('table', {
+      name: 'Routing rules of myfeature in dev',
+    });
+    const owner = within(rules).getByText('service:ci');
+    expect(owner.tagName).toBe('TD');
+    expect(owner).toHaveStyle({ whiteSpace: 'nowrap' });
+  });
+
   it('adds a rule for yourself with a generated value and shows the cookie to send', async () => {
     const createRoute = jest.fn().mockResolvedValue({ ...rule, id: 'rule-2' });
     const api = branchesApi({ createRoute });
