@@ -306,6 +306,11 @@ describe('EnvironmentsContent: rollback, health and HTTPS', () => {
     expect(
       within(diff).getByText('+ ADS_PER_PAGE: "2"', { exact: false }),
     ).toBeInTheDocument();
+    // Long lines wrap within the dialog instead of being cut at its edge.
+    expect(diff).toHaveStyle({ maxWidth: '100%', overflow: 'auto' });
+    expect(
+      within(diff).getByText('+ ADS_PER_PAGE: "2"', { exact: false }),
+    ).toHaveStyle({ whiteSpace: 'pre-wrap', overflowWrap: 'anywhere' });
     // The running release is not offered.
     expect(api.getRelease).toHaveBeenCalledWith(
       'component:default/cart',

@@ -200,6 +200,11 @@ describe('ReleaseHistoryContent', () => {
     expect(
       within(diff).getByText('+ replicas: 3', { exact: false }),
     ).toBeInTheDocument();
+    // Long lines wrap and the panel scrolls: nothing is cut at its edge.
+    expect(diff).toHaveStyle({ maxWidth: '100%', overflow: 'auto' });
+    expect(
+      within(diff).getByText('+ replicas: 3', { exact: false }),
+    ).toHaveStyle({ whiteSpace: 'pre-wrap', overflowWrap: 'anywhere' });
   });
 
   it('redeploys an earlier release as a rollback, after showing the diff', async () => {

@@ -7,8 +7,13 @@ import type { ReleaseDetail } from '@internal/plugin-kube-delivery-common';
 import { releaseText } from './releaseText';
 
 const useStyles = makeStyles(theme => ({
+  // The diff never sets the width of the card or dialog it is in: long lines
+  // wrap (anywhere, as an image reference has no spaces) and the panel
+  // scrolls, instead of the text running past the edge and being cut there.
+  root: { minWidth: 0, maxWidth: '100%' },
   pre: {
     margin: 0,
+    maxWidth: '100%',
     maxHeight: 480,
     overflow: 'auto',
     fontFamily: 'monospace',
@@ -16,7 +21,12 @@ const useStyles = makeStyles(theme => ({
     border: `1px solid ${theme.palette.divider}`,
     borderRadius: theme.shape.borderRadius,
   },
-  line: { display: 'block', whiteSpace: 'pre', padding: '0 8px' },
+  line: {
+    display: 'block',
+    whiteSpace: 'pre-wrap',
+    overflowWrap: 'anywhere',
+    padding: '0 8px',
+  },
   added: {
     backgroundColor:
       theme.palette.type === 'dark' ? '#1b4721' : 'rgba(46, 160, 67, 0.18)',
@@ -83,7 +93,7 @@ export function ManifestDiff(props: {
   );
   const label = `Changes from ${from.version} to ${to.version}`;
   return (
-    <Box>
+    <Box className={classes.root}>
       <Typography variant="subtitle2" component="p">
         {label}:{' '}
         {added + removed === 0
