@@ -3,6 +3,7 @@ import {
   createBackendPlugin,
 } from '@backstage/backend-plugin-api';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
+import { notificationService } from '@backstage/plugin-notifications-node';
 import { kubeDeliveryPermissions } from '@internal/plugin-kube-delivery-common';
 import { ApprovalService, readApprovalSettings } from './approvals';
 import { parseServiceSpec, type ServiceSpec } from './catalog';
@@ -30,6 +31,7 @@ import {
   readHealthSettings,
 } from './health';
 import { DatabaseHistoryStore } from './history';
+import { DeliveryNotifier, readNotificationSettings } from './notifications';
 import { KubeDeliveryAuthorizer } from './permissions/authorize';
 import {
   readServicePrincipals,
@@ -75,6 +77,9 @@ export const kubeDeliveryPlugin = createBackendPlugin({
         scheduler: coreServices.scheduler,
         auth: coreServices.auth,
         catalog: catalogServiceRef,
+        // Its default implementation posts to the notifications backend; a
+        // backend without it only logs a warning per notification.
+        notifications: notificationService,
       },
       async init(deps) {
         const { logger, lifecycle, scheduler, httpAuth, auditor, catalog } =
@@ -127,6 +132,18 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           }),
         });
 
+        // --- notifications ---------------------------------------------------
+        // Owners hear of their deploys, the platform group of certificates
+        // and environment health; best effort, never in a deploy's way.
+        const notifier = new DeliveryNotifier({
+          notifications: deps.notifications,
+          catalog,
+          auth: deps.auth,
+          environments,
+          settings: readNotificationSettings(deps.config),
+          logger,
+        });
+
         // --- delivery --------------------------------------------------------
         const runner = new DeploymentRunner({
           store,
@@ -134,12 +151,14 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           clusters,
           settings: config.runner,
           logger,
+          notifier,
         });
         const health = new HealthService({
           environments,
           clusters,
           store: new DatabaseHealthStore(db),
           logger,
+          notifier,
         });
         const statusCache = new StatusCache(
           environments.list(),
@@ -154,6 +173,7 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           logger,
           settings: readApprovalSettings(deps.config),
           onQueued: () => runner.poke(),
+          notifier,
         });
         const delivery = new DeliveryService({
           config,
@@ -229,6 +249,7 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           cluster: gatewayOf => clusters.gateway(gatewayOf),
           settings: readCertificateSettings(deps.config),
           logger,
+          notifier,
         });
 
         // --- HTTP ------------------------------------------------------------
@@ -264,7 +285,10 @@ export const kubeDeliveryPlugin = createBackendPlugin({
         await approvals.schedule(scheduler);
         await health.schedule(scheduler, readHealthSettings(deps.config));
         lifecycle.addStartupHook(() => runner.start());
-        lifecycle.addShutdownHook(() => runner.stop());
+        lifecycle.addShutdownHook(async () => {
+          await runner.stop();
+          await notifier.stop();
+        });
         // Not awaited: status reads go to the cluster until the watches are synced.
         lifecycle.addStartupHook(() => void statusCache.start());
         lifecycle.addStartupHook(() =>

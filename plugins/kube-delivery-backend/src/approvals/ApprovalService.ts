@@ -26,6 +26,7 @@ import type {
   NewDeploymentApproval,
 } from '../database';
 import { runAudited } from '../http/audited';
+import type { DeliveryNotifier } from '../notifications';
 import {
   durationWords,
   expirySweepSeconds,
@@ -113,6 +114,8 @@ export class ApprovalService {
       settings: ApprovalSettings;
       /** Told when an approved deployment is queued (the runner looks for work). */
       onQueued?: () => void;
+      /** Tells the service's owners that a deployment waits for their approval. */
+      notifier?: Pick<DeliveryNotifier, 'approvalRequested'>;
     },
   ) {}
 
@@ -146,6 +149,18 @@ export class ApprovalService {
         details: { requestedBy: request.createdBy, expiresAt: expires },
       },
     };
+  }
+
+  /**
+   * A deployment was stored waiting for approval: its service's owners are
+   * told (best effort, in the background).
+   */
+  requested(deployment: DeploymentRecord): void {
+    if (deployment.status !== 'waiting-approval') return;
+    this.options.notifier?.approvalRequested(
+      deployment,
+      deployment.approval?.expiresAt,
+    );
   }
 
   /**

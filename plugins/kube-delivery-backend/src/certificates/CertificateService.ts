@@ -16,6 +16,7 @@ import { LABEL_MANAGED_BY, MANAGER } from '../cluster/managedObjects';
 import type { EnvironmentConfig } from '../config/environments';
 import type { EnvironmentRegistry } from '../config/EnvironmentRegistry';
 import type { EventRecorder } from '../events';
+import type { DeliveryNotifier } from '../notifications';
 import { gatewayTlsOf, type CertificateSettings } from './config';
 import type { CertificateRecord, CertificateStore } from './CertificateStore';
 import {
@@ -71,6 +72,8 @@ export class CertificateService {
       cluster: (environment: EnvironmentConfig) => EnvironmentCluster;
       settings: CertificateSettings;
       logger: LoggerService;
+      /** Tells the platform team about a certificate the expiry check flagged. */
+      notifier?: Pick<DeliveryNotifier, 'certificateExpiring'>;
     },
   ) {}
 
@@ -270,6 +273,14 @@ export class CertificateService {
       environment: name,
       notAfter,
       daysToExpiry: days,
+    });
+    this.options.notifier?.certificateExpiring({
+      environment: name,
+      gateway,
+      notAfter,
+      daysToExpiry: days,
+      source: record.source,
+      certificateId: record.id,
     });
     return true;
   }

@@ -209,6 +209,9 @@ export class DeliveryService {
       ...(approval && { approval }),
     });
     if (deployment.status === 'queued') this.options.runner.poke();
+    if (deployment.status === 'waiting-approval') {
+      this.options.approvals?.requested(deployment);
+    }
     return deployment;
   }
 

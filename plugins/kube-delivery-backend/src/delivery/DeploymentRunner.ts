@@ -5,6 +5,7 @@ import type { RunnerSettings } from '../config/environments';
 import type { DeliveryStore, DeploymentRecord } from '../database';
 import type { ClusterClients } from '../cluster/ClusterClients';
 import type { EnvironmentRegistry } from '../config/EnvironmentRegistry';
+import type { DeliveryNotifier } from '../notifications';
 import { describeChanges } from '../cluster/apply';
 import { epochOf, FencedError, type Fence } from '../cluster/fence';
 import {
@@ -50,6 +51,8 @@ export class DeploymentRunner {
       logger: LoggerService;
       /** Runs right before each cluster write of a job (tests stop the process there). */
       onWritePoint?: WritePointHook;
+      /** Told of each outcome once it is recorded; returns at once, never throws. */
+      notifier?: Pick<DeliveryNotifier, 'deploymentFinished'>;
     },
   ) {}
 
@@ -204,24 +207,48 @@ export class DeploymentRunner {
         freeLease: true,
       });
       logger.info('deployment finished', { ...log, status: outcome.status });
+      this.notifyFinished(deployment, outcome.status, outcome.message);
     } catch (error) {
       if (error instanceof LeaseLostError) {
         logger.warn('deployment abandoned: lease lost', log);
         return;
       }
       logger.error('deployment failed', { ...log, error: String(error) });
-      await job
+      const message = (error as Error).message;
+      const recorded = await job
         .update({
           status: 'failed',
-          message: (error as Error).message,
+          message,
           phase: 'done',
           finishedAt: Date.now(),
           freeLease: true,
         })
-        .catch(() => {});
+        .then(
+          () => true,
+          () => false,
+        );
+      if (recorded) this.notifyFinished(deployment, 'failed', message);
     } finally {
       job.close();
     }
+  }
+
+  /** The owners hear of a recorded outcome (the notifier decides which). */
+  private notifyFinished(
+    deployment: DeploymentRecord,
+    status: string,
+    message: string,
+  ) {
+    this.options.notifier?.deploymentFinished({
+      id: deployment.id,
+      entityRef: deployment.entityRef,
+      environment: deployment.environment,
+      version: deployment.version,
+      kind: deployment.kind,
+      createdBy: deployment.createdBy,
+      status,
+      message,
+    });
   }
 
   private async notifySucceeded(deployment: DeploymentRecord, fence: Fence) {

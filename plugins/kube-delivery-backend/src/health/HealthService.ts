@@ -7,6 +7,7 @@ import type { EnvironmentConfig } from '../config/environments';
 import type { EnvironmentRegistry } from '../config/EnvironmentRegistry';
 import { checkEnvironment } from './checkEnvironment';
 import type { NewEnvironmentEvent } from '../events';
+import type { DeliveryNotifier } from '../notifications';
 import type { HealthStore } from './HealthStore';
 import type { EnvironmentHealth, HealthFinding, HealthStatus } from './types';
 
@@ -60,6 +61,8 @@ export class HealthService {
       clusters: ClusterClients;
       store: HealthStore;
       logger: LoggerService;
+      /** Tells the platform team when an environment turns to error. */
+      notifier?: Pick<DeliveryNotifier, 'environmentUnhealthy'>;
     },
   ) {}
 
@@ -161,6 +164,13 @@ export class HealthService {
             to: health.status,
             checks: changes.map(c => c.check).join(','),
           });
+          if (health.status === 'error' && from !== 'error') {
+            this.options.notifier?.environmentUnhealthy({
+              environment: environment.name,
+              from,
+              findings: health.findings.filter(f => f.status === 'error'),
+            });
+          }
         }
         return health;
       }
