@@ -454,11 +454,21 @@ export class CertificateService {
     }
     const missing = missingHttps(setup.api, live, setup.target);
     if (!missing) return { serving: true };
+    // cert-manager is offered only where the environment configures an issuer.
+    const issuer = setup.ref.certManagerIssuer;
     return {
       serving: false,
       servingMessage: records.length
-        ? `${gateway} does not serve HTTPS for these hosts: ${missing}. Upload the certificate again (or switch to cert-manager again) to restore it.`
-        : `No certificate yet: upload one or switch to cert-manager.`,
+        ? `${gateway} does not serve HTTPS for these hosts: ${missing}. ${
+            records[0].source === 'cert-manager' && issuer
+              ? 'Switch to cert-manager again'
+              : 'Upload the certificate again'
+          } to restore it.`
+        : `No certificate yet: upload one${
+            issuer
+              ? ` or switch to cert-manager (${issuer.kind}/${issuer.name})`
+              : ''
+          }.`,
     };
   }
 

@@ -679,6 +679,8 @@ describe('gateway certificates on the devcluster', () => {
         `has no server "kube-delivery-https-${ENV_B}".*Upload the certificate again`,
       ),
     );
+    // ENV_B configures no cert-manager issuer: cert-manager is not suggested.
+    expect(listed.gateway.servingMessage).not.toMatch(/cert-manager/);
     await certificates.upload({
       environment: ENV_B,
       certificate: pem(

@@ -563,6 +563,55 @@ describe('EnvironmentsContent: rollback, health and HTTPS', () => {
     expect(useCertManager).toHaveBeenCalledWith('production');
   });
 
+  it('offers cert-manager only where an issuer is configured, and not while it is in use', async () => {
+    const letsencrypt = {
+      kind: 'ClusterIssuer',
+      name: 'letsencrypt',
+      group: 'cert-manager.io',
+    };
+    const cases = [
+      // No issuer configured for the environment.
+      { items: [], gateway: {}, offered: false },
+      { items: [], gateway: { certManagerIssuer: letsencrypt }, offered: true },
+      // cert-manager already issues the certificate.
+      {
+        items: [certificate({ source: 'cert-manager', status: 'ok', daysToExpiry: 60 })],
+        gateway: { certManagerIssuer: letsencrypt },
+        offered: false,
+      },
+      // An uploaded certificate may be replaced by cert-manager.
+      {
+        items: [certificate({ status: 'ok', daysToExpiry: 60 })],
+        gateway: { certManagerIssuer: letsencrypt },
+        offered: true,
+      },
+    ];
+    for (const { items, gateway, offered } of cases) {
+      const api = mockApi({
+        listEnvironments: jest.fn().mockResolvedValue(withGateway),
+        listCertificates: certificatesApi(items, gateway),
+      });
+      const { unmount } = await renderContent(api);
+      const https = await screen.findByRole('region', {
+        name: 'HTTPS of production',
+      });
+      // Loaded: the certificate, or the state without one.
+      await within(https).findByText(
+        items.length ? 'CN=shop.example' : /No certificate yet/,
+      );
+      await within(https).findByRole('button', {
+        name: 'Upload certificate for production',
+      });
+      expect(
+        within(https).queryAllByRole('button', { name: /Use cert-manager/ }),
+      ).toHaveLength(offered ? 1 : 0);
+      if (!offered) {
+        expect(within(https).queryByText(/let cert-manager issue it/)).toBeNull();
+      }
+      unmount();
+    }
+  });
+
   it('hides the upload from users the policy does not allow to change certificates', async () => {
     const api = mockApi({
       listEnvironments: jest.fn().mockResolvedValue(withGateway),

@@ -75,7 +75,12 @@ export function GatewayHttps(props: {
   );
   const active = value?.items.find(c => c.active);
   const hosts = value?.gateway.hosts ?? gateway.hosts;
-  const issuer = value?.gateway.certManagerIssuer;
+  // Offered only where the environment configures an issuer, and not while
+  // cert-manager already issues the certificate.
+  const issuer =
+    active?.source === 'cert-manager'
+      ? undefined
+      : value?.gateway.certManagerIssuer;
   const switchToCertManager = async () => {
     setSwitching(true);
     setNotice(undefined);
