@@ -1,6 +1,7 @@
 import type { Entity } from '@backstage/catalog-model';
 import {
   createApiFactory,
+  createComponentExtension,
   createPlugin,
   createRoutableExtension,
   discoveryApiRef,
@@ -9,6 +10,8 @@ import {
 import { ANNOTATION_IMAGE } from '@internal/plugin-kube-delivery-common';
 import { KubeDeliveryClient, kubeDeliveryApiRef } from './api';
 import {
+  deliveriesRouteRef,
+  entityDeliveriesRouteRef,
   featureBranchesRouteRef,
   releaseHistoryRouteRef,
   rootRouteRef,
@@ -25,6 +28,8 @@ export const kubeDeliveryPlugin = createPlugin({
     root: rootRouteRef,
     featureBranches: featureBranchesRouteRef,
     releaseHistory: releaseHistoryRouteRef,
+    deliveries: deliveriesRouteRef,
+    entityDeliveries: entityDeliveriesRouteRef,
   },
   apis: [
     createApiFactory({
@@ -73,3 +78,36 @@ export const EntityKubeDeliveryReleaseHistoryContent =
       mountPoint: releaseHistoryRouteRef,
     }),
   );
+
+/** The Deliveries page (every service × environment) for the legacy frontend system. @public */
+export const KubeDeliveryDeliveriesPage = kubeDeliveryPlugin.provide(
+  createRoutableExtension({
+    name: 'KubeDeliveryDeliveriesPage',
+    component: () =>
+      import('./components/DeliveriesContent').then(m => m.DeliveriesPage),
+    mountPoint: deliveriesRouteRef,
+  }),
+);
+
+/** The Deliveries tab of a System or Group entity for the legacy frontend system. @public */
+export const EntityKubeDeliveryDeliveriesContent = kubeDeliveryPlugin.provide(
+  createRoutableExtension({
+    name: 'EntityKubeDeliveryDeliveriesContent',
+    component: () =>
+      import('./components/DeliveriesContent').then(
+        m => m.EntityDeliveriesContent,
+      ),
+    mountPoint: entityDeliveriesRouteRef,
+  }),
+);
+
+/** The Overview card of a delivered service for the legacy frontend system. @public */
+export const EntityKubeDeliveryOverviewCard = kubeDeliveryPlugin.provide(
+  createComponentExtension({
+    name: 'EntityKubeDeliveryOverviewCard',
+    component: {
+      lazy: () =>
+        import('./components/OverviewCard').then(m => m.DeliveryOverviewCard),
+    },
+  }),
+);

@@ -10,3 +10,11 @@ export const featureBranchesRouteRef = createRouteRef({
 export const releaseHistoryRouteRef = createRouteRef({
   id: 'kube-delivery:release-history',
 });
+/** The Deliveries page (legacy frontend system). */
+export const deliveriesRouteRef = createRouteRef({
+  id: 'kube-delivery:deliveries',
+});
+/** The Deliveries tab of a System or Group (legacy frontend system). */
+export const entityDeliveriesRouteRef = createRouteRef({
+  id: 'kube-delivery:entity-deliveries',
+});

@@ -131,6 +131,7 @@ export function mockApi(
     jest.fn().mockRejectedValue(new Error(`${name} was not expected`));
   return {
     listEnvironments: jest.fn().mockResolvedValue(environments),
+    getDeliveries: unexpected('getDeliveries'),
     getStatus: jest.fn().mockResolvedValue([]),
     listReleases: jest.fn().mockResolvedValue([release('0.1.5')]),
     listDeployments: jest.fn().mockResolvedValue({ items: [] }),

@@ -4,7 +4,11 @@ import {
   renderInTestApp,
 } from '@backstage/frontend-test-utils';
 import { EntityProvider } from '@backstage/plugin-catalog-react';
-import { EntityContentBlueprint } from '@backstage/plugin-catalog-react/alpha';
+import {
+  EntityCardBlueprint,
+  EntityContentBlueprint,
+} from '@backstage/plugin-catalog-react/alpha';
+import { coreExtensionData } from '@backstage/frontend-plugin-api';
 import { permissionApiRef } from '@backstage/plugin-permission-react';
 import { mockApis } from '@backstage/test-utils';
 import { kubeDeliveryApiRef } from '../api';
@@ -64,5 +68,43 @@ describe('kube-delivery alpha plugin', () => {
       limit: 20,
       before: undefined,
     });
+  });
+
+  it.each(TABS)('groups the %s tab under deployment', name => {
+    const tester = createExtensionTester(
+      plugin.getExtension(`entity-content:kube-delivery/${name}`),
+    );
+    expect(tester.get(EntityContentBlueprint.dataRefs.group)).toBe(
+      'deployment',
+    );
+  });
+
+  it('adds the Deliveries page (in the sidebar: a page with a title and an icon)', () => {
+    const tester = createExtensionTester(
+      plugin.getExtension('page:kube-delivery'),
+    );
+    expect(tester.get(coreExtensionData.routePath)).toBe('/kube-delivery');
+    expect(tester.get(coreExtensionData.title)).toBe('Deliveries');
+    expect(tester.get(coreExtensionData.icon)).toBeDefined();
+  });
+
+  it('adds the Deliveries tab to Systems and Groups only', () => {
+    const tester = createExtensionTester(
+      plugin.getExtension('entity-content:kube-delivery/deliveries'),
+    );
+    const filter = tester.get(EntityContentBlueprint.dataRefs.filterFunction)!;
+    const of = (kind: string) => ({ ...plain, kind });
+    expect(filter(of('System'))).toBe(true);
+    expect(filter(of('Group'))).toBe(true);
+    expect(filter(of('Component'))).toBe(false);
+  });
+
+  it("adds the Overview card to delivered services' pages only", () => {
+    const tester = createExtensionTester(
+      plugin.getExtension('entity-card:kube-delivery/overview'),
+    );
+    const filter = tester.get(EntityCardBlueprint.dataRefs.filterFunction)!;
+    expect(filter(entity)).toBe(true);
+    expect(filter(plain)).toBe(false);
   });
 });

@@ -3,8 +3,16 @@ import {
   createFrontendPlugin,
   discoveryApiRef,
   fetchApiRef,
+  PageBlueprint,
 } from '@backstage/frontend-plugin-api';
-import { EntityContentBlueprint } from '@backstage/plugin-catalog-react/alpha';
+import {
+  EntityCardBlueprint,
+  EntityContentBlueprint,
+} from '@backstage/plugin-catalog-react/alpha';
+import DeliveriesIcon from '@material-ui/icons/LocalShipping';
+import EnvironmentsIcon from '@material-ui/icons/Layers';
+import FeatureBranchesIcon from '@material-ui/icons/CallSplit';
+import ReleaseHistoryIcon from '@material-ui/icons/History';
 import { ANNOTATION_IMAGE } from '@internal/plugin-kube-delivery-common';
 import { KubeDeliveryClient, kubeDeliveryApiRef } from '../api';
 
@@ -29,6 +37,8 @@ const environmentsContent = EntityContentBlueprint.make({
   name: 'environments',
   params: {
     path: '/kube-delivery/environments',
+    group: 'deployment',
+    icon: <EnvironmentsIcon />,
     title: 'Environments',
     filter,
     loader: () =>
@@ -42,6 +52,8 @@ const featureBranchesContent = EntityContentBlueprint.make({
   name: 'feature-branches',
   params: {
     path: '/kube-delivery/feature-branches',
+    group: 'deployment',
+    icon: <FeatureBranchesIcon />,
     title: 'Feature branches',
     filter,
     loader: () =>
@@ -55,11 +67,55 @@ const releaseHistoryContent = EntityContentBlueprint.make({
   name: 'release-history',
   params: {
     path: '/kube-delivery/release-history',
+    group: 'deployment',
+    icon: <ReleaseHistoryIcon />,
     title: 'Release history',
     filter,
     loader: () =>
       import('../components/ReleaseHistoryContent').then(m => (
         <m.ReleaseHistoryContent />
+      )),
+  },
+});
+
+/** The Deliveries page: every service × environment, in the sidebar. */
+const deliveriesPage = PageBlueprint.make({
+  params: {
+    path: '/kube-delivery',
+    title: 'Deliveries',
+    icon: <DeliveriesIcon />,
+    loader: () =>
+      import('../components/DeliveriesContent').then(m => (
+        <m.DeliveriesPageContent />
+      )),
+  },
+});
+
+/** The Deliveries tab of a System (its services) and of a Group (what it owns). */
+const entityDeliveriesContent = EntityContentBlueprint.make({
+  name: 'deliveries',
+  params: {
+    path: '/kube-delivery/deliveries',
+    title: 'Deliveries',
+    group: 'deployment',
+    icon: <DeliveriesIcon />,
+    filter: entity =>
+      ['system', 'group'].includes(entity.kind.toLocaleLowerCase('en-US')),
+    loader: () =>
+      import('../components/DeliveriesContent').then(m => (
+        <m.EntityDeliveriesContent />
+      )),
+  },
+});
+
+/** The Overview's card of a delivered service. */
+const overviewCard = EntityCardBlueprint.make({
+  name: 'overview',
+  params: {
+    filter,
+    loader: () =>
+      import('../components/OverviewCard').then(m => (
+        <m.DeliveryOverviewCard />
       )),
   },
 });
@@ -72,5 +128,8 @@ export default createFrontendPlugin({
     environmentsContent,
     featureBranchesContent,
     releaseHistoryContent,
+    deliveriesPage,
+    entityDeliveriesContent,
+    overviewCard,
   ],
 });

@@ -1,6 +1,7 @@
 import { createApiRef } from '@backstage/core-plugin-api';
 import type {
   BranchRemoval,
+  DeliveryMatrix,
   CertificateUpload,
   CertificateChange,
   Deployment,
@@ -56,10 +57,22 @@ export interface NewRouteRule {
   ttlMinutes?: number;
 }
 
+/** Which services the Deliveries matrix lists (entity references). @public */
+export interface DeliveriesFilter {
+  /** Services part of this System. */
+  system?: string;
+  /** Services owned by this Group or User. */
+  owner?: string;
+  /** Services of this catalog lifecycle. */
+  lifecycle?: string;
+}
+
 /** The Kube Delivery backend, as the frontend uses it. @public */
 export interface KubeDeliveryApi {
   /** The configured environments, in lifecycle order. */
   listEnvironments(): Promise<Environment[]>;
+  /** Every service × environment the caller may read, in lifecycle order. */
+  getDeliveries(filter?: DeliveriesFilter): Promise<DeliveryMatrix>;
   /** Per environment: what runs of the entity, its live rollout and active deployments. */
   getStatus(entityRef: string): Promise<EnvironmentStatus[]>;
   /** The entity's releases. */

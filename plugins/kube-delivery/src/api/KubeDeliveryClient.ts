@@ -6,6 +6,7 @@ import {
   type BranchRemoval,
   type CertificateUpload,
   type CertificateChange,
+  type DeliveryMatrix,
   type Deployment,
   type DeploymentPage,
   type EnvironmentHealth,
@@ -19,6 +20,7 @@ import {
   type RouteTestResult,
 } from '@internal/plugin-kube-delivery-common';
 import type {
+  DeliveriesFilter,
   HistoryOptions,
   KubeDeliveryApi,
   ListDeploymentsOptions,
@@ -41,6 +43,11 @@ export class KubeDeliveryClient implements KubeDeliveryApi {
   /** {@inheritDoc KubeDeliveryApi.listEnvironments} */
   async listEnvironments(): Promise<Environment[]> {
     return (await bodyOf(this.client.listEnvironments({}))).items;
+  }
+
+  /** {@inheritDoc KubeDeliveryApi.getDeliveries} */
+  async getDeliveries(filter: DeliveriesFilter = {}): Promise<DeliveryMatrix> {
+    return bodyOf(this.client.getDeliveries({ query: filter }));
   }
 
   /** {@inheritDoc KubeDeliveryApi.getStatus} */

@@ -1,5 +1,6 @@
 export { kubeDeliveryApiRef } from './KubeDeliveryApi';
 export type {
+  DeliveriesFilter,
   KubeDeliveryApi,
   HistoryOptions,
   ListDeploymentsOptions,

@@ -1,0 +1,6 @@
+export { DeliveriesTable } from './DeliveriesContent';
+export {
+  DeliveriesPage,
+  DeliveriesPageContent,
+  EntityDeliveriesContent,
+} from './DeliveriesPage';

@@ -1,0 +1,1 @@
+export { DeliveryOverviewCard } from './DeliveryOverviewCard';
