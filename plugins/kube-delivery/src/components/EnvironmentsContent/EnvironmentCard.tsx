@@ -32,6 +32,13 @@ const KIND_IN_WORDS: Record<DeploymentKind, string> = {
   restart: 'Restarted',
 };
 
+const KIND_IN_PROGRESS: Record<DeploymentKind, string> = {
+  deploy: 'Deploying',
+  promote: 'Promoting',
+  rollback: 'Rolling back to',
+  restart: 'Restarting',
+};
+
 /** One environment of the lifecycle: what runs there, how healthy, and the actions. */
 export function EnvironmentCard(props: {
   entityRef: string;
@@ -60,6 +67,8 @@ export function EnvironmentCard(props: {
   const name = environment.name;
   const current = status?.current;
   const active = status?.active ?? [];
+  // On a first deploy nothing has succeeded yet: what is being deployed.
+  const underway = active.find(d => !isWaitingForApproval(d));
   // One waiting for approval has not changed anything yet.
   const deployed = Boolean(
     current ||
@@ -99,8 +108,17 @@ export function EnvironmentCard(props: {
         {deployed ? (
           <Box mb={2}>
             <Typography variant="h5" component="p">
-              {current ? current.version : 'Unknown version'}
+              {current?.version ??
+                (underway
+                  ? `${KIND_IN_PROGRESS[underway.kind]} ${underway.version}`
+                  : 'Unknown version')}
             </Typography>
+            {!current && underway && (
+              <Typography variant="body2" color="textSecondary">
+                First deployment to {name}, started by {underway.createdBy}{' '}
+                {relativeTime(underway.startedAt ?? underway.createdAt)}
+              </Typography>
+            )}
             {current && (
               <Typography variant="body2" color="textSecondary">
                 {KIND_IN_WORDS[current.kind]} by {current.createdBy}{' '}

@@ -168,6 +168,33 @@ describe('EnvironmentsContent', () => {
     ).toHaveLength(3);
   });
 
+  it('says what a first deploy is deploying, not "Unknown version"', async () => {
+    const first = deployment('staging', '0.1.3', {
+      status: 'running',
+      finishedAt: undefined,
+      startedAt: minutesAgo(1),
+    });
+    await renderContent(
+      mockApi({
+        getStatus: jest.fn().mockResolvedValue(
+          statuses.map(s =>
+            s.environment === 'staging'
+              ? { ...s, current: undefined, active: [first], rollout: rollout(0, 2) }
+              : s,
+          ),
+        ),
+      }),
+    );
+    const staging = await screen.findByRole('region', {
+      name: 'Environment staging',
+    });
+    expect(within(staging).getByText('Deploying 0.1.3')).toBeInTheDocument();
+    expect(
+      within(staging).getByText(/First deployment to staging, started by user:default\/jane/),
+    ).toBeInTheDocument();
+    expect(within(staging).queryByText('Unknown version')).toBeNull();
+  });
+
   it("shows the backend's reason when a deploy is refused", async () => {
     const reason =
       'Release 0.1.5-myfeature is on channel feature, which production does not accept';
