@@ -31,6 +31,11 @@ export function BranchCard(props: {
   const { view, canRoute, canRemoveBranch, busy } = props;
   const { latest } = view;
   const label = `Branch ${view.branch} in ${view.environment}`;
+  // Deployed without a rule, the branch serves no one: not shown as serving.
+  const state =
+    latest?.status === 'succeeded' && view.rules.length === 0
+      ? 'deployed, no one routed to it'
+      : latest?.status;
   return (
     <Paper variant="outlined" component="section" aria-label={label}>
       <Box p={2}>
@@ -40,8 +45,8 @@ export function BranchCard(props: {
               <Chip size="small" label={latest.version} variant="outlined" />
               <Chip
                 size="small"
-                label={latest.status}
-                color={latest.status === 'succeeded' ? 'primary' : 'default'}
+                label={state}
+                color={state === 'succeeded' ? 'primary' : 'default'}
               />
               <Typography variant="body2" color="textSecondary">
                 {latest.kind} by {latest.createdBy}{' '}

@@ -100,6 +100,20 @@ describe('FeatureBranchesContent', () => {
     expect(owner).toHaveStyle({ whiteSpace: 'nowrap' });
   });
 
+  it('shows a deployed branch without a routing rule as deployed, no one routed to it', async () => {
+    await renderTab(<FeatureBranchesContent />, {
+      api: branchesApi({ listRoutes: jest.fn().mockResolvedValue([]) }),
+    });
+    const dev = await screen.findByRole('region', {
+      name: 'Branch myfeature in dev',
+    });
+    expect(
+      within(dev).getByText('deployed, no one routed to it'),
+    ).toBeInTheDocument();
+    expect(within(dev).queryByText('succeeded')).toBeNull();
+    expect(within(dev).getByText(/No routing rules/)).toBeInTheDocument();
+  });
+
   it('adds a rule for yourself with a generated value and shows the cookie to send', async () => {
     const createRoute = jest.fn().mockResolvedValue({ ...rule, id: 'rule-2' });
     const api = branchesApi({ createRoute });
