@@ -10,8 +10,14 @@ cd "$KD_ROOT"
 yarn install --immutable
 yarn devcluster up
 # The kubeDelivery environments of the local cluster and the Backstage
-# Kubernetes plugin's read-only account; tokens stay in files.
-yarn devcluster app-config > app-config.local.yaml
+# Kubernetes plugin's read-only account; tokens stay in files. Written again
+# on every start; your own settings go in app-config.local.yaml, loaded last,
+# which this script never writes (README: "Your own settings in the demo").
+yarn devcluster app-config > app-config.devcluster.yaml
+configs=(--config "$KD_ROOT/app-config.yaml" --config "$KD_ROOT/app-config.devcluster.yaml")
+if [ -f app-config.local.yaml ]; then
+  configs+=(--config "$KD_ROOT/app-config.local.yaml")
+fi
 mkdir -p .data
 
 # The static CI token (app-config.yaml has no default): one random token per
@@ -39,4 +45,4 @@ if [ "${KUBE_DELIVERY_SEED:-1}" = 1 ]; then
   # static CI token (idempotent: a no-op once seeded). KUBE_DELIVERY_SEED=0 skips it.
   node -r @backstage/cli/config/nodeTransform.cjs scripts/demo-seed.ts &
 fi
-exec yarn start
+exec yarn start "${configs[@]}"
