@@ -666,7 +666,9 @@ function uploadRecord(
     issuer: m.issuer,
     serial: m.serialNumber,
     notBefore: m.validFrom,
-    notAfter: m.validTo,
+    // The chain's earliest expiry: an intermediate expiring before the leaf
+    // ends HTTPS then, so the card, the status and the expiry check use it.
+    notAfter: m.chainValidTo,
     fingerprintSha256: m.fingerprintSha256,
     keyDescription: m.keyType === 'rsa' ? `rsa ${m.keyBits}` : `ec ${m.curve}`,
     warnings: validated.warnings,

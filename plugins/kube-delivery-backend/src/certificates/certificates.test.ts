@@ -2,7 +2,7 @@ import { mockServices } from '@backstage/backend-test-utils';
 import { ConflictError, InputError, NotAllowedError } from '@backstage/errors';
 import { getDevCluster, type DevCluster } from '@internal/devcluster';
 import type { Knex } from 'knex';
-import { createPrivateKey, randomBytes } from 'node:crypto';
+import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import { createEnvironmentCluster, type EnvironmentCluster } from '../cluster';
 import type { EnvironmentConfig } from '../config/environments';
 import { EnvironmentRegistry } from '../config/EnvironmentRegistry';
@@ -730,5 +730,42 @@ describe('gateway certificates on the devcluster', () => {
     expect(
       await certificates.checkExpiry(new Date(Date.now() + 400 * DAY_MS)),
     ).toBe(2);
+  });
+
+  it('shows the earliest expiry of the whole chain: an intermediate expiring in 29 days, not the leaf\'s 89', async () => {
+    const certificates = service();
+    const shortIntermediate = corpus.issue('intermediate29', {
+      issuer: certs.root,
+      kind: 'ca',
+      days: 29,
+    });
+    const leaf = corpus.issue('leaf89', {
+      issuer: shortIntermediate,
+      sans: ['*.cert-test.example'],
+      days: 89,
+    });
+    const result = await certificates.upload({
+      environment: ENV_B,
+      certificate: pem([leaf, shortIntermediate], leaf.key),
+      actor: ACTOR,
+    });
+    expect(result.warnings.join(' ')).toMatch(
+      /Certificate 2 of the chain \(CN=intermediate29\) expires in 2[89] day\(s\).*before the certificate itself/,
+    );
+    const intermediateExpiry = new Date(
+      new X509Certificate(shortIntermediate.cert).validTo,
+    ).toISOString();
+    const active = (await certificates.list(ENV_B)).items[0];
+    expect(active).toMatchObject({
+      subject: 'CN=leaf89',
+      status: 'expiring',
+      notAfter: intermediateExpiry,
+    });
+    expect(active.daysToExpiry).toBeGreaterThanOrEqual(28);
+    expect(active.daysToExpiry).toBeLessThanOrEqual(29);
+    // The scheduled check flags it by the chain's expiry too.
+    expect(await certificates.checkExpiry()).toBe(1);
+    const history = await events.list({ environment: ENV_B, limit: 1 });
+    expect(history.items[0].message).toMatch(/expires in 2[89] day\(s\)/);
   });
 });

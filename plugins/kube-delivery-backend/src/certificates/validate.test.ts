@@ -1,4 +1,5 @@
 import { InputError } from '@backstage/errors';
+import { X509Certificate } from 'node:crypto';
 import {
   CertificateUploadInput,
   CertificateValidationOptions,
@@ -277,6 +278,44 @@ describe('validateCertificateUpload', () => {
           options(['app.example.com'], { expiryWarningDays: 5 }),
         ).warnings,
       ).toEqual([]);
+    });
+
+    it('takes the earliest expiry of the whole chain, with a warning naming the intermediate', () => {
+      const intermediate29 = issue('intermediate29', {
+        issuer: corpus.root,
+        kind: 'ca',
+        days: 29,
+      });
+      const leaf89 = issue('leaf89', {
+        issuer: intermediate29,
+        sans: ['app.example.com'],
+        days: 89,
+      });
+      const result = validateCertificateUpload(
+        pem([leaf89, intermediate29], leaf89.key),
+        options(['app.example.com'], { expiryWarningDays: 30 }),
+      );
+      const daysTo = (iso: string) =>
+        Math.floor((Date.parse(iso) - Date.now()) / DAY_MS);
+      expect(daysTo(result.metadata.validTo)).toBe(88);
+      expect(result.metadata.chainValidTo).toBe(
+        new Date(
+          new X509Certificate(intermediate29.cert).validTo,
+        ).toISOString(),
+      );
+      expect(daysTo(result.metadata.chainValidTo)).toBe(28);
+      expect(result.warnings).toEqual([
+        expect.stringMatching(
+          /^Certificate 2 of the chain \(CN=intermediate29\) expires in 28 day\(s\), on .*, before the certificate itself \(.*\): HTTPS fails then\. Plan its renewal\.$/,
+        ),
+      ]);
+      // A chain whose intermediates outlive the leaf expires with the leaf.
+      const { rsa2048, intermediate } = corpus;
+      const long = validateCertificateUpload(
+        pem([rsa2048, intermediate], rsa2048.key),
+        options(['app.example.com']),
+      );
+      expect(long.metadata.chainValidTo).toBe(long.metadata.validTo);
     });
 
     it('accepts traditional RSA PRIVATE KEY and EC PRIVATE KEY blocks', () => {

@@ -24,6 +24,11 @@ export interface CertificateMetadata {
   sans: string[];
   validFrom: string;
   validTo: string;
+  /**
+   * When the served chain stops working: the earliest validTo of the leaf and
+   * every certificate after it (an intermediate may expire before the leaf).
+   */
+  chainValidTo: string;
   fingerprintSha256: string;
   keyType: 'rsa' | 'ec';
   keyBits?: number;
@@ -324,6 +329,7 @@ function checkValidity(
   expiryWarningDays: number,
   warnings: string[],
 ) {
+  const leafTo = new Date(chain[0].validTo);
   chain.forEach((cert, index) => {
     const from = new Date(cert.validFrom);
     const to = new Date(cert.validTo);
@@ -342,9 +348,14 @@ function checkValidity(
     }
     const daysLeft = (to.getTime() - now.getTime()) / DAY_MS;
     if (daysLeft < expiryWarningDays) {
+      const beforeLeaf =
+        index > 0 && to.getTime() < leafTo.getTime()
+          ? `, before the certificate itself (${leafTo.toISOString()}): HTTPS fails then`
+          : '';
+      const named = index === 0 ? who : `${who} (${oneLine(cert.subject)})`;
       warnings.push(
-        `${who} expires in ${Math.max(0, Math.floor(daysLeft))} day(s), on ` +
-          `${to.toISOString()}. Plan its renewal.`,
+        `${named} expires in ${Math.max(0, Math.floor(daysLeft))} day(s), on ` +
+          `${to.toISOString()}${beforeLeaf}. Plan its renewal.`,
       );
     }
   });
@@ -556,6 +567,9 @@ export function validateCertificateUpload(
       sans,
       validFrom: new Date(leaf.validFrom).toISOString(),
       validTo: new Date(leaf.validTo).toISOString(),
+      chainValidTo: new Date(
+        Math.min(...chain.map(cert => new Date(cert.validTo).getTime())),
+      ).toISOString(),
       fingerprintSha256: leaf.fingerprint256,
       ...keyDescription,
     },
