@@ -129,7 +129,11 @@ export interface Config {
         tls?: {
           /** The `kubernetes.io/tls` Secret in the gateway's namespace. Default `kube-delivery-<environment>-tls`. */
           secretName?: string;
-          /** Redirect HTTP on port 80 to HTTPS for the gateway's hosts (Istio gateways only). Default false. */
+          /**
+           * Redirect HTTP on port 80 to HTTPS for the gateway's hosts (Istio gateways only). Default false.
+           * Refused together with `certManager`: Istio's server-level redirect would also redirect
+           * cert-manager's HTTP-01 challenge (`/.well-known/acme-challenge/`).
+           */
           httpsRedirect?: boolean;
           /** The cert-manager issuer the environment may be switched to; without it only uploads are possible. */
           certManager?: {
@@ -159,6 +163,22 @@ export interface Config {
       expiryWarningDays?: number;
       /** Minutes between scheduled expiry checks (one backend replica runs them). Default 60. */
       checkIntervalMinutes?: number;
+    };
+    /**
+     * Notifications through Backstage's notifications backend
+     * (`@backstage/plugin-notifications-backend`). A service's owners (its
+     * catalog owner, expanded to users) are told about its deploys whatever
+     * is set here; topics `kube-delivery:*` can be muted per user in the
+     * notifications settings.
+     */
+    notifications?: {
+      /**
+       * The group told about gateway certificates about to expire and
+       * environments whose health turns to error, as an entity ref, e.g.
+       * `group:default/platform` (kind `group` and namespace `default` when
+       * left out). Absent: nobody is told about them.
+       */
+      platformGroup?: string;
     };
     /** Feature-branch routing rules. */
     routing?: {

@@ -5,6 +5,8 @@ import orgPlugin from '@backstage/plugin-org/alpha';
 import scaffolderPlugin from '@backstage/plugin-scaffolder/alpha';
 import apiDocsPlugin from '@backstage/plugin-api-docs/alpha';
 import userSettingsPlugin from '@backstage/plugin-user-settings/alpha';
+import notificationsPlugin from '@backstage/plugin-notifications/alpha';
+import signalsPlugin from '@backstage/plugin-signals/alpha';
 import kubeDeliveryPlugin from '@internal/plugin-kube-delivery/alpha';
 import { navModule } from './modules/nav';
 
@@ -16,6 +18,10 @@ export default createApp({
     scaffolderPlugin,
     kubernetesPlugin,
     userSettingsPlugin,
+    // Kube Delivery's notifications (deploys, approvals, certificates,
+    // environment health); signals delivers them live.
+    notificationsPlugin,
+    signalsPlugin,
     kubeDeliveryPlugin,
     navModule,
   ],

@@ -31,4 +31,9 @@ backend.add(import('@backstage/plugin-kubernetes-backend'));
 
 backend.add(import('@internal/plugin-kube-delivery-backend'));
 
+// Where Kube Delivery's notifications go (owners of a service, the platform
+// group); signals pushes them to open browsers at once.
+backend.add(import('@backstage/plugin-notifications-backend'));
+backend.add(import('@backstage/plugin-signals-backend'));
+
 backend.start();
