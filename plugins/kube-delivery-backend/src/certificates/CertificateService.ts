@@ -17,7 +17,11 @@ import type { EnvironmentConfig } from '../config/environments';
 import type { EnvironmentRegistry } from '../config/EnvironmentRegistry';
 import type { EventRecorder } from '../events';
 import type { DeliveryNotifier } from '../notifications';
-import { gatewayTlsOf, type CertificateSettings } from './config';
+import {
+  acmeRedirectRefusal,
+  gatewayTlsOf,
+  type CertificateSettings,
+} from './config';
 import type { CertificateRecord, CertificateStore } from './CertificateStore';
 import {
   CERTIFICATE_API_VERSION,
@@ -159,6 +163,16 @@ export class CertificateService {
         `Environment "${input.environment}" has no cert-manager issuer; set ` +
           'kubeDelivery.environments[].gateway.tls.certManager.issuerName in app-config',
       );
+    }
+    // Refused at start-up for app-config; an environment configured in code
+    // gets the same answer here, before anything is written.
+    const refusal = acmeRedirectRefusal(
+      setup.api,
+      setup.target.httpsRedirect,
+      issuer,
+    );
+    if (refusal) {
+      throw new InputError(`Environment "${input.environment}": ${refusal}`);
     }
     const certificate = certManagerCertificate({
       environment: input.environment,

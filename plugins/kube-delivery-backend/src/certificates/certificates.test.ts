@@ -548,12 +548,53 @@ describe('gateway certificates on the devcluster', () => {
     ]);
   });
 
+  it('refuses cert-manager while the Istio gateway redirects port 80, as the ACME challenge would be redirected too', async () => {
+    const gatewayBefore = await istioGateway();
+    const rowsBefore = await store.list(ENV_A, 100);
+    // The live port-80 server redirects at server level, before any route.
+    expect(
+      gatewayBefore.spec.servers.find(
+        (s: any) => s.name === `kube-delivery-http-${ENV_A}`,
+      ),
+    ).toMatchObject({ port: { number: 80 }, tls: { httpsRedirect: true } });
+    const error = await service()
+      .useCertManager({ environment: ENV_A, actor: ACTOR })
+      .catch(e => e);
+    expect(error).toBeInstanceOf(InputError);
+    expect(error.message).toMatch(
+      /httpsRedirect cannot be combined with tls.certManager on an Istio gateway.*\/\.well-known\/acme-challenge\/.*Remove tls.httpsRedirect/,
+    );
+    expect(
+      await adminGet(cluster, 'certificates.cert-manager.io', `kd-${ENV_A}-tls`),
+    ).toBeUndefined();
+    expect((await istioGateway()).metadata.resourceVersion).toBe(
+      gatewayBefore.metadata.resourceVersion,
+    );
+    expect(await store.list(ENV_A, 100)).toEqual(rowsBefore);
+  });
+
   it('switches to cert-manager and reports its Ready condition', async () => {
-    const certificates = service();
+    // Without the server-level redirect: port 80 stays open for the HTTP-01 solver.
+    const certificates = service(
+      environments.map(e =>
+        e.name === ENV_A
+          ? { ...e, gateway: { ...e.gateway!, tls: { ...e.gateway!.tls!, httpsRedirect: false } } }
+          : e,
+      ),
+    );
     const switched = await certificates.useCertManager({
       environment: ENV_A,
       actor: ACTOR,
     });
+    const servers = (await istioGateway()).spec.servers;
+    expect(
+      servers.find((s: any) => s.name === `kube-delivery-http-${ENV_A}`),
+    ).toBeUndefined();
+    expect(
+      servers.filter((s: any) =>
+        s.tls?.httpsRedirect && s.hosts.includes('shop.cert-test.example'),
+      ),
+    ).toEqual([]);
     expect(switched.certificate).toMatchObject({
       source: 'cert-manager',
       issuer: 'ClusterIssuer/letsencrypt-test',
@@ -623,7 +664,7 @@ describe('gateway certificates on the devcluster', () => {
     expect(listed.gateway).toMatchObject({
       api: 'istio',
       secretName: name,
-      httpsRedirect: true,
+      httpsRedirect: false,
       certManagerIssuer: { name: 'letsencrypt-test', kind: 'ClusterIssuer' },
     });
 

@@ -50,7 +50,46 @@ export function readGatewayTls(
       group: certManager.getOptionalString('issuerGroup') ?? 'cert-manager.io',
     };
   }
+  const refusal = acmeRedirectRefusal(api, httpsRedirect, certManagerIssuer);
+  if (refusal) throw new Error(`${where}: ${refusal}`);
   return { api, tls: { secretName, httpsRedirect, certManagerIssuer } };
+}
+
+/**
+ * Why an HTTP-to-HTTPS redirect and cert-manager cannot go together on this
+ * gateway, or undefined when they can.
+ *
+ * cert-manager's HTTP-01 solver must answer `/.well-known/acme-challenge/` on
+ * port 80. On an Istio Gateway, `tls.httpsRedirect` is server-level: Envoy
+ * answers every request of the server's hosts with a 301 before any
+ * VirtualService route is looked at, the solver's route included: the
+ * challenge never reaches the solver (and the first certificate's HTTPS
+ * server has no certificate yet to follow the redirect to).
+ * Keeping port 80 unredirected for that path would need a route-level
+ * redirect that excludes it, in a VirtualService for the same hosts; Kube
+ * Delivery writes no such VirtualService, and the solver's own route (an
+ * Ingress or VirtualService cert-manager creates) would be merged with it in
+ * no guaranteed order, while Istio's RE2 regexes cannot say "every path but
+ * this one". So the combination is refused, saying what to configure instead.
+ * With Gateway API the redirect is an HTTPRoute filter the platform team
+ * writes (tls.httpsRedirect is refused there), and the solver's HTTPRoute
+ * with its exact path wins over a `/` prefix by Gateway API's match
+ * precedence, so HTTP-01 keeps working.
+ */
+export function acmeRedirectRefusal(
+  api: 'istio' | 'gateway-api',
+  httpsRedirect: boolean,
+  certManagerIssuer: GatewayTlsConfig['certManagerIssuer'],
+): string | undefined {
+  if (api !== 'istio' || !httpsRedirect || !certManagerIssuer) return undefined;
+  return (
+    'tls.httpsRedirect cannot be combined with tls.certManager on an Istio gateway: ' +
+    "Istio's server-level redirect would also redirect cert-manager's HTTP-01 " +
+    'challenge (/.well-known/acme-challenge/ on port 80), so no certificate would be ' +
+    'issued. Remove tls.httpsRedirect and redirect to HTTPS in a VirtualService that ' +
+    'leaves /.well-known/acme-challenge/ alone, or remove tls.certManager and upload ' +
+    'certificates'
+  );
 }
 
 /** The gateway TLS settings of an environment, with defaults for one configured in code. */

@@ -199,8 +199,20 @@ describe('gateway TLS configuration', () => {
       { tls: { certManager: { issuerName: 'x', issuerKind: 'Vault' } } },
       /issuerKind must be "Issuer" or "ClusterIssuer"/,
     ],
+    [
+      { tls: { httpsRedirect: true, certManager: { issuerName: 'letsencrypt' } } },
+      /httpsRedirect cannot be combined with tls.certManager on an Istio gateway: .*HTTP-01 challenge \(\/\.well-known\/acme-challenge\/ on port 80\).*Remove tls.httpsRedirect/,
+    ],
   ])('refuses %j at start-up', (gateway, message) => {
     expect(() => read(gateway)).toThrow(message);
+  });
+
+  it('accepts the redirect and cert-manager each on their own', () => {
+    expect(read({ tls: { httpsRedirect: true } })?.tls?.httpsRedirect).toBe(true);
+    expect(
+      read({ tls: { certManager: { issuerName: 'letsencrypt' } } })?.tls
+        ?.certManagerIssuer?.name,
+    ).toBe('letsencrypt');
   });
 
   it('reads the certificate settings with defaults and refuses nonsense', () => {
