@@ -1,6 +1,7 @@
 import {
   ApiBlueprint,
   createFrontendPlugin,
+  createRouteRef,
   discoveryApiRef,
   fetchApiRef,
   PageBlueprint,
@@ -78,10 +79,14 @@ const releaseHistoryContent = EntityContentBlueprint.make({
   },
 });
 
+/** The Deliveries page; the app's nav lists pages that have a route ref. */
+const deliveriesRouteRef = createRouteRef();
+
 /** The Deliveries page: every service × environment, in the sidebar. */
 const deliveriesPage = PageBlueprint.make({
   params: {
     path: '/kube-delivery',
+    routeRef: deliveriesRouteRef,
     title: 'Deliveries',
     icon: <DeliveriesIcon />,
     loader: () =>
@@ -113,6 +118,8 @@ const overviewCard = EntityCardBlueprint.make({
   name: 'overview',
   params: {
     filter,
+    // Beside About, where what runs where is seen at a glance.
+    type: 'info',
     loader: () =>
       import('../components/OverviewCard').then(m => (
         <m.DeliveryOverviewCard />
@@ -123,6 +130,7 @@ const overviewCard = EntityCardBlueprint.make({
 /** The Kube Delivery plugin for the new frontend system. @alpha */
 export default createFrontendPlugin({
   pluginId: 'kube-delivery',
+  routes: { deliveries: deliveriesRouteRef },
   extensions: [
     kubeDeliveryApi,
     environmentsContent,

@@ -106,7 +106,11 @@ export const DeliveryOverviewCard = () => {
               const progress = running && progressOf(running);
               return (
                 <TableRow key={status.environment}>
-                  <TableCell component="th" scope="row">
+                  <TableCell
+                    component="th"
+                    scope="row"
+                    style={{ whiteSpace: 'nowrap', paddingLeft: 8 }}
+                  >
                     {status.environment}
                   </TableCell>
                   <TableCell>
@@ -134,7 +138,7 @@ export const DeliveryOverviewCard = () => {
                       </Box>
                     )}
                   </TableCell>
-                  <TableCell>
+                  <TableCell style={{ paddingRight: 8 }}>
                     <Chip
                       size="small"
                       label={health.label}
