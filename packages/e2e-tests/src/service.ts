@@ -42,6 +42,10 @@ export function createE2eService(
   options: {
     /** The devcluster's fail-as annotation on the pods (e.g. ImagePullBackOff): every rollout fails so. */
     failAs?: string;
+    /** The Deployment's progress deadline: a failing rollout fails after this long. */
+    progressDeadlineSeconds?: number;
+    /** A User entity of this name (namespace default), member of the owning group e2e. */
+    member?: string;
   } = {},
 ): E2eService {
   const name = `${prefix}-${randomBytes(3).toString('hex')}`;
@@ -72,11 +76,22 @@ metadata:
 spec:
   type: team
   children: []
-`,
+${
+  options.member
+    ? `---
+apiVersion: backstage.io/v1alpha1
+kind: User
+metadata:
+  name: ${options.member}
+spec:
+  memberOf: [e2e]
+`
+    : ''
+}`,
   );
   const manifestFile = path.join(dir, 'deploy.yaml');
   const writeManifest = (greeting: string) =>
-    fs.writeFileSync(manifestFile, manifest(name, greeting, options.failAs));
+    fs.writeFileSync(manifestFile, manifest(name, greeting, options));
   writeManifest('hello');
   return {
     name,
@@ -113,9 +128,14 @@ spec:
 /**
  * Online Boutique's adservice manifest from examples/, renamed, with
  * minReadySeconds, a GREETING value in its ConfigMap and, if given, pods that
- * fail as `failAs`.
+ * fail as `failAs` and a progress deadline.
  */
-function manifest(name: string, greeting: string, failAs?: string): string {
+function manifest(
+  name: string,
+  greeting: string,
+  options: { failAs?: string; progressDeadlineSeconds?: number },
+): string {
+  const { failAs, progressDeadlineSeconds } = options;
   const example = fs.readFileSync(EXAMPLE_MANIFEST, 'utf8');
   const documents = parseAllDocuments(example.replaceAll('adservice', name));
   for (const document of documents) {
@@ -124,6 +144,12 @@ function manifest(name: string, greeting: string, failAs?: string): string {
     // minReadySeconds, so a rollout lasts long enough to be watched in the UI.
     if (kind === 'Deployment') {
       document.setIn(['spec', 'minReadySeconds'], ROLLOUT_SECONDS);
+      if (progressDeadlineSeconds !== undefined) {
+        document.setIn(
+          ['spec', 'progressDeadlineSeconds'],
+          progressDeadlineSeconds,
+        );
+      }
       if (failAs) {
         document.setIn(
           ['spec', 'template', 'metadata', 'annotations', FAIL_AS_ANNOTATION],
