@@ -4,6 +4,7 @@ import {
 } from '@backstage/backend-plugin-api';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { notificationService } from '@backstage/plugin-notifications-node';
+import { signalsServiceRef } from '@backstage/plugin-signals-node';
 import { kubeDeliveryPermissions } from '@internal/plugin-kube-delivery-common';
 import { ApprovalService, readApprovalSettings } from './approvals';
 import { parseServiceSpec, type ServiceSpec } from './catalog';
@@ -47,6 +48,7 @@ import {
   RoutingService,
   scheduleRoutingTask,
 } from './routing';
+import { DeliverySignals } from './signals';
 import { StatusCache } from './status';
 import { DatabaseClaimStore } from './tenancy';
 
@@ -80,6 +82,9 @@ export const kubeDeliveryPlugin = createBackendPlugin({
         // Its default implementation posts to the notifications backend; a
         // backend without it only logs a warning per notification.
         notifications: notificationService,
+        // Its default implementation publishes through the events service; the
+        // signals backend passes them on to the browsers.
+        signals: signalsServiceRef,
       },
       async init(deps) {
         const { logger, lifecycle, scheduler, httpAuth, auditor, catalog } =
@@ -144,6 +149,11 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           logger,
         });
 
+        // Open tabs read again when a deployment moves on (signals), and poll
+        // more slowly while signals arrive.
+        const signals = new DeliverySignals(deps.signals, logger);
+        const changed = (entityRef: string) => signals.changed(entityRef);
+
         // --- delivery --------------------------------------------------------
         const runner = new DeploymentRunner({
           store,
@@ -152,6 +162,7 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           settings: config.runner,
           logger,
           notifier,
+          onProgress: changed,
         });
         const health = new HealthService({
           environments,
@@ -174,6 +185,7 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           settings: readApprovalSettings(deps.config),
           onQueued: () => runner.poke(),
           notifier,
+          onChange: changed,
         });
         const delivery = new DeliveryService({
           config,
@@ -191,6 +203,7 @@ export const kubeDeliveryPlugin = createBackendPlugin({
           statusCache,
           approvals,
           onRefused: refusal => events.record(promotionRefusedEvent(refusal)),
+          onChange: changed,
         });
 
         // --- routing ---------------------------------------------------------
@@ -288,6 +301,7 @@ export const kubeDeliveryPlugin = createBackendPlugin({
         lifecycle.addShutdownHook(async () => {
           await runner.stop();
           await notifier.stop();
+          signals.stop();
         });
         // Not awaited: status reads go to the cluster until the watches are synced.
         lifecycle.addStartupHook(() => void statusCache.start());

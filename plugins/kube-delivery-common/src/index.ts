@@ -8,6 +8,7 @@ export * from './permissions';
 export * from './types';
 export * from './versions';
 export * from './routes';
+export * from './signals';
 export * from './api';
 export * from './client';
 export * from './schema/openapi/generated/models';

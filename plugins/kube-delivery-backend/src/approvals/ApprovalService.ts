@@ -116,6 +116,8 @@ export class ApprovalService {
       onQueued?: () => void;
       /** Tells the service's owners that a deployment waits for their approval. */
       notifier?: Pick<DeliveryNotifier, 'approvalRequested'>;
+      /** Told of each decision, for open tabs (signals). */
+      onChange?: (entityRef: string) => void;
     },
   ) {}
 
@@ -406,6 +408,7 @@ export class ApprovalService {
       environment: deployment.environment,
       actor: decision.by,
     });
+    this.options.onChange?.(deployment.entityRef);
     return decided;
   }
 

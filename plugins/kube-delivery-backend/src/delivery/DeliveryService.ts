@@ -68,6 +68,8 @@ export class DeliveryService {
       clusters: ClusterClients;
       /** Answers status reads from watches once synced; without it (or until then) they read the cluster. */
       statusCache?: RolloutStatusSource;
+      /** Told of each queued deployment, for open tabs (signals). */
+      onChange?: (entityRef: string) => void;
       /** Who owns which service name and host in each environment. */
       claims: ClaimStore;
       /**
@@ -212,6 +214,7 @@ export class DeliveryService {
     if (deployment.status === 'waiting-approval') {
       this.options.approvals?.requested(deployment);
     }
+    this.options.onChange?.(deployment.entityRef);
     return deployment;
   }
 
@@ -417,7 +420,10 @@ export class DeliveryService {
     const { statusCache, environments } = this.options;
     const environment = environments.get(current.environment);
     if (!statusCache || !environment) return undefined;
-    const workloadName = await this.workloadName(current.releaseId, environment);
+    const workloadName = await this.workloadName(
+      current.releaseId,
+      environment,
+    );
     return statusCache.rolloutStatus(environment.name, workloadName);
   }
 

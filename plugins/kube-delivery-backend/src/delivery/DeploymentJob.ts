@@ -56,6 +56,8 @@ export class DeploymentJob {
     private readonly leaseMs: number,
     private readonly logger: LoggerService,
     private readonly onWritePoint?: WritePointHook,
+    /** Told after each recorded progress (signals for open tabs). */
+    private readonly onProgress?: (entityRef: string) => void,
   ) {
     this.steps = [...deployment.steps];
     this.fence = { epoch: epochOf(deployment) };
@@ -126,6 +128,7 @@ export class DeploymentJob {
       this.markLost();
       throw new LeaseLostError(this.id);
     }
+    this.onProgress?.(this.deployment.entityRef);
   }
 
   /** Runs one step, recording its start, end, outcome and message. */

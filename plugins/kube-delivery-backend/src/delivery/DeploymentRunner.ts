@@ -53,6 +53,8 @@ export class DeploymentRunner {
       onWritePoint?: WritePointHook;
       /** Told of each outcome once it is recorded; returns at once, never throws. */
       notifier?: Pick<DeliveryNotifier, 'deploymentFinished'>;
+      /** Told after each recorded step or outcome (signals for open tabs); returns at once. */
+      onProgress?: (entityRef: string) => void;
     },
   ) {}
 
@@ -131,6 +133,7 @@ export class DeploymentRunner {
       settings.leaseMs,
       logger,
       this.options.onWritePoint,
+      this.options.onProgress,
     );
     const log = {
       deploymentId: deployment.id,

@@ -1,5 +1,14 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 
+/** While signals arrive, only every this many poll intervals reads again. */
+export const PUSHED_POLL_EVERY = 10;
+
+/** What the backend pushed: the last signal (a new object per signal) and whether signals work at all. */
+export interface PushedChanges {
+  signal: unknown;
+  available: boolean;
+}
+
 /** The state of a polled load: `loading` is true only until the first answer. */
 export interface PolledAsyncState<T> {
   value?: T;
@@ -19,6 +28,8 @@ export function usePolledAsync<T>(
   load: () => Promise<T>,
   intervalMs: number,
   deps: ReadonlyArray<unknown>,
+  /** Changes pushed by the backend (see useDeliveryChanges): each loads at once; while they arrive, polls are rarer. */
+  pushed?: PushedChanges,
 ): PolledAsyncState<T> {
   const [state, setState] = useState<{
     value?: T;
@@ -45,11 +56,26 @@ export function usePolledAsync<T>(
     }
   }, [loadFn]);
 
+  const pushedRef = useRef(pushed);
+  pushedRef.current = pushed;
+  useEffect(() => {
+    if (pushed?.signal) run();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [pushed?.signal]);
+
   useEffect(() => {
     mounted.current = true;
     setState({ loading: true });
     run();
-    const timer = intervalMs > 0 ? setInterval(run, intervalMs) : undefined;
+    let ticks = 0;
+    const poll = () => {
+      ticks++;
+      // Polling stays the fallback: a change whose signal was lost shows later.
+      if (!pushedRef.current?.available || ticks % PUSHED_POLL_EVERY === 0) {
+        run();
+      }
+    };
+    const timer = intervalMs > 0 ? setInterval(poll, intervalMs) : undefined;
     return () => {
       mounted.current = false;
       if (timer) clearInterval(timer);

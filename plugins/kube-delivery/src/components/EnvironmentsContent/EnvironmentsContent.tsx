@@ -16,6 +16,7 @@ import {
   kubeDeliveryRollbackPermission,
 } from '@internal/plugin-kube-delivery-common';
 import { kubeDeliveryApiRef } from '../../api';
+import { useDeliveryChanges } from '../../hooks/useDeliveryChanges';
 import { usePolledAsync } from '../../hooks/usePolledAsync';
 import { EnvironmentCard } from './EnvironmentCard';
 import { reasonOf } from '../common/format';
@@ -40,6 +41,7 @@ export const EnvironmentsContent = () => {
     },
     POLL_INTERVAL_MS,
     [api, entityRef],
+    useDeliveryChanges(entityRef),
   );
 
   if (loading) return <Progress />;

@@ -16,6 +16,7 @@ import TableRow from '@material-ui/core/TableRow';
 import Typography from '@material-ui/core/Typography';
 import Alert from '@material-ui/lab/Alert';
 import { kubeDeliveryApiRef } from '../../api';
+import { useDeliveryChanges } from '../../hooks/useDeliveryChanges';
 import { usePolledAsync } from '../../hooks/usePolledAsync';
 import { reasonOf, relativeTime } from '../common/format';
 
@@ -79,6 +80,7 @@ export const DeliveryOverviewCard = () => {
     () => api.getStatus(entityRef),
     OVERVIEW_POLL_INTERVAL_MS,
     [api, entityRef],
+    useDeliveryChanges(entityRef),
   );
   const base = `/catalog/${encodeURIComponent(
     entity.metadata.namespace ?? 'default',

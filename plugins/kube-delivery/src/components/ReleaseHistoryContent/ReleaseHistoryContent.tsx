@@ -22,7 +22,8 @@ import {
   type Release,
 } from '@internal/plugin-kube-delivery-common';
 import { kubeDeliveryApiRef } from '../../api';
-import { useLoad } from '../../hooks/usePolledAsync';
+import { useDeliveryChanges } from '../../hooks/useDeliveryChanges';
+import { PUSHED_POLL_EVERY, useLoad } from '../../hooks/usePolledAsync';
 import { OutcomeAlert, type Outcome } from '../common/OutcomeAlert';
 import { reasonOf } from '../common/format';
 import { LabelledSelect } from '../common/LabelledSelect';
@@ -119,27 +120,41 @@ export const ReleaseHistoryContent = () => {
     load();
   }, [load]);
 
+  // The newest page again, merged on top (entries moved on, new ones added).
+  const refreshNewest = useCallback(async () => {
+    const current = load;
+    try {
+      const newest = await api.getHistory(entityRef, {
+        environment: environment || undefined,
+        kind: kind || undefined,
+        limit: PAGE_SIZE,
+      });
+      if (filtersLoaded.current !== current) return;
+      setPage(p => (p.loading ? p : withNewestPage(p, newest)));
+    } catch {
+      // Shown as it was; the next poll or signal tries again.
+    }
+  }, [load, api, entityRef, environment, kind]);
+
+  // Pushed by the backend (signals): a new entry or a step shows at once.
+  const changes = useDeliveryChanges(entityRef);
+  useEffect(() => {
+    if (changes.signal) refreshNewest();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [changes.signal]);
+
   // Long operations show progress: while a deployment on screen is queued or
-  // running, the newest page is read again until it has finished.
+  // running, the newest page is read again until it has finished (the
+  // fallback where signals do not arrive; rarer where they do).
   const running = page.entries.some(isActive);
   useEffect(() => {
     if (!running) return undefined;
-    const timer = setInterval(async () => {
-      const current = load;
-      try {
-        const newest = await api.getHistory(entityRef, {
-          environment: environment || undefined,
-          kind: kind || undefined,
-          limit: PAGE_SIZE,
-        });
-        if (filtersLoaded.current !== current) return;
-        setPage(p => (p.loading ? p : withNewestPage(p, newest)));
-      } catch {
-        // Shown as it was; the next poll tries again.
-      }
-    }, HISTORY_POLL_INTERVAL_MS);
+    const interval = changes.available
+      ? HISTORY_POLL_INTERVAL_MS * PUSHED_POLL_EVERY
+      : HISTORY_POLL_INTERVAL_MS;
+    const timer = setInterval(refreshNewest, interval);
     return () => clearInterval(timer);
-  }, [running, load, api, entityRef, environment, kind]);
+  }, [running, refreshNewest, changes.available]);
 
   const startRedeploy = async (entry: HistoryEntry) => {
     setOutcome(undefined);
