@@ -26,9 +26,13 @@ import {
   knexForShared,
 } from '../plugins/kube-delivery-backend/src/__testUtils__/sharedDatabase';
 import { startBenchBackend } from './lib/backend';
-import { deleteBenchObjects, entityDirOf } from './lib/cluster';
 import { createBenchLogger } from './lib/logger';
-import { deployServices, waitReady, type Service } from './lib/services';
+import {
+  cleanUpServices,
+  deployServices,
+  waitReady,
+  type Service,
+} from './lib/services';
 import { intOption, loadNote, ms, percentile, round2 } from './lib/stats';
 
 async function timed(fn: () => Promise<void>): Promise<number> {
@@ -61,9 +65,8 @@ async function main() {
         .entity,
     };
   });
-  const entityDirs = services.map(s => entityDirOf(s.entity));
   const proxy = await startFaultProxy(cluster);
-  const cleanup: string[] = [];
+  let cleanup = '';
   let summary: Record<string, unknown> = {};
   try {
     console.log(
@@ -181,18 +184,15 @@ async function main() {
     }
   } finally {
     await proxy.close();
-    const names = services.map(s => s.name);
-    for (const environment of config.environments) {
-      cleanup.push(
-        await deleteBenchObjects(cluster, environment.namespace, names),
-      );
-    }
-    await shared.destroy().catch(() => {});
-    for (const dir of [workDir, ...entityDirs])
-      fs.rmSync(dir, { recursive: true, force: true });
-    console.log(`cleanup: ${cleanup.join('; ')}`);
+    cleanup = await cleanUpServices({
+      cluster,
+      config,
+      shared,
+      services,
+      workDir,
+    });
   }
-  console.log(JSON.stringify({ ...summary, cleanup: cleanup.join('; ') }));
+  console.log(JSON.stringify({ ...summary, cleanup }));
 }
 
 main().then(

@@ -27,9 +27,13 @@ import type { DeliveryConfig } from '../plugins/kube-delivery-backend/src/config
 import { ClusterClients } from '../plugins/kube-delivery-backend/src/cluster';
 import { StatusCache } from '../plugins/kube-delivery-backend/src/status';
 import { startBenchBackend } from './lib/backend';
-import { deleteBenchObjects, entityDirOf } from './lib/cluster';
 import { createBenchLogger } from './lib/logger';
-import { deployServices, waitReady, type Service } from './lib/services';
+import {
+  cleanUpServices,
+  deployServices,
+  waitReady,
+  type Service,
+} from './lib/services';
 import {
   concurrentLoad,
   intOption,
@@ -228,8 +232,7 @@ async function main() {
         .entity,
     };
   });
-  const entityDirs = services.map(s => entityDirOf(s.entity));
-  const cleanup: string[] = [];
+  let cleanup = '';
   let summary: Record<string, unknown> = {};
   try {
     console.log(
@@ -343,18 +346,15 @@ async function main() {
       },
     };
   } finally {
-    const names = services.map(s => s.name);
-    for (const environment of config.environments) {
-      cleanup.push(
-        await deleteBenchObjects(cluster, environment.namespace, names),
-      );
-    }
-    await shared.destroy().catch(() => {});
-    for (const dir of [workDir, ...entityDirs])
-      fs.rmSync(dir, { recursive: true, force: true });
-    console.log(`cleanup: ${cleanup.join('; ')}`);
+    cleanup = await cleanUpServices({
+      cluster,
+      config,
+      shared,
+      services,
+      workDir,
+    });
   }
-  console.log(JSON.stringify({ ...summary, cleanup: cleanup.join('; ') }));
+  console.log(JSON.stringify({ ...summary, cleanup }));
 }
 
 main().then(

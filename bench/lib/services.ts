@@ -6,11 +6,13 @@
 import type { Entity } from '@backstage/catalog-model';
 import type { DevCluster } from '@internal/devcluster';
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import type { SharedDatabase } from '../../plugins/kube-delivery-backend/src/__testUtils__/sharedDatabase';
 import type { DeliveryConfig } from '../../plugins/kube-delivery-backend/src/config/environments';
 import { DatabaseDeliveryStore } from '../../plugins/kube-delivery-backend/src/database';
 import { ReleaseService } from '../../plugins/kube-delivery-backend/src/delivery';
+import { deleteBenchObjects, entityDirOf } from './cluster';
 import { renderedObjects, writeList } from './render';
 
 const ACTOR = 'user:default/bench';
@@ -135,4 +137,34 @@ export async function waitReady(
       await new Promise(resolve => setTimeout(resolve, 1000));
     }
   }
+}
+
+/**
+ * Deletes what the services left in every environment, the database and
+ * the work and entity directories; returns what was deleted, in words.
+ */
+export async function cleanUpServices(options: {
+  cluster: DevCluster;
+  config: DeliveryConfig;
+  shared: SharedDatabase;
+  services: Service[];
+  workDir: string;
+}): Promise<string> {
+  const { cluster, config, shared, services } = options;
+  const names = services.map(s => s.name);
+  const deleted: string[] = [];
+  for (const environment of config.environments) {
+    deleted.push(
+      await deleteBenchObjects(cluster, environment.namespace, names),
+    );
+  }
+  await shared.destroy().catch(() => {});
+  for (const dir of [
+    options.workDir,
+    ...services.map(s => entityDirOf(s.entity)),
+  ])
+    fs.rmSync(dir, { recursive: true, force: true });
+  const text = deleted.join('; ');
+  console.log(`cleanup: ${text}`);
+  return text;
 }

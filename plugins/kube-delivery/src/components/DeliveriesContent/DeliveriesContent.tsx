@@ -138,6 +138,14 @@ function Cell(props: {
 
 const ALL = '';
 
+/** What the selects narrow the rows by; one the page fixes (a System's or Group's tab) is not offered. */
+type FilterField = 'system' | 'owner' | 'lifecycle';
+const FILTERS: Array<{ field: FilterField; label: string }> = [
+  { field: 'system', label: 'System' },
+  { field: 'owner', label: 'Owner' },
+  { field: 'lifecycle', label: 'Lifecycle' },
+];
+
 /**
  * Every service × environment: version, state, who deployed it and when.
  * A cell opens the service's Environments tab; a cell whose version differs
@@ -153,20 +161,24 @@ export function DeliveriesTable(props: { filter?: DeliveriesFilter }) {
     DELIVERIES_POLL_INTERVAL_MS,
     [api, filter.system, filter.owner, filter.lifecycle],
   );
-  const [system, setSystem] = useState(ALL);
-  const [owner, setOwner] = useState(ALL);
-  const [lifecycle, setLifecycle] = useState(ALL);
-  const options = useMemo(() => {
-    const values = (pick: (row: DeliveryRow) => string | undefined) =>
-      [...new Set((value?.items ?? []).map(pick).filter(Boolean))]
-        .sort()
-        .map(v => ({ label: shortRef(v), value: v! }));
-    return {
-      system: values(row => row.system),
-      owner: values(row => row.owner),
-      lifecycle: values(row => row.lifecycle),
-    };
-  }, [value]);
+  const [chosen, setChosen] = useState<Record<FilterField, string>>({
+    system: ALL,
+    owner: ALL,
+    lifecycle: ALL,
+  });
+  const options = useMemo(
+    () =>
+      Object.fromEntries(
+        FILTERS.map(({ field }) => [
+          field,
+          [...new Set((value?.items ?? []).map(row => row[field]))]
+            .filter((v): v is string => Boolean(v))
+            .sort()
+            .map(v => ({ label: shortRef(v), value: v })),
+        ]),
+      ) as Record<FilterField, Array<{ label: string; value: string }>>,
+    [value],
+  );
 
   if (loading) return <Progress />;
   if (!value) {
@@ -177,11 +189,10 @@ export function DeliveriesTable(props: { filter?: DeliveriesFilter }) {
       />
     ) : null;
   }
-  const rows = value.items.filter(
-    row =>
-      (system === ALL || row.system === system) &&
-      (owner === ALL || row.owner === owner) &&
-      (lifecycle === ALL || row.lifecycle === lifecycle),
+  const rows = value.items.filter(row =>
+    FILTERS.every(
+      ({ field }) => chosen[field] === ALL || row[field] === chosen[field],
+    ),
   );
   if (value.items.length === 0) {
     return (
@@ -202,40 +213,20 @@ export function DeliveriesTable(props: { filter?: DeliveriesFilter }) {
         </Box>
       )}
       <Box display="flex" gridGap={16} mb={2} flexWrap="wrap">
-        {!props.filter?.system && (
-          <Box minWidth={180}>
-            <LabelledSelect
-              id="deliveries-system"
-              label="System"
-              value={system}
-              onChange={setSystem}
-              options={options.system}
-              allLabel="All"
-            />
-          </Box>
+        {FILTERS.filter(({ field }) => !props.filter?.[field]).map(
+          ({ field, label }) => (
+            <Box minWidth={180} key={field}>
+              <LabelledSelect
+                id={`deliveries-${field}`}
+                label={label}
+                value={chosen[field]}
+                onChange={v => setChosen(c => ({ ...c, [field]: v }))}
+                options={options[field]}
+                allLabel="All"
+              />
+            </Box>
+          ),
         )}
-        {!props.filter?.owner && (
-          <Box minWidth={180}>
-            <LabelledSelect
-              id="deliveries-owner"
-              label="Owner"
-              value={owner}
-              onChange={setOwner}
-              options={options.owner}
-              allLabel="All"
-            />
-          </Box>
-        )}
-        <Box minWidth={180}>
-          <LabelledSelect
-            id="deliveries-lifecycle"
-            label="Lifecycle"
-            value={lifecycle}
-            onChange={setLifecycle}
-            options={options.lifecycle}
-            allLabel="All"
-          />
-        </Box>
       </Box>
       {value.truncated && (
         <Alert severity="info">
