@@ -1754,6 +1754,7 @@ export const spec = {
             name: 'limit',
             in: 'query',
             required: false,
+            allowReserved: true,
             description: 'How many services at most.',
             schema: {
               type: 'integer',
