@@ -55,12 +55,26 @@ export async function waitForEntity(backend: E2eBackend, name: string) {
   );
 }
 
-/** Opens a tab of the entity page by its title, as a user clicks it. */
+/** The group Kube Delivery's tabs are in on the entity page (new frontend system). */
+const TAB_GROUP = 'Deployment';
+
+/**
+ * Opens a tab of the entity page by its title, as a user clicks it: a tab of
+ * its own, or one in the Deployment group's menu.
+ */
 export async function openTab(page: Page, title: string) {
-  await page
-    .getByRole('navigation', { name: 'Content navigation' })
-    .getByRole('link', { name: title, exact: true })
-    .click();
+  const navigation = page.getByRole('navigation', {
+    name: 'Content navigation',
+  });
+  const link = navigation.getByRole('link', { name: title, exact: true });
+  const group = navigation.getByRole('button', { name: TAB_GROUP });
+  await link.or(group).first().waitFor();
+  if (await link.isVisible()) {
+    await link.click();
+    return;
+  }
+  await group.click();
+  await page.getByRole('menuitemradio', { name: title, exact: true }).click();
 }
 
 /**
