@@ -120,7 +120,7 @@ describe('approvals for production in Chromium', () => {
     const waiting = approval('Deployment of 0.1.0 to production');
     const text = await waitForText(waiting, /Waiting for approval/);
     expect(text).toMatch(
-      /Deployment of 0\.1\.0 to production, requested by service:ci .* ago\. It expires in \d+ seconds/,
+      /Deployment of 0\.1\.0 to production, requested by service:ci (now|.* ago)\. It expires in \d+ seconds/,
     );
     await card('production').getByText('Not deployed yet').waitFor();
     expect(await productionDeployment()).toBeUndefined();
@@ -240,7 +240,7 @@ describe('approvals for production in Chromium', () => {
       'Approved in production',
       /approved by user:default\/admin \(requested by service:ci\)/,
     ).innerText();
-    expect(approved).toMatch(/by user:default\/admin .* ago \(/);
+    expect(approved).toMatch(/by user:default\/admin (now|.* ago) \(/);
     const expired = await entry(
       'Approval expired in production',
       /Promotion of 0\.2\.0 to production expired: nobody approved it within 30 seconds/,
